@@ -1,0 +1,168 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import { writeFileAtomic } from "../../src/util/atomic-file.ts";
+import type { CreateVmRequest, Ownership, Provider, VmInstance } from "../provider.ts";
+import type { LocalProviderConfig } from "./config.ts";
+import { LocalNetwork } from "./local-network.ts";
+import { isAlive, killGroup } from "./process-group.ts";
+import { readVmRecord, USER_DATA_FILE, writeVmRecord, type LocalVmRecord } from "./vm-record.ts";
+
+const VM_MAIN = fileURLToPath(new URL("./vm-main.ts", import.meta.url));
+
+/**
+ * The embedded provider for development and tests: a "VM" is a detached process group running
+ * our forwarder and the minimal agent, fed the same user-data as a cloud VM. It outlives the
+ * daemon, as a cloud VM would.
+ */
+export class LocalProvider implements Provider {
+  readonly name = "local";
+  private readonly config: LocalProviderConfig;
+  private readonly network: LocalNetwork | undefined;
+  private readonly logger: Logger;
+
+  constructor(config: LocalProviderConfig, logger: Logger) {
+    this.config = config;
+    this.network = config.network === "netns" ? new LocalNetwork(config) : undefined;
+    this.logger = logger;
+  }
+
+  async check(): Promise<void> {
+    await fs.mkdir(this.config.vmsDir, { recursive: true, mode: 0o700 });
+    await fs.access(VM_MAIN);
+    if (this.network !== undefined) await this.network.ensureBridge();
+  }
+
+  async createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
+    const dir = this.vmDir(req.name);
+    const existing = await readVmRecord(dir);
+    if (existing !== undefined && existing.token === req.token && existing.pgid !== undefined && isAlive(existing.pgid)) {
+      return toInstance(existing); // a retried create finds the VM the first attempt made
+    }
+    if (existing !== undefined) await this.destroy(dir, existing);
+    signal.throwIfAborted();
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    let record: LocalVmRecord = {
+      name: req.name,
+      token: req.token,
+      owner: req.owner,
+      address: await this.allocateAddress(req.name),
+      netns: undefined,
+      hostVeth: undefined,
+      pgid: undefined,
+      createdAt: new Date().toISOString(),
+    };
+    await writeVmRecord(dir, record);
+    try {
+      await writeFileAtomic(path.join(dir, USER_DATA_FILE), req.userData);
+      if (this.network !== undefined) {
+        const net = await this.network.attach(req.name, record.address);
+        record = { ...record, ...net };
+        await writeVmRecord(dir, record);
+      }
+      signal.throwIfAborted();
+      const pgid = await this.spawnVm(dir, record);
+      record = { ...record, pgid };
+      await writeVmRecord(dir, record);
+      signal.throwIfAborted();
+      return toInstance(record);
+    } catch (err) {
+      await this.destroy(dir, record).catch((e: Error) => this.logger.error({ vm: req.name, err: e.message }, "local VM rollback failed"));
+      throw err;
+    }
+  }
+
+  async deleteVm(vm: { id: string | undefined; name: string }): Promise<void> {
+    const dir = this.vmDir(vm.name);
+    const record = await readVmRecord(dir);
+    await this.destroy(dir, record);
+  }
+
+  async listOwnedVms(owner: Omit<Ownership, "sandboxId">): Promise<VmInstance[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.config.vmsDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+    const out: VmInstance[] = [];
+    for (const name of names) {
+      const record = await readVmRecord(path.join(this.config.vmsDir, name));
+      if (record === undefined) continue;
+      if (record.owner.node !== owner.node || record.owner.cluster !== owner.cluster) continue;
+      out.push(toInstance(record));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+
+  private vmDir(name: string): string {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new Error(`local provider: invalid VM name ${JSON.stringify(name)}`);
+    return path.join(this.config.vmsDir, name);
+  }
+
+  private async spawnVm(dir: string, record: LocalVmRecord): Promise<number> {
+    const log = await fs.open(path.join(dir, "vm.log"), "a", 0o600);
+    try {
+      const node = process.execPath;
+      const args = [VM_MAIN, "--dir", dir, "--address", record.address];
+      const [cmd, argv] = record.netns === undefined ? [node, args] : ["ip", ["netns", "exec", record.netns, node, ...args]];
+      // detached: a new session and process group, so the VM outlives the daemon and is
+      // stopped as one group.
+      const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", log.fd, log.fd], cwd: dir });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once("spawn", () => resolve(child.pid!));
+        child.once("error", reject);
+      });
+      child.unref();
+      return pid;
+    } finally {
+      await log.close();
+    }
+  }
+
+  private async destroy(dir: string, record: LocalVmRecord | undefined): Promise<void> {
+    if (record?.pgid !== undefined) await killGroup(record.pgid);
+    if (record !== undefined && this.network !== undefined) {
+      await this.network.detach(record.name);
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+    if (this.network !== undefined) await this.network.removeBridgeIfUnused();
+  }
+
+  /** Picks an address no other VM folder holds. Loopback: 127.13.x.y; netns: the bridge /24. */
+  private async allocateAddress(name: string): Promise<string> {
+    const used = new Set<string>();
+    for (const vm of await fs.readdir(this.config.vmsDir).catch(() => [] as string[])) {
+      if (vm === name) continue;
+      const r = await readVmRecord(path.join(this.config.vmsDir, vm)).catch(() => undefined);
+      if (r !== undefined) used.add(r.address);
+    }
+    if (this.network !== undefined) {
+      for (let i = 2; i < 255; i++) {
+        const a = `${this.config.subnetPrefix}.${i}`;
+        if (!used.has(a)) return a;
+      }
+      throw new Error(`local provider: no free address left in ${this.config.subnetPrefix}.0/24`);
+    }
+    for (let i = 1; i < 65_000; i++) {
+      const a = `127.13.${i >> 8}.${i & 255}`;
+      if ((i & 255) !== 0 && !used.has(a)) return a;
+    }
+    throw new Error("local provider: no free loopback address left");
+  }
+}
+
+function toInstance(r: LocalVmRecord): VmInstance {
+  return {
+    id: r.pgid === undefined ? `pending-${r.name}` : String(r.pgid),
+    name: r.name,
+    address: r.address,
+    owner: r.owner,
+    details: { network: r.netns === undefined ? "loopback" : `netns ${r.netns}` },
+  };
+}

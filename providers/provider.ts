@@ -1,0 +1,75 @@
+// The contract every provider (cloud or local) fulfils for the sandbox manager. Providers know
+// nothing of sandboxes' life cycle: they create, delete and list the VMs the daemon owns.
+
+/** Who owns a VM: set by the daemon as tags/labels/metadata so it can find its VMs again. */
+export interface Ownership {
+  readonly sandboxId: string;
+  readonly node: string;
+  readonly cluster: string;
+}
+
+/** The ownership keys providers store on each VM (as tags, labels or metadata). */
+export const OWNERSHIP_KEYS = {
+  sandboxId: "peerpods.sandbox-id",
+  node: "peerpods.node",
+  cluster: "peerpods.cluster",
+} as const;
+
+/** What the pod asked for, from its annotations (undefined when not given). */
+export interface ResourceRequest {
+  readonly instanceType: string | undefined;
+  readonly vcpus: number | undefined;
+  readonly memoryMiB: number | undefined;
+  readonly gpus: number | undefined;
+  readonly image: string | undefined;
+}
+
+export interface CreateVmRequest {
+  /** Stable name derived from the sandbox id, recorded before the call. */
+  readonly name: string;
+  /** Idempotency token recorded before the call: a retried create with the same token must
+   * find the VM the first attempt made, never make a second one. */
+  readonly token: string;
+  readonly owner: Ownership;
+  readonly resources: ResourceRequest;
+  /** cloud-init user-data for the VM (forwarder configuration, TLS material). */
+  readonly userData: string;
+}
+
+export interface VmInstance {
+  /** The provider's id of the VM (instance id, domain uuid, process group id, ...). */
+  readonly id: string;
+  readonly name: string;
+  /** Address the forwarder listens on, once known. */
+  readonly address: string | undefined;
+  readonly owner: Ownership;
+  /** Provider-specific facts worth showing (instance type, zone, ...). */
+  readonly details?: Readonly<Record<string, string>>;
+}
+
+export interface Provider {
+  readonly name: string;
+  /** Checks configuration and reachability at start-up; throws naming what is wrong. */
+  check(signal: AbortSignal): Promise<void>;
+  /** Creates (or finds, by token/name) the VM and waits until it has an address. The signal
+   * carries the call's deadline; on abort the provider stops and throws. */
+  createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance>;
+  /** Deletes the VM; a VM already gone is success. `name` helps providers that look VMs up by
+   * name when the create never returned an id. */
+  deleteVm(vm: { readonly id: string | undefined; readonly name: string }, signal: AbortSignal): Promise<void>;
+  /** Every VM carrying this node's and cluster's ownership marks. */
+  listOwnedVms(owner: Omit<Ownership, "sandboxId">, signal: AbortSignal): Promise<VmInstance[]>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/** Thrown by providers for failures an operator must act on (bad image, no quota, ...);
+ * `retryable` tells the manager whether trying again later can help. */
+export class ProviderError extends Error {
+  readonly retryable: boolean;
+  constructor(message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "ProviderError";
+    this.retryable = options.retryable ?? false;
+  }
+}

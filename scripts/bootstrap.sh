@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the daemon and its test suite need on a fresh Debian 12 machine (run as root):
+# Debian packages for the real peers the tests use, Node 24 LTS from the npm registry (into
+# /opt/node24, leaving the system's node alone), and the project's npm dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODE_PREFIX=${NODE_PREFIX:-/opt/node24}
+DEBIAN_PACKAGES=(
+  golang-go                          # builds the Go ttrpc peer used by interop tests
+  golang-github-containerd-ttrpc-dev # containerd's Go ttrpc, the reference implementation
+  iproute2                           # ip/tc: network namespaces, veth, vxlan
+  openssl
+  procps
+)
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${DEBIAN_PACKAGES[@]%%#*}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! "$NODE_PREFIX/bin/node" --version 2>/dev/null | grep -q '^v24\.'; then
+  npm install -g --prefix "$NODE_PREFIX" node@24 --allow-scripts=node >/dev/null 2>&1 || npm install -g --prefix "$NODE_PREFIX" node@24
+fi
+export PATH="$NODE_PREFIX/bin:$PATH"
+node --version
+
+npm ci --no-audit --no-fund

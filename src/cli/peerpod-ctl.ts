@@ -1,0 +1,72 @@
+// peerpod-ctl: acts like the Kata shim for operators and tests.
+//   peerpod-ctl run [--socket S] [--id ID] [--netns PATH] [--annotation k=v]... [--timeout 600s] -- CMD ARGS
+//   peerpod-ctl ls [--probe-port 8000]
+import { parseGoDuration } from "../config/index.ts";
+import { runPod } from "./shim-driver.ts";
+
+const USAGE = `usage:
+  peerpod-ctl run [--socket PATH] [--id ID] [--netns PATH] [--annotation KEY=VALUE]... [--timeout DURATION] [-v] -- COMMAND [ARGS...]
+  peerpod-ctl ls [--probe-port PORT]`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const dash = rest.indexOf("--");
+  const flags = dash === -1 ? rest : rest.slice(0, dash);
+  const command = dash === -1 ? [] : rest.slice(dash + 1);
+  const opts = new Map<string, string[]>();
+  for (let i = 0; i < flags.length; i++) {
+    const f = flags[i]!.replace(/^--?/, "");
+    if (f === "v") {
+      opts.set("v", ["1"]);
+      continue;
+    }
+    const [k, inline] = f.split(/=(.*)/s, 2) as [string, string | undefined];
+    const v = inline ?? flags[++i];
+    if (v === undefined) throw new Error(`flag --${k} needs a value\n${USAGE}`);
+    opts.set(k, [...(opts.get(k) ?? []), v]);
+  }
+  const one = (k: string, d?: string) => opts.get(k)?.at(-1) ?? d;
+  switch (cmd) {
+    case "run": {
+      if (command.length === 0) throw new Error(`run needs a command after --\n${USAGE}`);
+      const annotations: Record<string, string> = {};
+      for (const kv of opts.get("annotation") ?? []) {
+        const eq = kv.indexOf("=");
+        if (eq <= 0) throw new Error(`--annotation ${kv}: expected KEY=VALUE`);
+        annotations[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const verbose = opts.has("v");
+      return runPod({
+        socketPath: one("socket", process.env.REMOTE_HYPERVISOR_ENDPOINT ?? "/run/peerpod/hypervisor.sock")!,
+        command,
+        sandboxId: one("id"),
+        annotations,
+        networkNamespacePath: one("netns", ""),
+        startTimeoutMs: parseGoDuration(one("timeout", "600s")!),
+        stdout: (c) => process.stdout.write(c),
+        stderr: (c) => process.stderr.write(c),
+        trace: verbose ? (l) => process.stderr.write(`peerpod-ctl: ${l}\n`) : undefined,
+      });
+    }
+    case "ls": {
+      const port = one("probe-port", process.env.PROBE_PORT ?? "8000");
+      const res = await fetch(`http://127.0.0.1:${port}/debug/sandboxes`);
+      if (!res.ok) throw new Error(`daemon answered ${res.status} ${await res.text()}`);
+      const list = (await res.json()) as { id: string; state: string; vmName?: string; address?: string; vni?: number; ageSeconds: number }[];
+      const rows = [["SANDBOX", "STATE", "VM", "ADDRESS", "VNI", "AGE"], ...list.map((s) => [s.id.slice(0, 16), s.state, s.vmName ?? "-", s.address ?? "-", String(s.vni ?? "-"), `${s.ageSeconds}s`])];
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+      return 0;
+    }
+    default:
+      throw new Error(USAGE);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`peerpod-ctl: ${err.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,100 @@
+import { hostname } from "node:os";
+import { describe, expect, it } from "vitest";
+import { daemonConfigSpec, loadDaemonConfig } from "./daemon-config.ts";
+import { InvalidConfigError } from "./errors.ts";
+import { renderSpecMarkdown } from "./render.ts";
+
+describe("daemon configuration", () => {
+  it("has upstream's defaults", () => {
+    expect(loadDaemonConfig({ env: {}, argv: [] })).toEqual({
+      cloudProvider: "local",
+      socketPath: "/run/peerpod/hypervisor.sock",
+      podsDir: "/run/peerpod/pods",
+      pauseImage: undefined,
+      forwarderPort: 15150,
+      proxyTimeoutMs: 300_000,
+      vxlanPort: 4789,
+      vxlanMinId: 555_000,
+      hostInterface: undefined,
+      peerpodsLimitPerNode: 10,
+      disableTls: false,
+      initdata: undefined,
+      cloudConfigVerify: false,
+      probePort: 8000,
+      stateDir: "/var/lib/cloud-api-adaptor",
+      logLevel: "info",
+      nodeName: hostname(),
+      clusterName: "default",
+    });
+  });
+
+  it("reads upstream's variable names", () => {
+    const config = loadDaemonConfig({
+      env: {
+        CLOUD_PROVIDER: "aws",
+        REMOTE_HYPERVISOR_ENDPOINT: "/tmp/hv.sock",
+        PODS_DIR: "/tmp/pods",
+        PAUSE_IMAGE: "registry.k8s.io/pause:3.9",
+        FORWARDER_PORT: "15151",
+        PROXY_TIMEOUT: "10m",
+        VXLAN_PORT: "8472",
+        PEERPODS_LIMIT_PER_NODE: "25",
+        INITDATA: "aW5pdGRhdGE=",
+        CLOUD_CONFIG_VERIFY: "true",
+        PROBE_PORT: "8001",
+        NODE_NAME: "worker-1",
+        LOG_LEVEL: "DEBUG",
+      },
+      argv: [],
+    });
+    expect(config.cloudProvider).toBe("aws");
+    expect(config.socketPath).toBe("/tmp/hv.sock");
+    expect(config.podsDir).toBe("/tmp/pods");
+    expect(config.pauseImage).toBe("registry.k8s.io/pause:3.9");
+    expect(config.forwarderPort).toBe(15151);
+    expect(config.proxyTimeoutMs).toBe(600_000);
+    expect(config.vxlanPort).toBe(8472);
+    expect(config.peerpodsLimitPerNode).toBe(25);
+    expect(config.initdata).toBe("aW5pdGRhdGE=");
+    expect(config.cloudConfigVerify).toBe(true);
+    expect(config.probePort).toBe(8001);
+    expect(config.nodeName).toBe("worker-1");
+    expect(config.logLevel).toBe("debug");
+  });
+
+  it("accepts upstream's flags as its entrypoint passes them", () => {
+    const config = loadDaemonConfig({
+      env: {},
+      argv: ["-pods-dir", "/run/peerpod/pods", "-vxlan-port", "8472", "-vxlan-min-id", "600000", "-disable-tls", "-socket", "/run/peerpod/hypervisor.sock"],
+    });
+    expect(config.vxlanPort).toBe(8472);
+    expect(config.vxlanMinId).toBe(600_000);
+    expect(config.disableTls).toBe(true);
+  });
+
+  it("rejects out-of-range values", () => {
+    let failure: unknown;
+    try {
+      loadDaemonConfig({
+        env: { PEERPODS_LIMIT_PER_NODE: "0", VXLAN_MIN_ID: "16777216", LOG_LEVEL: "verbose", PROXY_TIMEOUT: "0" },
+        argv: [],
+      });
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(InvalidConfigError);
+    const message = (failure as InvalidConfigError).message;
+    expect(message).toContain('PROXY_TIMEOUT="0": expected a Go duration such as 5m or 300s, at least 1ms');
+    expect(message).toContain('VXLAN_MIN_ID="16777216": expected an integer from 1 to 16777215');
+    expect(message).toContain('PEERPODS_LIMIT_PER_NODE="0": expected an integer of at least 1');
+    expect(message).toContain('LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it("documents every variable", () => {
+    const table = renderSpecMarkdown(daemonConfigSpec);
+    for (const field of Object.values(daemonConfigSpec)) {
+      expect(field.description.length).toBeGreaterThan(10);
+      expect(table).toContain(`| \`${field.env}\` |`);
+    }
+  });
+});

@@ -1,0 +1,151 @@
+// The daemon's own settings, common to every provider. Names and defaults follow upstream
+// cloud-api-adaptor (its peer-pods-cm keys and `cloud-api-adaptor <provider> -flag` options) so
+// an existing ConfigMap drops in; settings upstream lacks are marked "(ours)" below.
+// Provider settings live in providers/*/config.ts, built with the same toolkit.
+
+import { hostname } from "node:os";
+import { boolField, durationField, enumField, intField, portField, stringField } from "./field-kinds.ts";
+import { loadConfig, type LoadOptions } from "./load.ts";
+import type { ConfigOf } from "./spec.ts";
+
+/** pino's level names. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export const daemonConfigSpec = Object.freeze({
+  // Upstream takes the provider as the first argument or CLOUD_PROVIDER (entrypoint.sh).
+  cloudProvider: stringField({
+    env: "CLOUD_PROVIDER",
+    flag: "cloud-provider",
+    default: "local",
+    description: "Provider that creates peer VMs (local, aws, azure, vsphere, libvirt).",
+  }),
+  // Upstream: -socket / REMOTE_HYPERVISOR_ENDPOINT.
+  socketPath: stringField({
+    env: "REMOTE_HYPERVISOR_ENDPOINT",
+    flag: "socket",
+    default: "/run/peerpod/hypervisor.sock",
+    description: "Unix socket where the Kata shim reaches the Hypervisor service.",
+  }),
+  // Upstream: -pods-dir / PODS_DIR.
+  podsDir: stringField({
+    env: "PODS_DIR",
+    flag: "pods-dir",
+    default: "/run/peerpod/pods",
+    description: "Directory holding each pod's agent socket (<dir>/<sandbox-id>/agent.ttrpc).",
+  }),
+  // Upstream: -pause-image / PAUSE_IMAGE.
+  pauseImage: stringField({
+    env: "PAUSE_IMAGE",
+    flag: "pause-image",
+    description: "Pause image the peer VM uses for pods; unset keeps the VM's own default.",
+  }),
+  // Upstream: -forwarder-port / FORWARDER_PORT.
+  forwarderPort: portField({
+    env: "FORWARDER_PORT",
+    flag: "forwarder-port",
+    default: "15150",
+    description: "TCP port of the agent protocol forwarder in each peer VM.",
+  }),
+  // Upstream: -proxy-timeout / PROXY_TIMEOUT.
+  proxyTimeoutMs: durationField({
+    env: "PROXY_TIMEOUT",
+    flag: "proxy-timeout",
+    default: "5m",
+    minMs: 1,
+    description: "How long to keep trying to reach a new VM's forwarder before failing the pod.",
+  }),
+  // Upstream: -vxlan-port / VXLAN_PORT.
+  vxlanPort: portField({
+    env: "VXLAN_PORT",
+    flag: "vxlan-port",
+    default: "4789",
+    description: "UDP port of the VXLAN tunnels between this node and its peer VMs.",
+  }),
+  // Upstream has only the flag -vxlan-min-id; the variable is ours. A VNI is 24 bits.
+  vxlanMinId: intField({
+    env: "VXLAN_MIN_ID",
+    flag: "vxlan-min-id",
+    default: "555000",
+    min: 1,
+    max: 16_777_215,
+    description: "First VXLAN network identifier (VNI) handed out to pods.",
+  }),
+  // Upstream: -host-interface (flag only); the variable is ours.
+  hostInterface: stringField({
+    env: "HOST_INTERFACE",
+    flag: "host-interface",
+    description: "Node interface that carries VXLAN traffic; unset picks the default route's.",
+  }),
+  // Upstream: -peerpods-limit-per-node / PEERPODS_LIMIT_PER_NODE.
+  peerpodsLimitPerNode: intField({
+    env: "PEERPODS_LIMIT_PER_NODE",
+    flag: "peerpods-limit-per-node",
+    default: "10",
+    min: 1,
+    description: "Peer pods this node advertises as kata.peerpods.io/vm capacity.",
+  }),
+  // Upstream has only the flag -disable-tls; the variable is ours.
+  disableTls: boolField({
+    env: "DISABLE_TLS",
+    flag: "disable-tls",
+    default: "false",
+    description: "Talk to forwarders without mutual TLS. For testing only.",
+  }),
+  // Upstream: -initdata / INITDATA.
+  initdata: stringField({
+    env: "INITDATA",
+    flag: "initdata",
+    description: "Default initdata for every pod that does not carry its own.",
+  }),
+  // Upstream: -cloud-config-verify / CLOUD_CONFIG_VERIFY.
+  cloudConfigVerify: boolField({
+    env: "CLOUD_CONFIG_VERIFY",
+    flag: "cloud-config-verify",
+    default: "false",
+    description: "Ask the VM to verify its cloud-config against initdata before using it.",
+  }),
+  // Upstream reads PROBE_PORT (no flag) for its startup probe.
+  probePort: portField({
+    env: "PROBE_PORT",
+    flag: "probe-port",
+    default: "8000",
+    description: "Port of the HTTP server for startup/liveness/readiness probes and metrics.",
+  }),
+  // Ours: upstream keeps all state in memory and loses it on restart.
+  stateDir: stringField({
+    env: "CAA_STATE_DIR",
+    flag: "state-dir",
+    default: "/var/lib/cloud-api-adaptor",
+    description: "Directory for durable state: sandbox records and the CA that VMs trust.",
+  }),
+  // Ours.
+  logLevel: enumField({
+    env: "LOG_LEVEL",
+    flag: "log-level",
+    default: "info",
+    values: LOG_LEVELS,
+    description: "Log level: fatal, error, warn, info, debug, trace or silent.",
+  }),
+  // Upstream's DaemonSet sets NODE_NAME from the pod's spec.nodeName.
+  nodeName: stringField({
+    env: "NODE_NAME",
+    flag: "node-name",
+    default: () => hostname(),
+    defaultDoc: "the host name",
+    description: "Kubernetes node this daemon serves; recorded on the VMs it creates.",
+  }),
+  // Ours: upstream has no cluster identifier.
+  clusterName: stringField({
+    env: "CLUSTER_NAME",
+    flag: "cluster-name",
+    default: "default",
+    description: "Name tagged on every VM so orphans can be found per cluster.",
+  }),
+});
+
+export type DaemonConfig = ConfigOf<typeof daemonConfigSpec>;
+
+/** Loads the daemon's settings; see loadConfig for errors. */
+export function loadDaemonConfig(options: LoadOptions): DaemonConfig {
+  return loadConfig(daemonConfigSpec, options);
+}

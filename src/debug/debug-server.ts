@@ -1,0 +1,79 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { DaemonMetrics } from "./metrics.ts";
+
+export interface Readiness {
+  socketServed: boolean;
+  reconciled: boolean;
+  providerChecked: boolean;
+}
+
+export interface DebugServerOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly metrics: DaemonMetrics;
+  readonly readiness: () => Readiness;
+  readonly sandboxes: () => unknown[];
+}
+
+/**
+ * Probes, metrics and live state over HTTP. Probes and /metrics answer anyone who can reach
+ * the port (kubelet and Prometheus come from the node's address); /debug/* answers loopback
+ * only, since it shows pod names and addresses.
+ */
+export async function startDebugServer(options: DebugServerOptions): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    void handle(options, req, res).catch((err: Error) => {
+      if (!res.headersSent) send(res, 500, "text/plain", `internal error: ${err.message}\n`);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "0.0.0.0", () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(o: DebugServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "method not allowed\n");
+  const r = o.readiness();
+  switch (url.pathname) {
+    case "/healthz":
+      return send(res, 200, "text/plain", "ok\n");
+    case "/startup":
+      // Upstream's startup probe: ready once the Hypervisor socket is served.
+      return r.socketServed ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "starting\n");
+    case "/readyz": {
+      const ready = r.socketServed && r.reconciled && r.providerChecked;
+      return send(res, ready ? 200 : 503, "application/json", JSON.stringify(r) + "\n");
+    }
+    case "/metrics":
+      return send(res, 200, o.metrics.registry.contentType, await o.metrics.registry.metrics());
+    default:
+      if (url.pathname.startsWith("/debug/")) {
+        if (!isLoopback(req.socket.remoteAddress)) return send(res, 403, "text/plain", "debug endpoints answer loopback only\n");
+        if (url.pathname === "/debug/sandboxes") return send(res, 200, "application/json", JSON.stringify(o.sandboxes(), null, 2) + "\n");
+      }
+      return send(res, 404, "text/plain", "not found\n");
+  }
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+}
+
+function send(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+  res.end(body);
+}

@@ -1,0 +1,57 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { SandboxState } from "../sandbox/sandbox-record.ts";
+
+/** The daemon's Prometheus metrics, on a registry of its own (no global state). */
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly hypervisorCalls: Counter<"method" | "code">;
+  readonly hypervisorLatency: Histogram<"method">;
+  readonly providerCalls: Histogram<"provider" | "operation">;
+  readonly providerErrors: Counter<"provider" | "operation">;
+  readonly relayBytes: Counter<"direction">;
+
+  constructor(sandboxesByState: () => Record<SandboxState, number>) {
+    collectDefaultMetrics({ register: this.registry, prefix: "caa_" });
+    this.hypervisorCalls = new Counter({
+      name: "caa_hypervisor_calls_total",
+      help: "Hypervisor service calls by method and ttrpc status code",
+      labelNames: ["method", "code"],
+      registers: [this.registry],
+    });
+    this.hypervisorLatency = new Histogram({
+      name: "caa_hypervisor_call_duration_seconds",
+      help: "Hypervisor service call latency",
+      labelNames: ["method"],
+      buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 30, 60, 120, 300, 600],
+      registers: [this.registry],
+    });
+    this.providerCalls = new Histogram({
+      name: "caa_provider_call_duration_seconds",
+      help: "Cloud provider call latency by operation",
+      labelNames: ["provider", "operation"],
+      buckets: [0.01, 0.05, 0.2, 1, 5, 15, 30, 60, 120, 300, 600],
+      registers: [this.registry],
+    });
+    this.providerErrors = new Counter({
+      name: "caa_provider_errors_total",
+      help: "Cloud provider calls that failed, by operation",
+      labelNames: ["provider", "operation"],
+      registers: [this.registry],
+    });
+    this.relayBytes = new Counter({
+      name: "caa_agent_relay_bytes_total",
+      help: "Bytes relayed between shims and peer VMs (to_vm, from_vm)",
+      labelNames: ["direction"],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: "caa_sandboxes",
+      help: "Sandboxes on this node by state",
+      labelNames: ["state"],
+      registers: [this.registry],
+      collect() {
+        for (const [state, n] of Object.entries(sandboxesByState())) this.set({ state }, n);
+      },
+    });
+  }
+}

@@ -1,0 +1,36 @@
+// What the sandbox manager needs from its neighbours, as narrow interfaces: the CLI wires the
+// real proxy, PKI and tunnel in; tests may wire lighter ones.
+import type { ForwarderTls, PodNetwork } from "../userdata/index.ts";
+
+export interface ForwarderAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Serves one sandbox's agent socket and relays it to the forwarder. */
+export interface AgentRelay {
+  start(): Promise<void>;
+  /** Stops relaying; the socket keeps answering errors for `lingerMs`, then disappears. */
+  stop(lingerMs: number): Promise<void>;
+}
+
+export interface RelayFactory {
+  create(sandboxId: string, socketPath: string, target: ForwarderAddress): AgentRelay;
+  /** Resolves once the forwarder answers; rejects with an actionable message on abort. */
+  waitForForwarder(target: ForwarderAddress, signal: AbortSignal): Promise<void>;
+}
+
+/** Issues each VM its TLS material (undefined when TLS is disabled). */
+export interface VmTlsIssuer {
+  issueForVm(vmName: string): Promise<ForwarderTls>;
+}
+
+/** The worker end of a pod's tunnel (VXLAN); absent when pods have no network namespace. */
+export interface PodTunnels {
+  /** Reads the pod's interface from its netns and reserves a VNI: what the VM end needs. */
+  prepare(sandboxId: string, netnsPath: string, signal: AbortSignal): Promise<PodNetwork>;
+  /** Creates the worker side once the VM's address is known. */
+  connect(sandboxId: string, netnsPath: string, network: PodNetwork, vmAddress: string, signal: AbortSignal): Promise<void>;
+  /** Removes the worker side; idempotent. */
+  teardown(sandboxId: string, netnsPath: string, network: PodNetwork | undefined): Promise<void>;
+}

@@ -1,0 +1,341 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "pino";
+import type { Ownership, Provider, VmInstance } from "../../providers/provider.ts";
+import { buildUserData, type PodNetwork } from "../userdata/index.ts";
+import { KeyedMutex } from "../util/keyed-mutex.ts";
+import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./ports.ts";
+import { ANNOTATIONS, resourcesFromAnnotations } from "./resources.ts";
+import { SandboxError } from "./sandbox-error.ts";
+import { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
+import type { SandboxStore } from "./sandbox-store.ts";
+import { vmNameFor, vmTokenFor } from "./vm-name.ts";
+
+export interface SandboxManagerOptions {
+  readonly store: SandboxStore;
+  readonly provider: Provider;
+  readonly owner: Omit<Ownership, "sandboxId">;
+  readonly podsDir: string;
+  readonly limit: number;
+  readonly forwarderPort: number;
+  readonly proxyTimeoutMs: number;
+  readonly relays: RelayFactory;
+  readonly tls: VmTlsIssuer | undefined;
+  readonly tunnels: PodTunnels | undefined;
+  /** First VNI handed out; VNIs of live records are never reused. */
+  readonly vniBase: number;
+  readonly vniCount: number;
+  readonly vxlanPort: number;
+  readonly logger: Logger;
+  /** How long a stopped sandbox's socket keeps answering errors before it disappears. */
+  readonly socketLingerMs?: number;
+  /** Bound on provider clean-up work done outside any call's deadline (rollback, reconcile). */
+  readonly cleanupTimeoutMs?: number;
+}
+
+export interface SandboxView {
+  readonly id: string;
+  readonly state: SandboxState;
+  readonly vmName: string | undefined;
+  readonly vmId: string | undefined;
+  readonly address: string | undefined;
+  readonly vni: number | undefined;
+  readonly tunnel: string | undefined;
+  readonly podName: string | undefined;
+  readonly podNamespace: string | undefined;
+  readonly ageSeconds: number;
+  readonly error: string | undefined;
+}
+
+export interface ReconcileReport {
+  readonly served: string[];
+  readonly rolledBack: string[];
+  readonly finishedStops: string[];
+  readonly orphansDeleted: string[];
+  readonly unreadable: string[];
+}
+
+/**
+ * The life cycle of every sandbox on this node. Each transition is written to the store
+ * before the side effect it announces, so a crash at any point leaves a record that says what
+ * may exist and must be finished or undone. Calls for one sandbox run one at a time; calls for
+ * different sandboxes never wait on each other.
+ */
+export class SandboxManager {
+  private readonly o: SandboxManagerOptions;
+  private readonly records = new Map<string, SandboxRecord>();
+  private readonly relays = new Map<string, AgentRelay>();
+  private readonly lock = new KeyedMutex();
+
+  constructor(options: SandboxManagerOptions) {
+    this.o = options;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  countByState(): Record<SandboxState, number> {
+    const out: Record<SandboxState, number> = { created: 0, starting: 0, running: 0, failed: 0, stopping: 0 };
+    for (const r of this.records.values()) out[r.state]++;
+    return out;
+  }
+
+  list(): SandboxView[] {
+    const now = Date.now();
+    return [...this.records.values()].map((r) => ({
+      id: r.id,
+      state: r.state,
+      vmName: r.vm?.name,
+      vmId: r.vm?.id,
+      address: r.vm?.address,
+      vni: r.tunnel?.vni,
+      tunnel: r.tunnel?.state,
+      podName: r.annotations[ANNOTATIONS.podName] || undefined,
+      podNamespace: r.annotations[ANNOTATIONS.podNamespace] || undefined,
+      ageSeconds: Math.round((now - Date.parse(r.createdAt)) / 1000),
+      error: r.error,
+    }));
+  }
+
+  agentSocketPath(id: string): string {
+    return path.join(this.o.podsDir, id, "agent.ttrpc");
+  }
+
+  /** CreateVM: records the sandbox and returns its agent socket path. Idempotent. */
+  async create(id: string, annotations: Record<string, string>, networkNamespacePath: string): Promise<string> {
+    checkId(id);
+    resourcesFromAnnotations(annotations); // reject bad annotations now, not at StartVM
+    return this.lock.run(id, async () => {
+      const existing = this.records.get(id);
+      if (existing !== undefined) return existing.agentSocketPath;
+      if (this.records.size >= this.o.limit) {
+        throw new SandboxError("exhausted", `node already runs ${this.records.size} peer pods (PEERPODS_LIMIT_PER_NODE=${this.o.limit})`);
+      }
+      const now = new Date().toISOString();
+      const record: SandboxRecord = {
+        version: 1,
+        id,
+        state: "created",
+        createdAt: now,
+        updatedAt: now,
+        annotations: { ...annotations },
+        networkNamespacePath,
+        agentSocketPath: this.agentSocketPath(id),
+      };
+      await this.save(record);
+      this.log(id).info({ netns: networkNamespacePath || undefined }, "sandbox created");
+      return record.agentSocketPath;
+    });
+  }
+
+  /** StartVM: creates the peer VM, waits for its forwarder, serves the agent socket. */
+  async start(id: string, signal: AbortSignal): Promise<void> {
+    checkId(id);
+    return this.lock.run(id, async () => {
+      const current = this.records.get(id);
+      if (current === undefined) throw new SandboxError("not-found", `sandbox ${id} not found: CreateVM was not called`);
+      if (current.state === "running") return;
+      if (current.state === "stopping") throw new SandboxError("failed-precondition", `sandbox ${id} is being stopped`);
+      await this.startLocked(current, signal);
+    });
+  }
+
+  private async startLocked(base: SandboxRecord, signal: AbortSignal): Promise<void> {
+    const id = base.id;
+    const log = this.log(id);
+    const resources = resourcesFromAnnotations(base.annotations);
+    const attempt = (base.attempt ?? 0) + 1;
+    const vm = { name: vmNameFor(id, base.annotations[ANNOTATIONS.podName]), token: vmTokenFor(id, attempt) };
+    let record = await this.save({ ...base, state: "starting", attempt, vm, error: undefined });
+    log.info({ vm: vm.name, attempt }, "starting peer VM");
+    let instance: VmInstance | undefined;
+    let relay: AgentRelay | undefined;
+    try {
+      let podNetwork: PodNetwork | undefined;
+      if (base.networkNamespacePath !== "" && this.o.tunnels !== undefined) {
+        const vni = this.allocateVni(id);
+        record = await this.save({ ...record, tunnel: { vni, state: "pending" } });
+        const prepared = await this.o.tunnels.prepare(id, base.networkNamespacePath, signal);
+        podNetwork = { ...prepared, vni, vxlanPort: this.o.vxlanPort };
+        record = await this.save({ ...record, tunnel: { vni, state: "pending", network: podNetwork } });
+      }
+      const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(vm.name);
+      const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork });
+      instance = await this.o.provider.createVm({ name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData }, signal);
+      record = await this.save({ ...record, vm: { ...vm, id: instance.id, address: instance.address, instanceType: instance.details?.instanceType } });
+      if (instance.address === undefined) throw new SandboxError("unavailable", `peer VM ${vm.name} (${instance.id}) has no address`);
+      log.info({ vmId: instance.id, address: instance.address }, "peer VM created");
+      if (podNetwork !== undefined && this.o.tunnels !== undefined) {
+        await this.o.tunnels.connect(id, base.networkNamespacePath, podNetwork, instance.address, signal);
+        record = await this.save({ ...record, tunnel: { vni: podNetwork.vni, state: "up", network: podNetwork } });
+      }
+      const target = { host: instance.address, port: this.o.forwarderPort };
+      await this.o.relays.waitForForwarder(target, AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]));
+      relay = this.o.relays.create(id, record.agentSocketPath, target);
+      await relay.start();
+      this.relays.set(id, relay);
+      await this.save({ ...record, state: "running" });
+      log.info("sandbox running");
+    } catch (err) {
+      const message = describe(err, signal);
+      log.error({ err: message }, "StartVM failed; rolling back");
+      if (relay !== undefined) await relay.stop(0).catch(() => {});
+      this.relays.delete(id);
+      const latest = this.records.get(id) ?? record;
+      const cleanup = await this.cleanupVm(latest, instance);
+      await this.save({ ...latest, state: "failed", error: message + (cleanup ? `; clean-up also failed: ${cleanup}` : ""), tunnel: cleanup ? latest.tunnel : undefined });
+      throw err instanceof SandboxError ? err : new SandboxError(signal.aborted ? "deadline" : "unavailable", message, { cause: err });
+    }
+  }
+
+  /** StopVM: tears down relay, tunnel and VM, then forgets the sandbox. Idempotent. */
+  async stop(id: string, signal: AbortSignal): Promise<void> {
+    checkId(id);
+    return this.lock.run(id, async () => {
+      const current = this.records.get(id);
+      if (current === undefined) return;
+      const record = await this.save({ ...current, state: "stopping" });
+      const relay = this.relays.get(id);
+      this.relays.delete(id);
+      await relay?.stop(this.o.socketLingerMs ?? 10_000);
+      const failure = await this.cleanupVm(record, undefined, signal);
+      if (failure) {
+        await this.save({ ...record, error: failure });
+        throw new SandboxError("unavailable", `StopVM ${id}: ${failure} (will retry at the next StopVM or reconciliation)`);
+      }
+      await this.forget(id);
+      this.log(id).info("sandbox stopped");
+    });
+  }
+
+  /**
+   * Start-up: compares the records with the VMs the provider says we own, serves live
+   * sandboxes again, undoes half-done starts, finishes stops, deletes VMs no record claims.
+   */
+  async reconcile(signal: AbortSignal): Promise<ReconcileReport> {
+    const report = { served: [] as string[], rolledBack: [] as string[], finishedStops: [] as string[], orphansDeleted: [] as string[], unreadable: [] as string[] };
+    const { records, unreadable } = await this.o.store.list();
+    for (const u of unreadable) {
+      this.o.logger.error({ file: u.file, err: u.error }, "unreadable sandbox record: left in place for an operator");
+      report.unreadable.push(u.file);
+    }
+    for (const r of records) this.records.set(r.id, r);
+    const owned = await this.o.provider.listOwnedVms(this.o.owner, signal);
+    const claimed = new Set<string>();
+    for (const r of records) {
+      await this.lock.run(r.id, async () => {
+        const vms = owned.filter((v) => v.owner.sandboxId === r.id);
+        const live = r.vm === undefined ? undefined : vms.find((v) => v.name === r.vm!.name);
+        if (r.state === "running" && live !== undefined) {
+          claimed.add(live.id);
+          await this.reserve(r, live);
+          report.served.push(r.id);
+        } else if (r.state === "stopping") {
+          const failure = await this.cleanupVm(r, undefined);
+          if (failure) this.log(r.id).error({ err: failure }, "could not finish StopVM");
+          else {
+            await this.forget(r.id);
+            report.finishedStops.push(r.id);
+          }
+          for (const v of vms) claimed.add(v.id);
+        } else if (r.state === "starting" || (r.state === "running" && live === undefined)) {
+          const why = r.state === "starting" ? "daemon restarted during StartVM" : "peer VM no longer exists";
+          const failure = await this.cleanupVm(r, undefined);
+          await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") });
+          for (const v of vms) claimed.add(v.id);
+          report.rolledBack.push(r.id);
+        } else {
+          // created or failed: no VM should exist; any found belongs to nobody.
+        }
+      });
+    }
+    for (const v of owned) {
+      if (claimed.has(v.id)) continue;
+      const rec = this.records.get(v.owner.sandboxId);
+      if (rec !== undefined && (rec.state === "running" || rec.state === "starting") && rec.vm?.name === v.name) continue;
+      try {
+        await this.o.provider.deleteVm({ id: v.id, name: v.name }, AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000));
+        report.orphansDeleted.push(v.name);
+        this.o.logger.warn({ vm: v.name, vmId: v.id, sandbox: v.owner.sandboxId }, "deleted peer VM that no sandbox claims");
+      } catch (err) {
+        this.o.logger.error({ vm: v.name, err: (err as Error).message }, "could not delete orphan peer VM");
+      }
+    }
+    return report;
+  }
+
+  /** Stops relays without touching VMs: pods keep running while the daemon restarts. */
+  async detach(): Promise<void> {
+    const all = [...this.relays.values()];
+    this.relays.clear();
+    await Promise.all(all.map((r) => r.stop(0).catch(() => {})));
+  }
+
+  private async reserve(r: SandboxRecord, live: VmInstance): Promise<void> {
+    const address = r.vm?.address ?? live.address;
+    if (address === undefined) return;
+    const relay = this.o.relays.create(r.id, r.agentSocketPath, { host: address, port: this.o.forwarderPort });
+    await relay.start();
+    this.relays.set(r.id, relay);
+    this.log(r.id).info({ address }, "agent socket served again after restart");
+  }
+
+  /** Deletes the record's VM and tunnel; returns an error message, or "" when all is gone. */
+  private async cleanupVm(r: SandboxRecord, instance: VmInstance | undefined, signal?: AbortSignal): Promise<string> {
+    const problems: string[] = [];
+    const timeout = AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000);
+    const s = signal === undefined || signal.aborted ? timeout : AbortSignal.any([signal, timeout]);
+    if (r.tunnel !== undefined && this.o.tunnels !== undefined) {
+      try {
+        await this.o.tunnels.teardown(r.id, r.networkNamespacePath, r.tunnel.network);
+      } catch (err) {
+        problems.push(`tunnel: ${(err as Error).message}`);
+      }
+    }
+    if (r.vm !== undefined) {
+      try {
+        await this.o.provider.deleteVm({ id: instance?.id ?? r.vm.id, name: r.vm.name }, s);
+      } catch (err) {
+        problems.push(`deleting peer VM ${r.vm.name}: ${(err as Error).message}`);
+      }
+    }
+    return problems.join("; ");
+  }
+
+  private allocateVni(id: string): number {
+    const used = new Set<number>();
+    for (const r of this.records.values()) if (r.id !== id && r.tunnel !== undefined) used.add(r.tunnel.vni);
+    for (let v = this.o.vniBase; v < this.o.vniBase + this.o.vniCount; v++) if (!used.has(v)) return v;
+    throw new SandboxError("exhausted", `no free VXLAN VNI left in ${this.o.vniBase}..${this.o.vniBase + this.o.vniCount - 1}`);
+  }
+
+  private async save(record: SandboxRecord): Promise<SandboxRecord> {
+    const next = { ...record, updatedAt: new Date().toISOString() };
+    await this.o.store.put(next);
+    this.records.set(next.id, next);
+    return next;
+  }
+
+  private async forget(id: string): Promise<void> {
+    await this.o.store.delete(id);
+    this.records.delete(id);
+    const dir = path.dirname(this.agentSocketPath(id));
+    // The relay removes its socket after lingering; the directory goes when it is empty.
+    await fs.rmdir(dir).catch(() => {});
+  }
+
+  private log(id: string): Logger {
+    return this.o.logger.child({ sandbox: id });
+  }
+}
+
+function checkId(id: string): void {
+  if (!SANDBOX_ID_PATTERN.test(id)) throw new SandboxError("invalid-argument", `invalid sandbox id ${JSON.stringify(id)}: expected 1-128 letters, digits, '.', '_' or '-'`);
+}
+
+function describe(err: unknown, signal: AbortSignal): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (signal.aborted && !(err instanceof SandboxError)) return `StartVM deadline reached: ${msg}`;
+  return msg;
+}
