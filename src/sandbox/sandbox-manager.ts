@@ -31,7 +31,12 @@ export interface SandboxManagerOptions {
   readonly socketLingerMs?: number;
   /** Bound on provider clean-up work done outside any call's deadline (rollback, reconcile). */
   readonly cleanupTimeoutMs?: number;
+  /** Crash tests: called at the named point of a transition (the daemon SIGKILLs itself there). */
+  readonly failpoint?: { readonly name: string; readonly hit: () => void };
 }
+
+/** Points in StartVM/StopVM where crash tests stop the daemon dead. */
+export const FAILPOINTS = ["start-after-intent", "start-after-create", "start-after-vm-saved", "start-after-relay", "stop-after-intent", "stop-after-delete"] as const;
 
 export interface SandboxView {
   readonly id: string;
@@ -149,6 +154,7 @@ export class SandboxManager {
     const vm = { name: vmNameFor(id, base.annotations[ANNOTATIONS.podName]), token: vmTokenFor(id, attempt) };
     let record = await this.save({ ...base, state: "starting", attempt, vm, error: undefined });
     log.info({ vm: vm.name, attempt }, "starting peer VM");
+    this.failpoint("start-after-intent");
     let instance: VmInstance | undefined;
     let relay: AgentRelay | undefined;
     try {
@@ -163,9 +169,11 @@ export class SandboxManager {
       const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(vm.name);
       const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork });
       instance = await this.o.provider.createVm({ name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData }, signal);
+      this.failpoint("start-after-create");
       record = await this.save({ ...record, vm: { ...vm, id: instance.id, address: instance.address, instanceType: instance.details?.instanceType } });
       if (instance.address === undefined) throw new SandboxError("unavailable", `peer VM ${vm.name} (${instance.id}) has no address`);
       log.info({ vmId: instance.id, address: instance.address }, "peer VM created");
+      this.failpoint("start-after-vm-saved");
       if (podNetwork !== undefined && this.o.tunnels !== undefined) {
         await this.o.tunnels.connect(id, base.networkNamespacePath, podNetwork, instance.address, signal);
         record = await this.save({ ...record, tunnel: { vni: podNetwork.vni, state: "up", network: podNetwork } });
@@ -175,6 +183,7 @@ export class SandboxManager {
       relay = this.o.relays.create(id, record.agentSocketPath, target);
       await relay.start();
       this.relays.set(id, relay);
+      this.failpoint("start-after-relay");
       await this.save({ ...record, state: "running" });
       log.info("sandbox running");
     } catch (err) {
@@ -196,6 +205,7 @@ export class SandboxManager {
       const current = this.records.get(id);
       if (current === undefined) return;
       const record = await this.save({ ...current, state: "stopping" });
+      this.failpoint("stop-after-intent");
       const relay = this.relays.get(id);
       this.relays.delete(id);
       await relay?.stop(this.o.socketLingerMs ?? 10_000);
@@ -204,6 +214,7 @@ export class SandboxManager {
         await this.save({ ...record, error: failure });
         throw new SandboxError("unavailable", `StopVM ${id}: ${failure} (will retry at the next StopVM or reconciliation)`);
       }
+      this.failpoint("stop-after-delete");
       await this.forget(id);
       this.log(id).info("sandbox stopped");
     });
@@ -323,6 +334,10 @@ export class SandboxManager {
     const dir = path.dirname(this.agentSocketPath(id));
     // The relay removes its socket after lingering; the directory goes when it is empty.
     await fs.rmdir(dir).catch(() => {});
+  }
+
+  private failpoint(name: (typeof FAILPOINTS)[number]): void {
+    if (this.o.failpoint?.name === name) this.o.failpoint.hit();
   }
 
   private log(id: string): Logger {

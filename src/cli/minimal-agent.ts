@@ -1,0 +1,54 @@
+// minimal-agent: stands in for kata-agent in a local peer VM.
+//   node src/cli/minimal-agent.ts [--socket PATH] [--netns PATH] [--log-level LEVEL]
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { DEFAULT_AGENT_INFO, DEFAULT_AGENT_SOCKET, startAgent } from "../agent/index.ts";
+import { createLogger } from "../util/logger.ts";
+
+const USAGE = "usage: minimal-agent [--socket PATH] [--netns PATH] [--log-level LEVEL]";
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+  return typeof pkg.version === "string" ? `${pkg.version}-minimal` : DEFAULT_AGENT_INFO.version;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      socket: { type: "string", default: DEFAULT_AGENT_SOCKET },
+      netns: { type: "string" },
+      "log-level": { type: "string", default: "info" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const logger = createLogger(values["log-level"], "minimal-agent");
+  const agent = await startAgent({
+    socketPath: values.socket,
+    netns: values.netns,
+    logger,
+    info: { ...DEFAULT_AGENT_INFO, version: packageVersion() },
+  });
+  const stop = (signal: NodeJS.Signals) => {
+    logger.info({ signal }, "stopping");
+    agent.close().then(
+      () => logger.flush(() => process.exit(0)),
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, "stop failed");
+        logger.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`minimal-agent: ${(err as Error).message}\n${USAGE}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,268 @@
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pino from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CreateVmRequest, Ownership, Provider, VmInstance } from "../../providers/provider.ts";
+import { forwarderConfigFromUserData, type PodNetwork } from "../userdata/index.ts";
+import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./ports.ts";
+import { SandboxError } from "./sandbox-error.ts";
+import { SandboxManager, type SandboxManagerOptions } from "./sandbox-manager.ts";
+import { SandboxStore } from "./sandbox-store.ts";
+
+/** An in-memory cloud: enough to drive the manager's state machine through every branch. */
+class MemoryProvider implements Provider {
+  readonly name = "memory";
+  readonly vms = new Map<string, VmInstance & { token: string; userData: string }>();
+  createDelayMs = 0;
+  failCreate: Error | undefined;
+  failDelete: Error | undefined;
+  private next = 1;
+  async check() {}
+  async createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
+    const found = [...this.vms.values()].find((v) => v.token === req.token);
+    if (found) return found;
+    const vm = { id: `i-${this.next++}`, name: req.name, address: `10.0.0.${this.next}`, owner: req.owner, token: req.token, userData: req.userData };
+    this.vms.set(vm.id, vm); // exists from the moment the cloud accepted it, like a real one
+    if (this.createDelayMs > 0) {
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, this.createDelayMs);
+        signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          reject(signal.reason);
+        });
+      });
+    }
+    if (this.failCreate) throw this.failCreate;
+    return vm;
+  }
+  async deleteVm(vm: { id: string | undefined; name: string }) {
+    if (this.failDelete) throw this.failDelete;
+    for (const [k, v] of this.vms) if (v.id === vm.id || v.name === vm.name) this.vms.delete(k);
+  }
+  async listOwnedVms(owner: Omit<Ownership, "sandboxId">) {
+    return [...this.vms.values()].filter((v) => v.owner.node === owner.node && v.owner.cluster === owner.cluster);
+  }
+  async close() {}
+}
+
+class FakeRelays implements RelayFactory {
+  readonly live = new Map<string, ForwarderAddress>();
+  unreachable = false;
+  create(id: string, _socket: string, target: ForwarderAddress): AgentRelay {
+    return {
+      start: async () => void this.live.set(id, target),
+      stop: async () => void this.live.delete(id),
+    };
+  }
+  async waitForForwarder(target: ForwarderAddress, signal: AbortSignal) {
+    if (!this.unreachable) return;
+    await new Promise((_r, reject) => signal.addEventListener("abort", () => reject(new Error(`peer VM ${target.host}:${target.port} not reachable: ECONNREFUSED`))));
+  }
+}
+
+class FakeTunnels implements PodTunnels {
+  readonly up = new Map<string, number>();
+  async prepare(): Promise<PodNetwork> {
+    return { workerAddress: "192.0.2.1", vni: 0, vxlanPort: 0, interfaceName: "eth0", mac: "02:00:00:00:00:01", mtu: 1500, addresses: ["10.244.0.5/24"], routes: [] };
+  }
+  async connect(id: string, _ns: string, network: PodNetwork) {
+    this.up.set(id, network.vni);
+  }
+  async teardown(id: string) {
+    this.up.delete(id);
+  }
+}
+
+let dir: string;
+let provider: MemoryProvider;
+let relays: FakeRelays;
+let tunnels: FakeTunnels;
+const logger = pino({ level: "silent" });
+
+async function manager(extra: Partial<SandboxManagerOptions> = {}) {
+  const m = new SandboxManager({
+    store: await SandboxStore.open(dir),
+    provider,
+    owner: { node: "n1", cluster: "c1" },
+    podsDir: path.join(dir, "pods"),
+    limit: 3,
+    forwarderPort: 15150,
+    proxyTimeoutMs: 5000,
+    relays,
+    tls: undefined,
+    tunnels,
+    vniBase: 555000,
+    vniCount: 4,
+    vxlanPort: 4789,
+    logger,
+    socketLingerMs: 0,
+    ...extra,
+  });
+  await m.reconcile(AbortSignal.timeout(5000));
+  return m;
+}
+const never = () => new AbortController().signal;
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), "mgr-"));
+  provider = new MemoryProvider();
+  relays = new FakeRelays();
+  tunnels = new FakeTunnels();
+});
+afterEach(async () => fs.rm(dir, { recursive: true, force: true }));
+
+describe("SandboxManager", () => {
+  it("creates idempotently, returns the per-pod socket path and writes a 0600 record", async () => {
+    const m = await manager();
+    const p = await m.create("sb1", {}, "");
+    expect(p).toBe(path.join(dir, "pods", "sb1", "agent.ttrpc"));
+    expect(await m.create("sb1", {}, "")).toBe(p);
+    const st = await fs.stat(path.join(dir, "sandboxes", "sb1.json"));
+    expect(st.mode & 0o777).toBe(0o600);
+    expect((await fs.stat(dir)).mode & 0o777).toBe(0o700);
+  });
+
+  it("refuses more sandboxes than the node limit with an exhausted error", async () => {
+    const m = await manager();
+    for (const id of ["a", "b", "c"]) await m.create(id, {}, "");
+    await expect(m.create("d", {}, "")).rejects.toMatchObject({ kind: "exhausted", message: expect.stringContaining("PEERPODS_LIMIT_PER_NODE=3") });
+  });
+
+  it("rejects invalid ids and annotations naming them", async () => {
+    const m = await manager();
+    await expect(m.create("../etc", {}, "")).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(m.create("ok", { "io.katacontainers.config.hypervisor.default_vcpus": "two" }, "")).rejects.toThrow(/default_vcpus="two": expected a whole number/);
+  });
+
+  it("starts: records intent before the provider call, creates the VM with user-data, serves the relay", async () => {
+    const m = await manager();
+    await m.create("sb1", { "io.kubernetes.cri.sandbox-name": "web-0" }, "");
+    let seenDuringCreate: unknown;
+    const inner = provider.createVm.bind(provider);
+    provider.createVm = async (req, signal) => {
+      seenDuringCreate = JSON.parse(await fs.readFile(path.join(dir, "sandboxes", "sb1.json"), "utf8"));
+      return inner(req, signal);
+    };
+    await m.start("sb1", never());
+    expect(seenDuringCreate).toMatchObject({ state: "starting", vm: { name: "podvm-web-0-sb1" } });
+    const vm = [...provider.vms.values()][0]!;
+    expect(forwarderConfigFromUserData(vm.userData)).toMatchObject({ sandboxId: "sb1", listenPort: 15150 });
+    expect(vm.owner).toEqual({ node: "n1", cluster: "c1", sandboxId: "sb1" });
+    expect(relays.live.get("sb1")).toEqual({ host: vm.address, port: 15150 });
+    expect(m.list()[0]).toMatchObject({ id: "sb1", state: "running", vmId: vm.id });
+    await m.start("sb1", never()); // idempotent
+    expect(provider.vms.size).toBe(1);
+  });
+
+  it("rolls back a StartVM whose deadline passes during VM creation: no VM left", async () => {
+    const m = await manager();
+    await m.create("sb1", {}, "");
+    provider.createDelayMs = 5000;
+    const err = await m.start("sb1", AbortSignal.timeout(50)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SandboxError);
+    expect((err as SandboxError).kind).toBe("deadline");
+    expect(provider.vms.size).toBe(0);
+    expect(m.list()[0]).toMatchObject({ state: "failed", error: expect.stringContaining("deadline") });
+    await m.stop("sb1", never());
+    expect(m.size).toBe(0);
+  });
+
+  it("rolls back when the forwarder never answers, naming the address", async () => {
+    const m = await manager({ proxyTimeoutMs: 50 });
+    await m.create("sb1", {}, "");
+    relays.unreachable = true;
+    await expect(m.start("sb1", never())).rejects.toThrow(/not reachable: ECONNREFUSED/);
+    expect(provider.vms.size).toBe(0);
+    expect(relays.live.size).toBe(0);
+  });
+
+  it("keeps the record and reports when StopVM cannot delete the VM, then succeeds on retry", async () => {
+    const m = await manager();
+    await m.create("sb1", {}, "");
+    await m.start("sb1", never());
+    provider.failDelete = new Error("API throttled");
+    await expect(m.stop("sb1", never())).rejects.toThrow(/API throttled/);
+    expect(m.list()[0]).toMatchObject({ state: "stopping" });
+    provider.failDelete = undefined;
+    await m.stop("sb1", never());
+    expect(provider.vms.size).toBe(0);
+    expect(m.size).toBe(0);
+    await m.stop("sb1", never()); // unknown sandbox: success
+  });
+
+  it("never waits on another sandbox's slow StartVM", async () => {
+    const m = await manager();
+    await m.create("slow", {}, "");
+    await m.create("fast", {}, "");
+    provider.createDelayMs = 300;
+    let slowDone = false;
+    const slow = m.start("slow", never()).then(() => (slowDone = true));
+    provider.createDelayMs = 0;
+    await m.start("fast", never());
+    expect(slowDone).toBe(false);
+    await slow;
+  });
+
+  it("hands out distinct VNIs, never reuses a live one after a restart, reuses freed ones", async () => {
+    const m1 = await manager();
+    for (const id of ["a", "b"]) {
+      await m1.create(id, {}, "/var/run/netns/x");
+      await m1.start(id, never());
+    }
+    expect([...tunnels.up.values()].sort()).toEqual([555000, 555001]);
+    await m1.stop("a", never());
+    const m2 = await manager(); // the daemon restarted: state comes from the records
+    await m2.create("c", {}, "/var/run/netns/x");
+    await m2.start("c", never());
+    await m2.create("d", {}, "/var/run/netns/x");
+    await m2.start("d", never());
+    expect(m2.list().map((s) => [s.id, s.vni]).sort()).toEqual([
+      ["b", 555001],
+      ["c", 555000],
+      ["d", 555002],
+    ]);
+  });
+
+  it("fails StartVM clearly when VNIs run out, leaving nothing", async () => {
+    const m = await manager({ vniCount: 1, limit: 5 });
+    await m.create("a", {}, "/ns");
+    await m.start("a", never());
+    await m.create("b", {}, "/ns");
+    await expect(m.start("b", never())).rejects.toMatchObject({ kind: "exhausted", message: expect.stringContaining("VNI") });
+    expect(provider.vms.size).toBe(1);
+  });
+
+  it("reconciles after a restart: serves running, rolls back starting, finishes stopping, deletes orphans", async () => {
+    const m1 = await manager({ limit: 10 });
+    for (const id of ["run", "half", "stop"]) await m1.create(id, {}, "");
+    await m1.start("run", never());
+    await m1.start("stop", never());
+    // Simulate crashes: a start that recorded intent and made a VM, a stop that recorded intent.
+    const store = await SandboxStore.open(dir);
+    const half = (await store.get("half"))!;
+    await store.put({ ...half, state: "starting", vm: { name: "podvm-half", token: "t-half" } });
+    await provider.createVm({ name: "podvm-half", token: "t-half", owner: { node: "n1", cluster: "c1", sandboxId: "half" }, resources: {} as never, userData: "" }, never());
+    const stopRec = (await store.get("stop"))!;
+    await store.put({ ...stopRec, state: "stopping" });
+    await provider.createVm({ name: "podvm-orphan", token: "t-orphan", owner: { node: "n1", cluster: "c1", sandboxId: "gone" }, resources: {} as never, userData: "" }, never());
+    await provider.createVm({ name: "podvm-other", token: "t-other", owner: { node: "n2", cluster: "c1", sandboxId: "x" }, resources: {} as never, userData: "" }, never());
+    relays.live.clear();
+
+    const m2 = new SandboxManager({
+      store, provider, owner: { node: "n1", cluster: "c1" }, podsDir: path.join(dir, "pods"), limit: 10, forwarderPort: 15150,
+      proxyTimeoutMs: 5000, relays, tls: undefined, tunnels, vniBase: 555000, vniCount: 4, vxlanPort: 4789, logger,
+    });
+    const report = await m2.reconcile(never());
+    expect(report.served).toEqual(["run"]);
+    expect(report.rolledBack).toEqual(["half"]);
+    expect(report.finishedStops).toEqual(["stop"]);
+    expect(report.orphansDeleted).toEqual(["podvm-orphan"]);
+    expect([...relays.live.keys()]).toEqual(["run"]);
+    expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-other", "podvm-run"]);
+    expect(m2.list().map((s) => [s.id, s.state]).sort()).toEqual([
+      ["half", "failed"],
+      ["run", "running"],
+    ]);
+  });
+});
