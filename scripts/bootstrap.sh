@@ -11,6 +11,7 @@ DEBIAN_PACKAGES=(
   golang-github-containerd-ttrpc-dev # containerd's Go ttrpc, the reference implementation
   iproute2                           # ip/tc: network namespaces, veth, vxlan
   openssl
+  curl                               # the demo polls the daemon's readiness probe
   procps
 )
 

@@ -80,7 +80,9 @@ export class ServerConnection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.decoder.push(chunk, this.sink);
-    this.watchPartialFrame();
+    // A frame in this chunk may have ended the connection: a timer armed now would outlive it
+    // and report a second, bogus violation.
+    if (!this.closed) this.watchPartialFrame();
   }
 
   private readonly sink = {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs a peer pod's whole life on the embedded local provider: installs what is needed, starts
+# the daemon, runs `echo hello` in a peer pod through it (CreateVM, StartVM, agent calls through
+# the proxy and the mutual-TLS forwarder, StopVM), then stops the daemon.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh >/dev/null
+export PATH=/opt/node24/bin:$PATH
+
+work=$(mktemp -d /tmp/caa-demo.XXXXXX)
+export CAA_STATE_DIR=$work/state PODS_DIR=$work/pods REMOTE_HYPERVISOR_ENDPOINT=$work/hypervisor.sock
+export PROBE_PORT=${PROBE_PORT:-18000} LOG_LEVEL=${LOG_LEVEL:-warn} CAA_SOCKET_LINGER_MS=100
+node bin/cloud-api-adaptor.js local 2>"$work/daemon.log" &
+daemon=$!
+cleanup() { kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 200); do
+  curl -fsS "http://127.0.0.1:$PROBE_PORT/readyz" >/dev/null 2>&1 && break
+  kill -0 "$daemon" 2>/dev/null || { cat "$work/daemon.log" >&2; exit 1; }
+  sleep 0.1
+done
+(($#)) || set -- echo hello
+node bin/peerpod-ctl.js run -v --socket "$REMOTE_HYPERVISOR_ENDPOINT" -- "$@"
