@@ -12,6 +12,8 @@ DEBIAN_PACKAGES=(
   iproute2                           # ip/tc: network namespaces, veth, vxlan
   openssl
   curl                               # the demo polls the daemon's readiness probe
+  iputils-ping                       # tunnel tests ping through VXLAN
+  util-linux                         # nsenter, setpriv
   procps
 )
 

@@ -28,6 +28,11 @@ export function runCommand(program: string, args: readonly string[], options: { 
       if (code === 0) resolve(Buffer.concat(out).toString("utf8"));
       else reject(new CommandError(`${program} ${args.join(" ")}`, code, Buffer.concat(err).toString("utf8"), signal));
     });
+    // A program that exits without reading its input closes the pipe first: its exit code,
+    // not that EPIPE, tells how it went.
+    child.stdin.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") reject(e);
+    });
     child.stdin.end(options.input ?? "");
   });
 }
