@@ -33,4 +33,9 @@ fi
 export PATH="$NODE_PREFIX/bin:$PATH"
 node --version
 
-npm ci --no-audit --no-fund
+# npm ci wants a lock entry for every optional platform binary (e.g. buf for macOS), and the
+# registry may not serve them all; fall back to a plain install of the same lock.
+if ! npm ci --no-audit --no-fund; then
+  echo "bootstrap: npm ci refused the lock file; installing from it with npm install" >&2
+  npm install --no-audit --no-fund
+fi

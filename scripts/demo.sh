@@ -4,7 +4,9 @@
 # the proxy and the mutual-TLS forwarder, StopVM), then stops the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh >/dev/null
+bootstrap_log=$(mktemp)
+bash scripts/bootstrap.sh >"$bootstrap_log" 2>&1 || { cat "$bootstrap_log" >&2; exit 1; }
+rm -f "$bootstrap_log"
 export PATH=/opt/node24/bin:$PATH
 
 work=$(mktemp -d /tmp/caa-demo.XXXXXX)

@@ -1,35 +1,51 @@
 import path from "node:path";
+import { ConfigError, enumField, InvalidConfigError, loadConfig, stringField, type ConfigOf } from "../../src/config/index.ts";
 
 export type LocalNetworkMode = "loopback" | "netns";
 
+export const localConfigSpec = Object.freeze({
+  vmsDir: stringField({
+    env: "LOCAL_VM_DIR",
+    description: "Folder holding each local VM (user-data, record, sockets, log); default <CAA_STATE_DIR>/local-vms.",
+  }),
+  network: enumField({
+    env: "LOCAL_NETWORK",
+    default: "auto",
+    values: ["auto", "netns", "loopback"] as const,
+    description: "netns: each VM in its own network namespace behind a bridge (root); loopback: each VM on its own 127.x address; auto: netns as root.",
+  }),
+  subnetPrefix: stringField({
+    env: "LOCAL_SUBNET",
+    default: "10.213.77",
+    description: "First three octets of the /24 the local VMs' bridge uses (netns mode).",
+  }),
+  bridge: stringField({
+    env: "LOCAL_BRIDGE",
+    default: "caa-local0",
+    description: "Name of the bridge local VMs attach to (netns mode).",
+  }),
+});
+
 export interface LocalProviderConfig {
-  /** Where each VM's folder lives (user-data, record, sockets, logs). */
   readonly vmsDir: string;
-  /** "netns": each VM in its own network namespace behind a bridge (needs root);
-   * "loopback": each VM on its own 127.x address. */
   readonly network: LocalNetworkMode;
-  /** First three octets of the bridge subnet in netns mode (a /24 per node is plenty). */
   readonly subnetPrefix: string;
   readonly bridge: string;
 }
 
-/** LOCAL_VM_DIR, LOCAL_NETWORK (auto|netns|loopback), LOCAL_SUBNET (x.y.z, a /24), LOCAL_BRIDGE. */
 export function localProviderConfig(env: Readonly<Record<string, string | undefined>>, stateDir: string, isRoot: boolean): LocalProviderConfig {
-  const mode = (env.LOCAL_NETWORK ?? "auto").trim();
-  if (!["auto", "netns", "loopback"].includes(mode)) {
-    throw new Error(`LOCAL_NETWORK=${JSON.stringify(mode)}: expected auto, netns or loopback`);
-  }
-  if (mode === "netns" && !isRoot) throw new Error("LOCAL_NETWORK=netns: needs root (network namespaces, veth, bridge)");
-  const subnetPrefix = (env.LOCAL_SUBNET ?? "10.213.77").trim();
-  if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(subnetPrefix) || subnetPrefix.split(".").some((o) => Number(o) > 255)) {
-    throw new Error(`LOCAL_SUBNET=${JSON.stringify(subnetPrefix)}: expected the first three octets of a /24, e.g. 10.213.77`);
-  }
-  const bridge = (env.LOCAL_BRIDGE ?? "caa-local0").trim();
-  if (!/^[a-zA-Z0-9_-]{1,15}$/.test(bridge)) throw new Error(`LOCAL_BRIDGE=${JSON.stringify(bridge)}: expected an interface name of at most 15 characters`);
+  const c: ConfigOf<typeof localConfigSpec> = loadConfig(localConfigSpec, { env, argv: [] });
+  const problems: ConfigError[] = [];
+  const bad = (variable: string, value: string, expected: string) => problems.push(new ConfigError({ variable, value, expected, source: "env" }));
+  if (c.network === "netns" && !isRoot) bad("LOCAL_NETWORK", c.network, "loopback or auto when not running as root (netns needs root)");
+  const octets = c.subnetPrefix.split(".");
+  if (octets.length !== 3 || octets.some((o) => !/^\d{1,3}$/.test(o) || Number(o) > 255)) bad("LOCAL_SUBNET", c.subnetPrefix, "the first three octets of a /24, e.g. 10.213.77");
+  if (!/^[a-zA-Z0-9_-]{1,15}$/.test(c.bridge)) bad("LOCAL_BRIDGE", c.bridge, "an interface name of at most 15 letters, digits, '-' or '_'");
+  if (problems.length > 0) throw new InvalidConfigError(problems);
   return {
-    vmsDir: env.LOCAL_VM_DIR?.trim() || path.join(stateDir, "local-vms"),
-    network: mode === "auto" ? (isRoot ? "netns" : "loopback") : (mode as LocalNetworkMode),
-    subnetPrefix,
-    bridge,
+    vmsDir: c.vmsDir ?? path.join(stateDir, "local-vms"),
+    network: c.network === "auto" ? (isRoot ? "netns" : "loopback") : c.network,
+    subnetPrefix: c.subnetPrefix,
+    bridge: c.bridge,
   };
 }

@@ -15,6 +15,8 @@ export function vmNetNames(vmName: string): { netns: string; hostVeth: string; p
  */
 export class LocalNetwork {
   private readonly config: LocalProviderConfig;
+  /** Concurrent VM creations share one bridge set-up. */
+  private bridgeReady: Promise<void> | undefined;
 
   constructor(config: LocalProviderConfig) {
     this.config = config;
@@ -24,7 +26,14 @@ export class LocalNetwork {
     return `${this.config.subnetPrefix}.1`;
   }
 
-  async ensureBridge(): Promise<void> {
+  ensureBridge(): Promise<void> {
+    this.bridgeReady ??= this.setUpBridge().finally(() => {
+      this.bridgeReady = undefined;
+    });
+    return this.bridgeReady;
+  }
+
+  private async setUpBridge(): Promise<void> {
     const { bridge } = this.config;
     if (!(await linkExists(bridge))) {
       await ip(["link", "add", bridge, "type", "bridge"]).catch(async (err) => {
@@ -89,7 +98,7 @@ async function linkExists(name: string): Promise<boolean> {
 }
 
 function ignoreExists(err: unknown): void {
-  if (err instanceof CommandError && /File exists|already exists/i.test(err.stderr)) return;
+  if (err instanceof CommandError && /File exists|already exists|already assigned/i.test(err.stderr)) return;
   throw err;
 }
 

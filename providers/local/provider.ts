@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +11,7 @@ import { LocalNetwork } from "./local-network.ts";
 import { isAlive, killGroup } from "./process-group.ts";
 import { readVmRecord, USER_DATA_FILE, writeVmRecord, type LocalVmRecord } from "./vm-record.ts";
 
+const LOOPBACK_SPAN = 1 << 22;
 const VM_MAIN = fileURLToPath(new URL("./vm-main.ts", import.meta.url));
 
 /**
@@ -22,6 +24,8 @@ export class LocalProvider implements Provider {
   private readonly config: LocalProviderConfig;
   private readonly network: LocalNetwork | undefined;
   private readonly logger: Logger;
+  /** Addresses handed out whose VM record may not be on disk yet, by VM name. */
+  private readonly reserved = new Map<string, string>();
 
   constructor(config: LocalProviderConfig, logger: Logger) {
     this.config = config;
@@ -131,17 +135,26 @@ export class LocalProvider implements Provider {
       await this.network.detach(record.name);
     }
     await fs.rm(dir, { recursive: true, force: true });
+    if (record !== undefined) this.reserved.delete(record.name);
     if (this.network !== undefined) await this.network.removeBridgeIfUnused();
   }
 
-  /** Picks an address no other VM folder holds. Loopback: 127.13.x.y; netns: the bridge /24. */
+  /** Picks an address no other VM folder holds. Loopback: 127.64/10; netns: the bridge /24. */
   private async allocateAddress(name: string): Promise<string> {
+    const address = await this.pickAddress(name);
+    this.reserved.set(name, address);
+    return address;
+  }
+
+  private async pickAddress(name: string): Promise<string> {
     const used = new Set<string>();
     for (const vm of await fs.readdir(this.config.vmsDir).catch(() => [] as string[])) {
       if (vm === name) continue;
       const r = await readVmRecord(path.join(this.config.vmsDir, vm)).catch(() => undefined);
       if (r !== undefined) used.add(r.address);
     }
+    // The directory scan above awaited: take the reservations made meanwhile too.
+    for (const [other, a] of this.reserved) if (other !== name) used.add(a);
     if (this.network !== undefined) {
       for (let i = 2; i < 255; i++) {
         const a = `${this.config.subnetPrefix}.${i}`;
@@ -149,9 +162,13 @@ export class LocalProvider implements Provider {
       }
       throw new Error(`local provider: no free address left in ${this.config.subnetPrefix}.0/24`);
     }
-    for (let i = 1; i < 65_000; i++) {
-      const a = `127.13.${i >> 8}.${i & 255}`;
-      if ((i & 255) !== 0 && !used.has(a)) return a;
+    // Loopback: 127.64.0.0/10, starting at a point derived from the VM folder, so daemons that
+    // share a machine (tests, several nodes on one host) rarely probe the same addresses.
+    const start = createHash("sha256").update(path.join(this.config.vmsDir, name)).digest().readUInt32BE(0) % LOOPBACK_SPAN;
+    for (let k = 0; k < LOOPBACK_SPAN; k++) {
+      const i = (start + k) % LOOPBACK_SPAN;
+      const a = `127.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+      if ((i & 255) !== 0 && (i & 255) !== 255 && !used.has(a)) return a;
     }
     throw new Error("local provider: no free loopback address left");
   }

@@ -16,13 +16,15 @@ export interface AgentRelay {
 
 export interface RelayFactory {
   create(sandboxId: string, socketPath: string, target: ForwarderAddress): AgentRelay;
-  /** Resolves once the forwarder answers; rejects with an actionable message on abort. */
-  waitForForwarder(target: ForwarderAddress, signal: AbortSignal): Promise<void>;
+  /** Resolves once the sandbox's forwarder answers (its certificate naming the sandbox);
+   * rejects with an actionable message on abort. */
+  waitForForwarder(target: ForwarderAddress, signal: AbortSignal, sandboxId: string): Promise<void>;
 }
 
 /** Issues each VM its TLS material (undefined when TLS is disabled). */
 export interface VmTlsIssuer {
-  issueForVm(vmName: string): Promise<ForwarderTls>;
+  /** A server certificate naming the sandbox, with the CA that signs the daemon's client. */
+  issueForVm(sandboxId: string): Promise<ForwarderTls>;
 }
 
 /** The worker end of a pod's tunnel (VXLAN); absent when pods have no network namespace. */

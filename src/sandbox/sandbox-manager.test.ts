@@ -15,6 +15,8 @@ class MemoryProvider implements Provider {
   readonly name = "memory";
   readonly vms = new Map<string, VmInstance & { token: string; userData: string }>();
   createDelayMs = 0;
+  /** Per-VM-name delays, for tests that need one slow VM among fast ones. */
+  readonly delays = new Map<string, number>();
   failCreate: Error | undefined;
   failDelete: Error | undefined;
   private next = 1;
@@ -24,9 +26,10 @@ class MemoryProvider implements Provider {
     if (found) return found;
     const vm = { id: `i-${this.next++}`, name: req.name, address: `10.0.0.${this.next}`, owner: req.owner, token: req.token, userData: req.userData };
     this.vms.set(vm.id, vm); // exists from the moment the cloud accepted it, like a real one
-    if (this.createDelayMs > 0) {
+    const delay = this.delays.get(req.name) ?? this.createDelayMs;
+    if (delay > 0) {
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, this.createDelayMs);
+        const t = setTimeout(resolve, delay);
         signal.addEventListener("abort", () => {
           clearTimeout(t);
           reject(signal.reason);
@@ -195,10 +198,9 @@ describe("SandboxManager", () => {
     const m = await manager();
     await m.create("slow", {}, "");
     await m.create("fast", {}, "");
-    provider.createDelayMs = 300;
+    provider.delays.set("podvm-slow", 300);
     let slowDone = false;
     const slow = m.start("slow", never()).then(() => (slowDone = true));
-    provider.createDelayMs = 0;
     await m.start("fast", never());
     expect(slowDone).toBe(false);
     await slow;

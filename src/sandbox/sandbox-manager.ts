@@ -71,6 +71,8 @@ export class SandboxManager {
   private readonly records = new Map<string, SandboxRecord>();
   private readonly relays = new Map<string, AgentRelay>();
   private readonly lock = new KeyedMutex();
+  /** VNIs handed out whose record may not be written yet. */
+  private readonly vniReservations = new Map<string, number>();
 
   constructor(options: SandboxManagerOptions) {
     this.o = options;
@@ -166,7 +168,7 @@ export class SandboxManager {
         podNetwork = { ...prepared, vni, vxlanPort: this.o.vxlanPort };
         record = await this.save({ ...record, tunnel: { vni, state: "pending", network: podNetwork } });
       }
-      const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(vm.name);
+      const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(id);
       const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork });
       instance = await this.o.provider.createVm({ name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData }, signal);
       this.failpoint("start-after-create");
@@ -179,7 +181,7 @@ export class SandboxManager {
         record = await this.save({ ...record, tunnel: { vni: podNetwork.vni, state: "up", network: podNetwork } });
       }
       const target = { host: instance.address, port: this.o.forwarderPort };
-      await this.o.relays.waitForForwarder(target, AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]));
+      await this.o.relays.waitForForwarder(target, AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]), id);
       relay = this.o.relays.create(id, record.agentSocketPath, target);
       await relay.start();
       this.relays.set(id, relay);
@@ -314,10 +316,18 @@ export class SandboxManager {
     return problems.join("; ");
   }
 
+  /** Picks the lowest VNI no record holds and reserves it at once (in memory, before the
+   * record that keeps it is written), so concurrent StartVMs never pick the same one. */
   private allocateVni(id: string): number {
     const used = new Set<number>();
     for (const r of this.records.values()) if (r.id !== id && r.tunnel !== undefined) used.add(r.tunnel.vni);
-    for (let v = this.o.vniBase; v < this.o.vniBase + this.o.vniCount; v++) if (!used.has(v)) return v;
+    for (const [other, vni] of this.vniReservations) if (other !== id) used.add(vni);
+    for (let v = this.o.vniBase; v < this.o.vniBase + this.o.vniCount; v++) {
+      if (!used.has(v)) {
+        this.vniReservations.set(id, v);
+        return v;
+      }
+    }
     throw new SandboxError("exhausted", `no free VXLAN VNI left in ${this.o.vniBase}..${this.o.vniBase + this.o.vniCount - 1}`);
   }
 
@@ -325,12 +335,15 @@ export class SandboxManager {
     const next = { ...record, updatedAt: new Date().toISOString() };
     await this.o.store.put(next);
     this.records.set(next.id, next);
+    // Once a record holds the VNI (or no longer holds one) the reservation has done its job.
+    if (next.tunnel === undefined || next.tunnel.vni === this.vniReservations.get(next.id)) this.vniReservations.delete(next.id);
     return next;
   }
 
   private async forget(id: string): Promise<void> {
     await this.o.store.delete(id);
     this.records.delete(id);
+    this.vniReservations.delete(id);
     const dir = path.dirname(this.agentSocketPath(id));
     // The relay removes its socket after lingering; the directory goes when it is empty.
     await fs.rmdir(dir).catch(() => {});

@@ -1,0 +1,48 @@
+// agent-protocol-forwarder: runs in the peer VM. Reads the configuration the daemon sent as
+// user-data (written by cloud-init to /run/peerpod/daemon.json, or read from the user-data
+// itself with --user-data), sets up the VM end of the pod's tunnel and relays the agent
+// protocol from FORWARDER_PORT to kata-agent's socket.
+import fs from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { runForwarder } from "../forwarder/run-forwarder.ts";
+import { FORWARDER_CONFIG_PATH, forwarderConfigFromUserData, parseForwarderConfig } from "../userdata/index.ts";
+import { createLogger } from "../util/logger.ts";
+
+const USAGE = `usage: agent-protocol-forwarder [--config FILE | --user-data FILE] [--listen ADDRESS] [--kata-agent-socket PATH] [--pod-namespace NAME]`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      config: { type: "string", default: FORWARDER_CONFIG_PATH },
+      "user-data": { type: "string" },
+      listen: { type: "string", default: "0.0.0.0" },
+      "kata-agent-socket": { type: "string", default: "/run/kata-containers/agent.sock" },
+      "pod-namespace": { type: "string", default: "podns" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE + "\n");
+    return;
+  }
+  const logger = createLogger(process.env.LOG_LEVEL ?? "info", "agent-protocol-forwarder");
+  const config =
+    values["user-data"] !== undefined
+      ? forwarderConfigFromUserData(await fs.readFile(values["user-data"], "utf8"))
+      : parseForwarderConfig(await fs.readFile(values.config, "utf8"));
+  const running = await runForwarder(config, {
+    listenHost: values.listen,
+    agentSocketPath: values["kata-agent-socket"],
+    podNetnsName: values["pod-namespace"],
+    logger,
+  });
+  logger.info({ port: running.port, sandbox: config.sandboxId }, "forwarding the agent protocol");
+  const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`agent-protocol-forwarder: ${err.message}\n`);
+  process.exit(1);
+});

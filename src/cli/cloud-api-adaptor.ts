@@ -1,0 +1,53 @@
+// cloud-api-adaptor [provider] [flags]: the peer-pods daemon. The provider comes from the first
+// argument (upstream's form), else CLOUD_PROVIDER, else "local".
+import { HelpRequestedError, InvalidConfigError, loadDaemonConfig, loggableConfig, daemonConfigSpec, renderFlagHelp } from "../config/index.ts";
+import { createLogger } from "../util/logger.ts";
+import { runDaemon } from "./daemon.ts";
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const env: Record<string, string | undefined> = { ...process.env };
+  if (argv[0] !== undefined && !argv[0].startsWith("-")) env.CLOUD_PROVIDER = argv.shift();
+  let config;
+  try {
+    config = loadDaemonConfig({ env, argv });
+  } catch (err) {
+    if (err instanceof HelpRequestedError) {
+      process.stdout.write(`usage: cloud-api-adaptor [provider] [flags]\n\n${renderFlagHelp(daemonConfigSpec)}\n`);
+      process.exit(0);
+    }
+    if (err instanceof InvalidConfigError) {
+      process.stderr.write(`cloud-api-adaptor: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel, "cloud-api-adaptor");
+  logger.info({ config: loggableConfig(daemonConfigSpec, config) }, "starting");
+  let daemon;
+  try {
+    daemon = await runDaemon(config, env, logger);
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, "start-up failed");
+    logger.flush();
+    process.stderr.write(`cloud-api-adaptor: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping; peer VMs keep running");
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err: err.message }, "unclean stop");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+void main();

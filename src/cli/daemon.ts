@@ -1,0 +1,112 @@
+// Wires the daemon together: configuration → provider → state → manager → Hypervisor service,
+// agent proxies and debug server. Nothing here decides anything; each piece lives in its folder.
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Logger } from "pino";
+import { findProvider } from "../../providers/index.ts";
+import type { DaemonConfig } from "../config/index.ts";
+import { startDebugServer } from "../debug/debug-server.ts";
+import { InstrumentedProvider } from "../debug/instrumented-provider.ts";
+import { DaemonMetrics } from "../debug/metrics.ts";
+import { registerHypervisorService } from "../hypervisor/hypervisor-service.ts";
+import { CertificateAuthority, peerVmServerName, type IssuedCertificate } from "../pki/index.ts";
+import { createRelayFactory } from "../proxy/index.ts";
+import { SandboxManager } from "../sandbox/sandbox-manager.ts";
+import { SandboxStore } from "../sandbox/sandbox-store.ts";
+import type { VmTlsIssuer } from "../sandbox/ports.ts";
+import { WorkerTunnels } from "../tunnel/index.ts";
+import { listenUnix, Server } from "../ttrpc/index.ts";
+
+export interface DaemonHandle {
+  readonly manager: SandboxManager;
+  readonly probePort: number;
+  /** Stops serving; peer VMs keep running (a restarted daemon serves them again). */
+  stop(): Promise<void>;
+}
+
+export async function runDaemon(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<DaemonHandle> {
+  const isRoot = process.getuid?.() === 0;
+  const factory = findProvider(config.cloudProvider);
+  const inner = factory.create({ env, stateDir: config.stateDir, logger, isRoot });
+  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  const store = await SandboxStore.open(config.stateDir);
+
+  let manager: SandboxManager | undefined;
+  const metrics = new DaemonMetrics(() => manager?.countByState() ?? { created: 0, starting: 0, running: 0, failed: 0, stopping: 0 });
+  const readiness = { socketServed: false, reconciled: false, providerChecked: false };
+  const debug = await startDebugServer({
+    port: config.probePort,
+    metrics,
+    readiness: () => readiness,
+    sandboxes: () => manager?.list() ?? [],
+  });
+
+  const provider = new InstrumentedProvider(inner, metrics);
+  let clientTls: IssuedCertificate | undefined;
+  let tls: VmTlsIssuer | undefined;
+  if (config.disableTls) {
+    logger.warn("DISABLE_TLS=true: the agent protocol travels to peer VMs unencrypted and unauthenticated; for development only");
+  } else {
+    const ca = await CertificateAuthority.loadOrCreate(path.join(config.stateDir, "ca"));
+    logger.info({ origin: ca.origin, fingerprint: ca.fingerprint256 }, "certificate authority ready");
+    clientTls = await ca.issueClientCertificate({ commonName: `cloud-api-adaptor ${config.nodeName}` });
+    tls = {
+      issueForVm: async (sandboxId) => {
+        const c = await ca.issueServerCertificate({ commonName: peerVmServerName(sandboxId), dnsNames: [peerVmServerName(sandboxId)] });
+        return { caCert: c.caPem, cert: c.certPem, key: c.keyPem };
+      },
+    };
+  }
+
+  manager = new SandboxManager({
+    store,
+    provider,
+    owner: { node: config.nodeName, cluster: config.clusterName },
+    podsDir: config.podsDir,
+    limit: config.peerpodsLimitPerNode,
+    forwarderPort: config.forwarderPort,
+    proxyTimeoutMs: config.proxyTimeoutMs,
+    relays: createRelayFactory({ clientTls, logger, onBytes: (direction, n) => metrics.relayBytes.inc({ direction }, n) }),
+    tls,
+    tunnels: new WorkerTunnels({ hostInterface: config.hostInterface, vxlanPort: config.vxlanPort }),
+    vniBase: config.vxlanMinId,
+    vniCount: (1 << 24) - config.vxlanMinId, // VNIs are 24 bits
+    vxlanPort: config.vxlanPort,
+    logger,
+    socketLingerMs: Number(env.CAA_SOCKET_LINGER_MS ?? 10_000),
+    // Crash tests only: the daemon kills itself at the named point of a transition.
+    failpoint: env.CAA_FAILPOINT ? { name: env.CAA_FAILPOINT, hit: () => process.kill(process.pid, "SIGKILL") } : undefined,
+  });
+
+  await provider.check(AbortSignal.timeout(120_000));
+  readiness.providerChecked = true;
+  const report = await manager.reconcile(AbortSignal.timeout(300_000));
+  readiness.reconciled = true;
+  logger.info(report, "reconciled sandbox records with the provider");
+
+  const server = new Server({ onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed") });
+  registerHypervisorService(server, {
+    manager,
+    onCall: (method, code, seconds) => {
+      metrics.hypervisorCalls.inc({ method, code: String(code) });
+      metrics.hypervisorLatency.observe({ method }, seconds);
+    },
+  });
+  await fs.mkdir(config.podsDir, { recursive: true, mode: 0o755 });
+  server.serve(await listenUnix(config.socketPath, { mode: 0o600 }));
+  readiness.socketServed = true;
+  logger.info({ socket: config.socketPath, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service");
+
+  const m = manager;
+  return {
+    manager: m,
+    probePort: debug.port,
+    async stop() {
+      readiness.socketServed = false;
+      await server.shutdown(5000);
+      await m.detach();
+      await provider.close();
+      await debug.close();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// What a peer VM runs from its user-data: the VM end of the pod's tunnel (when the pod has a
+// network), the forwarder on FORWARDER_PORT, and, on the local provider, the minimal agent.
+import type { Logger } from "pino";
+import type { ForwarderConfig } from "../userdata/index.ts";
+import { setupVmTunnel, teardownVmTunnel } from "../tunnel/index.ts";
+import { startForwarder } from "./forwarder.ts";
+
+export interface RunForwarderOptions {
+  /** Address to listen on; "0.0.0.0" in a cloud VM. */
+  readonly listenHost: string;
+  readonly agentSocketPath: string;
+  /** Network namespace the pod's containers run in (created when the pod has a network). */
+  readonly podNetnsName: string;
+  /** Starts an agent beside the forwarder (local provider); a cloud VM runs kata-agent itself. */
+  readonly startAgent?: (socketPath: string, netns: string | undefined) => Promise<{ close(): Promise<void> }>;
+  readonly logger: Logger;
+}
+
+export interface RunningForwarder {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function runForwarder(config: ForwarderConfig, o: RunForwarderOptions): Promise<RunningForwarder> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async () => {
+    const errors: string[] = [];
+    for (const c of cleanups.reverse()) await c().catch((err: Error) => errors.push(err.message));
+    if (errors.length > 0) throw new Error(`forwarder shutdown: ${errors.join("; ")}`);
+  };
+  try {
+    let netns: string | undefined;
+    if (config.podNetwork !== undefined) {
+      const network = config.podNetwork;
+      netns = await setupVmTunnel(network, { podNetnsName: o.podNetnsName });
+      cleanups.push(() => teardownVmTunnel(network, { podNetnsName: o.podNetnsName }));
+      o.logger.info({ netns, vni: network.vni, worker: network.workerAddress }, "pod network tunnel up");
+    }
+    if (o.startAgent !== undefined) {
+      const agent = await o.startAgent(o.agentSocketPath, netns);
+      cleanups.push(() => agent.close());
+    }
+    const tls = config.tls === undefined ? undefined : { ca: config.tls.caCert, cert: config.tls.cert, key: config.tls.key };
+    if (tls === undefined) o.logger.warn("no TLS material in the configuration: serving the agent protocol without mutual TLS");
+    const fwd = await startForwarder({ listen: { host: o.listenHost, port: config.listenPort }, agentSocketPath: o.agentSocketPath, tls, logger: o.logger });
+    cleanups.push(() => fwd.close());
+    return { port: config.listenPort, close };
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
+}

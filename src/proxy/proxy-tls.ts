@@ -1,0 +1,36 @@
+// The TLS material the proxy dials a forwarder with, as plain PEM strings: whoever holds the
+// CA hands it in, the proxy needs nothing else from it.
+import tls from "node:tls";
+
+export const MIN_TLS_VERSION = "TLSv1.2";
+
+export interface ProxyTls {
+  /** CA certificate the forwarder's certificate must chain to. */
+  readonly ca: string;
+  /** Client certificate presented to the forwarder, and its private key. */
+  readonly cert: string;
+  readonly key: string;
+  /**
+   * Name the forwarder's certificate must carry. Without it the dialled address must appear
+   * among the certificate's IP names.
+   */
+  readonly servername?: string;
+  /**
+   * Verify the chain only, not the name: for probing a VM whose expected name is not known
+   * where the probe runs. The relay itself always checks a name.
+   */
+  readonly skipNameCheck?: boolean;
+}
+
+/** Connection options for tls.connect (host and port added per dial). The secure context is
+ * built once: parsing the PEM material on every retry of a long first dial would be waste. */
+export function tlsConnectOptions(material: ProxyTls): tls.ConnectionOptions {
+  const secureContext = tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION });
+  return {
+    secureContext,
+    minVersion: MIN_TLS_VERSION,
+    rejectUnauthorized: true,
+    ...(material.servername === undefined ? {} : { servername: material.servername }),
+    ...(material.skipNameCheck === true ? { checkServerIdentity: () => undefined } : {}),
+  };
+}

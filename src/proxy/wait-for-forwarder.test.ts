@@ -1,0 +1,151 @@
+import fs from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startForwarder, type ForwarderHandle } from "../forwarder/index.ts";
+import { Health } from "../gen/health_pb.js";
+import { Client } from "../ttrpc/index.ts";
+import { startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
+import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
+import { createRelayFactory } from "./relay-factory.ts";
+import { waitForForwarder } from "./wait-for-forwarder.ts";
+
+let pki: TestPki;
+beforeAll(async () => {
+  pki = await createTestPki();
+});
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) {
+    const t = setTimeout(() => console.log("HANG", c.toString().slice(0, 80)), 3000);
+    await c();
+    clearTimeout(t);
+  }
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wait-"));
+  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+async function agentAt(socketPath: string): Promise<RelayTestAgent> {
+  const agent = await startRelayTestAgent(socketPath);
+  cleanups.push(() => agent.close());
+  return agent;
+}
+
+async function forwarder(agentSocketPath: string, port: number, tls = pki.server): Promise<ForwarderHandle> {
+  const fwd = await startForwarder({ listen: { host: "127.0.0.1", port }, agentSocketPath, tls, agentRetryForMs: 100, agentRetryIntervalMs: 20 });
+  cleanups.push(() => fwd.close());
+  return fwd;
+}
+
+describe("waitForForwarder", () => {
+  it("resolves once a forwarder that starts late answers a Health.Check", async () => {
+    const dir = await tempDir();
+    const agent = await agentAt(path.join(dir, "agent.sock"));
+    const port = await freePort();
+    const started = Date.now();
+    setTimeout(() => void forwarder(agent.socketPath, port), 300);
+    await waitForForwarder({ host: "127.0.0.1", port, tls: pki.client, signal: AbortSignal.timeout(10_000), retryIntervalMs: 20 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(agent.connectionsAccepted).toBeGreaterThanOrEqual(1);
+  });
+
+  it("keeps waiting while the forwarder listens but its agent does not", async () => {
+    const dir = await tempDir();
+    const socketPath = path.join(dir, "agent.sock");
+    const fwd = await forwarder(socketPath, 0);
+    let done = false;
+    const waiting = waitForForwarder({ host: "127.0.0.1", port: fwd.port, tls: pki.client, signal: AbortSignal.timeout(10_000), retryIntervalMs: 20 }).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(done).toBe(false);
+    await agentAt(socketPath);
+    await waiting;
+    expect(done).toBe(true);
+  });
+
+  it("on abort, names the address, the time waited and the last failure", async () => {
+    const port = await freePort();
+    const attempt = waitForForwarder({ host: "127.0.0.1", port, tls: pki.client, signal: AbortSignal.timeout(300), retryIntervalMs: 20 });
+    await expect(attempt).rejects.toThrow(new RegExp(`^peer VM 127\\.0\\.0\\.1:${port} not reachable after [\\d.]+m?s: ECONNREFUSED$`));
+  });
+
+  it("fails at once when the forwarder's certificate is not from our CA", async () => {
+    const dir = await tempDir();
+    const agent = await agentAt(path.join(dir, "agent.sock"));
+    const other = await TestCa.create("another CA");
+    const fwd = await forwarder(agent.socketPath, 0, await other.issueServer());
+    const started = Date.now();
+    const attempt = waitForForwarder({ host: "127.0.0.1", port: fwd.port, tls: pki.client, signal: AbortSignal.timeout(10_000), retryIntervalMs: 20 });
+    await expect(attempt).rejects.toThrow(/^peer VM 127\.0\.0\.1:\d+: TLS handshake failed: .*(certificate|issuer)/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("reports a forwarder that drops us after the handshake (our certificate refused)", async () => {
+    const dir = await tempDir();
+    const agent = await agentAt(path.join(dir, "agent.sock"));
+    const fwd = await forwarder(agent.socketPath, 0);
+    const stranger = await (await TestCa.create("another CA")).issueClient();
+    const attempt = waitForForwarder({
+      host: "127.0.0.1",
+      port: fwd.port,
+      tls: { ...pki.client, cert: stranger.cert, key: stranger.key },
+      signal: AbortSignal.timeout(1500),
+      retryIntervalMs: 20,
+    });
+    // TLS 1.3 finishes the client's side first; the refusal then shows only as a closed connection.
+    await expect(attempt).rejects.toThrow(/^peer VM 127\.0\.0\.1:\d+ not reachable after \d+ms: connection closed before the agent answered/);
+    expect(agent.connectionsAccepted).toBe(0);
+  });
+});
+
+describe("createRelayFactory", () => {
+  // The CA issues each VM a certificate naming its sandbox; a relay accepts only its own VM.
+  const nameOf = (sandboxId: string) => `vm-${sandboxId}.peerpod.invalid`;
+
+  it("relays to the VM whose certificate names the sandbox, and refuses another sandbox's VM", async () => {
+    const dir = await tempDir();
+    const ca = await TestCa.create();
+    const vmTls = await ca.issueServer({ dnsNames: [nameOf("s1")], ipAddresses: [] });
+    const proxyTls = await ca.issueClient();
+    const agent = await agentAt(path.join(dir, "agent.sock"));
+    const fwd = await forwarder(agent.socketPath, 0, vmTls);
+    const { default: pino } = await import("pino");
+    const factory = createRelayFactory({
+      clientTls: { caPem: proxyTls.ca, certPem: proxyTls.cert, keyPem: proxyTls.key },
+      logger: pino({ level: "silent" }),
+      serverName: nameOf,
+      retryIntervalMs: 20,
+    });
+    const target = { host: "127.0.0.1", port: fwd.port };
+    // Without a sandbox id only the chain is checked; with one, the name too.
+    await factory.waitForForwarder(target, AbortSignal.timeout(5000));
+    await factory.waitForForwarder(target, AbortSignal.timeout(5000), "s1");
+    await expect(factory.waitForForwarder(target, AbortSignal.timeout(5000), "s2")).rejects.toThrow(/TLS handshake failed/);
+
+    const own = factory.create("s1", path.join(dir, "s1", "agent.ttrpc"), target);
+    const foreign = factory.create("s2", path.join(dir, "s2", "agent.ttrpc"), target);
+    await own.start();
+    await foreign.start();
+    cleanups.push(() => own.stop(0), () => foreign.stop(0));
+    const c1 = await Client.connect(own.socketPath);
+    const c2 = await Client.connect(foreign.socketPath);
+    cleanups.push(() => c1.close(), () => c2.close());
+    expect((await c1.call(Health.method.check, {})).status).toBe(1);
+    await expect(c2.call(Health.method.check, {})).rejects.toMatchObject({ code: 14, statusMessage: expect.stringContaining(nameOf("s2")) });
+  });
+});

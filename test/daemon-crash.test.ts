@@ -1,0 +1,136 @@
+// SIGKILL of the daemon at every step of a sandbox's life, then a restart on the same state:
+// every sandbox is usable or removable with StopVM, no VM or process survives that nothing
+// claims, and the CA stays the same.
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AgentService } from "../src/gen/agent_pb.js";
+import { Hypervisor } from "../src/gen/hypervisor_pb.js";
+import { onHypervisor } from "../src/cli/shim-driver.ts";
+import { Client } from "../src/ttrpc/index.ts";
+import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+
+const h = Hypervisor.method;
+let dirs: DaemonDirs | undefined;
+let daemon: RunningDaemon | undefined;
+
+afterEach(async () => {
+  if (daemon?.child.exitCode === null) await daemon.stop();
+  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
+  dirs = undefined;
+  daemon = undefined;
+});
+
+const create = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const start = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
+const stop = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.stopVM, { id }));
+const caFingerprint = async () => fs.readFile(path.join(dirs!.stateDir, "ca", "ca.crt"), "utf8");
+
+async function vmProcessesAlive(): Promise<number> {
+  let alive = 0;
+  for (const name of await fs.readdir(dirs!.vmsDir).catch(() => [] as string[])) {
+    const rec = JSON.parse(await fs.readFile(path.join(dirs!.vmsDir, name, "vm.json"), "utf8").catch(() => "{}")) as { pgid?: number };
+    if (rec.pgid === undefined) continue;
+    try {
+      process.kill(-rec.pgid, 0);
+      alive++;
+    } catch {
+      // gone
+    }
+  }
+  return alive;
+}
+
+/** A pod whose container outlives the daemon: proves the VM and its agent survived. */
+async function runsCommand(agentSocketPath: string, id: string): Promise<string> {
+  const agent = await Client.connect(agentSocketPath);
+  try {
+    const a = AgentService.method;
+    await agent.call(a.createContainer, { containerId: id, execId: id, OCI: { Process: { Args: ["sh", "-c", "echo alive"], Cwd: "/", Env: ["PATH=/usr/bin:/bin"] } } });
+    await agent.call(a.startContainer, { containerId: id });
+    const r = await agent.call(a.readStdout, { containerId: id, execId: id, len: 1024 });
+    await agent.call(a.waitProcess, { containerId: id, execId: id });
+    await agent.call(a.removeContainer, { containerId: id });
+    return Buffer.from(r.data).toString();
+  } finally {
+    agent.close();
+  }
+}
+
+describe("daemon killed with SIGKILL", () => {
+  it.each(["start-after-intent", "start-after-create", "start-after-vm-saved", "start-after-relay"])(
+    "at %s: after a restart the half-started sandbox is rolled back, StopVM removes it, nothing is left",
+    async (failpoint) => {
+      dirs = await makeDaemonDirs();
+      daemon = await startDaemon(dirs, { CAA_FAILPOINT: failpoint });
+      const ca = await caFingerprint();
+      await create("sb");
+      await expect(start("sb")).rejects.toMatchObject({ code: 14 }); // the daemon died mid-call
+      await new Promise((r) => (daemon!.child.exitCode === null ? daemon!.child.once("exit", r) : r(undefined)));
+      daemon = await startDaemon(dirs);
+      expect(await caFingerprint()).toBe(ca);
+      expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "sb", state: "failed" })]);
+      expect(await vmProcessesAlive()).toBe(0);
+      expect(await fs.readdir(dirs.vmsDir).catch(() => [])).toEqual([]);
+      await stop("sb");
+      expect(await debugSandboxes(daemon.probePort)).toEqual([]);
+    },
+  );
+
+  it("between CreateVM and StartVM: the sandbox starts after the restart", async () => {
+    dirs = await makeDaemonDirs();
+    daemon = await startDaemon(dirs);
+    const { agentSocketPath } = await create("sb");
+    await daemon.kill();
+    daemon = await startDaemon(dirs);
+    await start("sb");
+    expect(await runsCommand(agentSocketPath, "c1")).toBe("alive\n");
+    await stop("sb");
+    expect(await vmProcessesAlive()).toBe(0);
+  });
+
+  it("while pods run: the VMs keep running, the agent socket is served again, StopVM works", async () => {
+    dirs = await makeDaemonDirs();
+    daemon = await startDaemon(dirs);
+    const ca = await caFingerprint();
+    const { agentSocketPath } = await create("sb");
+    await start("sb");
+    expect(await runsCommand(agentSocketPath, "c1")).toBe("alive\n");
+    await daemon.kill();
+    expect(await vmProcessesAlive()).toBe(1);
+    daemon = await startDaemon(dirs);
+    expect(await caFingerprint()).toBe(ca);
+    expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "sb", state: "running" })]);
+    expect(await runsCommand(agentSocketPath, "c2")).toBe("alive\n");
+    await stop("sb");
+    expect(await vmProcessesAlive()).toBe(0);
+  });
+
+  it.each(["stop-after-intent", "stop-after-delete"])("at %s: the restart finishes the StopVM", async (failpoint) => {
+    dirs = await makeDaemonDirs();
+    daemon = await startDaemon(dirs, { CAA_FAILPOINT: failpoint });
+    await create("sb");
+    await start("sb");
+    await expect(stop("sb")).rejects.toMatchObject({ code: 14 });
+    await new Promise((r) => (daemon!.child.exitCode === null ? daemon!.child.once("exit", r) : r(undefined)));
+    daemon = await startDaemon(dirs);
+    expect(await debugSandboxes(daemon.probePort)).toEqual([]);
+    expect(await vmProcessesAlive()).toBe(0);
+    expect(await fs.readdir(dirs.vmsDir).catch(() => [])).toEqual([]);
+    await stop("sb"); // the shim retrying StopVM: success
+  });
+
+  it("removes a VM that no record claims (crash before the record reached the disk)", async () => {
+    dirs = await makeDaemonDirs();
+    daemon = await startDaemon(dirs);
+    await create("sb");
+    await start("sb");
+    await daemon.kill();
+    await fs.rm(path.join(dirs.stateDir, "sandboxes", "sb.json"));
+    expect(await vmProcessesAlive()).toBe(1);
+    daemon = await startDaemon(dirs);
+    expect(await vmProcessesAlive()).toBe(0);
+    expect(await fs.readdir(dirs.vmsDir).catch(() => [])).toEqual([]);
+    expect(daemon.logs()).toContain("deleted peer VM that no sandbox claims");
+  });
+});

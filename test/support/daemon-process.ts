@@ -1,0 +1,156 @@
+// Runs the real daemon as a child process for end-to-end tests: its own state, pods and VM
+// folders under a temp directory, a free probe port, and clean-up of every VM it leaves.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { runCommand } from "../../src/util/run-command.ts";
+
+const DAEMON = fileURLToPath(new URL("../../src/cli/cloud-api-adaptor.ts", import.meta.url));
+
+export interface DaemonDirs {
+  readonly root: string;
+  readonly stateDir: string;
+  readonly podsDir: string;
+  readonly socketPath: string;
+  readonly vmsDir: string;
+}
+
+export interface RunningDaemon {
+  readonly child: ChildProcess;
+  readonly probePort: number;
+  readonly dirs: DaemonDirs;
+  /** Everything the daemon logged so far. */
+  logs(): string;
+  /** SIGTERM and wait. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait: what a crash looks like. */
+  kill(): Promise<void>;
+  /** GET on the debug server (from inside the daemon's network namespace when it has one). */
+  probe(pathname: string): Promise<{ status: number; body: string }>;
+}
+
+export async function makeDaemonDirs(prefix = "caa-"): Promise<DaemonDirs> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  return {
+    root,
+    stateDir: path.join(root, "state"),
+    podsDir: path.join(root, "pods"),
+    socketPath: path.join(root, "hypervisor.sock"),
+    vmsDir: path.join(root, "vms"),
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the daemon and waits until /readyz says ready (or the process exits). */
+export async function startDaemon(dirs: DaemonDirs, extraEnv: Record<string, string> = {}, args: string[] = [], netns?: string): Promise<RunningDaemon> {
+  const probePort = await freePort();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    CLOUD_PROVIDER: "local",
+    CAA_STATE_DIR: dirs.stateDir,
+    PODS_DIR: dirs.podsDir,
+    REMOTE_HYPERVISOR_ENDPOINT: dirs.socketPath,
+    LOCAL_VM_DIR: dirs.vmsDir,
+    LOCAL_NETWORK: "loopback",
+    PROBE_PORT: String(probePort),
+    LOG_LEVEL: "info",
+    CAA_SOCKET_LINGER_MS: "200",
+    NODE_NAME: "test-node",
+    ...extraEnv,
+  };
+  const [cmd, argv] = netns === undefined ? [process.execPath, [DAEMON, ...args]] : ["ip", ["netns", "exec", netns, process.execPath, DAEMON, ...args]];
+  const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const probe = async (pathname: string) => {
+    const url = `http://127.0.0.1:${probePort}${pathname}`;
+    if (netns === undefined) {
+      const res = await fetch(url);
+      return { status: res.status, body: await res.text() };
+    }
+    const out = await runCommand("ip", ["netns", "exec", netns, "curl", "-s", "-w", "\n%{http_code}", url]);
+    const cut = out.lastIndexOf("\n");
+    return { status: Number(out.slice(cut + 1)), body: out.slice(0, cut) };
+  };
+  let output = "";
+  child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const code = await Promise.race([exited, new Promise<"wait">((r) => setTimeout(() => r("wait"), 50))]);
+    if (code !== "wait") throw new Error(`daemon exited with ${code} before it was ready:\n${output}`);
+    try {
+      if ((await probe("/readyz")).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`daemon not ready in 60s:\n${output}`);
+    }
+  }
+  return {
+    child,
+    probePort,
+    dirs,
+    logs: () => output,
+    stop: async () => {
+      child.kill("SIGTERM");
+      return exited;
+    },
+    kill: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    probe,
+  };
+}
+
+/** Kills every local VM left in the folder and removes the temp tree: tests call it last. */
+export async function cleanupDaemonDirs(dirs: DaemonDirs): Promise<string[]> {
+  const leftovers: string[] = [];
+  for (const name of await fs.readdir(dirs.vmsDir).catch(() => [] as string[])) {
+    try {
+      const rec = JSON.parse(await fs.readFile(path.join(dirs.vmsDir, name, "vm.json"), "utf8")) as { pgid?: number };
+      if (rec.pgid !== undefined) {
+        try {
+          process.kill(-rec.pgid, "SIGKILL");
+          leftovers.push(name);
+        } catch {
+          // already gone
+        }
+      }
+    } catch {
+      // no record
+    }
+  }
+  await fs.rm(dirs.root, { recursive: true, force: true });
+  return leftovers;
+}
+
+export interface SandboxInfo {
+  id: string;
+  state: string;
+  vmName?: string;
+  address?: string;
+  vni?: number;
+  tunnel?: string;
+  error?: string;
+}
+
+export async function debugSandboxes(probePort: number): Promise<SandboxInfo[]> {
+  const res = await fetch(`http://127.0.0.1:${probePort}/debug/sandboxes`);
+  return (await res.json()) as SandboxInfo[];
+}
