@@ -142,6 +142,7 @@ describe("cloud-api-adaptor on the local provider", () => {
   });
 
   it("serves probes and metrics; /debug/sandboxes shows live sandboxes", async () => {
+    expect((await pod(["true"])).status).toBe(0); // so every metric has seen a pod
     const base = `http://127.0.0.1:${daemon.probePort}`;
     for (const p of ["/healthz", "/readyz", "/startup"]) expect((await fetch(base + p)).status).toBe(200);
     const metrics = await (await fetch(base + "/metrics")).text();
@@ -149,6 +150,7 @@ describe("cloud-api-adaptor on the local provider", () => {
     expect(metrics).toMatch(/caa_provider_call_duration_seconds_count\{provider="local",operation="create"\} \d+/);
     expect(metrics).toMatch(/caa_agent_relay_bytes_total\{direction="[a-z_]+"\} \d+/);
     expect(metrics).toContain('caa_sandboxes{state="running"}');
+    for (const phase of ["provider_create", "vm_boot", "tunnel", "daemon"]) expect(metrics).toMatch(new RegExp(`caa_startvm_phase_seconds_count\\{phase="${phase}"\\} [1-9]`));
     const id = "listed";
     await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.createVM, { id, annotations: { "io.kubernetes.cri.sandbox-name": "web-1" }, networkNamespacePath: "" }));
     expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id, state: "created", podName: "web-1" })]);

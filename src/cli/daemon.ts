@@ -74,6 +74,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     vxlanPort: config.vxlanPort,
     logger,
     socketLingerMs: Number(env.CAA_SOCKET_LINGER_MS ?? 10_000),
+    onStartPhase: (phase, seconds) => metrics.startPhases.observe({ phase }, seconds),
     // Crash tests only: the daemon kills itself at the named point of a transition.
     failpoint: env.CAA_FAILPOINT ? { name: env.CAA_FAILPOINT, hit: () => process.kill(process.pid, "SIGKILL") } : undefined,
   });

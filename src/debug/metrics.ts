@@ -9,6 +9,7 @@ export class DaemonMetrics {
   readonly providerCalls: Histogram<"provider" | "operation">;
   readonly providerErrors: Counter<"provider" | "operation">;
   readonly relayBytes: Counter<"direction">;
+  readonly startPhases: Histogram<"phase">;
 
   constructor(sandboxesByState: () => Record<SandboxState, number>) {
     collectDefaultMetrics({ register: this.registry, prefix: "caa_" });
@@ -42,6 +43,13 @@ export class DaemonMetrics {
       name: "caa_agent_relay_bytes_total",
       help: "Bytes relayed between shims and peer VMs (to_vm, from_vm)",
       labelNames: ["direction"],
+      registers: [this.registry],
+    });
+    this.startPhases = new Histogram({
+      name: "caa_startvm_phase_seconds",
+      help: "Where StartVM's time goes: provider_create, vm_boot (until the forwarder answers), tunnel, daemon (the rest)",
+      labelNames: ["phase"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2, 10, 30, 120, 600],
       registers: [this.registry],
     });
     new Gauge({

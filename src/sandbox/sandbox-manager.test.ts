@@ -158,6 +158,17 @@ describe("SandboxManager", () => {
     expect(provider.vms.size).toBe(1);
   });
 
+  it("reports where StartVM's time went, phase by phase", async () => {
+    const phases = new Map<string, number>();
+    const m = await manager({ onStartPhase: (p, s) => phases.set(p, s) });
+    await m.create("sb1", {}, "");
+    provider.createDelayMs = 120;
+    await m.start("sb1", never());
+    expect([...phases.keys()].sort()).toEqual(["daemon", "provider_create", "tunnel", "vm_boot"]);
+    expect(phases.get("provider_create")).toBeGreaterThanOrEqual(0.11);
+    expect(phases.get("daemon")).toBeLessThan(phases.get("provider_create")!);
+  });
+
   it("rolls back a StartVM whose deadline passes during VM creation: no VM left", async () => {
     const m = await manager();
     await m.create("sb1", {}, "");

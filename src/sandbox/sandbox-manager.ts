@@ -33,7 +33,15 @@ export interface SandboxManagerOptions {
   readonly cleanupTimeoutMs?: number;
   /** Crash tests: called at the named point of a transition (the daemon SIGKILLs itself there). */
   readonly failpoint?: { readonly name: string; readonly hit: () => void };
+  /** Told how long each phase of a successful StartVM took, so slow pod starts can be traced
+   * to the provider, the VM's boot or the daemon itself. */
+  readonly onStartPhase?: (phase: StartPhase, seconds: number) => void;
 }
+
+/** provider_create: the provider's create call; vm_boot: until the VM's forwarder answers;
+ * tunnel: both tunnel steps; daemon: everything else StartVM did (records, certificates,
+ * user-data, relay). */
+export type StartPhase = "provider_create" | "vm_boot" | "tunnel" | "daemon";
 
 /** Points in StartVM/StopVM where crash tests stop the daemon dead. */
 export const FAILPOINTS = ["start-after-intent", "start-after-create", "start-after-vm-saved", "start-after-relay", "stop-after-intent", "stop-after-delete"] as const;
@@ -159,35 +167,39 @@ export class SandboxManager {
     this.failpoint("start-after-intent");
     let instance: VmInstance | undefined;
     let relay: AgentRelay | undefined;
+    const phases = new PhaseClock();
     try {
       let podNetwork: PodNetwork | undefined;
       if (base.networkNamespacePath !== "" && this.o.tunnels !== undefined) {
         const vni = this.allocateVni(id);
         record = await this.save({ ...record, tunnel: { vni, state: "pending" } });
-        const prepared = await this.o.tunnels.prepare(id, base.networkNamespacePath, signal);
+        const prepared = await phases.time("tunnel", () => this.o.tunnels!.prepare(id, base.networkNamespacePath, signal));
         podNetwork = { ...prepared, vni, vxlanPort: this.o.vxlanPort };
         record = await this.save({ ...record, tunnel: { vni, state: "pending", network: podNetwork } });
       }
       const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(id);
       const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork });
-      instance = await this.o.provider.createVm({ name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData }, signal);
+      const req = { name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData };
+      instance = await phases.time("provider_create", () => this.o.provider.createVm(req, signal));
       this.failpoint("start-after-create");
       record = await this.save({ ...record, vm: { ...vm, id: instance.id, address: instance.address, instanceType: instance.details?.instanceType } });
       if (instance.address === undefined) throw new SandboxError("unavailable", `peer VM ${vm.name} (${instance.id}) has no address`);
       log.info({ vmId: instance.id, address: instance.address }, "peer VM created");
       this.failpoint("start-after-vm-saved");
       if (podNetwork !== undefined && this.o.tunnels !== undefined) {
-        await this.o.tunnels.connect(id, base.networkNamespacePath, podNetwork, instance.address, signal);
+        const address = instance.address;
+        await phases.time("tunnel", () => this.o.tunnels!.connect(id, base.networkNamespacePath, podNetwork, address, signal));
         record = await this.save({ ...record, tunnel: { vni: podNetwork.vni, state: "up", network: podNetwork } });
       }
       const target = { host: instance.address, port: this.o.forwarderPort };
-      await this.o.relays.waitForForwarder(target, AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]), id);
+      await phases.time("vm_boot", () => this.o.relays.waitForForwarder(target, AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]), id));
       relay = this.o.relays.create(id, record.agentSocketPath, target);
       await relay.start();
       this.relays.set(id, relay);
       this.failpoint("start-after-relay");
       await this.save({ ...record, state: "running" });
-      log.info("sandbox running");
+      const took = phases.report(this.o.onStartPhase);
+      log.info({ seconds: took }, "sandbox running");
     } catch (err) {
       const message = describe(err, signal);
       log.error({ err: message }, "StartVM failed; rolling back");
@@ -355,6 +367,36 @@ export class SandboxManager {
 
   private log(id: string): Logger {
     return this.o.logger.child({ sandbox: id });
+  }
+}
+
+/** Splits one StartVM's wall time into named phases; what no phase claims is the daemon's. */
+class PhaseClock {
+  private readonly started = performance.now();
+  private readonly spent = new Map<StartPhase, number>();
+
+  async time<T>(phase: StartPhase, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.spent.set(phase, (this.spent.get(phase) ?? 0) + performance.now() - t0);
+    }
+  }
+
+  /** Reports every phase and returns them, in seconds, for the log line. */
+  report(sink: ((phase: StartPhase, seconds: number) => void) | undefined): Record<StartPhase, number> {
+    const total = performance.now() - this.started;
+    let claimed = 0;
+    for (const ms of this.spent.values()) claimed += ms;
+    const out = {
+      provider_create: (this.spent.get("provider_create") ?? 0) / 1000,
+      vm_boot: (this.spent.get("vm_boot") ?? 0) / 1000,
+      tunnel: (this.spent.get("tunnel") ?? 0) / 1000,
+      daemon: (total - claimed) / 1000,
+    };
+    if (sink !== undefined) for (const [k, v] of Object.entries(out)) sink(k as StartPhase, v);
+    return out;
   }
 }
 
