@@ -160,6 +160,16 @@ describe("cloud-api-adaptor on the local provider", () => {
     await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.stopVM, { id }));
   });
 
+  it("logs JSON lines with the sandbox id on every sandbox line, and never key material", async () => {
+    const { status } = await pod(["true"]);
+    expect(status).toBe(0);
+    const lines = daemon.logs().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const running = lines.filter((l) => l.msg === "sandbox running");
+    expect(running.length).toBeGreaterThan(0);
+    for (const l of running) expect(l.sandbox).toMatch(/^[0-9a-f]{64}$/);
+    expect(daemon.logs()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
+  });
+
   it("lets only holders of a certificate from the daemon's CA talk to a VM's forwarder", async () => {
     const id = "mtls";
     const h = Hypervisor.method;
