@@ -1,6 +1,7 @@
 // The one registry of providers. Each provider folder exports a factory; adding a provider is
 // one line here.
 import type { Logger } from "pino";
+import { awsProviderFactory } from "./aws/index.ts";
 import { localProviderFactory } from "./local/index.ts";
 import type { Provider } from "./provider.ts";
 
@@ -18,7 +19,6 @@ export interface ProviderFactory {
   create(ctx: ProviderContext): Provider;
 }
 
-export const PROVIDERS: readonly ProviderFactory[] = [localProviderFactory];
 
 export function findProvider(name: string): ProviderFactory {
   const f = PROVIDERS.find((p) => p.name === name);

@@ -1,0 +1,44 @@
+// Backs the fake EC2 endpoint's instances with local provider VMs: each launched instance boots
+// a local VM from the instance's user-data (forwarder and minimal agent on a 127.x address),
+// which becomes the instance's private IP; terminating the instance deletes the VM. So a pod on
+// the aws provider really reaches a forwarder and an agent.
+import type { Logger } from "pino";
+import { localProviderConfig } from "../../providers/local/config.ts";
+import { LocalProvider } from "../../providers/local/provider.ts";
+import { OWNERSHIP_KEYS } from "../../providers/provider.ts";
+import type { LaunchRequest, VmLauncher } from "./fake-ec2.ts";
+
+export interface LocalVmLauncher extends VmLauncher {
+  /** The local provider behind the instances, to look at its VMs. */
+  readonly local: LocalProvider;
+}
+
+/** `vmsDir` holds the local VMs (one folder per instance id). */
+export function localVmLauncher(vmsDir: string, logger: Logger, timeoutMs = 30_000): LocalVmLauncher {
+  const local = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false), logger);
+  return {
+    local,
+    async launch(req: LaunchRequest) {
+      await local.check();
+      const vm = await local.createVm(
+        {
+          name: req.instanceId,
+          token: req.clientToken === "" ? req.instanceId : req.clientToken,
+          owner: {
+            sandboxId: req.tags[OWNERSHIP_KEYS.sandboxId] ?? "",
+            node: req.tags[OWNERSHIP_KEYS.node] ?? "",
+            cluster: req.tags[OWNERSHIP_KEYS.cluster] ?? "",
+          },
+          resources: { instanceType: req.instanceType, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: req.imageId },
+          userData: req.userData,
+        },
+        AbortSignal.timeout(timeoutMs),
+      );
+      if (vm.address === undefined) throw new Error(`local VM for ${req.instanceId} has no address`);
+      return { privateIp: vm.address };
+    },
+    async terminate(instanceId: string) {
+      await local.deleteVm({ id: undefined, name: instanceId });
+    },
+  };
+}
