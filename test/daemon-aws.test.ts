@@ -1,0 +1,104 @@
+// The daemon on the aws provider, against the local EC2 endpoint whose instances are local
+// VMs (forwarder and agent really answer): a pod's whole life, a crash right after
+// RunInstances, and injected faults. Nothing may be left running that no sandbox owns.
+import path from "node:path";
+import pino from "pino";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Hypervisor } from "../src/gen/hypervisor_pb.js";
+import { onHypervisor, runPod } from "../src/cli/shim-driver.ts";
+import { Code } from "../src/ttrpc/index.ts";
+import { awsEnv } from "./support/aws-fixture.ts";
+import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import { FakeEc2 } from "./support/fake-ec2.ts";
+import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";
+
+const h = Hypervisor.method;
+let dirs: DaemonDirs;
+let fake: FakeEc2;
+let daemon: RunningDaemon | undefined;
+
+function env(): Record<string, string> {
+  const e = { ...awsEnv(fake), AWS_MAX_ATTEMPTS: "3" };
+  return Object.fromEntries(Object.entries(e).filter((kv): kv is [string, string] => kv[1] !== undefined));
+}
+
+beforeAll(async () => {
+  dirs = await makeDaemonDirs("caa-aws-");
+  fake = await FakeEc2.start({ launcher: localVmLauncher(path.join(dirs.root, "instances"), pino({ level: "silent" })), bootDelayMs: 100 });
+});
+
+afterEach(async () => {
+  fake.clearFaults();
+  if (daemon?.child.exitCode === null) await daemon.stop();
+  daemon = undefined;
+});
+
+afterAll(async () => {
+  await fake?.close();
+  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
+});
+
+const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
+const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
+
+describe("cloud-api-adaptor on the aws provider", () => {
+  it("runs a pod's whole life on an EC2 instance and terminates it", async () => {
+    daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });
+    let out = "";
+    const status = await runPod({ socketPath: dirs.socketPath, command: ["echo", "from ec2"], stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
+    expect({ status, out }).toEqual({ status: 0, out: "from ec2\n" });
+    const run = fake.calls("RunInstances");
+    expect(run.length).toBeGreaterThan(0);
+    await fake.settle();
+    expect(fake.liveInstances()).toEqual([]);
+  });
+
+  it("after a SIGKILL right after RunInstances, the restarted daemon terminates the instance", async () => {
+    daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });
+    fake.stickPending(1);
+    await create("crash");
+    const launched = () => fake.calls("RunInstances").filter((c) => c.status === 200).length;
+    const before = launched();
+    const starting = start("crash").catch((e: unknown) => e);
+    for (let i = 0; i < 400 && launched() === before; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(launched()).toBe(before + 1);
+    await daemon.kill();
+    expect(await starting).toMatchObject({ code: Code.UNAVAILABLE });
+    expect(fake.liveInstances()).toHaveLength(1);
+    daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });
+    await fake.settle();
+    expect(fake.liveInstances()).toEqual([]);
+    expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "crash", state: "failed" })]);
+    await stop("crash");
+  });
+
+  it("turns a refused RunInstances into a clear StartVM error and leaves nothing running", async () => {
+    daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });
+    fake.inject("RunInstances", { kind: "unauthorized" }, 10);
+    await create("denied");
+    const err = await start("denied").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: Code.UNAVAILABLE, statusMessage: expect.stringMatching(/UnauthorizedOperation|not authorized/i) });
+    await stop("denied");
+    await fake.settle();
+    expect(fake.liveInstances()).toEqual([]);
+  });
+
+  it("rides out throttling and server errors with the SDK's retries", async () => {
+    daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });
+    fake.inject("RunInstances", { kind: "throttle" }, 1);
+    fake.inject("DescribeInstances", { kind: "internal", status: 500 }, 1);
+    await create("bumpy");
+    await start("bumpy");
+    expect((await debugSandboxes(daemon.probePort))[0]).toMatchObject({ id: "bumpy", state: "running" });
+    await stop("bumpy");
+    await fake.settle();
+    expect(fake.liveInstances()).toEqual([]);
+  });
+
+  it("refuses to start with a missing AMI, naming the variable", async () => {
+    const e = env();
+    delete e.PODVM_AMI_ID;
+    await expect(startDaemon(dirs, { ...e, CLOUD_PROVIDER: "aws" })).rejects.toThrow(/PODVM_AMI_ID/);
+  });
+});
