@@ -1,8 +1,7 @@
-// The one registry of providers. Each provider folder exports a factory; adding a provider is
-// one line here.
+// The one registry of providers: one line each. A provider's module (and its cloud SDK) is
+// loaded only when the daemon runs that provider, so a node pays in memory and start-up time
+// for one SDK, not all of them.
 import type { Logger } from "pino";
-import { awsProviderFactory } from "./aws/index.ts";
-import { localProviderFactory } from "./local/index.ts";
 import type { Provider } from "./provider.ts";
 
 export interface ProviderContext {
@@ -19,13 +18,22 @@ export interface ProviderFactory {
   create(ctx: ProviderContext): Provider;
 }
 
+interface ProviderEntry {
+  readonly name: string;
+  readonly load: () => Promise<ProviderFactory>;
+}
 
-export function findProvider(name: string): ProviderFactory {
-  const f = PROVIDERS.find((p) => p.name === name);
-  if (f === undefined) {
+export const PROVIDERS: readonly ProviderEntry[] = [
+  { name: "local", load: async () => (await import("./local/index.ts")).localProviderFactory },
+  { name: "aws", load: async () => (await import("./aws/index.ts")).awsProviderFactory },
+];
+
+export async function findProvider(name: string): Promise<ProviderFactory> {
+  const entry = PROVIDERS.find((p) => p.name === name);
+  if (entry === undefined) {
     throw new Error(`unknown cloud provider ${JSON.stringify(name)}: known providers are ${PROVIDERS.map((p) => p.name).join(", ")}`);
   }
-  return f;
+  return entry.load();
 }
 
 export type { Provider } from "./provider.ts";

@@ -112,8 +112,8 @@ describe("AWS provider configuration", () => {
     expect(variables(failure({ ...base, AWS_SESSION_TOKEN: "tok" }))).toEqual(["AWS_SESSION_TOKEN"]);
   });
 
-  it("is what the registry builds for CLOUD_PROVIDER=aws, failing at once on a bad variable", () => {
-    const factory = findProvider("aws");
+  it("is what the registry builds for CLOUD_PROVIDER=aws, failing at once on a bad variable", async () => {
+    const factory = await findProvider("aws");
     const ctx = { stateDir: "/nonexistent", logger: pino({ level: "silent" }), isRoot: false };
     expect(factory.create({ ...ctx, env: base }).name).toBe("aws");
     expect(() => factory.create({ ...ctx, env: {} })).toThrow(/PODVM_AMI_ID/);

@@ -26,7 +26,7 @@ export interface DaemonHandle {
 
 export async function runDaemon(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<DaemonHandle> {
   const isRoot = process.getuid?.() === 0;
-  const factory = findProvider(config.cloudProvider);
+  const factory = await findProvider(config.cloudProvider);
   const inner = factory.create({ env, stateDir: config.stateDir, logger, isRoot });
   await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await SandboxStore.open(config.stateDir);
