@@ -1,0 +1,12 @@
+import type { ProviderFactory } from "../index.ts";
+import { azureProviderConfig } from "./config.ts";
+import { AzureProvider } from "./provider.ts";
+
+export const azureProviderFactory: ProviderFactory = {
+  name: "azure",
+  description: "Azure VMs (confidential by default) with @azure/arm-compute and @azure/arm-network",
+  create: (ctx) => new AzureProvider(azureProviderConfig(ctx.env), ctx.logger.child({ provider: "azure" })),
+};
+
+export { azureConfigSpec, azureProviderConfig, type AzureProviderConfig } from "./config.ts";
+export { AzureProvider, type AzureProviderOptions } from "./provider.ts";
