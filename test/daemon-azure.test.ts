@@ -1,0 +1,85 @@
+// The daemon on the azure provider, against the local ARM endpoint over HTTPS (trusted through
+// NODE_EXTRA_CA_CERTS, as an operator would trust a private CA), whose VMs are local VMs: a
+// pod's whole life, and SIGKILLs between NIC and VM creation and after the VM PUT. Nothing may
+// be left: no VM, NIC or disk.
+import fs from "node:fs/promises";
+import path from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Hypervisor } from "../src/gen/hypervisor_pb.js";
+import { onHypervisor, runPod } from "../src/cli/shim-driver.ts";
+import { Code } from "../src/ttrpc/index.ts";
+import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import { FakeArm } from "./support/fake-arm.ts";
+import { localVmLauncher } from "./support/fake-arm-local-launcher.ts";
+
+const h = Hypervisor.method;
+let dirs: DaemonDirs;
+let fake: FakeArm;
+let daemon: RunningDaemon | undefined;
+let caFile: string;
+
+beforeAll(async () => {
+  dirs = await makeDaemonDirs("caa-azure-");
+  fake = await FakeArm.start({ launcher: localVmLauncher(path.join(dirs.root, "azure-vms"), path.join(dirs.root, "azure-state")), retryAfterSeconds: 1 });
+  caFile = path.join(dirs.root, "arm-ca.pem");
+  await fs.writeFile(caFile, fake.caPem);
+});
+
+afterEach(async () => {
+  fake.clearFaults();
+  if (daemon?.child.exitCode === null) await daemon.stop();
+  daemon = undefined;
+});
+
+afterAll(async () => {
+  await fake?.close();
+  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
+});
+
+const env = (extra: Record<string, string> = {}) => ({ ...fake.env(), CLOUD_PROVIDER: "azure", NODE_EXTRA_CA_CERTS: caFile, ...extra });
+const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 90_000 }));
+const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
+const leftovers = () => ({ vms: fake.model.vms.size, nics: fake.model.nics.size, disks: fake.model.disks.size });
+const none = { vms: 0, nics: 0, disks: 0 };
+
+async function waitUntil(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe("cloud-api-adaptor on the azure provider", () => {
+  it("runs a pod's whole life on an Azure VM and deletes VM, NIC and disk", async () => {
+    daemon = await startDaemon(dirs, env());
+    let out = "";
+    const status = await runPod({ socketPath: dirs.socketPath, command: ["echo", "from azure"], stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
+    expect({ status, out }).toEqual({ status: 0, out: "from azure\n" });
+    await fake.idle();
+    expect(leftovers()).toEqual(none);
+  }, 120_000);
+
+  it.each([
+    ["between NIC and VM creation", true],
+    ["after the VM PUT was accepted", false],
+  ])("after a SIGKILL %s, the restarted daemon leaves nothing orphaned", async (_when, beforeVm) => {
+    daemon = await startDaemon(dirs, env());
+    const nicPuts = fake.count("PUT", "networkInterfaces");
+    // Between: the NIC exists and the VM PUT is held back (throttled). After: the VM exists.
+    if (beforeVm) fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "throttle", retryAfterSeconds: 3 }, times: 1 });
+    const reached = beforeVm ? () => fake.count("PUT", "networkInterfaces") > nicPuts && fake.model.nics.size > 0 : () => fake.model.vms.size > 0;
+    await create("crash");
+    const starting = start("crash").catch((e: unknown) => e);
+    await waitUntil(reached, "the crash point");
+    await daemon.kill();
+    expect(await starting).toMatchObject({ code: Code.UNAVAILABLE });
+    daemon = await startDaemon(dirs, env());
+    await fake.idle();
+    expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "crash", state: "failed" })]);
+    await stop("crash");
+    await fake.idle();
+    expect(leftovers()).toEqual(none);
+  }, 120_000);
+});
