@@ -88,9 +88,10 @@ describe("cloud-api-adaptor on the local provider", () => {
     const err = await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.startVM, { id }, { timeoutMs: 20 })).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: Code.DEADLINE_EXCEEDED });
     // The server-side rollback may finish just after the client's own deadline fired.
-    for (let i = 0; i < 100 && (await fs.readdir(dirs.vmsDir).catch(() => [])).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const state = async () => (await debugSandboxes(daemon.probePort)).find((s) => s.id === id)?.state;
+    for (let i = 0; i < 200 && (await state()) !== "failed"; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await state()).toBe("failed");
     expect(await fs.readdir(dirs.vmsDir).catch(() => [])).toEqual([]);
-    expect((await debugSandboxes(daemon.probePort)).find((s) => s.id === id)).toMatchObject({ state: "failed" });
     await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.stopVM, { id }));
     await nothingLeft();
   });
@@ -166,7 +167,7 @@ describe("cloud-api-adaptor on the local provider", () => {
     const lines = daemon.logs().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
     const running = lines.filter((l) => l.msg === "sandbox running");
     expect(running.length).toBeGreaterThan(0);
-    for (const l of running) expect(l.sandbox).toMatch(/^[0-9a-f]{64}$/);
+    for (const l of running) expect(l.sandbox).toMatch(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/);
     expect(daemon.logs()).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
   });
 

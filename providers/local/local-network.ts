@@ -15,8 +15,9 @@ export function vmNetNames(vmName: string): { netns: string; hostVeth: string; p
  */
 export class LocalNetwork {
   private readonly config: LocalProviderConfig;
-  /** Concurrent VM creations share one bridge set-up. */
-  private bridgeReady: Promise<void> | undefined;
+  /** Bridge set-up, attaching a veth to it and removing it run one at a time, so a bridge is
+   * never deleted under a VM that is being attached. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(config: LocalProviderConfig) {
     this.config = config;
@@ -27,10 +28,13 @@ export class LocalNetwork {
   }
 
   ensureBridge(): Promise<void> {
-    this.bridgeReady ??= this.setUpBridge().finally(() => {
-      this.bridgeReady = undefined;
-    });
-    return this.bridgeReady;
+    return this.serialized(() => this.setUpBridge());
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   private async setUpBridge(): Promise<void> {
@@ -48,12 +52,14 @@ export class LocalNetwork {
   /** Creates namespace, veth and address; undoes what it made when a step fails. */
   async attach(vmName: string, address: string): Promise<{ netns: string; hostVeth: string }> {
     const n = vmNetNames(vmName);
-    await this.ensureBridge();
     try {
       await ip(["netns", "add", n.netns]).catch(ignoreExists);
-      if (!(await linkExists(n.hostVeth))) await ip(["link", "add", n.hostVeth, "type", "veth", "peer", "name", n.peerVeth]);
+      await this.serialized(async () => {
+        await this.setUpBridge();
+        if (!(await linkExists(n.hostVeth))) await ip(["link", "add", n.hostVeth, "type", "veth", "peer", "name", n.peerVeth]);
+        await ip(["link", "set", n.hostVeth, "master", this.config.bridge, "up"]);
+      });
       if (await linkExists(n.peerVeth)) await ip(["link", "set", n.peerVeth, "netns", n.netns]);
-      await ip(["link", "set", n.hostVeth, "master", this.config.bridge, "up"]);
       const inNs = (args: string[]) => ip(["-n", n.netns, ...args]);
       const links = await inNs(["-o", "link", "show"]);
       if (links.includes(`${n.peerVeth}@`) || links.includes(`${n.peerVeth}:`)) await inNs(["link", "set", n.peerVeth, "name", "eth0"]);
@@ -76,11 +82,13 @@ export class LocalNetwork {
   }
 
   /** Deletes the bridge when no VM uses it any more. */
-  async removeBridgeIfUnused(): Promise<void> {
-    const { bridge } = this.config;
-    if (!(await linkExists(bridge))) return;
-    const ports = await ip(["-o", "link", "show", "master", bridge]);
-    if (ports.trim() === "") await ip(["link", "del", bridge]).catch(ignoreMissing);
+  removeBridgeIfUnused(): Promise<void> {
+    return this.serialized(async () => {
+      const { bridge } = this.config;
+      if (!(await linkExists(bridge))) return;
+      const ports = await ip(["-o", "link", "show", "master", bridge]);
+      if (ports.trim() === "") await ip(["link", "del", bridge]).catch(ignoreMissing);
+    });
   }
 }
 
