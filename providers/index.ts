@@ -27,6 +27,7 @@ export const PROVIDERS: readonly ProviderEntry[] = [
   { name: "local", load: async () => (await import("./local/index.ts")).localProviderFactory },
   { name: "aws", load: async () => (await import("./aws/index.ts")).awsProviderFactory },
   { name: "azure", load: async () => (await import("./azure/index.ts")).azureProviderFactory },
+  { name: "vsphere", load: async () => (await import("./vsphere/index.ts")).vsphereProviderFactory },
 ];
 
 export async function findProvider(name: string): Promise<ProviderFactory> {

@@ -9,6 +9,7 @@ NODE_PREFIX=${NODE_PREFIX:-/opt/node24}
 DEBIAN_PACKAGES=(
   golang-go                          # builds the Go ttrpc peer used by interop tests
   golang-github-containerd-ttrpc-dev # containerd's Go ttrpc, the reference implementation
+  golang-github-vmware-govmomi-dev   # govmomi's vSphere simulator (vcsim) for the vsphere provider tests
   iproute2                           # ip/tc: network namespaces, veth, vxlan
   openssl
   curl                               # the demo polls the daemon's readiness probe
