@@ -120,7 +120,7 @@ describe("AWS provider configuration", () => {
   });
 
   it("is documented: the README's table is the spec's", () => {
-    const readme = fs.readFileSync(new URL("./README.md", import.meta.url), "utf8");
+    const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     expect(readme).toContain(renderSpecMarkdown(awsConfigSpec));
   });
 });
