@@ -23,6 +23,8 @@ missing=()
 for p in "${DEBIAN_PACKAGES[@]%%#*}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl renders the kustomize manifests in tests; a kubectl from elsewhere is fine too.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -97,6 +97,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   server.serve(await listenUnix(config.socketPath, { mode: 0o600 }));
   readiness.socketServed = true;
   logger.info({ socket: config.socketPath, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service");
+  const capacity = await advertiseCapacity(config, env, logger);
 
   const m = manager;
   return {
@@ -104,10 +105,34 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     probePort: debug.port,
     async stop() {
       readiness.socketServed = false;
+      await capacity?.stop();
       await server.shutdown(5000);
       await m.detach();
       await provider.close();
       await debug.close();
     },
   };
+}
+
+/**
+ * Keeps the node's kata.peerpods.io/vm capacity at PEERPODS_LIMIT_PER_NODE. Outside a cluster
+ * (no KUBECONFIG, no service account) there is nothing to tell, and the Kubernetes client is
+ * not even loaded; an unreachable API is a warning, never a failure.
+ */
+async function advertiseCapacity(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<{ stop(): Promise<void> } | undefined> {
+  if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST) {
+    logger.info("no Kubernetes API configured (KUBECONFIG or in-cluster service account): node capacity not advertised");
+    return undefined;
+  }
+  const k8s = await import("../k8s/index.ts");
+  let source;
+  try {
+    source = k8s.loadKubeConfig({ env });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, "Kubernetes configuration unusable: node capacity not advertised");
+    return undefined;
+  }
+  if (source === undefined) return undefined;
+  logger.info({ origin: source.origin, node: config.nodeName, limit: config.peerpodsLimitPerNode }, "advertising node capacity kata.peerpods.io/vm");
+  return k8s.startNodeCapacity({ nodeName: config.nodeName, limit: config.peerpodsLimitPerNode, kubeConfig: source.kubeConfig, logger });
 }

@@ -1,0 +1,43 @@
+# cloud-api-adaptor image: the daemon (entrypoint), the peer-pods webhook, peerpod-ctl and the
+# agent-protocol-forwarder, run by Node 24 straight from the TypeScript sources.
+#
+#   docker build -t cloud-api-adaptor .                     (official Node 24 slim base)
+#   bash scripts/build-image.sh                             (a locally made base, no registry)
+#
+# The base image must be Debian-based with node and npm on PATH (the official node images are).
+ARG BASE_IMAGE=docker.io/library/node:24-bookworm-slim
+
+# Production dependencies only. `npm ci` wants a lock entry for every optional platform binary
+# of the dev tools, which a registry may not serve: then install from the same lock instead.
+FROM ${BASE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund \
+    || { echo "npm ci refused the lock file; installing from it with npm install" >&2; \
+         npm install --omit=dev --no-audit --no-fund; } \
+    && npm cache clean --force
+
+FROM ${BASE_IMAGE}
+# iproute2: ip/tc for the VXLAN tunnels; util-linux: nsenter into pod network namespaces;
+# tini: reaps the processes the local provider's VMs leave to PID 1.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends iproute2 util-linux tini ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY providers ./providers
+COPY src ./src
+RUN for name in cloud-api-adaptor agent-protocol-forwarder peerpod-ctl peerpods-webhook; do \
+      ln -s "/app/bin/$name.js" "/usr/local/bin/$name"; \
+    done \
+    && cloud-api-adaptor -help >/dev/null
+ENV NODE_ENV=production \
+    PROBE_PORT=8000
+EXPOSE 8000
+# The daemon's liveness endpoint; Kubernetes uses the same port for its probes.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PROBE_PORT || 8000}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The provider comes from CLOUD_PROVIDER (or a first argument, as upstream's image takes it).
+ENTRYPOINT ["/usr/bin/tini", "--", "cloud-api-adaptor"]

@@ -1,0 +1,48 @@
+// peerpods-webhook [flags]: the mutating admission webhook for peer pods (see src/webhook).
+import { HelpRequestedError, InvalidConfigError, loggableConfig, renderFlagHelp } from "../config/index.ts";
+import { createLogger } from "../util/logger.ts";
+import { admissionPolicyOf, loadWebhookConfig, startWebhookServer, webhookConfigSpec, type WebhookConfig } from "../webhook/index.ts";
+
+async function main(): Promise<void> {
+  let config: WebhookConfig;
+  try {
+    config = loadWebhookConfig({ env: process.env, argv: process.argv.slice(2) });
+  } catch (err) {
+    if (err instanceof HelpRequestedError) {
+      process.stdout.write(`usage: peerpods-webhook [flags]\n\n${renderFlagHelp(webhookConfigSpec)}\n`);
+      process.exit(0);
+    }
+    if (err instanceof InvalidConfigError) {
+      process.stderr.write(`peerpods-webhook: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel, "peerpods-webhook");
+  const policy = admissionPolicyOf(config);
+  logger.info({ config: loggableConfig(webhookConfigSpec, config), excludedNamespaces: [...policy.excludedNamespaces] }, "starting");
+  let server;
+  try {
+    server = await startWebhookServer({ port: config.port, certFile: config.certFile, keyFile: config.keyFile, tlsPollIntervalMs: config.tlsPollIntervalMs, policy, logger });
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, "start-up failed");
+    logger.flush();
+    process.stderr.write(`peerpods-webhook: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  logger.info({ port: server.port }, "serving admission reviews");
+  const stop = (signal: string) => {
+    logger.info({ signal }, "stopping");
+    server.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        logger.error({ err: err.message }, "unclean stop");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+void main();

@@ -1,0 +1,61 @@
+// Settings of the peerpods-webhook binary, with the same toolkit (variables and -flags) as the
+// daemon. None of these exist upstream, whose webhook is configured differently.
+
+import { durationField, enumField, listField, loadConfig, LOG_LEVELS, portField, stringField, type ConfigOf, type LoadOptions } from "../config/index.ts";
+import type { AdmissionPolicy } from "./admission-policy.ts";
+
+/** Namespaces of the cluster itself; their pods are never peer pods. */
+export const SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"] as const;
+
+export const webhookConfigSpec = Object.freeze({
+  port: portField({ env: "WEBHOOK_PORT", flag: "port", default: "8443", description: "HTTPS port the API server calls (POST /mutate-v1-pod)." }),
+  certFile: stringField({
+    env: "TLS_CERT_FILE",
+    flag: "tls-cert-file",
+    default: "/etc/peerpods-webhook/tls/tls.crt",
+    description: "Serving certificate (PEM, with its chain); reloaded when the file changes.",
+  }),
+  keyFile: stringField({
+    env: "TLS_KEY_FILE",
+    flag: "tls-key-file",
+    default: "/etc/peerpods-webhook/tls/tls.key",
+    description: "Private key of the serving certificate (PEM); reloaded when the file changes.",
+  }),
+  tlsPollIntervalMs: durationField({
+    env: "TLS_RELOAD_INTERVAL",
+    flag: "tls-reload-interval",
+    default: "10s",
+    minMs: 10,
+    description: "How often the certificate files are checked for a renewal (file-system events may notice sooner).",
+  }),
+  runtimeClass: stringField({
+    env: "TARGET_RUNTIME_CLASS",
+    flag: "target-runtime-class",
+    default: "kata-remote",
+    description: "runtimeClassName of peer pods; pods with any other class are left alone.",
+  }),
+  excludedNamespaces: listField({
+    env: "EXCLUDED_NAMESPACES",
+    flag: "excluded-namespaces",
+    default: SYSTEM_NAMESPACES.join(","),
+    description: "Comma-separated namespaces whose pods are never changed (the webhook's own namespace always is).",
+  }),
+  ownNamespace: stringField({
+    env: "POD_NAMESPACE",
+    flag: "pod-namespace",
+    description: "Namespace the webhook runs in (set from the downward API); always excluded.",
+  }),
+  logLevel: enumField({ env: "LOG_LEVEL", flag: "log-level", default: "info", values: LOG_LEVELS, description: "Log level: fatal, error, warn, info, debug, trace or silent." }),
+});
+
+export type WebhookConfig = ConfigOf<typeof webhookConfigSpec>;
+
+export function loadWebhookConfig(options: LoadOptions): WebhookConfig {
+  return loadConfig(webhookConfigSpec, options);
+}
+
+export function admissionPolicyOf(config: WebhookConfig): AdmissionPolicy {
+  const excluded = new Set(config.excludedNamespaces);
+  if (config.ownNamespace !== undefined) excluded.add(config.ownNamespace);
+  return { runtimeClass: config.runtimeClass, excludedNamespaces: excluded };
+}
