@@ -66,7 +66,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     limit: config.peerpodsLimitPerNode,
     forwarderPort: config.forwarderPort,
     proxyTimeoutMs: config.proxyTimeoutMs,
-    relays: createRelayFactory({ clientTls, logger, onBytes: (direction, n) => metrics.relayBytes.inc({ direction }, n) }),
+    relays: createRelayFactory({ clientTls, logger, dialTimeoutMs: config.proxyTimeoutMs, onBytes: (direction, n) => metrics.relayBytes.inc({ direction }, n) }),
     tls,
     tunnels: new WorkerTunnels({ hostInterface: config.hostInterface, vxlanPort: config.vxlanPort }),
     vniBase: config.vxlanMinId,

@@ -323,6 +323,17 @@ describe("AgentProxy", () => {
     expect((await Promise.all(queued)).map((r) => r.data.length)).toEqual([1, 2]);
   });
 
+  it("relays many large replies at once intact, whatever the socket buffers do", async () => {
+    const { client } = await relay();
+    const size = 1 << 20;
+    const replies = await Promise.all(Array.from({ length: 48 }, (_, i) => readStdout(client, `big${i}`, "c", size)));
+    for (const r of replies) {
+      expect(r.data.length).toBe(size);
+      expect(r.data[0]).toBe(0x61);
+      expect(r.data[size - 1]).toBe(0x61);
+    }
+  });
+
   it("counts the bytes relayed each way", async () => {
     const counted = { to_vm: 0, from_vm: 0 };
     const { client } = await relay({ onBytes: (direction, n) => (counted[direction] += n) });

@@ -1,3 +1,4 @@
+import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -35,7 +36,9 @@ export async function listenUnix(socketPath: string, options: UnixListenOptions 
     process.umask(previous);
   }
   await listening;
-  await fs.chmod(socketPath, mode);
+  // Synchronous on purpose: an await here would let a client connect before the caller has
+  // attached its connection handler, and that connection would never be served.
+  fsSync.chmodSync(socketPath, mode);
   return server;
 }
 

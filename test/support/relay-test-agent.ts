@@ -4,10 +4,10 @@
 //   ReadStdout{container_id "block"}  → waits until release(exec_id) (a long poll, as the
 //                                       shim's), then answers data = "reply-<exec_id>"
 //   ReadStdout{anything else}         → answers `len` bytes at once
-import type net from "node:net";
+import net from "node:net";
 import { AgentService } from "../../src/gen/agent_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../../src/gen/health_pb.js";
-import { listenUnix, Server } from "../../src/ttrpc/index.ts";
+import { Server } from "../../src/ttrpc/index.ts";
 
 export const BLOCKING_CONTAINER = "block";
 
@@ -47,10 +47,19 @@ export async function startRelayTestAgent(socketPath: string): Promise<RelayTest
       return { data: Buffer.from(`reply-${req.execId}`) };
     },
   });
-  const listener: net.Server = await listenUnix(socketPath, { mode: 0o600 });
+  // Handlers go on before listening: the relay under test dials this path in a retry loop, and
+  // a connection accepted before anyone listens for "connection" would sit unserved forever.
+  const listener = net.createServer();
   let accepted = 0;
   listener.on("connection", () => accepted++);
   server.serve(listener);
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(socketPath, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
   return {
     socketPath,
     get connectionsAccepted() {

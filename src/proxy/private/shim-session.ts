@@ -5,10 +5,11 @@
 // which it never redials, stays up.
 import type net from "node:net";
 import type { Logger } from "pino";
-import { Code, encodeStatusFrame, FrameDecoder, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType, type Frame, type FrameHeader } from "../../ttrpc/index.ts";
+import { Code, encodeStatusFrame, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType, type FrameHeader } from "../../ttrpc/index.ts";
 import { formatAddress, type ForwarderAddress } from "../forwarder-address.ts";
 import { describeDialError } from "./dial-error.ts";
 import { DialError, type ForwarderDialer } from "./forwarder-dialer.ts";
+import { FrameSplitter, type SplitSink } from "./frame-splitter.ts";
 
 export type RelayDirection = "to_vm" | "from_vm";
 
@@ -31,14 +32,14 @@ export interface ShimSessionOptions {
 }
 
 interface QueuedFrame {
-  readonly frame: Frame;
-  readonly request: boolean;
+  readonly header: FrameHeader;
+  readonly pieces: Buffer[];
 }
 
 export class ShimSession {
   private readonly shim: net.Socket;
   private readonly o: ShimSessionOptions;
-  private readonly shimDecoder = new FrameDecoder();
+  private readonly shimSplitter = new FrameSplitter();
   /** Request streams sent to the forwarder and not answered yet. */
   private readonly inFlight = new Set<number>();
   private queue: QueuedFrame[] = [];
@@ -69,11 +70,6 @@ export class ShimSession {
     shim.on("close", () => this.close());
     // Dial at once: the handshake overlaps with the shim preparing its first call.
     if (this.stoppedReason === undefined) this.startDial();
-  }
-
-  /** Calls sent to the forwarder and not answered yet (for tests and debugging). */
-  get callsInFlight(): number {
-    return this.inFlight.size;
   }
 
   /** Stops relaying: calls under way and every later request are answered UNAVAILABLE. */
@@ -109,7 +105,7 @@ export class ShimSession {
     const upstream = this.upstream;
     upstream?.cork();
     this.toVm = 0;
-    this.shimDecoder.push(chunk, this.shimSink);
+    this.shimSplitter.push(chunk, this.shimSink);
     upstream?.uncork();
     if (this.toVm > 0) this.o.onBytes?.("to_vm", this.toVm);
     // The forwarder reads slower than the shim writes: stop reading the shim until it catches up.
@@ -126,8 +122,8 @@ export class ShimSession {
     if (!this.closed) this.shim.resume();
   }
 
-  private readonly shimSink = {
-    frame: (frame: Frame) => this.onShimFrame(frame),
+  private readonly shimSink: SplitSink = {
+    frame: (header, pieces) => this.onShimFrame(header, pieces),
     oversized: (header: FrameHeader) => {
       if (this.closed || header.type !== MessageType.Request) return;
       this.lastStreamId = Math.max(this.lastStreamId, header.streamId);
@@ -135,38 +131,38 @@ export class ShimSession {
     },
   };
 
-  private onShimFrame(frame: Frame): void {
+  private onShimFrame(header: FrameHeader, pieces: Buffer[]): void {
     if (this.closed) return;
-    if (frame.type === MessageType.Request) {
-      const id = frame.streamId;
+    if (header.type === MessageType.Request) {
+      const id = header.streamId;
       if (id % 2 === 0 || id <= this.lastStreamId) return this.protocolError(`request stream id ${id} is even or not increasing (last was ${this.lastStreamId})`);
       this.lastStreamId = id;
       if (this.stoppedReason !== undefined) return this.answer(id, Code.UNAVAILABLE, this.stoppedReason);
       if (this.upstream !== undefined) {
         this.inFlight.add(id);
-        this.toVm += writeFrame(this.upstream, frame);
+        this.toVm += writePieces(this.upstream, pieces);
         return;
       }
-      this.enqueue(frame, true);
+      this.enqueue(header, pieces);
       return;
     }
-    if (frame.type === MessageType.Data) {
+    if (header.type === MessageType.Data) {
       // Data frames belong to streaming calls the agent protocol does not use; pass them on
       // unchanged, or drop them when there is nowhere to send them.
-      if (this.upstream !== undefined) this.toVm += writeFrame(this.upstream, frame);
-      else if (this.dialing !== undefined) this.enqueue(frame, false);
+      if (this.upstream !== undefined) this.toVm += writePieces(this.upstream, pieces);
+      else if (this.dialing !== undefined) this.enqueue(header, pieces);
       return;
     }
-    this.protocolError(`unexpected message type ${frame.type} from the shim`);
+    this.protocolError(`unexpected message type ${header.type} from the shim`);
   }
 
-  private enqueue(frame: Frame, request: boolean): void {
-    const size = HEADER_LENGTH + frame.data.length;
+  private enqueue(header: FrameHeader, pieces: Buffer[]): void {
+    const size = HEADER_LENGTH + header.length;
     if (this.queue.length >= this.o.maxQueuedFrames || this.queuedBytes + size > this.o.maxQueuedBytes) {
-      if (request) this.answer(frame.streamId, Code.RESOURCE_EXHAUSTED, `agent proxy: too many requests waiting for the connection to the peer VM`);
+      if (header.type === MessageType.Request) this.answer(header.streamId, Code.RESOURCE_EXHAUSTED, `agent proxy: too many requests waiting for the connection to the peer VM`);
       return;
     }
-    this.queue.push({ frame, request });
+    this.queue.push({ header, pieces });
     this.queuedBytes += size;
     if (this.dialing === undefined) this.startDial();
   }
@@ -200,12 +196,12 @@ export class ShimSession {
     this.vmPaused = false;
     const address = this.o.target();
     this.upstreamAddress = address;
-    const decoder = new FrameDecoder();
-    const sink = {
-      frame: (frame: Frame) => this.onVmFrame(socket, frame),
-      oversized: (header: FrameHeader) => this.onVmOversized(socket, header),
+    const splitter = new FrameSplitter();
+    const sink: SplitSink = {
+      frame: (header, pieces) => this.onVmFrame(socket, header, pieces),
+      oversized: (header) => this.onVmOversized(socket, header),
     };
-    socket.on("data", (chunk: Buffer) => this.onVmData(socket, decoder, sink, chunk));
+    socket.on("data", (chunk: Buffer) => this.onVmData(socket, splitter, sink, chunk));
     socket.on("error", (err) => this.upstreamLost(socket, describeDialError(err)));
     socket.on("close", () => this.upstreamLost(socket, "closed by the peer VM"));
     const queued = this.queue;
@@ -214,8 +210,8 @@ export class ShimSession {
     let bytes = 0;
     socket.cork();
     for (const q of queued) {
-      if (q.request) this.inFlight.add(q.frame.streamId);
-      bytes += writeFrame(socket, q.frame);
+      if (q.header.type === MessageType.Request) this.inFlight.add(q.header.streamId);
+      bytes += writePieces(socket, q.pieces);
     }
     socket.uncork();
     if (bytes > 0) this.o.onBytes?.("to_vm", bytes);
@@ -226,7 +222,7 @@ export class ShimSession {
     if (this.dialing !== controller) return;
     this.dialing = undefined;
     const message = err instanceof DialError ? `agent proxy: ${err.message}` : `agent proxy: peer VM ${formatAddress(this.o.target())} not reachable: ${describeDialError(err)}`;
-    const waiting = this.queue.filter((q) => q.request).length;
+    const waiting = this.queue.filter((q) => q.header.type === MessageType.Request).length;
     this.o.logger?.warn({ err: message, answered: waiting }, "cannot reach the forwarder; answering its calls UNAVAILABLE");
     this.answerPending(message);
   }
@@ -245,11 +241,11 @@ export class ShimSession {
 
   // ---- forwarder → shim
 
-  private onVmData(socket: net.Socket, decoder: FrameDecoder, sink: { frame(f: Frame): void; oversized(h: FrameHeader): void }, chunk: Buffer): void {
+  private onVmData(socket: net.Socket, splitter: FrameSplitter, sink: SplitSink, chunk: Buffer): void {
     if (this.upstream !== socket) return;
     this.fromVm = 0;
     this.shim.cork();
-    decoder.push(chunk, sink);
+    splitter.push(chunk, sink);
     this.shim.uncork();
     if (this.fromVm > 0) this.o.onBytes?.("from_vm", this.fromVm);
     if (this.shim.writableNeedDrain && this.upstream === socket && !this.vmPaused) {
@@ -262,16 +258,16 @@ export class ShimSession {
     }
   }
 
-  private onVmFrame(socket: net.Socket, frame: Frame): void {
+  private onVmFrame(socket: net.Socket, header: FrameHeader, pieces: Buffer[]): void {
     if (this.upstream !== socket) return;
-    if (frame.type === MessageType.Response) {
+    if (header.type === MessageType.Response) {
       // An answer to nothing we sent (the stream was answered here already): not the shim's.
-      if (!this.inFlight.delete(frame.streamId)) return;
-    } else if (frame.type !== MessageType.Data) {
-      this.upstreamLost(socket, `protocol error: message type ${frame.type} from the agent`);
+      if (!this.inFlight.delete(header.streamId)) return;
+    } else if (header.type !== MessageType.Data) {
+      this.upstreamLost(socket, `protocol error: message type ${header.type} from the agent`);
       return;
     }
-    this.fromVm += writeFrame(this.shim, frame);
+    this.fromVm += writePieces(this.shim, pieces);
   }
 
   private onVmOversized(socket: net.Socket, header: FrameHeader): void {
@@ -287,7 +283,7 @@ export class ShimSession {
 
   /** Ends every call under way or waiting for a connection with UNAVAILABLE. */
   private answerPending(message: string): void {
-    const ids = [...this.inFlight, ...this.queue.filter((q) => q.request).map((q) => q.frame.streamId)];
+    const ids = [...this.inFlight, ...this.queue.filter((q) => q.header.type === MessageType.Request).map((q) => q.header.streamId)];
     this.inFlight.clear();
     this.queue = [];
     this.queuedBytes = 0;
@@ -298,14 +294,12 @@ export class ShimSession {
   }
 }
 
-/** Writes a frame as header and data without copying the data; returns the bytes written. */
-function writeFrame(socket: net.Socket, frame: Frame): number {
-  const header = Buffer.allocUnsafe(HEADER_LENGTH);
-  header.writeUInt32BE(frame.data.length, 0);
-  header.writeUInt32BE(frame.streamId, 4);
-  header[8] = frame.type;
-  header[9] = frame.flags;
-  socket.write(header);
-  if (frame.data.length > 0) socket.write(frame.data);
-  return HEADER_LENGTH + frame.data.length;
+/** Writes a frame's bytes as they arrived (views, no copy); returns the bytes written. */
+function writePieces(socket: net.Socket, pieces: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of pieces) {
+    socket.write(p);
+    n += p.length;
+  }
+  return n;
 }
