@@ -34,7 +34,15 @@ esac
 
 IMAGE=${IMAGE:-localhost/cloud-api-adaptor:dev}
 BASE_IMAGE=${BASE_IMAGE:-localhost/caa-base:bookworm-node24}
-DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# The Debian mirror this machine's apt already uses (debian.sources, else sources.list).
+apt_mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 ~ /^http/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  echo "$uri"
+}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-$(apt_mirror)}
+[ -n "$DEBIAN_MIRROR" ] || { echo "build-image: no Debian mirror found in apt's sources; set DEBIAN_MIRROR" >&2; exit 1; }
 NODE_PREFIX=${NODE_PREFIX:-/opt/node24}
 WORK=${WORK:-/var/tmp/caa-image-build}
 PROBE_PORT=${PROBE_PORT:-18321}
