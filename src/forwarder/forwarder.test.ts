@@ -1,12 +1,11 @@
-import fs from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Health } from "../gen/health_pb.js";
 import { Client } from "../ttrpc/index.ts";
 import { startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
+import { useTestScope } from "../../test/support/test-scope.ts";
 import { createTestPki, TestCa, type TestPki, type TestTlsMaterial } from "../../test/support/test-certs.ts";
 import { startForwarder, type ForwarderHandle, type ForwarderOptions } from "./forwarder.ts";
 
@@ -15,26 +14,18 @@ beforeAll(async () => {
   pki = await createTestPki();
 });
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fwd-"));
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+const scope = useTestScope("fwd");
+const tempDir = scope.tempDir;
 
 async function agentAt(socketPath: string): Promise<RelayTestAgent> {
   const agent = await startRelayTestAgent(socketPath);
-  cleanups.push(() => agent.close());
+  scope.defer(() => agent.close());
   return agent;
 }
 
 async function forwarder(agentSocketPath: string, options: Partial<ForwarderOptions> = {}): Promise<ForwarderHandle> {
   const fwd = await startForwarder({ listen: { host: "127.0.0.1", port: 0 }, agentSocketPath, tls: pki.server, ...options });
-  cleanups.push(() => fwd.close());
+  scope.defer(() => fwd.close());
   return fwd;
 }
 
@@ -42,7 +33,7 @@ async function forwarder(agentSocketPath: string, options: Partial<ForwarderOpti
 function dialTls(port: number, material: Partial<TestTlsMaterial>): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: "127.0.0.1", port, ca: pki.client.ca, ...material });
-    cleanups.push(() => void socket.destroy());
+    scope.defer(() => void socket.destroy());
     socket.once("secureConnect", () => resolve(socket));
     socket.once("error", reject);
   });
@@ -51,7 +42,7 @@ function dialTls(port: number, material: Partial<TestTlsMaterial>): Promise<tls.
 /** A Health.Check over the socket: resolves with the status, rejects when the connection fails. */
 async function check(socket: net.Socket): Promise<number> {
   const client = new Client(socket);
-  cleanups.push(() => client.close());
+  scope.defer(() => client.close());
   return (await client.call(Health.method.check, {}, { timeoutMs: 5000 })).status;
 }
 
@@ -95,7 +86,7 @@ describe("startForwarder", () => {
     const fwd = await forwarder(agent.socketPath);
     const old = new Promise<tls.TLSSocket>((resolve, reject) => {
       const socket = tls.connect({ host: "127.0.0.1", port: fwd.port, ...pki.client, minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT:@SECLEVEL=0" });
-      cleanups.push(() => void socket.destroy());
+      scope.defer(() => void socket.destroy());
       socket.once("secureConnect", () => resolve(socket));
       socket.once("error", reject);
     });
@@ -146,7 +137,7 @@ describe("startForwarder", () => {
       s.resume(); // an end is only noticed by reading
     });
     await new Promise<void>((resolve) => agent.listen(socketPath, resolve));
-    cleanups.push(() => new Promise((resolve) => agent.close(resolve)));
+    scope.defer(() => new Promise((resolve) => agent.close(resolve)));
     const fwd = await forwarder(socketPath);
     const socket = await dialTls(fwd.port, pki.client);
     socket.write("x");
@@ -161,7 +152,7 @@ describe("startForwarder", () => {
     const agent = await agentAt(path.join(dir, "agent.sock"));
     const fwd = await forwarder(agent.socketPath, { tls: undefined });
     const socket = net.connect(fwd.port, "127.0.0.1");
-    cleanups.push(() => void socket.destroy());
+    scope.defer(() => void socket.destroy());
     expect(await check(socket)).toBe(1);
   });
 
@@ -173,7 +164,7 @@ describe("startForwarder", () => {
     expect(await check(relayed)).toBe(1);
     // A connection that never starts its handshake.
     const idle = net.connect(fwd.port, "127.0.0.1");
-    cleanups.push(() => void idle.destroy());
+    scope.defer(() => void idle.destroy());
     await new Promise<void>((resolve) => idle.once("connect", () => resolve()));
     const started = Date.now();
     await fwd.close();

@@ -1,13 +1,13 @@
 import fs from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startForwarder, type ForwarderHandle } from "../forwarder/index.ts";
 import { AgentService } from "../gen/agent_pb.js";
 import { Health } from "../gen/health_pb.js";
 import { Client, Code, encodeRequestFrame, FrameDecoder, MessageType, TtrpcError, decodeResponse, type Frame } from "../ttrpc/index.ts";
 import { BLOCKING_CONTAINER, startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
+import { freePort, useTestScope } from "../../test/support/test-scope.ts";
 import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
 import { AgentProxy, SANDBOX_STOPPED, type AgentProxyOptions } from "./agent-proxy.ts";
 
@@ -16,34 +16,19 @@ beforeAll(async () => {
   pki = await createTestPki();
 });
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const scope = useTestScope("proxy");
+const tempDir = scope.tempDir;
 
-async function tempDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "proxy-"));
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 async function agentAt(dir: string): Promise<RelayTestAgent> {
   const agent = await startRelayTestAgent(path.join(dir, "agent.sock"));
-  cleanups.push(() => agent.close());
+  scope.defer(() => agent.close());
   return agent;
 }
 
 async function forwarderFor(agent: RelayTestAgent, port = 0, plaintext = false): Promise<ForwarderHandle> {
   const fwd = await startForwarder({ listen: { host: "127.0.0.1", port }, agentSocketPath: agent.socketPath, tls: plaintext ? undefined : pki.server });
-  cleanups.push(() => fwd.close());
+  scope.defer(() => fwd.close());
   return fwd;
 }
 
@@ -58,13 +43,13 @@ async function proxyTo(dir: string, port: number, options: Partial<AgentProxyOpt
     ...options,
   });
   await proxy.start();
-  cleanups.push(() => proxy.stop(0));
+  scope.defer(() => proxy.stop(0));
   return proxy;
 }
 
 async function shimClient(proxy: AgentProxy): Promise<Client> {
   const client = await Client.connect(proxy.socketPath);
-  cleanups.push(() => client.close());
+  scope.defer(() => client.close());
   return client;
 }
 
@@ -99,7 +84,7 @@ async function rawShim(socketPath: string) {
     socket.once("connect", resolve);
     socket.once("error", reject);
   });
-  cleanups.push(() => void socket.destroy());
+  scope.defer(() => void socket.destroy());
   const frames: Frame[] = [];
   const decoder = new FrameDecoder();
   socket.on("data", (chunk: Buffer) => decoder.push(chunk, { frame: (f) => frames.push({ ...f, data: Buffer.from(f.data) }), oversized: () => {} }));
@@ -255,7 +240,7 @@ describe("AgentProxy", () => {
     const again = await rejection(client.call(Health.method.check, {}));
     expect(again.statusMessage).toBe(SANDBOX_STOPPED);
     const late = await Client.connect(proxy.socketPath);
-    cleanups.push(() => late.close());
+    scope.defer(() => late.close());
     expect((await rejection(late.call(Health.method.check, {}))).statusMessage).toBe(SANDBOX_STOPPED);
     expect((await fs.stat(proxy.socketPath)).isSocket()).toBe(true);
     await proxy.closed;

@@ -1,12 +1,10 @@
-import fs from "node:fs/promises";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startForwarder, type ForwarderHandle } from "../forwarder/index.ts";
 import { Health } from "../gen/health_pb.js";
 import { Client } from "../ttrpc/index.ts";
 import { startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
+import { freePort, useTestScope } from "../../test/support/test-scope.ts";
 import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
 import { createRelayFactory } from "./relay-factory.ts";
 import { waitForForwarder } from "./wait-for-forwarder.ts";
@@ -16,34 +14,19 @@ beforeAll(async () => {
   pki = await createTestPki();
 });
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const scope = useTestScope("wait");
+const tempDir = scope.tempDir;
 
-async function tempDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "wait-"));
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 async function agentAt(socketPath: string): Promise<RelayTestAgent> {
   const agent = await startRelayTestAgent(socketPath);
-  cleanups.push(() => agent.close());
+  scope.defer(() => agent.close());
   return agent;
 }
 
 async function forwarder(agentSocketPath: string, port: number, tls = pki.server): Promise<ForwarderHandle> {
   const fwd = await startForwarder({ listen: { host: "127.0.0.1", port }, agentSocketPath, tls, agentRetryForMs: 100, agentRetryIntervalMs: 20 });
-  cleanups.push(() => fwd.close());
+  scope.defer(() => fwd.close());
   return fwd;
 }
 
@@ -137,10 +120,12 @@ describe("createRelayFactory", () => {
     const foreign = factory.create("s2", path.join(dir, "s2", "agent.ttrpc"), target);
     await own.start();
     await foreign.start();
-    cleanups.push(() => own.stop(0), () => foreign.stop(0));
+    scope.defer(() => own.stop(0));
+    scope.defer(() => foreign.stop(0));
     const c1 = await Client.connect(own.socketPath);
     const c2 = await Client.connect(foreign.socketPath);
-    cleanups.push(() => c1.close(), () => c2.close());
+    scope.defer(() => c1.close());
+    scope.defer(() => c2.close());
     expect((await c1.call(Health.method.check, {})).status).toBe(1);
     await expect(c2.call(Health.method.check, {})).rejects.toMatchObject({ code: 14, statusMessage: expect.stringContaining(nameOf("s2")) });
   });

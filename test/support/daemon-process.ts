@@ -2,11 +2,13 @@
 // folders under a temp directory, a free probe port, and clean-up of every VM it leaves.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCommand } from "../../src/util/run-command.ts";
+import { freePort } from "./test-scope.ts";
+
+export { freePort };
 
 const DAEMON = fileURLToPath(new URL("../../src/cli/cloud-api-adaptor.ts", import.meta.url));
 
@@ -41,17 +43,6 @@ export async function makeDaemonDirs(prefix = "caa-"): Promise<DaemonDirs> {
     socketPath: path.join(root, "hypervisor.sock"),
     vmsDir: path.join(root, "vms"),
   };
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts the daemon and waits until /readyz says ready (or the process exits). */
