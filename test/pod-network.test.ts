@@ -132,6 +132,17 @@ describe("pod network through the VXLAN tunnel", () => {
   });
 });
 
+describe("debug endpoints", () => {
+  it("answer /debug/* to loopback only, probes and metrics to the node's address too", async () => {
+    const url = (p: string) => `http://10.${node.octet}.2.1:${daemon.probePort}${p}`;
+    const status = async (p: string) => Number(await node.exec("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url(p)]));
+    expect(await status("/debug/sandboxes")).toBe(403);
+    expect(await status("/metrics")).toBe(200);
+    expect(await status("/readyz")).toBe(200);
+    expect((await daemon.probe("/debug/sandboxes")).status).toBe(200);
+  });
+});
+
 describe("VNI exhaustion", () => {
   it("fails the pod that finds no free VNI, naming the range", async () => {
     await daemon.stop();
