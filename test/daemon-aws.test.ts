@@ -52,6 +52,8 @@ describe("cloud-api-adaptor on the aws provider", () => {
     expect(run.length).toBeGreaterThan(0);
     await fake.settle();
     expect(fake.liveInstances()).toEqual([]);
+    expect(daemon.logs()).not.toContain(env().AWS_SECRET_ACCESS_KEY);
+    expect(daemon.logs()).not.toMatch(/PRIVATE KEY/);
   });
 
   it("after a SIGKILL right after RunInstances, the restarted daemon terminates the instance", async () => {
