@@ -8,6 +8,9 @@ import { AgentService } from "../src/gen/agent_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/cli/shim-driver.ts";
 import { Client } from "../src/ttrpc/index.ts";
+import pino from "pino";
+import { localProviderConfig } from "../providers/local/config.ts";
+import { LocalProvider } from "../providers/local/provider.ts";
 import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
@@ -118,6 +121,20 @@ describe("daemon killed with SIGKILL", () => {
     expect(await vmProcessesAlive()).toBe(0);
     expect(await fs.readdir(dirs.vmsDir).catch(() => [])).toEqual([]);
     await stop("sb"); // the shim retrying StopVM: success
+  });
+
+  it("deletes, while running, a VM that no sandbox claims (RECONCILE_INTERVAL)", async () => {
+    dirs = await makeDaemonDirs();
+    daemon = await startDaemon(dirs, { RECONCILE_INTERVAL: "1s" });
+    const stray = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: dirs.vmsDir }, dirs.stateDir, false), pino({ level: "silent" }));
+    await stray.createVm(
+      { name: "podvm-ghost", token: "t", owner: { sandboxId: "ghost", node: "test-node", cluster: "default" }, resources: {} as never, userData: "#cloud-config\nwrite_files: []\n" },
+      AbortSignal.timeout(10_000),
+    );
+    expect(await fs.readdir(dirs.vmsDir)).toEqual(["podvm-ghost"]);
+    for (let i = 0; i < 200 && (await fs.readdir(dirs.vmsDir)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await fs.readdir(dirs.vmsDir)).toEqual([]);
+    expect(daemon.logs()).toContain("deleted peer VM that no sandbox claims");
   });
 
   it("removes a VM that no record claims (crash before the record reached the disk)", async () => {

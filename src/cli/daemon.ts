@@ -98,6 +98,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   readiness.socketServed = true;
   logger.info({ socket: config.socketPath, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service");
   const capacity = await advertiseCapacity(config, env, logger);
+  const sweeper = startSweeper(manager, config.reconcileIntervalMs, logger);
 
   const m = manager;
   return {
@@ -105,6 +106,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     probePort: debug.port,
     async stop() {
       readiness.socketServed = false;
+      sweeper.stop();
       await capacity?.stop();
       await server.shutdown(5000);
       await m.detach();
@@ -135,4 +137,25 @@ async function advertiseCapacity(config: DaemonConfig, env: Readonly<Record<stri
   if (source === undefined) return undefined;
   logger.info({ origin: source.origin, node: config.nodeName, limit: config.peerpodsLimitPerNode }, "advertising node capacity kata.peerpods.io/vm");
   return k8s.startNodeCapacity({ nodeName: config.nodeName, limit: config.peerpodsLimitPerNode, kubeConfig: source.kubeConfig, logger });
+}
+
+/** Runs the manager's sweep every `intervalMs`, one at a time; failures are logged and retried
+ * at the next tick. */
+function startSweeper(manager: SandboxManager, intervalMs: number, logger: Logger): { stop(): void } {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    manager
+      .sweep(AbortSignal.timeout(Math.max(intervalMs, 60_000)))
+      .then(
+        (r) => {
+          if (r.finishedStops.length > 0 || r.orphansDeleted.length > 0) logger.warn(r, "sweep cleaned up");
+        },
+        (err: Error) => logger.error({ err: err.message }, "sweep failed; will retry"),
+      )
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

@@ -25,6 +25,7 @@ describe("daemon configuration", () => {
       logLevel: "info",
       nodeName: hostname(),
       clusterName: "default",
+      reconcileIntervalMs: 300_000,
     });
   });
 

@@ -134,6 +134,14 @@ export const daemonConfigSpec = Object.freeze({
     defaultDoc: "the host name",
     description: "Kubernetes node this daemon serves; recorded on the VMs it creates.",
   }),
+  // Ours: upstream never lists the cloud, so leaked VMs stay until someone notices.
+  reconcileIntervalMs: durationField({
+    env: "RECONCILE_INTERVAL",
+    flag: "reconcile-interval",
+    default: "5m",
+    minMs: 1000,
+    description: "How often the running daemon finishes failed StopVMs and deletes peer VMs no sandbox claims.",
+  }),
   // Ours: upstream has no cluster identifier.
   clusterName: stringField({
     env: "CLUSTER_NAME",

@@ -246,6 +246,34 @@ describe("SandboxManager", () => {
     expect(provider.vms.size).toBe(1);
   });
 
+  it("sweeps while running: finishes a failed StopVM, deletes a VM whose rollback left it, never touches live sandboxes", async () => {
+    const m = await manager({ limit: 10 });
+    for (const id of ["live", "stuck", "leaky"]) await m.create(id, {}, "");
+    await m.start("live", never());
+    await m.start("stuck", never());
+    provider.failDelete = new Error("API down");
+    await expect(m.stop("stuck", never())).rejects.toThrow(/API down/);
+    provider.failCreate = new Error("VM create failed late");
+    await expect(m.start("leaky", never())).rejects.toThrow(/failed late/);
+    expect(m.list().find((s) => s.id === "leaky")).toMatchObject({ state: "failed", error: expect.stringContaining("clean-up also failed") });
+    expect(provider.vms.size).toBe(3);
+    provider.failDelete = undefined;
+    provider.failCreate = undefined;
+    // A start under way while the sweep runs is not undone.
+    await m.create("starting", {}, "");
+    provider.delays.set("podvm-starting", 200);
+    const starting = m.start("starting", never());
+    const swept = await m.sweep(never());
+    await starting;
+    expect(swept).toEqual({ finishedStops: ["stuck"], orphansDeleted: ["podvm-leaky"] });
+    expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-live", "podvm-starting"]);
+    expect(m.list().map((s) => [s.id, s.state]).sort()).toEqual([
+      ["leaky", "failed"],
+      ["live", "running"],
+      ["starting", "running"],
+    ]);
+  });
+
   it("reconciles after a restart: serves running, rolls back starting, finishes stopping, deletes orphans", async () => {
     const m1 = await manager({ limit: 10 });
     for (const id of ["run", "half", "stop"]) await m1.create(id, {}, "");

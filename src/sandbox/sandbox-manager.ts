@@ -275,19 +275,59 @@ export class SandboxManager {
         }
       });
     }
+    report.orphansDeleted.push(...(await this.deleteOrphans(owned, claimed)));
+    return report;
+  }
+
+  /**
+   * While the daemon runs: finishes StopVMs whose VM deletion failed, and deletes VMs that no
+   * live sandbox claims (a rollback whose clean-up failed, a VM whose sandbox is gone). Each
+   * record is read from memory under its sandbox's lock, so a call under way is never undone;
+   * unlike start-up reconciliation it never declares a running sandbox's VM gone, since cloud
+   * listings may lag behind a create.
+   */
+  async sweep(signal: AbortSignal): Promise<{ finishedStops: string[]; orphansDeleted: string[] }> {
+    const owned = await this.o.provider.listOwnedVms(this.o.owner, signal);
+    const claimed = new Set<string>();
+    const finishedStops: string[] = [];
+    for (const id of [...this.records.keys()]) {
+      await this.lock.run(id, async () => {
+        const r = this.records.get(id);
+        if (r === undefined) return;
+        const vms = owned.filter((v) => v.owner.sandboxId === id);
+        if (r.state === "stopping") {
+          for (const v of vms) claimed.add(v.id); // the stop deletes them itself
+          const failure = await this.cleanupVm(r, undefined, signal);
+          if (failure) {
+            this.log(id).error({ err: failure }, "could not finish StopVM; will retry");
+          } else {
+            await this.forget(id);
+            finishedStops.push(id);
+          }
+        } else if ((r.state === "running" || r.state === "starting") && r.vm !== undefined) {
+          for (const v of vms) if (v.name === r.vm.name) claimed.add(v.id);
+        }
+      });
+    }
+    return { finishedStops, orphansDeleted: await this.deleteOrphans(owned, claimed) };
+  }
+
+  /** Deletes every listed VM not claimed by a running or starting sandbox; returns their names. */
+  private async deleteOrphans(owned: readonly VmInstance[], claimed: ReadonlySet<string>): Promise<string[]> {
+    const deleted: string[] = [];
     for (const v of owned) {
       if (claimed.has(v.id)) continue;
       const rec = this.records.get(v.owner.sandboxId);
       if (rec !== undefined && (rec.state === "running" || rec.state === "starting") && rec.vm?.name === v.name) continue;
       try {
         await this.o.provider.deleteVm({ id: v.id, name: v.name }, AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000));
-        report.orphansDeleted.push(v.name);
+        deleted.push(v.name);
         this.o.logger.warn({ vm: v.name, vmId: v.id, sandbox: v.owner.sandboxId }, "deleted peer VM that no sandbox claims");
       } catch (err) {
         this.o.logger.error({ vm: v.name, err: (err as Error).message }, "could not delete orphan peer VM");
       }
     }
-    return report;
+    return deleted;
   }
 
   /** Stops relays without touching VMs: pods keep running while the daemon restarts. */
