@@ -28,6 +28,7 @@ export const PROVIDERS: readonly ProviderEntry[] = [
   { name: "aws", load: async () => (await import("./aws/index.ts")).awsProviderFactory },
   { name: "azure", load: async () => (await import("./azure/index.ts")).azureProviderFactory },
   { name: "vsphere", load: async () => (await import("./vsphere/index.ts")).vsphereProviderFactory },
+  { name: "libvirt", load: async () => (await import("./libvirt/index.ts")).libvirtProviderFactory },
 ];
 
 export async function findProvider(name: string): Promise<ProviderFactory> {

@@ -16,6 +16,13 @@ DEBIAN_PACKAGES=(
   iputils-ping                       # tunnel tests ping through VXLAN
   util-linux                         # nsenter, setpriv
   procps
+  # libvirt provider: a real libvirtd, QEMU, and what the test peer VM image is built from
+  libvirt-daemon-system libvirt-clients dnsmasq-base
+  qemu-system-x86 qemu-utils
+  linux-image-amd64 busybox-static cpio e2fsprogs
+  dosfstools mtools                  # the cidata image test checks our FAT image with them
+  openssh-server netcat-openbsd      # the qemu+ssh transport test's private sshd
+  python3-libvirt                    # bench:libvirt compares with libvirt's C client
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -1,0 +1,75 @@
+import { XMLParser } from "fast-xml-parser";
+import { describe, expect, it } from "vitest";
+import { domainXml, randomMac, type DomainSpec } from "./domain-xml.ts";
+import { ownershipMetadataXml, parseOwnershipMetadata } from "./ownership-metadata.ts";
+import { overlayVolumeXml, parseVolumeXml } from "./volume-xml.ts";
+
+const marks = { owner: { sandboxId: "sb'1", node: "node<a>", cluster: 'c&"x"' }, token: "tok", mac: "52:54:00:01:02:03" };
+const spec: DomainSpec = {
+  name: "podvm-abc",
+  type: "qemu",
+  vcpus: 2,
+  memoryMiB: 1024,
+  pool: "default",
+  diskVolume: "podvm-abc.qcow2",
+  cidataVolume: "podvm-abc-cidata.img",
+  network: "default",
+  marks,
+  kernelBoot: undefined,
+  consoleLog: "/var/log/libvirt/qemu/podvm-abc-console.log",
+};
+const parse = (xml: string) => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@" }).parse(xml) as { domain: Record<string, any> };
+
+describe("peer VM domain XML", () => {
+  it("describes disk, seed, NIC and size, and keeps every value intact through escaping", () => {
+    const xml = domainXml(spec);
+    const d = parse(xml).domain;
+    expect(d["@type"]).toBe("qemu");
+    expect(d.vcpu["#text"]).toBe(2);
+    expect(d.memory).toMatchObject({ "#text": 1024, "@unit": "MiB" });
+    expect(d.os.boot).toEqual({ "@dev": "hd" });
+    expect(d.cpu).toBeUndefined();
+    expect(d.devices.disk.map((k: any) => [k.source["@volume"], k.target["@dev"], "readonly" in k])).toEqual([
+      ["podvm-abc.qcow2", "vda", false],
+      ["podvm-abc-cidata.img", "vdb", true],
+    ]);
+    expect(d.devices.interface.mac["@address"]).toBe(marks.mac);
+    expect(d.devices.serial.log["@file"]).toBe(spec.consoleLog);
+    // The metadata element reads back exactly, special characters and all.
+    const meta = /<metadata>\s*([\s\S]*?)\s*<\/metadata>/.exec(xml)![1]!;
+    expect(parseOwnershipMetadata(meta)).toEqual(marks);
+  });
+
+  it("boots a kernel directly when told, and passes the host CPU through under KVM", () => {
+    const d = parse(domainXml({ ...spec, type: "kvm", consoleLog: undefined, kernelBoot: { kernel: "/k", initrd: "/i", cmdline: "console=ttyS0 a=<b>" } })).domain;
+    expect(d.os).toMatchObject({ kernel: "/k", initrd: "/i", cmdline: "console=ttyS0 a=<b>" });
+    expect(d.os.boot).toBeUndefined();
+    expect(d.cpu).toEqual({ "@mode": "host-passthrough" });
+    expect(d.devices.serial).toEqual({ "@type": "pty" });
+  });
+
+  it("refuses values XML cannot carry", () => {
+    expect(() => domainXml({ ...spec, name: "bad\u0001name" })).toThrow(/control characters/);
+  });
+
+  it("picks MACs in QEMU's locally administered range", () => {
+    const macs = new Set(Array.from({ length: 50 }, () => randomMac()));
+    for (const m of macs) expect(m).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);
+    expect(macs.size).toBeGreaterThan(45);
+  });
+
+  it("ignores metadata that lacks a mark", () => {
+    expect(parseOwnershipMetadata(ownershipMetadataXml(marks).replace(/ token="[^"]*"/, ""))).toBeUndefined();
+    expect(parseOwnershipMetadata("<other/>")).toBeUndefined();
+    expect(parseOwnershipMetadata("<<<")).toBeUndefined();
+  });
+});
+
+describe("volume XML", () => {
+  it("backs the overlay with the base volume and reads capacities in any unit", () => {
+    expect(overlayVolumeXml("v.qcow2", { path: "/p/base.qcow2", format: "qcow2", capacityBytes: 10n ** 10n })).toContain("<backingStore><path>/p/base.qcow2</path><format type='qcow2'/></backingStore>");
+    expect(parseVolumeXml("<volume><capacity unit='bytes'>123</capacity><target><path>/a</path><format type='qcow2'/></target></volume>")).toEqual({ capacityBytes: 123n, format: "qcow2", path: "/a" });
+    expect(parseVolumeXml("<volume><capacity unit='GiB'>2</capacity><target/></volume>")).toEqual({ capacityBytes: 2n * 1024n ** 3n, format: "raw", path: undefined });
+    expect(() => parseVolumeXml("<pool/>")).toThrow(/without <volume>/);
+  });
+});

@@ -1,0 +1,260 @@
+// The libvirt host the libvirt tests use: the system daemons (started here when they are not
+// running, and stopped again by the last test process that needs them), the default
+// network, a test storage pool and the test image's base volume (uploaded through our own
+// client's stream, kept between runs and replaced when the image changes).
+import { execFile, spawn } from "node:child_process";
+import { createReadStream } from "node:fs";
+import fs from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import { LibvirtClient, isNotFound, uuidString, type StoragePoolRef } from "../../providers/libvirt/rpc/index.ts";
+import { buildPeerVmImage, type PeerVmImage } from "../libvirt-image/build-image.ts";
+
+const run = promisify(execFile);
+export const SYSTEM_URI = "qemu:///system";
+export const SYSTEM_SOCKET = "/var/run/libvirt/libvirt-sock";
+const VIRTLOGD_SOCKET = "/var/run/libvirt/virtlogd-sock";
+export const TEST_POOL = "caa-test";
+const TEST_POOL_DIR = "/var/lib/libvirt/images/caa-test";
+export const TEST_NETWORK = "default";
+const STATE_DIR = "/run/caa-libvirt-tests";
+
+interface Started {
+  pids: number[];
+  network: boolean;
+}
+
+/** Starts virtlogd and libvirtd when needed; each test process calls release() at the end. */
+export async function acquireLibvirtDaemons(): Promise<{ release(): Promise<void> }> {
+  await withPrepareLock(startDaemonsLocked);
+  return {
+    release: () => withPrepareLock(releaseLocked),
+  };
+}
+
+async function startDaemonsLocked(): Promise<void> {
+  await fs.mkdir(path.join(STATE_DIR, "users"), { recursive: true });
+  await fs.writeFile(path.join(STATE_DIR, "users", String(process.pid)), "");
+  const started: Started = await readStarted();
+  if (!(await connectable(VIRTLOGD_SOCKET))) started.pids.push(await startDaemon("virtlogd", "/var/run/virtlogd.pid", VIRTLOGD_SOCKET));
+  if (!(await connectable(SYSTEM_SOCKET))) started.pids.push(await startDaemon("libvirtd", "/var/run/libvirtd.pid", SYSTEM_SOCKET));
+  const client = await LibvirtClient.connect(SYSTEM_URI);
+  try {
+    const netRef = await client.lookupNetworkByName(TEST_NETWORK);
+    if (!(await client.isNetworkActive(netRef))) {
+      await client.startNetwork(netRef);
+      started.network = true;
+    }
+  } finally {
+    await client.close();
+  }
+  await fs.writeFile(path.join(STATE_DIR, "started.json"), JSON.stringify(started));
+}
+
+/** The last user stops what the tests started: the network, libvirtd, then virtlogd. */
+async function releaseLocked(): Promise<void> {
+  await fs.rm(path.join(STATE_DIR, "users", String(process.pid)), { force: true });
+  const users = await liveUsers();
+  if (users.length > 0) return;
+  const s = await readStarted();
+  if (s.network) await run("virsh", ["-c", SYSTEM_URI, "net-destroy", TEST_NETWORK]).catch(() => {});
+  for (const pid of [...s.pids].reverse()) {
+    try {
+      process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    } catch {
+      // already gone
+    }
+  }
+  await fs.rm(path.join(STATE_DIR, "started.json"), { force: true });
+}
+
+async function readStarted(): Promise<Started> {
+  try {
+    return JSON.parse(await fs.readFile(path.join(STATE_DIR, "started.json"), "utf8")) as Started;
+  } catch {
+    return { pids: [], network: false };
+  }
+}
+
+async function liveUsers(): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await fs.readdir(path.join(STATE_DIR, "users")).catch(() => [] as string[])) {
+    const pid = Number(name);
+    if (alive(pid)) out.push(pid);
+    else await fs.rm(path.join(STATE_DIR, "users", name), { force: true });
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function connectable(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection({ path: socketPath });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+async function startDaemon(program: string, pidFile: string, socketPath: string): Promise<number> {
+  const child = spawn(program, ["-d"], { stdio: "ignore" });
+  await new Promise<void>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${program} -d exited with ${code}`))));
+  });
+  for (let i = 0; i < 300; i++) {
+    if (await connectable(socketPath)) return Number((await fs.readFile(pidFile, "utf8")).trim());
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${program} did not open ${socketPath} within 30s`);
+}
+
+/** The test pool (a directory pool), defined and started when missing. */
+export function ensureTestPool(client: LibvirtClient): Promise<StoragePoolRef> {
+  return withPrepareLock(() => ensurePoolLocked(client));
+}
+
+async function ensurePoolLocked(client: LibvirtClient): Promise<StoragePoolRef> {
+  try {
+    const pool = await client.lookupStoragePoolByName(TEST_POOL);
+    if (!(await client.isStoragePoolActive(pool))) await run("virsh", ["-c", SYSTEM_URI, "pool-start", TEST_POOL]);
+    return pool;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await fs.mkdir(TEST_POOL_DIR, { recursive: true });
+  await run("virsh", ["-c", SYSTEM_URI, "pool-define-as", TEST_POOL, "dir", "--target", TEST_POOL_DIR]);
+  await run("virsh", ["-c", SYSTEM_URI, "pool-start", TEST_POOL]);
+  return client.lookupStoragePoolByName(TEST_POOL);
+}
+
+export interface PeerVmHost {
+  readonly image: PeerVmImage;
+  readonly baseVolume: string;
+  /** The libvirt provider's settings for the test image (emulation, small VMs). */
+  env(extra?: Record<string, string>): Record<string, string>;
+}
+
+/** Builds (or reuses) the test image and uploads it as the pool's base volume; one test
+ * process at a time does so, the others then find both ready. */
+export async function preparePeerVmHost(client: LibvirtClient): Promise<PeerVmHost> {
+  return withPrepareLock(() => prepareLocked(client));
+}
+
+async function withPrepareLock<T>(fn: () => Promise<T>): Promise<T> {
+  await fs.mkdir(STATE_DIR, { recursive: true });
+  const lock = path.join(STATE_DIR, "prepare.lock");
+  for (let i = 0; ; i++) {
+    try {
+      const fd = await fs.open(lock, "wx");
+      await fd.writeFile(String(process.pid));
+      await fd.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number(await fs.readFile(lock, "utf8").catch(() => "0"));
+      // A holder that died leaves its lock behind.
+      if (holder > 0 && !alive(holder)) await fs.rm(lock, { force: true });
+      else if (i > 6000) throw new Error(`${lock} held by process ${holder} for 10 minutes`);
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
+
+async function prepareLocked(client: LibvirtClient): Promise<PeerVmHost> {
+  const image = await buildPeerVmImage({ log: (l) => process.stderr.write(`${l}\n`) });
+  const pool = await ensurePoolLocked(client);
+  const baseVolume = `podvm-test-${image.hash}.qcow2`;
+  const vols = await client.listAllVolumes(pool);
+  for (const v of vols) {
+    if (v.name.startsWith("podvm-test-") && v.name !== baseVolume) await client.deleteStorageVol(v, 0).catch(() => {});
+  }
+  if (!vols.some((v) => v.name === baseVolume)) {
+    const { stdout } = await run("qemu-img", ["info", "--output=json", image.rootfs]);
+    const virtualSize = (JSON.parse(stdout) as { "virtual-size": number })["virtual-size"];
+    const vol = await client.createStorageVolXml(
+      pool,
+      `<volume><name>${baseVolume}</name><capacity unit='bytes'>${virtualSize}</capacity><target><format type='qcow2'/></target></volume>`,
+    );
+    const size = (await fs.stat(image.rootfs)).size;
+    await client.uploadStorageVol(vol, createReadStream(image.rootfs, { highWaterMark: 1024 * 1024 }), { length: BigInt(size) });
+  }
+  return {
+    image,
+    baseVolume,
+    env: (extra = {}) => ({
+      LIBVIRT_URI: SYSTEM_URI,
+      LIBVIRT_POOL: TEST_POOL,
+      LIBVIRT_NET: TEST_NETWORK,
+      LIBVIRT_VOL_NAME: baseVolume,
+      LIBVIRT_DOMAIN_TYPE: "qemu",
+      LIBVIRT_CPU: "2",
+      LIBVIRT_MEMORY: "768",
+      LIBVIRT_KERNEL: image.kernel,
+      LIBVIRT_INITRD: image.initrd,
+      LIBVIRT_CMDLINE: "console=ttyS0 quiet",
+      LIBVIRT_SHUTDOWN_GRACE: "10s",
+      ...extra,
+    }),
+  };
+}
+
+export interface Leftovers {
+  domains: string[];
+  volumes: string[];
+  leases: string[];
+}
+
+/** Domains, volumes and DHCP leases whose names start with `prefix`, or with one of `macs`. */
+export async function leftovers(client: LibvirtClient, prefix: string, macs: readonly string[] = []): Promise<Leftovers> {
+  const domains = (await client.listAllDomains(0))
+    .filter((d) => d.name.startsWith(prefix))
+    .map((d) => `${d.name} ${uuidString(d.uuid)}`)
+    .sort();
+  const pool = await client.lookupStoragePoolByName(TEST_POOL);
+  const volumes = (await client.listAllVolumes(pool))
+    .filter((v) => v.name.startsWith(prefix))
+    .map((v) => v.name)
+    .sort();
+  const network = await client.lookupNetworkByName(TEST_NETWORK);
+  const wanted = new Set(macs.map((m) => m.toLowerCase()));
+  const leases = (await client.getNetworkDhcpLeases(network))
+    .filter((l) => (l.hostname ?? "").startsWith(prefix) || wanted.has((l.mac ?? "").toLowerCase()))
+    .map((l) => `${l.hostname ?? "?"} ${l.mac} ${l.ipAddress}`)
+    .sort();
+  return { domains, volumes, leases };
+}
+
+const QEMU_LOG_DIR = "/var/log/libvirt/qemu";
+
+/** Removes every domain and volume whose name starts with `prefix` (what a failed test left),
+ * and the logs libvirt kept of those domains and their consoles. */
+export async function removeAll(client: LibvirtClient, prefix: string): Promise<void> {
+  for (const f of await fs.readdir(QEMU_LOG_DIR).catch(() => [] as string[])) {
+    if (f.startsWith(prefix)) await fs.rm(path.join(QEMU_LOG_DIR, f), { force: true });
+  }
+  for (const d of await client.listAllDomains(0)) {
+    if (!d.name.startsWith(prefix)) continue;
+    await client.destroyDomain(d).catch(() => {});
+    await client.undefineDomain(d).catch(() => {});
+  }
+  const pool = await client.lookupStoragePoolByName(TEST_POOL);
+  for (const v of await client.listAllVolumes(pool)) if (v.name.startsWith(prefix)) await client.deleteStorageVol(v).catch(() => {});
+}
