@@ -72,6 +72,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     vniBase: config.vxlanMinId,
     vniCount: (1 << 24) - config.vxlanMinId, // VNIs are 24 bits
     vxlanPort: config.vxlanPort,
+    defaultInitdata: config.initdata,
     logger,
     socketLingerMs: Number(env.CAA_SOCKET_LINGER_MS ?? 10_000),
     onStartPhase: (phase, seconds) => metrics.startPhases.observe({ phase }, seconds),

@@ -8,6 +8,7 @@ export const ANNOTATIONS = {
   memory: "io.katacontainers.config.hypervisor.default_memory",
   gpus: "io.katacontainers.config.hypervisor.default_gpus",
   image: "io.katacontainers.config.hypervisor.image",
+  initdata: "io.katacontainers.config.hypervisor.cc_init_data",
   podName: "io.kubernetes.cri.sandbox-name",
   podNamespace: "io.kubernetes.cri.sandbox-namespace",
 } as const;

@@ -4,7 +4,7 @@ import path from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CreateVmRequest, Ownership, Provider, VmInstance } from "../../providers/provider.ts";
-import { forwarderConfigFromUserData, type PodNetwork } from "../userdata/index.ts";
+import { forwarderConfigFromUserData, INITDATA_PATH, parseCloudConfig, type PodNetwork } from "../userdata/index.ts";
 import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./ports.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SandboxManager, type SandboxManagerOptions } from "./sandbox-manager.ts";
@@ -156,6 +156,21 @@ describe("SandboxManager", () => {
     expect(m.list()[0]).toMatchObject({ id: "sb1", state: "running", vmId: vm.id });
     await m.start("sb1", never()); // idempotent
     expect(provider.vms.size).toBe(1);
+  });
+
+  it("hands the pod's initdata (annotation, else INITDATA) to the VM in its user-data", async () => {
+    const m = await manager({ defaultInitdata: "version = \"0.1.0\"\n# default" });
+    await m.create("own", { "io.katacontainers.config.hypervisor.cc_init_data": "algorithm = \"sha384\"" }, "");
+    await m.create("dflt", {}, "");
+    await m.start("own", never());
+    await m.start("dflt", never());
+    const files = (name: string) => parseCloudConfig([...provider.vms.values()].find((v) => v.name === name)!.userData);
+    expect(files("podvm-own").find((f) => f.path === INITDATA_PATH)).toEqual({ path: INITDATA_PATH, permissions: "0600", content: 'algorithm = "sha384"' });
+    expect(files("podvm-dflt").find((f) => f.path === INITDATA_PATH)?.content).toBe('version = "0.1.0"\n# default');
+    const none = await manager();
+    await none.create("bare", {}, "");
+    await none.start("bare", never());
+    expect(files("podvm-bare").map((f) => f.path)).toEqual(["/run/peerpod/daemon.json"]);
   });
 
   it("reports where StartVM's time went, phase by phase", async () => {

@@ -26,6 +26,8 @@ export interface SandboxManagerOptions {
   readonly vniBase: number;
   readonly vniCount: number;
   readonly vxlanPort: number;
+  /** Initdata for pods whose annotations carry none (INITDATA). */
+  readonly defaultInitdata?: string | undefined;
   readonly logger: Logger;
   /** How long a stopped sandbox's socket keeps answering errors before it disappears. */
   readonly socketLingerMs?: number;
@@ -178,7 +180,8 @@ export class SandboxManager {
         record = await this.save({ ...record, tunnel: { vni, state: "pending", network: podNetwork } });
       }
       const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(id);
-      const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork });
+      const initdata = base.annotations[ANNOTATIONS.initdata] || this.o.defaultInitdata;
+      const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork }, initdata);
       const req = { name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData };
       instance = await phases.time("provider_create", () => this.o.provider.createVm(req, signal));
       this.failpoint("start-after-create");
