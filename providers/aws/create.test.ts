@@ -5,6 +5,7 @@ import { awsEnv, awsProvider, deadline, NO_RESOURCES, vmRequest } from "../../te
 import { FAKE_AMI, FAKE_KEY_PAIR, FAKE_SG, FAKE_SUBNET, FakeEc2, type FakeEc2Options, type FakeInstanceView } from "../../test/support/fake-ec2.ts";
 import { ProviderError } from "../provider.ts";
 import type { AwsProvider } from "./provider.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -20,16 +21,6 @@ async function setup(env: Record<string, string | undefined> = {}, options: Fake
 }
 
 const running = (fake: FakeEc2): FakeInstanceView[] => fake.instances().filter((i) => i.state === "pending" || i.state === "running");
-
-async function rejection(p: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error("call unexpectedly succeeded");
-}
 
 describe("AWS createVm", () => {
   it("launches one instance as the daemon asked and waits until it runs with its address", async () => {

@@ -3,8 +3,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { awsEnv, awsProvider, deadline, vmRequest } from "../../test/support/aws-fixture.ts";
 import { FakeEc2, type Fault } from "../../test/support/fake-ec2.ts";
-import { ProviderError, type VmInstance } from "../provider.ts";
+import type { VmInstance } from "../provider.ts";
 import type { AwsProvider } from "./provider.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -146,12 +147,3 @@ describe("AWS provider under injected faults", () => {
   });
 });
 
-async function rejection(p: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error("call unexpectedly succeeded");
-}

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForForwarder } from "../../src/proxy/wait-for-forwarder.ts";
 import { buildUserData } from "../../src/userdata/index.ts";
 import { simClient, startLocalGuests, startVcsim, vsphereEnv, type LocalGuests, type Vcsim } from "../../test/support/vcsim.ts";
-import { OWNERSHIP_KEYS, ProviderError, type CreateVmRequest } from "../provider.ts";
+import { OWNERSHIP_KEYS, type CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
 import {
@@ -27,6 +27,7 @@ import {
   type MoRef,
   type VimClient,
 } from "./vim/index.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
 
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
 const ENV = { GOVC_FOLDER: "peerpods", GOVC_DATASTORE: "LocalDS_1" };
@@ -85,16 +86,6 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Pr
     if (Date.now() > end) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error("call unexpectedly succeeded");
 }
 
 /** A VM without our marks, as an operator might have made one. */

@@ -5,10 +5,11 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
 import { peerVms, simClient, startVcsim, vsphereEnv, type Vcsim } from "../../test/support/vcsim.ts";
-import { ProviderError, type CreateVmRequest } from "../provider.ts";
+import type { CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
 import { cloneVm, destroyVm, findByInventoryPath, readRef, retrieveProperties, waitForTask, type VimClient } from "./vim/index.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
 
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
 let sim: Vcsim;
@@ -42,16 +43,6 @@ function vmRequest(n: number): CreateVmRequest {
     resources: { instanceType: undefined, vcpus: 1, memoryMiB: 512, gpus: undefined, image: undefined },
     userData: buildUserData({ version: 1, sandboxId, listenPort: 15150, tls: undefined, podNetwork: undefined }),
   };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderError);
-    return err as ProviderError;
-  }
-  throw new Error("call unexpectedly succeeded");
 }
 
 async function assertNoPeerVms(): Promise<void> {
