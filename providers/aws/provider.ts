@@ -27,6 +27,7 @@ import { LIVE_STATES, toVmInstance } from "./instance-view.ts";
 import { MAX_USER_DATA_BYTES, runInstancesInput } from "./run-request.ts";
 import { waitUntilRunning } from "./wait-running.ts";
 import { resolvePlacement, type Placement } from "./worker-placement.ts";
+import { ANNOTATIONS } from "../../src/kata/annotations.ts";
 
 export interface AwsProviderOptions {
   readonly logger: Logger;
@@ -44,8 +45,6 @@ interface Connection {
   readonly placement: Placement;
 }
 
-const IMAGE_ANNOTATION = "io.katacontainers.config.hypervisor.image";
-const MACHINE_TYPE_ANNOTATION = "io.katacontainers.config.hypervisor.machine_type";
 
 export class AwsProvider implements Provider {
   readonly name = "aws";
@@ -219,7 +218,7 @@ export class AwsProvider implements Provider {
     const learned = (variable: string) => (placement.fromImds.includes(variable) ? `${variable} (from the worker's metadata)` : variable);
     const image = resources?.image;
     return {
-      image: image === undefined ? { variable: "PODVM_AMI_ID", value: this.config.amiId } : { variable: `annotation ${IMAGE_ANNOTATION}`, value: image },
+      image: image === undefined ? { variable: "PODVM_AMI_ID", value: this.config.amiId } : { variable: `annotation ${ANNOTATIONS.image}`, value: image },
       subnet: { variable: learned("AWS_SUBNET_ID"), value: placement.subnetId },
       securityGroups: { variable: learned("AWS_SG_IDS"), value: placement.securityGroupIds.join(",") },
       ...(this.config.keyName === undefined ? {} : { keyName: { variable: "SSH_KP_NAME", value: this.config.keyName } }),
@@ -356,7 +355,7 @@ export class AwsProvider implements Provider {
 function typeHint(choice: InstanceTypeChoice, instanceType: string): SettingHint {
   switch (choice.reason) {
     case "annotation":
-      return { variable: `annotation ${MACHINE_TYPE_ANNOTATION}`, value: instanceType };
+      return { variable: `annotation ${ANNOTATIONS.machineType}`, value: instanceType };
     case "default":
       return { variable: "PODVM_INSTANCE_TYPE", value: instanceType };
     case "smallest-fit":

@@ -14,6 +14,7 @@ import { METADATA_NAMESPACE, parseOwnershipMetadata, type VmMarks } from "./owne
 import { hasCode, isNotFound, ErrorCode, MetadataType, ShutdownFlags, UndefineFlags, uuidBytes, uuidString, type DomainRef, type LibvirtClient, type NetworkRef, type StoragePoolRef, type StorageVolRef } from "./rpc/index.ts";
 import { overlayVolumeXml, parseVolumeXml, rawVolumeXml, vmVolumeNames } from "./volume-xml.ts";
 import { waitForLease } from "./wait-for-lease.ts";
+import { ANNOTATIONS } from "../../src/kata/annotations.ts";
 
 export interface LibvirtProviderOptions {
   readonly logger: Logger;
@@ -22,7 +23,6 @@ export interface LibvirtProviderOptions {
 }
 
 const UNDEFINE_ALL = UndefineFlags.managedSave | UndefineFlags.snapshotsMetadata | UndefineFlags.nvram | UndefineFlags.checkpointsMetadata;
-const IMAGE_ANNOTATION = "io.katacontainers.config.hypervisor.image";
 
 export class LibvirtProvider implements Provider {
   readonly name = "libvirt";
@@ -231,7 +231,7 @@ export class LibvirtProvider implements Provider {
 
   private async baseVolume(client: LibvirtClient, pool: StoragePoolRef, image: string | undefined, signal: AbortSignal): Promise<{ path: string; format: string; capacityBytes: bigint }> {
     const name = image ?? this.config.volumeName;
-    const setting = image === undefined ? "LIBVIRT_VOL_NAME" : `annotation ${IMAGE_ANNOTATION}`;
+    const setting = image === undefined ? "LIBVIRT_VOL_NAME" : `annotation ${ANNOTATIONS.image}`;
     const vol = await this.findVolume(client, pool, name, signal);
     if (vol === undefined) throw new ProviderError(`${setting}=${name}: no volume of that name in storage pool ${pool.name} (upload the peer-pod image: virsh vol-create-as ${pool.name} ${name} ... && virsh vol-upload)`);
     const facts = parseVolumeXml(await client.getStorageVolXml(vol, signal));

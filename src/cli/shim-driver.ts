@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { AgentService } from "../gen/agent_pb.js";
 import { Hypervisor } from "../gen/hypervisor_pb.js";
+import { ANNOTATIONS } from "../kata/annotations.ts";
 import { Client, Code, TtrpcError } from "../ttrpc/index.ts";
 
 export interface RunPodOptions {
@@ -20,11 +21,11 @@ export interface RunPodOptions {
 }
 
 const DEFAULT_ANNOTATIONS = {
-  "io.kubernetes.cri.sandbox-name": "",
-  "io.kubernetes.cri.sandbox-namespace": "",
-  "io.katacontainers.config.hypervisor.machine_type": "",
-  "io.katacontainers.config.hypervisor.default_vcpus": "0",
-  "io.katacontainers.config.hypervisor.default_memory": "0",
+  [ANNOTATIONS.podName]: "",
+  [ANNOTATIONS.podNamespace]: "",
+  [ANNOTATIONS.machineType]: "",
+  [ANNOTATIONS.vcpus]: "0",
+  [ANNOTATIONS.memory]: "0",
 };
 
 /** One Hypervisor call on its own connection, as the shim makes them. */

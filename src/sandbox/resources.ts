@@ -1,17 +1,8 @@
 import type { ResourceRequest } from "../../providers/provider.ts";
+import { ANNOTATIONS } from "../kata/annotations.ts";
 import { SandboxError } from "./sandbox-error.ts";
 
-/** The Kata annotations that size the peer VM. */
-export const ANNOTATIONS = {
-  machineType: "io.katacontainers.config.hypervisor.machine_type",
-  vcpus: "io.katacontainers.config.hypervisor.default_vcpus",
-  memory: "io.katacontainers.config.hypervisor.default_memory",
-  gpus: "io.katacontainers.config.hypervisor.default_gpus",
-  image: "io.katacontainers.config.hypervisor.image",
-  initdata: "io.katacontainers.config.hypervisor.cc_init_data",
-  podName: "io.kubernetes.cri.sandbox-name",
-  podNamespace: "io.kubernetes.cri.sandbox-namespace",
-} as const;
+export { ANNOTATIONS };
 
 /**
  * Reads the pod's resource wishes. The shim always sends these keys, with "" or "0" when the
