@@ -2,6 +2,7 @@
 // the VM stops, the provider's own limit passes, or the call's deadline does.
 import { ProviderError } from "../provider.ts";
 import type { DomainRef, LibvirtClient, NetworkRef } from "./rpc/index.ts";
+import { sleep } from "../../src/util/sleep.ts";
 
 export interface LeaseWait {
   readonly vmName: string;
@@ -34,18 +35,4 @@ export async function waitForLease(client: LibvirtClient, w: LeaseWait, signal: 
     }
     await sleep(Math.min(w.pollMs, Math.max(0, deadline - Date.now())), signal);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

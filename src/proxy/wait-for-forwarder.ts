@@ -4,7 +4,7 @@ import { formatAddress, type ForwarderAddress } from "./forwarder-address.ts";
 import { describeDialError, isTlsRejection } from "./private/dial-error.ts";
 import { ForwarderDialer } from "./private/forwarder-dialer.ts";
 import { probeHealth } from "./private/health-probe.ts";
-import { sleep } from "./private/sleep.ts";
+import { sleep } from "../util/sleep.ts";
 import type { ProxyTls } from "./proxy-tls.ts";
 
 export interface WaitForForwarderOptions extends ForwarderAddress {

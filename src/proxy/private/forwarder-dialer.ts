@@ -4,7 +4,7 @@ import tls from "node:tls";
 import { formatAddress, type ForwarderAddress } from "../forwarder-address.ts";
 import { tlsConnectOptions, type ProxyTls } from "../proxy-tls.ts";
 import { describeDialError, isTlsRejection } from "./dial-error.ts";
-import { sleep } from "./sleep.ts";
+import { sleep } from "../../util/sleep.ts";
 
 /** A dial that gave up; the message names the address and the last cause. */
 export class DialError extends Error {
