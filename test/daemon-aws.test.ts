@@ -38,6 +38,14 @@ afterAll(async () => {
   if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
 });
 
+/** Instances still costing money once terminations in flight have had time to finish
+ * (EC2 shows shutting-down for a moment before terminated). */
+async function liveAfterShutdown() {
+  await fake.settle();
+  for (let i = 0; i < 200 && fake.liveInstances().some((x) => x.state === "shutting-down"); i++) await new Promise((r) => setTimeout(r, 25));
+  return fake.liveInstances();
+}
+
 const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
 const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
@@ -50,8 +58,7 @@ describe("cloud-api-adaptor on the aws provider", () => {
     expect({ status, out }).toEqual({ status: 0, out: "from ec2\n" });
     const run = fake.calls("RunInstances");
     expect(run.length).toBeGreaterThan(0);
-    await fake.settle();
-    expect(fake.liveInstances()).toEqual([]);
+    expect(await liveAfterShutdown()).toEqual([]);
     expect(daemon.logs()).not.toContain(env().AWS_SECRET_ACCESS_KEY);
     expect(daemon.logs()).not.toMatch(/PRIVATE KEY/);
   });
@@ -69,8 +76,7 @@ describe("cloud-api-adaptor on the aws provider", () => {
     expect(await starting).toMatchObject({ code: Code.UNAVAILABLE });
     expect(fake.liveInstances()).toHaveLength(1);
     daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });
-    await fake.settle();
-    expect(fake.liveInstances()).toEqual([]);
+    expect(await liveAfterShutdown()).toEqual([]);
     expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "crash", state: "failed" })]);
     await stop("crash");
   });
@@ -82,8 +88,7 @@ describe("cloud-api-adaptor on the aws provider", () => {
     const err = await start("denied").catch((e: unknown) => e);
     expect(err).toMatchObject({ code: Code.UNAVAILABLE, statusMessage: expect.stringMatching(/UnauthorizedOperation|not authorized/i) });
     await stop("denied");
-    await fake.settle();
-    expect(fake.liveInstances()).toEqual([]);
+    expect(await liveAfterShutdown()).toEqual([]);
   });
 
   it("rides out throttling and server errors with the SDK's retries", async () => {
@@ -94,8 +99,7 @@ describe("cloud-api-adaptor on the aws provider", () => {
     await start("bumpy");
     expect((await debugSandboxes(daemon.probePort))[0]).toMatchObject({ id: "bumpy", state: "running" });
     await stop("bumpy");
-    await fake.settle();
-    expect(fake.liveInstances()).toEqual([]);
+    expect(await liveAfterShutdown()).toEqual([]);
   });
 
   it("refuses to start with a missing AMI, naming the variable", async () => {
