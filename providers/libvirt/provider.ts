@@ -331,10 +331,16 @@ export class LibvirtProvider implements Provider {
         },
       );
       const until = Date.now() + grace;
+      let pressedAt = Date.now();
       while (asked && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 200));
         signal.throwIfAborted();
         if (!(await ignoreNotFound(client.isDomainActive(dom, signal)))) return;
+        // A guest still booting has nothing listening for the button yet: press it again.
+        if (Date.now() - pressedAt >= 2000) {
+          pressedAt = Date.now();
+          await client.shutdownDomain(dom, ShutdownFlags.acpiPowerButton, signal).catch(() => undefined);
+        }
       }
     }
     try {

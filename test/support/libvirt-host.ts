@@ -210,7 +210,8 @@ async function prepareLocked(client: LibvirtClient): Promise<PeerVmHost> {
       LIBVIRT_KERNEL: image.kernel,
       LIBVIRT_INITRD: image.initrd,
       LIBVIRT_CMDLINE: "console=ttyS0 quiet",
-      LIBVIRT_SHUTDOWN_GRACE: "10s",
+      // Emulated guests on a busy CI machine can take long to act on the power button.
+      LIBVIRT_SHUTDOWN_GRACE: "30s",
       ...extra,
     }),
   };
