@@ -85,10 +85,25 @@ describe("daemon configuration", () => {
     }
     expect(failure).toBeInstanceOf(InvalidConfigError);
     const message = (failure as InvalidConfigError).message;
-    expect(message).toContain('PROXY_TIMEOUT="0": expected a Go duration such as 5m or 300s, at least 1ms');
+    expect(message).toContain('PROXY_TIMEOUT="0": expected a Go duration such as 5m or 300s, from 1ms to 24h0m0s');
     expect(message).toContain('VXLAN_MIN_ID="16777216": expected an integer from 1 to 16777215');
     expect(message).toContain('PEERPODS_LIMIT_PER_NODE="0": expected an integer of at least 1');
     expect(message).toContain('LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it("refuses durations that would overflow Node's timers, naming the variable", () => {
+    // 720h as RECONCILE_INTERVAL made setInterval fire every millisecond; 600h as PROXY_TIMEOUT
+    // made every StartVM time out at once.
+    let failure: unknown;
+    try {
+      loadDaemonConfig({ env: { RECONCILE_INTERVAL: "720h", PROXY_TIMEOUT: "600h" }, argv: [] });
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(InvalidConfigError);
+    const message = (failure as InvalidConfigError).message;
+    expect(message).toContain('RECONCILE_INTERVAL="720h": expected a Go duration such as 5m or 300s, from 1s to 24h0m0s');
+    expect(message).toContain('PROXY_TIMEOUT="600h": expected a Go duration such as 5m or 300s, from 1ms to 24h0m0s');
   });
 
   it("documents every variable", () => {

@@ -87,23 +87,32 @@ describe("durationField", () => {
     expect(field.show(ms)).toBe("5m0s");
   });
   it("rejects garbage with the standard wording", () => {
-    expect(problemOf(parse(field, "abc"))).toBe("a Go duration such as 5m or 300s");
+    expect(problemOf(parse(field, "abc"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
   });
   it("rejects bare numbers, saying a unit is missing", () => {
-    expect(problemOf(parse(field, "300"))).toBe("a Go duration such as 5m or 300s (a number needs a unit: ns, us, ms, s, m or h)");
+    expect(problemOf(parse(field, "300"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s (a number needs a unit: ns, us, ms, s, m or h)");
   });
   it("accepts a bare 0 but not negatives", () => {
     expect(valueOf(parse(field, "0"))).toBe(0);
-    expect(problemOf(parse(field, "-5m"))).toBe("a Go duration such as 5m or 300s");
+    expect(problemOf(parse(field, "-5m"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
   });
   it("enforces a minimum", () => {
     const positive = durationField({ env: "D", description: "d", minMs: 1 });
-    expect(problemOf(parse(positive, "0"))).toBe("a Go duration such as 5m or 300s, at least 1ms");
+    expect(problemOf(parse(positive, "0"))).toBe("a Go duration such as 5m or 300s, from 1ms to 24h0m0s");
     expect(valueOf(parse(positive, "1ms"))).toBe(1);
+  });
+  it("bounds every duration well below Node's 2^31 ms timer limit (24h unless the field says)", () => {
+    // A larger value overflows setTimeout/setInterval, which then fire after 1 ms.
+    expect(problemOf(parse(field, "720h"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
+    expect(problemOf(parse(field, "24h0m0.001s"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
+    expect(valueOf(parse(field, "24h"))).toBe(86_400_000);
+    const long = durationField({ env: "D", description: "d", minMs: 1000, maxMs: 7 * 86_400_000 });
+    expect(problemOf(parse(long, "169h"))).toBe("a Go duration such as 5m or 300s, from 1s to 168h0m0s");
+    expect(() => durationField({ env: "D", description: "d", maxMs: 2 ** 31 })).toThrow(/D.*2147483647/);
   });
   it("gives no hint quoting a secret's value", () => {
     const secret = durationField({ env: "D", description: "d", secret: true });
-    expect(problemOf(parse(secret, "5hunter2"))).toBe("a Go duration such as 5m or 300s");
+    expect(problemOf(parse(secret, "5hunter2"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
   });
 });
 

@@ -2,6 +2,7 @@
 // options: `default` or `required: true` make it always present, otherwise it may be undefined.
 
 import { accept, makeField, reject, type Field, type FieldKindParts, type FieldOptions, type FieldValue, type Parsed } from "./field.ts";
+import { TIMER_MAX_MS } from "../util/timer-limit.ts";
 import { formatGoDuration, GO_DURATION_EXPECTED, GoDurationError, parseGoDuration } from "./go-duration.ts";
 
 export interface IntFieldOptions extends FieldOptions {
@@ -12,7 +13,13 @@ export interface IntFieldOptions extends FieldOptions {
 export interface DurationFieldOptions extends FieldOptions {
   /** Smallest accepted duration in milliseconds; 0 unless given (negative timeouts make no sense). */
   readonly minMs?: number;
+  /** Largest accepted duration in milliseconds; 24h unless given. Never above TIMER_MAX_MS: a
+   * longer timer fires at once (RECONCILE_INTERVAL=720h became a busy loop of provider calls). */
+  readonly maxMs?: number;
 }
+
+/** The bound of a duration whose field names none: longer than any sane timeout or interval. */
+export const DEFAULT_MAX_DURATION_MS = 24 * 3_600_000;
 
 export interface EnumFieldOptions<V extends string> extends FieldOptions {
   readonly values: readonly V[];
@@ -82,14 +89,17 @@ export function boolField<const O extends FieldOptions>(options: O): Field<Field
 /** A Go duration string; the value is in milliseconds. */
 export function durationField<const O extends DurationFieldOptions>(options: O): Field<FieldValue<number, O>> {
   const minMs = options.minMs ?? 0;
-  const expected = minMs === 0 ? GO_DURATION_EXPECTED : `${GO_DURATION_EXPECTED}, at least ${formatGoDuration(minMs)}`;
+  const maxMs = options.maxMs ?? DEFAULT_MAX_DURATION_MS;
+  if (!(maxMs <= TIMER_MAX_MS && maxMs >= minMs)) throw new RangeError(`duration ${options.env}: maxMs ${maxMs} must be from minMs to ${TIMER_MAX_MS} (Node's timer limit)`);
+  const range = minMs === 0 ? `at most ${formatGoDuration(maxMs)}` : `from ${formatGoDuration(minMs)} to ${formatGoDuration(maxMs)}`;
+  const expected = `${GO_DURATION_EXPECTED}, ${range}`;
   return typed<number, O>(options, {
     kind: "duration",
     expected,
     parse: (raw) => {
       try {
         const ms = parseGoDuration(raw);
-        return ms < minMs ? reject(expected) : accept(ms);
+        return ms < minMs || ms > maxMs ? reject(expected) : accept(ms);
       } catch (error) {
         if (!(error instanceof GoDurationError)) throw error;
         // The hint may quote part of the value, so a secret gets none.

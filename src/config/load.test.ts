@@ -156,7 +156,7 @@ describe("loadConfig", () => {
     const lines = failure.message.split("\n");
     expect(lines[0]).toBe("invalid configuration (6 problems):");
     expect(lines.slice(1)).toEqual([
-      '  PROXY_TIMEOUT="abc": expected a Go duration such as 5m or 300s',
+      '  PROXY_TIMEOUT="abc": expected a Go duration such as 5m or 300s, at most 24h0m0s',
       '  FORWARDER_PORT="70000": expected a port number from 1 to 65535',
       '  LIMIT="0": expected an integer of at least 1',
       '  DISABLE_TLS="maybe": expected true or false (also 1/0, yes/no)',
@@ -169,7 +169,7 @@ describe("loadConfig", () => {
     const failure = loadFailure({ ...baseEnv, LIMIT: "x" }, ["-bogus", "-proxy-timeout", "300"]);
     expect(failure.errors).toHaveLength(3);
     expect(failure.message).toContain("unknown flag -bogus");
-    expect(failure.message).toContain('-proxy-timeout="300" (PROXY_TIMEOUT): expected a Go duration such as 5m or 300s (a number needs a unit');
+    expect(failure.message).toContain('-proxy-timeout="300" (PROXY_TIMEOUT): expected a Go duration such as 5m or 300s, at most 24h0m0s (a number needs a unit');
     expect(failure.message).toContain('LIMIT="x": expected an integer of at least 1');
     const flagError = failure.errors.find((error) => error instanceof ConfigError && error.variable === "PROXY_TIMEOUT") as ConfigError;
     expect(flagError.source).toBe("flag");
@@ -182,7 +182,7 @@ describe("loadConfig", () => {
     const secretError = failure.errors.find((error) => error instanceof ConfigError) as ConfigError;
     expect(secretError.variable).toBe("SECRET_TIMEOUT");
     expect(secretError.value).toBeUndefined();
-    expect(secretError.message).toBe("SECRET_TIMEOUT=<redacted>: expected a Go duration such as 5m or 300s");
+    expect(secretError.message).toBe("SECRET_TIMEOUT=<redacted>: expected a Go duration such as 5m or 300s, at most 24h0m0s");
     expect(failure.message).not.toContain("hunter2");
     expect(JSON.stringify(secretError)).not.toContain("hunter2");
     expect(JSON.stringify(failure.errors)).not.toContain("hunter2");

@@ -7,6 +7,7 @@ import { HEADER_LENGTH, MAX_DATA_LENGTH, MAX_STREAM_ID, MessageType } from "./co
 import { decodeResponse, encodeRequestFrame, type KeyValue } from "./envelope.ts";
 import { FrameDecoder, type Frame, type FrameHeader } from "./frame.ts";
 import { TtrpcError } from "./ttrpc-error.ts";
+import { fitsTimer } from "../util/timer-limit.ts";
 
 export interface CallOptions {
   /** Sent as timeout_nano and enforced here too: the call fails DEADLINE_EXCEEDED when it passes. */
@@ -135,7 +136,8 @@ export class Client {
         else resolve(outcome);
       };
       this.pending.set(streamId, { resolve: settle, reject: settle });
-      if (timeoutMs > 0) {
+      // A deadline beyond what a timer can hold (about 24 days) is as good as none here.
+      if (timeoutMs > 0 && fitsTimer(timeoutMs)) {
         timer = setTimeout(() => settle(new TtrpcError(Code.DEADLINE_EXCEEDED, `${service}/${method}: deadline of ${timeoutMs}ms exceeded`)), timeoutMs);
       }
       signal?.addEventListener("abort", onAbort, { once: true });

@@ -127,6 +127,18 @@ describe("server and client", () => {
     client.close();
   });
 
+  it("honours deadlines beyond Node's 2^31 ms timer limit instead of firing at once", async () => {
+    const client = await Client.connect(sock);
+    const thirtyDays = 30 * 86_400_000;
+    expect(Buffer.from(await client.callRaw(SVC, "Sleep", Buffer.from("50"), { timeoutMs: thirtyDays })).toString()).toBe("slept 50");
+    const peer = await rawPeer();
+    peer.socket.write(encodeRequestFrame(1, { service: SVC, method: "Sleep", payload: Buffer.from("50"), timeoutNano: thirtyDays * 1e6, metadata: [] }));
+    await until(() => peer.frames.length === 1);
+    expect(decodeResponse(peer.frames[0]!.data).status?.code ?? Code.OK).toBe(Code.OK);
+    peer.socket.destroy();
+    client.close();
+  });
+
   it("fails a call DEADLINE_EXCEEDED at its deadline and aborts the handler", async () => {
     const client = await Client.connect(sock);
     await expect(client.callRaw(SVC, "Sleep", Buffer.from("5000"), { timeoutMs: 100 })).rejects.toMatchObject({ code: Code.DEADLINE_EXCEEDED });

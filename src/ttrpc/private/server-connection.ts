@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { fitsTimer } from "../../util/timer-limit.ts";
 import type { CallContext } from "../call-context.ts";
 import { Code } from "../codes.ts";
 import { MessageType } from "../constants.ts";
@@ -154,11 +155,14 @@ export class ServerConnection {
     if (req.timeoutNano > 0) {
       const ms = req.timeoutNano / 1e6;
       deadline = Date.now() + ms;
-      call.timer = setTimeout(() => {
-        const err = new TtrpcError(Code.DEADLINE_EXCEEDED, `${req.service}/${req.method}: deadline of ${formatMs(ms)} exceeded`);
-        this.finish(id, err);
-        controller.abort(err);
-      }, ms);
+      // A deadline beyond what a timer can hold (about 24 days) would fire at once; none fires.
+      if (fitsTimer(ms)) {
+        call.timer = setTimeout(() => {
+          const err = new TtrpcError(Code.DEADLINE_EXCEEDED, `${req.service}/${req.method}: deadline of ${formatMs(ms)} exceeded`);
+          this.finish(id, err);
+          controller.abort(err);
+        }, ms);
+      }
     } else if (req.timeoutNano < 0) {
       this.active.delete(id);
       return this.answer(id, new TtrpcError(Code.DEADLINE_EXCEEDED, `${req.service}/${req.method}: deadline already passed`));
