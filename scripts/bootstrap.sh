@@ -43,9 +43,6 @@ fi
 export PATH="$NODE_PREFIX/bin:$PATH"
 node --version
 
-# npm ci wants a lock entry for every optional platform binary (e.g. buf for macOS), and the
-# registry may not serve them all; fall back to a plain install of the same lock.
-if ! npm ci --no-audit --no-fund; then
-  echo "bootstrap: npm ci refused the lock file; installing from it with npm install" >&2
-  npm install --no-audit --no-fund
-fi
+# The lock file holds an entry for every optional platform binary (buf for each OS), so a clean
+# install of exactly the locked tree works on any machine.
+npm ci --no-audit --no-fund
