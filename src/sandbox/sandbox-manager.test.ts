@@ -132,6 +132,24 @@ describe("SandboxManager", () => {
     await expect(m.create("d", {}, "")).rejects.toMatchObject({ kind: "exhausted", message: expect.stringContaining("PEERPODS_LIMIT_PER_NODE=3") });
   });
 
+  it("holds PEERPODS_LIMIT_PER_NODE under concurrent CreateVMs", async () => {
+    const m = await manager(); // limit 3
+    const results = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => m.create(`c${i}`, {}, "")));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(3);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ kind: "exhausted" });
+    expect(m.size).toBe(3);
+    expect((await fs.readdir(path.join(dir, "sandboxes"))).length).toBe(3);
+  });
+
+  it("refuses at CreateVM an id whose agent socket path passes the 108-byte limit of Unix sockets", async () => {
+    const m = await manager();
+    const room = 107 - Buffer.byteLength(m.agentSocketPath("")) - 1; // "<pods>/<id>/agent.ttrpc"
+    await expect(m.create("x".repeat(room + 1), {}, "")).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringMatching(/108.*PODS_DIR/) });
+    expect(m.size).toBe(0);
+    const longest = await m.create("y".repeat(room), {}, "");
+    expect(Buffer.byteLength(longest)).toBe(107); // with its terminating NUL, exactly 108
+  });
+
   it("rejects invalid ids and annotations naming them", async () => {
     const m = await manager();
     await expect(m.create("../etc", {}, "")).rejects.toMatchObject({ kind: "invalid-argument" });

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Ownership, Provider, VmInstance } from "../../providers/provider.ts";
 import { buildUserData, type PodNetwork } from "../userdata/index.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
+import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
 import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./ports.ts";
 import { ANNOTATIONS, resourcesFromAnnotations } from "./resources.ts";
 import { SandboxError } from "./sandbox-error.ts";
@@ -81,6 +82,8 @@ export class SandboxManager {
   private readonly records = new Map<string, SandboxRecord>();
   private readonly relays = new Map<string, AgentRelay>();
   private readonly lock = new KeyedMutex();
+  /** Sandboxes whose CreateVM is saving their first record: they count against the limit. */
+  private readonly creating = new Set<string>();
   /** VNIs handed out whose record may not be written yet. */
   private readonly vniReservations = new Map<string, number>();
 
@@ -123,26 +126,37 @@ export class SandboxManager {
   async create(id: string, annotations: Record<string, string>, networkNamespacePath: string): Promise<string> {
     checkId(id);
     resourcesFromAnnotations(annotations); // reject bad annotations now, not at StartVM
+    // Checked now: found at StartVM, it would fail only after the VM exists.
+    const socketProblem = unixSocketPathProblem(this.agentSocketPath(id));
+    if (socketProblem !== undefined) throw new SandboxError("invalid-argument", `sandbox ${id}: agent socket ${socketProblem}: use a shorter PODS_DIR`);
     return this.lock.run(id, async () => {
       const existing = this.records.get(id);
       if (existing !== undefined) return existing.agentSocketPath;
-      if (this.records.size >= this.o.limit) {
-        throw new SandboxError("exhausted", `node already runs ${this.records.size} peer pods (PEERPODS_LIMIT_PER_NODE=${this.o.limit})`);
+      // Creates of other ids run concurrently (the lock is per id) and are counted from before
+      // their record is saved, or all of them would pass a check made before any save.
+      const taken = this.records.size + this.creating.size;
+      if (taken >= this.o.limit) {
+        throw new SandboxError("exhausted", `node already runs ${taken} peer pods (PEERPODS_LIMIT_PER_NODE=${this.o.limit})`);
       }
-      const now = new Date().toISOString();
-      const record: SandboxRecord = {
-        version: 1,
-        id,
-        state: "created",
-        createdAt: now,
-        updatedAt: now,
-        annotations: { ...annotations },
-        networkNamespacePath,
-        agentSocketPath: this.agentSocketPath(id),
-      };
-      await this.save(record);
+      this.creating.add(id);
+      try {
+        const now = new Date().toISOString();
+        const record: SandboxRecord = {
+          version: 1,
+          id,
+          state: "created",
+          createdAt: now,
+          updatedAt: now,
+          annotations: { ...annotations },
+          networkNamespacePath,
+          agentSocketPath: this.agentSocketPath(id),
+        };
+        await this.save(record);
+      } finally {
+        this.creating.delete(id);
+      }
       this.log(id).info({ netns: networkNamespacePath || undefined }, "sandbox created");
-      return record.agentSocketPath;
+      return this.agentSocketPath(id);
     });
   }
 

@@ -2,6 +2,7 @@ import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
+import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
 
 export interface UnixListenOptions {
   /** File mode of the socket; the default lets only its owner (root) connect. */
@@ -17,6 +18,8 @@ export interface UnixListenOptions {
  */
 export async function listenUnix(socketPath: string, options: UnixListenOptions = {}): Promise<net.Server> {
   const mode = options.mode ?? 0o600;
+  const tooLong = unixSocketPathProblem(socketPath);
+  if (tooLong !== undefined) throw new Error(`cannot listen on ${tooLong}`);
   await fs.mkdir(path.dirname(socketPath), { recursive: true, mode: options.dirMode ?? 0o755 });
   await removeStaleSocket(socketPath);
   const server = net.createServer();
