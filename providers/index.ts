@@ -1,22 +1,9 @@
 // The one registry of providers: one line each. A provider's module (and its cloud SDK) is
 // loaded only when the daemon runs that provider, so a node pays in memory and start-up time
 // for one SDK, not all of them.
-import type { Logger } from "pino";
-import type { Provider } from "./provider.ts";
-
-export interface ProviderContext {
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly stateDir: string;
-  readonly logger: Logger;
-  readonly isRoot: boolean;
-}
-
-export interface ProviderFactory {
-  readonly name: string;
-  readonly description: string;
-  /** Builds the provider from its environment variables; throws naming any bad variable. */
-  create(ctx: ProviderContext): Provider;
-}
+// Each provider's module imports the contract from ./provider.ts, never from here, so the
+// registry and the providers it loads form no import cycle.
+import type { ProviderFactory } from "./provider.ts";
 
 interface ProviderEntry {
   readonly name: string;
@@ -39,4 +26,4 @@ export async function findProvider(name: string): Promise<ProviderFactory> {
   return entry.load();
 }
 
-export type { Provider } from "./provider.ts";
+export type { Provider, ProviderContext, ProviderFactory } from "./provider.ts";

@@ -1,5 +1,6 @@
 // The contract every provider (cloud or local) fulfils for the sandbox manager. Providers know
 // nothing of sandboxes' life cycle: they create, delete and list the VMs the daemon owns.
+import type { Logger } from "pino";
 
 /** Who owns a VM: set by the daemon as tags/labels/metadata so it can find its VMs again. */
 export interface Ownership {
@@ -72,4 +73,20 @@ export class ProviderError extends Error {
     this.name = "ProviderError";
     this.retryable = options.retryable ?? false;
   }
+}
+
+/** What the daemon hands a provider's factory. */
+export interface ProviderContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stateDir: string;
+  readonly logger: Logger;
+  readonly isRoot: boolean;
+}
+
+/** What each provider's index.ts exports for the registry (providers/index.ts). */
+export interface ProviderFactory {
+  readonly name: string;
+  readonly description: string;
+  /** Builds the provider from its environment variables; throws naming any bad variable. */
+  create(ctx: ProviderContext): Provider;
 }

@@ -1,4 +1,4 @@
-import type { ProviderFactory } from "../index.ts";
+import type { ProviderFactory } from "../provider.ts";
 import { awsProviderConfig } from "./config.ts";
 import { AwsProvider } from "./provider.ts";
 

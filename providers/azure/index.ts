@@ -1,4 +1,4 @@
-import type { ProviderFactory } from "../index.ts";
+import type { ProviderFactory } from "../provider.ts";
 import { azureProviderConfig } from "./config.ts";
 import { AzureProvider } from "./provider.ts";
 

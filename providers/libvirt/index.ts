@@ -1,4 +1,4 @@
-import type { ProviderFactory } from "../index.ts";
+import type { ProviderFactory } from "../provider.ts";
 import { libvirtProviderConfig } from "./config.ts";
 import { LibvirtProvider } from "./provider.ts";
 

@@ -1,4 +1,4 @@
-import type { ProviderFactory } from "../index.ts";
+import type { ProviderFactory } from "../provider.ts";
 import { localProviderConfig } from "./config.ts";
 import { LocalProvider } from "./provider.ts";
 

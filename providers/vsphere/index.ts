@@ -1,4 +1,4 @@
-import type { ProviderFactory } from "../index.ts";
+import type { ProviderFactory } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
 
