@@ -20,7 +20,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema } from "../src/gen/test/echo_pb.js";
+import { EchoRequestSchema } from "../test/support/gen/test/echo_pb.js";
 import { Client } from "../src/ttrpc/index.ts";
 import { startEchoServerProcess } from "../test/support/echo-server-process.ts";
 import { buildGoPeer, runGoBenchClient, startGoServer, type GoBenchOptions, type GoBenchResult } from "../test/support/go-peer.ts";

@@ -1,6 +1,6 @@
 // The pod network tunnel against a plain veth pair, on the same two namespaces and in the same
 // run (root only). A lab worker node, peer VM and CNI-like pod are built from network
-// namespaces (src/tunnel/tunnel-test-lab.ts); the VM's podns gets both ends' tunnel and, beside
+// namespaces (test/support/tunnel-lab.ts); the VM's podns gets both ends' tunnel and, beside
 // it, a veth straight to the node. From the node, a TCP client then talks to a server in podns
 // either through the tunnel (the pod's IP) or over the veth:
 //   throughput  one connection sending 1 MiB writes for SECONDS, counted by the receiver;
@@ -9,7 +9,7 @@
 //
 // Run: node bench/tunnel.ts   (last line: RESULT tunnel_throughput_ratio=… tunnel_rtt_ratio=…)
 import { setupVmTunnel, teardownVmTunnel, WorkerTunnels } from "../src/tunnel/index.ts";
-import { runIn, TunnelLab, type LabPod, UNDERLAY_DEV, UNDERLAY_VM } from "../src/tunnel/tunnel-test-lab.ts";
+import { runIn, TunnelLab, type LabPod, UNDERLAY_DEV, UNDERLAY_VM } from "../test/support/tunnel-lab.ts";
 import type { PodNetwork } from "../src/userdata/index.ts";
 import { runCommand } from "../src/util/run-command.ts";
 

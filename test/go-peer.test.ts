@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EchoRequestSchema, EchoResponseSchema } from "../src/gen/test/echo_pb.js";
+import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
 import {
   runGoBenchClient,
   startGoClient,

@@ -34,7 +34,7 @@ import {
   StopVMRequestSchema,
 } from "../src/gen/hypervisor_pb.js";
 import { ProcessSchema } from "../src/gen/oci_pb.js";
-import { Echo } from "../src/gen/test/echo_pb.js";
+import { Echo } from "./support/gen/test/echo_pb.js";
 
 const payloadDir = fileURLToPath(
   new URL("../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url),

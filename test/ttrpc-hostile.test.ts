@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { EchoRequestSchema, EchoResponseSchema } from "../src/gen/test/echo_pb.js";
+import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
 import { Client, Code, decodeResponse, encodeRequestFrame, FrameDecoder, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType, type Frame, type KeyValue } from "../src/ttrpc/index.ts";
 import { Echo } from "./support/echo-service.ts";
 import { startEchoServerProcess, type EchoServerProcess, type ServerStats } from "./support/echo-server-process.ts";

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EchoRequestSchema, EchoResponseSchema } from "../src/gen/test/echo_pb.js";
+import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
 import { Client, Code, encodeRequestFrame, HEADER_LENGTH, listenUnix, MAX_DATA_LENGTH, Server, TtrpcError } from "../src/ttrpc/index.ts";
 import { Echo, echoHandlers } from "./support/echo-service.ts";
 import { startGoClient, startGoServer, type GoCallResult, type GoClient, type GoServer } from "./support/go-peer.ts";

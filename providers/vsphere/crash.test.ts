@@ -18,7 +18,7 @@ import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
 import { findByInventoryPath, readString, retrieveObject, type MoRef, type VimClient } from "./vim/index.ts";
 
-const CHILD = fileURLToPath(new URL("./testing/create-vm-process.ts", import.meta.url));
+const CHILD = fileURLToPath(new URL("../../test/support/vsphere-create-vm-child.ts", import.meta.url));
 const DELAY_MS = 1000;
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
 const silent = pino({ level: "silent" });

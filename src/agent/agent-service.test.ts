@@ -8,7 +8,7 @@ import { Health } from "../gen/health_pb.js";
 import { Code, type Client } from "../ttrpc/index.ts";
 import { DEFAULT_AGENT_INFO } from "./agent-info.ts";
 import { END_OF_STREAM_CODE } from "./output-stream.ts";
-import { groupMembers, held, isRunning, rejection, startTestAgent, stateAfter, until, type TestAgent } from "./agent-test-harness.ts";
+import { groupMembers, held, isRunning, rejection, startTestAgent, stateAfter, until, type TestAgent } from "../../test/support/agent-harness.ts";
 
 const A = AgentService.method;
 const ENV = ["PATH=/usr/local/bin:/usr/bin:/bin", "GREETING=hi"];

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AgentService } from "../gen/agent_pb.js";
 import { Health } from "../gen/health_pb.js";
 import { Client } from "../ttrpc/index.ts";
-import { isRunning, until } from "./agent-test-harness.ts";
+import { isRunning, until } from "../../test/support/agent-harness.ts";
 
 const ENTRY = fileURLToPath(new URL("../cli/minimal-agent.ts", import.meta.url));
 const A = AgentService.method;

@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentService } from "../gen/agent_pb.js";
 import { startAgent } from "./agent-server.ts";
-import { startTestAgent } from "./agent-test-harness.ts";
+import { startTestAgent } from "../../test/support/agent-harness.ts";
 
 const run = promisify(execFile);
 const A = AgentService.method;

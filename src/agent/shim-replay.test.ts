@@ -5,7 +5,7 @@ import { readdirSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../ttrpc/index.ts";
 import { END_OF_STREAM_CODE } from "./output-stream.ts";
-import { held, isRunning, PAYLOAD_DIR, rejection, recordedCall, replay, startTestAgent, stateAfter, until, type TestAgent } from "./agent-test-harness.ts";
+import { held, isRunning, PAYLOAD_DIR, rejection, recordedCall, replay, startTestAgent, stateAfter, until, type TestAgent } from "../../test/support/agent-harness.ts";
 
 let t: TestAgent;
 

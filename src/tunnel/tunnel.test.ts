@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PodNetwork } from "../userdata/index.ts";
 import { NetnsTools } from "./netns-tools.ts";
 import { redirectTargets } from "./tc-redirect.ts";
-import { BRIDGE_ADDRESS, netnsPathOf, runIn, TunnelLab, UNDERLAY_DEV, UNDERLAY_NODE, UNDERLAY_VM, type LabPod } from "./tunnel-test-lab.ts";
+import { BRIDGE_ADDRESS, netnsPathOf, runIn, TunnelLab, UNDERLAY_DEV, UNDERLAY_NODE, UNDERLAY_VM, type LabPod } from "../../test/support/tunnel-lab.ts";
 import { podNetnsPath, setupVmTunnel, teardownVmTunnel } from "./vm-tunnel.ts";
 import { WorkerTunnels } from "./worker-tunnels.ts";
 

@@ -3,7 +3,7 @@
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
 import type { ServiceImpl } from "../../src/ttrpc/index.ts";
 import { TtrpcError } from "../../src/ttrpc/index.ts";
-import { Echo } from "../../src/gen/test/echo_pb.js";
+import { Echo } from "./gen/test/echo_pb.js";
 
 type EchoMethods = typeof Echo extends GenService<infer S> ? S : never;
 

@@ -1,11 +1,11 @@
 // A daemon reduced to one createVm call, for crash tests: they kill this process at a chosen
 // moment (its log lines tell them where it is) and check what a restarted provider does.
-// Usage: node create-vm-process.ts <base64 JSON {env, req, timeoutMs}>; logs JSON lines on
+// Usage: node vsphere-create-vm-child.ts <base64 JSON {env, req, timeoutMs}>; logs JSON lines on
 // stdout, and a last line {"created": VmInstance} on success.
 import pino from "pino";
-import type { CreateVmRequest } from "../../provider.ts";
-import { vsphereProviderConfig } from "../config.ts";
-import { VsphereProvider } from "../provider.ts";
+import type { CreateVmRequest } from "../../providers/provider.ts";
+import { vsphereProviderConfig } from "../../providers/vsphere/config.ts";
+import { VsphereProvider } from "../../providers/vsphere/provider.ts";
 
 interface Input {
   readonly env: Record<string, string | undefined>;

@@ -8,14 +8,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { runCommand } from "../util/run-command.ts";
+import { runCommand } from "../../src/util/run-command.ts";
 
 export const UNDERLAY_NODE = "192.168.77.1";
 export const UNDERLAY_VM = "192.168.77.2";
 export const BRIDGE_ADDRESS = "10.77.0.1";
 export const UNDERLAY_DEV = "ul0";
 
-const PEER = fileURLToPath(new URL("./tunnel-test-peer.ts", import.meta.url));
+const PEER = fileURLToPath(new URL("./tunnel-peer.ts", import.meta.url));
 
 export interface LabPod {
   readonly name: string;
@@ -111,7 +111,7 @@ export class TunnelLab {
     return { name, path: netnsPathOf(name), ip };
   }
 
-  /** Starts tunnel-test-peer in a namespace; resolves once a server listens or a client exits. */
+  /** Starts tunnel-peer in a namespace; resolves once a server listens or a client exits. */
   async startServer(netnsPath: string, role: "echo-server" | "sink-server" | "udp-holder", host: string, port: number): Promise<{ lines: string[] }> {
     const child = spawn("nsenter", [`--net=${netnsPath}`, "--", process.execPath, PEER, role, host, String(port)], { stdio: ["ignore", "pipe", "pipe"] });
     this.children.push(child);
@@ -129,7 +129,7 @@ export class TunnelLab {
     return { lines };
   }
 
-  /** Runs a tunnel-test-peer client to its end and returns its JSON result. */
+  /** Runs a tunnel-peer client to its end and returns its JSON result. */
   async runClient<T>(netnsPath: string, role: string, host: string, port: number, ...args: (string | number)[]): Promise<T> {
     const out = await runIn(netnsPath, process.execPath, [PEER, role, host, String(port), ...args.map(String)]);
     return JSON.parse(out.trim().split("\n").at(-1)!) as T;

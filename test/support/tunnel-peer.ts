@@ -1,5 +1,5 @@
 // A small TCP peer for the tunnel's tests and benchmark, started inside a network namespace
-// (nsenter --net=… node tunnel-test-peer.ts ROLE …). It prints one JSON line per event on
+// (nsenter --net=… node tunnel-peer.ts ROLE …). It prints one JSON line per event on
 // stdout: servers first print {"listening":port}, clients print their result and exit.
 //
 //   echo-server HOST PORT            echoes every connection; prints {"peer":address} per client
@@ -136,7 +136,7 @@ async function pingpongClient(host: string, port: number, count: number, size: n
 
 async function main(): Promise<void> {
   const [role, host, portText, ...rest] = process.argv.slice(2);
-  if (host === undefined || portText === undefined) throw new Error("usage: tunnel-test-peer ROLE HOST PORT …");
+  if (host === undefined || portText === undefined) throw new Error("usage: tunnel-peer ROLE HOST PORT …");
   const port = Number(portText);
   switch (role) {
     case "echo-server":
@@ -157,6 +157,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(`tunnel-test-peer: ${err.message}\n`);
+  process.stderr.write(`tunnel-peer: ${err.message}\n`);
   process.exit(1);
 });

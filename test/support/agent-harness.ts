@@ -7,10 +7,10 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fromBinary, type DescMethod } from "@bufbuild/protobuf";
-import { AgentService } from "../gen/agent_pb.js";
-import { Health } from "../gen/health_pb.js";
-import { Client, TtrpcError } from "../ttrpc/index.ts";
-import { startAgent, type AgentHandle, type StartAgentOptions } from "./agent-server.ts";
+import { AgentService } from "../../src/gen/agent_pb.js";
+import { Health } from "../../src/gen/health_pb.js";
+import { Client, TtrpcError } from "../../src/ttrpc/index.ts";
+import { startAgent, type AgentHandle, type StartAgentOptions } from "../../src/agent/agent-server.ts";
 
 export const PAYLOAD_DIR = fileURLToPath(new URL("../../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url));
 
