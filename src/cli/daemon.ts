@@ -28,7 +28,6 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   const isRoot = process.getuid?.() === 0;
   const factory = await findProvider(config.cloudProvider);
   const inner = factory.create({ env, stateDir: config.stateDir, logger, isRoot });
-  await fs.mkdir(config.stateDir, { recursive: true, mode: 0o700 });
   const store = await SandboxStore.open(config.stateDir);
 
   let manager: SandboxManager | undefined;

@@ -95,6 +95,8 @@ export const daemonConfigSpec = Object.freeze({
   initdata: stringField({
     env: "INITDATA",
     flag: "initdata",
+    // It may carry secrets for the attestation broker (KBS): never logged.
+    secret: true,
     description: "Default initdata for every pod that does not carry its own.",
   }),
   // Upstream: -cloud-config-verify / CLOUD_CONFIG_VERIFY.

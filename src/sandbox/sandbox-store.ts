@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
+import { ensurePrivateDir } from "../util/private-dir.ts";
 import { SANDBOX_ID_PATTERN, type SandboxRecord } from "./sandbox-record.ts";
 
 /** One JSON file per sandbox under `<stateDir>/sandboxes`, 0600, written atomically. */
@@ -13,9 +14,9 @@ export class SandboxStore {
 
   static async open(stateDir: string): Promise<SandboxStore> {
     const dir = path.join(stateDir, "sandboxes");
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    await fs.chmod(stateDir, 0o700);
-    await fs.chmod(dir, 0o700);
+    await ensurePrivateDir(stateDir);
+    await ensurePrivateDir(dir);
+    await fs.chmod(dir, 0o700); // ours, even when made by an older daemon
     return new SandboxStore(dir);
   }
 
