@@ -1,4 +1,4 @@
-// The minimal agent as a ttrpc server: AgentService and Health over one Sandbox.
+// The minimal agent as a ttrpc server: AgentService and Health over one GuestSandbox.
 
 import fs from "node:fs/promises";
 import { listenUnix, Server, type ServerOptions } from "../ttrpc/index.ts";
@@ -6,7 +6,7 @@ import { DEFAULT_AGENT_INFO, type AgentInfo } from "./agent-info.ts";
 import { registerAgentService } from "./agent-service.ts";
 import { registerHealthService } from "./health-service.ts";
 import { silentLogger, type AgentLogger } from "./logger.ts";
-import { Sandbox } from "./sandbox.ts";
+import { GuestSandbox } from "./guest-sandbox.ts";
 
 export const DEFAULT_AGENT_SOCKET = "/run/kata-containers/agent.sock";
 
@@ -24,14 +24,14 @@ export interface AgentServerOptions {
 
 export interface AgentServer {
   readonly server: Server;
-  readonly sandbox: Sandbox;
+  readonly sandbox: GuestSandbox;
 }
 
 /** Builds the server and its sandbox without listening anywhere. */
 export function createAgentServer(options: AgentServerOptions = {}): AgentServer {
   const logger = options.logger ?? silentLogger;
   const info = options.info ?? DEFAULT_AGENT_INFO;
-  const sandbox = new Sandbox({
+  const sandbox = new GuestSandbox({
     launch: { netns: options.netns, nsenterPath: options.nsenterPath },
     logger,
     ...(options.outputLimit === undefined ? {} : { outputLimit: options.outputLimit }),

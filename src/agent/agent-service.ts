@@ -1,18 +1,18 @@
 // The grpc.AgentService calls the minimal agent answers. Each handler only translates between
-// the protocol and the Sandbox; calls not listed here answer UNIMPLEMENTED naming the method.
+// the protocol and the GuestSandbox; calls not listed here answer UNIMPLEMENTED naming the method.
 
 import { AgentService } from "../gen/agent_pb.js";
 import { Code, TtrpcError, type Server } from "../ttrpc/index.ts";
 import type { AgentInfo } from "./agent-info.ts";
 import { processSpecFromOci } from "./process-spec.ts";
-import type { Sandbox } from "./sandbox.ts";
+import type { GuestSandbox } from "./guest-sandbox.ts";
 
 /** Largest `len` a read honours: the reply must stay well under ttrpc's 4 MiB message limit. */
 export const MAX_READ_LENGTH = 1 << 20;
 /** What a read of `len` 0 returns at most (the shim always asks for 32 KiB). */
 export const DEFAULT_READ_LENGTH = 32 << 10;
 
-export function registerAgentService(server: Server, sandbox: Sandbox, info: AgentInfo): void {
+export function registerAgentService(server: Server, sandbox: GuestSandbox, info: AgentInfo): void {
   const readLength = (len: number) => (len === 0 ? DEFAULT_READ_LENGTH : Math.min(len, MAX_READ_LENGTH));
 
   server.register(AgentService, {

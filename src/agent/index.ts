@@ -11,7 +11,7 @@ export {
   type StartAgentOptions,
 } from "./agent-server.ts";
 export { DEFAULT_AGENT_INFO, type AgentInfo } from "./agent-info.ts";
-export { Sandbox, type SandboxOptions } from "./sandbox.ts";
+export { GuestSandbox, type GuestSandboxOptions } from "./guest-sandbox.ts";
 export { Container } from "./container.ts";
 export { ManagedProcess, START_FAILED_STATUS, type ProcessState } from "./managed-process.ts";
 export { OutputStream, DEFAULT_OUTPUT_LIMIT, END_OF_STREAM_CODE } from "./output-stream.ts";

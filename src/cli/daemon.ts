@@ -13,7 +13,7 @@ import { CertificateAuthority, peerVmServerName, type IssuedCertificate } from "
 import { createRelayFactory } from "../proxy/index.ts";
 import { SandboxManager } from "../sandbox/sandbox-manager.ts";
 import { SandboxStore } from "../sandbox/sandbox-store.ts";
-import type { VmTlsIssuer } from "../sandbox/ports.ts";
+import type { VmTlsIssuer } from "../sandbox/contracts.ts";
 import { WorkerTunnels } from "../tunnel/index.ts";
 import { listenUnix, Server } from "../ttrpc/index.ts";
 

@@ -1,8 +1,7 @@
 // Server-side TLS of the forwarder: our CA's certificate on both ends, TLS 1.2 at least, and
 // no connection without a client certificate that chains to the CA.
 import type tls from "node:tls";
-
-export const MIN_TLS_VERSION = "TLSv1.2";
+import { MIN_TLS_VERSION } from "../pki/tls-options.ts";
 
 /** PEM material the daemon sent in the VM's user-data. */
 export interface ForwarderTlsMaterial {

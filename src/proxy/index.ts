@@ -4,6 +4,6 @@
 // cause, and the shim's connection, which it never redials, stays up.
 export { AgentProxy, SANDBOX_STOPPED, type AgentProxyOptions, type RelayDirection } from "./agent-proxy.ts";
 export { formatAddress, type ForwarderAddress } from "./forwarder-address.ts";
-export { MIN_TLS_VERSION, tlsConnectOptions, type ProxyTls } from "./proxy-tls.ts";
-export { createRelayFactory, type ClientTlsMaterial, type RelayFactory, type RelayFactoryOptions } from "./relay-factory.ts";
+export { tlsConnectOptions, type ProxyTls } from "./proxy-tls.ts";
+export { createRelayFactory, type AgentProxyFactory, type ClientTlsMaterial, type RelayFactoryOptions } from "./relay-factory.ts";
 export { waitForForwarder, type WaitForForwarderOptions } from "./wait-for-forwarder.ts";

@@ -1,8 +1,7 @@
 // The TLS material the proxy dials a forwarder with, as plain PEM strings: whoever holds the
 // CA hands it in, the proxy needs nothing else from it.
 import tls from "node:tls";
-
-export const MIN_TLS_VERSION = "TLSv1.2";
+import { MIN_TLS_VERSION } from "../pki/tls-options.ts";
 
 export interface ProxyTls {
   /** CA certificate the forwarder's certificate must chain to. */

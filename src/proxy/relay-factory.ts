@@ -4,6 +4,7 @@
 // when the cloud reuses an address.
 import type { Logger } from "pino";
 import { peerVmServerName } from "../pki/index.ts";
+import type { RelayFactory } from "../sandbox/contracts.ts";
 import { AgentProxy, type RelayDirection } from "./agent-proxy.ts";
 import type { ForwarderAddress } from "./forwarder-address.ts";
 import type { ProxyTls } from "./proxy-tls.ts";
@@ -30,13 +31,14 @@ export interface RelayFactoryOptions {
   readonly retryIntervalMs?: number;
 }
 
-export interface RelayFactory {
+/** The sandbox manager's RelayFactory, made of AgentProxies. */
+export interface AgentProxyFactory extends RelayFactory {
   create(sandboxId: string, socketPath: string, target: ForwarderAddress): AgentProxy;
   /** Without a sandbox id only the certificate chain is checked, not the VM's name. */
   waitForForwarder(target: ForwarderAddress, signal: AbortSignal, sandboxId?: string): Promise<void>;
 }
 
-export function createRelayFactory(o: RelayFactoryOptions): RelayFactory {
+export function createRelayFactory(o: RelayFactoryOptions): AgentProxyFactory {
   const serverName = o.serverName ?? peerVmServerName;
   const tlsFor = (sandboxId: string | undefined): ProxyTls | undefined => {
     if (o.clientTls === undefined) return undefined;

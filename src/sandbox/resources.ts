@@ -2,8 +2,6 @@ import type { ResourceRequest } from "../../providers/provider.ts";
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import { SandboxError } from "./sandbox-error.ts";
 
-export { ANNOTATIONS };
-
 /**
  * Reads the pod's resource wishes. The shim always sends these keys, with "" or "0" when the
  * pod asked for nothing: both mean "not given". Anything else that is not a whole number is

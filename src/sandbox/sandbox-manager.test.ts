@@ -5,7 +5,7 @@ import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CreateVmRequest, Ownership, Provider, VmInstance } from "../../providers/provider.ts";
 import { forwarderConfigFromUserData, INITDATA_PATH, parseCloudConfig, type PodNetwork } from "../userdata/index.ts";
-import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./ports.ts";
+import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./contracts.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SandboxManager, type SandboxManagerOptions } from "./sandbox-manager.ts";
 import { SandboxStore } from "./sandbox-store.ts";

@@ -5,8 +5,9 @@ import type { Ownership, Provider, VmInstance } from "../../providers/provider.t
 import { buildUserData, type PodNetwork } from "../userdata/index.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
-import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./ports.ts";
-import { ANNOTATIONS, resourcesFromAnnotations } from "./resources.ts";
+import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
+import { ANNOTATIONS } from "../kata/annotations.ts";
+import { resourcesFromAnnotations } from "./resources.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
 import type { SandboxStore } from "./sandbox-store.ts";

@@ -4,7 +4,7 @@
 export { admit, type AdmissionDecision, type AdmissionOutcome, type AdmissionPolicy } from "./admission-policy.ts";
 export { ADMISSION_API_VERSION, AdmissionReviewError, readAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from "./admission-review.ts";
 export type { JsonPatchOperation } from "./json-patch.ts";
-export { INSTANCE_TYPE_KEY, KATA_MACHINE_TYPE_ANNOTATION, KATA_MEMORY_ANNOTATION, KATA_VCPUS_ANNOTATION, PEERPOD_VM_RESOURCE } from "./peer-pod-names.ts";
+export { INSTANCE_TYPE_KEY, PEERPOD_VM_RESOURCE } from "./peer-pod-names.ts";
 export { peerPodPatch } from "./peer-pod-patch.ts";
 export { PodShapeError, readPod, type PodView } from "./pod-view.ts";
 export { parseQuantityNanos, QuantityError } from "./quantity.ts";

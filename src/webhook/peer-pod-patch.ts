@@ -5,7 +5,8 @@
 
 import type { JsonPatchOperation } from "./json-patch.ts";
 import { pointer } from "./json-pointer.ts";
-import { INSTANCE_TYPE_KEY, KATA_MACHINE_TYPE_ANNOTATION, KATA_MEMORY_ANNOTATION, KATA_VCPUS_ANNOTATION, PEERPOD_VM_RESOURCE } from "./peer-pod-names.ts";
+import { ANNOTATIONS } from "../kata/annotations.ts";
+import { INSTANCE_TYPE_KEY, PEERPOD_VM_RESOURCE } from "./peer-pod-names.ts";
 import type { ContainerView, PodView } from "./pod-view.ts";
 import { sizeVm } from "./vm-sizing.ts";
 
@@ -52,10 +53,10 @@ function containerOps(container: ContainerView, addVm: boolean): JsonPatchOperat
 function wantedAnnotations(pod: PodView): Record<string, string> {
   const wanted: Record<string, string> = {};
   const size = sizeVm(pod);
-  if (size.vcpus !== undefined) wanted[KATA_VCPUS_ANNOTATION] = String(size.vcpus);
-  if (size.memoryMiB !== undefined) wanted[KATA_MEMORY_ANNOTATION] = String(size.memoryMiB);
+  if (size.vcpus !== undefined) wanted[ANNOTATIONS.vcpus] = String(size.vcpus);
+  if (size.memoryMiB !== undefined) wanted[ANNOTATIONS.memory] = String(size.memoryMiB);
   const instanceType = pod.annotations?.[INSTANCE_TYPE_KEY] ?? pod.labels?.[INSTANCE_TYPE_KEY];
-  if (instanceType !== undefined && instanceType !== "") wanted[KATA_MACHINE_TYPE_ANNOTATION] = instanceType;
+  if (instanceType !== undefined && instanceType !== "") wanted[ANNOTATIONS.machineType] = instanceType;
   for (const key of Object.keys(wanted)) if (pod.annotations?.[key] !== undefined && pod.annotations[key] !== "") delete wanted[key];
   return wanted;
 }

@@ -10,7 +10,7 @@ import type { ManagedProcess } from "./managed-process.ts";
 import type { LaunchOptions } from "./process-launcher.ts";
 import type { ProcessSpec } from "./process-spec.ts";
 
-export interface SandboxOptions {
+export interface GuestSandboxOptions {
   /** How container processes are started (e.g. inside a network namespace). */
   readonly launch?: LaunchOptions;
   readonly logger?: AgentLogger;
@@ -18,7 +18,7 @@ export interface SandboxOptions {
   readonly outputLimit?: number;
 }
 
-export class Sandbox {
+export class GuestSandbox {
   private readonly launch: LaunchOptions;
   private readonly logger: AgentLogger;
   private readonly outputLimit: number | undefined;
@@ -28,7 +28,7 @@ export class Sandbox {
   private readonly oomWaiters = new Set<(err: TtrpcError) => void>();
   private closed = false;
 
-  constructor(options: SandboxOptions = {}) {
+  constructor(options: GuestSandboxOptions = {}) {
     this.launch = options.launch ?? {};
     this.logger = options.logger ?? silentLogger;
     this.outputLimit = options.outputLimit;

@@ -1,11 +1,10 @@
-// What the sandbox manager needs from its neighbours, as narrow interfaces: the CLI wires the
-// real proxy, PKI and tunnel in; tests may wire lighter ones.
+// The sandbox manager's contracts: what it needs from its neighbours, as narrow interfaces.
+// The proxy, the PKI and the tunnel implement them and the CLI wires them in; tests may wire
+// lighter ones.
+import type { ForwarderAddress } from "../proxy/forwarder-address.ts";
 import type { ForwarderTls, PodNetwork } from "../userdata/index.ts";
 
-export interface ForwarderAddress {
-  readonly host: string;
-  readonly port: number;
-}
+export type { ForwarderAddress };
 
 /** Serves one sandbox's agent socket and relays it to the forwarder. */
 export interface AgentRelay {
