@@ -57,7 +57,8 @@ export async function buildPeerVmImage(options: { log?: (line: string) => void }
     await fs.copyFile(`/boot/vmlinuz-${kernelVersion}`, at(image.kernel));
     await buildInitramfs(path.join(work, "initramfs"), kernelVersion, at(image.initrd));
     await buildRootfs(path.join(work, "rootfs"), node, closure, path.join(work, "rootfs.ext4"), at(image.rootfs));
-    // World-readable, so the emulator (running as libvirt-qemu) can read kernel and initrd.
+    // World-readable; the emulator (libvirt-qemu) boots copies made outside the checkout
+    // (test/support/libvirt-host.ts), since it may not enter the checkout's folders.
     for (const f of [image.kernel, image.initrd, image.rootfs]) await fs.chmod(at(f), 0o644);
     await fs.writeFile(path.join(staging, "done"), new Date().toISOString());
     try {

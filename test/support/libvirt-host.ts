@@ -17,6 +17,10 @@ export const SYSTEM_SOCKET = "/var/run/libvirt/libvirt-sock";
 const VIRTLOGD_SOCKET = "/var/run/libvirt/virtlogd-sock";
 export const TEST_POOL = "caa-test";
 const TEST_POOL_DIR = "/var/lib/libvirt/images/caa-test";
+/** Kernels and initrds the emulator boots; it runs as another user (libvirt-qemu), who may
+ * not enter the checkout (a clone in a 0700 folder). */
+const BOOT_DIR = "/var/lib/libvirt/boot";
+const BOOT_PREFIX = "caa-test-";
 export const TEST_NETWORK = "default";
 const STATE_DIR = "/run/caa-libvirt-tests";
 
@@ -196,6 +200,7 @@ async function prepareLocked(client: LibvirtClient): Promise<PeerVmHost> {
     const size = (await fs.stat(image.rootfs)).size;
     await client.uploadStorageVol(vol, createReadStream(image.rootfs, { highWaterMark: 1024 * 1024 }), { length: BigInt(size) });
   }
+  const boot = await publishBootFiles(image);
   return {
     image,
     baseVolume,
@@ -207,14 +212,46 @@ async function prepareLocked(client: LibvirtClient): Promise<PeerVmHost> {
       LIBVIRT_DOMAIN_TYPE: "qemu",
       LIBVIRT_CPU: "2",
       LIBVIRT_MEMORY: "768",
-      LIBVIRT_KERNEL: image.kernel,
-      LIBVIRT_INITRD: image.initrd,
+      LIBVIRT_KERNEL: boot.kernel,
+      LIBVIRT_INITRD: boot.initrd,
       LIBVIRT_CMDLINE: "console=ttyS0 quiet",
       // Emulated guests on a busy CI machine can take long to act on the power button.
       LIBVIRT_SHUTDOWN_GRACE: "30s",
       ...extra,
     }),
   };
+}
+
+/** Copies the image's kernel and initrd where the emulator's user can read them, once per
+ * image; folders of other images idle for an hour go (other checkouts may still boot theirs). */
+async function publishBootFiles(image: PeerVmImage): Promise<{ kernel: string; initrd: string }> {
+  const dir = path.join(BOOT_DIR, `${BOOT_PREFIX}${image.hash}`);
+  const boot = { kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initrd.img") };
+  await fs.mkdir(BOOT_DIR, { recursive: true });
+  try {
+    await fs.access(path.join(dir, "done"));
+  } catch {
+    const staging = `${dir}.tmp-${process.pid}`;
+    try {
+      await fs.mkdir(staging, { recursive: true, mode: 0o755 });
+      await fs.copyFile(image.kernel, path.join(staging, "vmlinuz"));
+      await fs.copyFile(image.initrd, path.join(staging, "initrd.img"));
+      for (const f of ["vmlinuz", "initrd.img"]) await fs.chmod(path.join(staging, f), 0o644);
+      await fs.writeFile(path.join(staging, "done"), "");
+      await fs.rm(dir, { recursive: true, force: true });
+      await fs.rename(staging, dir);
+    } finally {
+      await fs.rm(staging, { recursive: true, force: true });
+    }
+  }
+  const now = new Date();
+  await fs.utimes(dir, now, now);
+  for (const other of await fs.readdir(BOOT_DIR)) {
+    if (!other.startsWith(BOOT_PREFIX) || other === path.basename(dir)) continue;
+    const st = await fs.stat(path.join(BOOT_DIR, other)).catch(() => undefined);
+    if (st !== undefined && now.getTime() - st.mtimeMs > 3_600_000) await fs.rm(path.join(BOOT_DIR, other), { recursive: true, force: true });
+  }
+  return boot;
 }
 
 export interface Leftovers {
