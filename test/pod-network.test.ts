@@ -115,6 +115,13 @@ describe("pod network through the VXLAN tunnel", () => {
     expect(await leftoverDevices()).toEqual([]);
   });
 
+  it("refuses at CreateVM the daemon's own network namespace (a tc redirect there cuts the node off)", async () => {
+    const id = "own-netns";
+    const err = await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: `/run/netns/${node.netns}` })).catch((e: unknown) => e);
+    await onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
+    expect(err).toMatchObject({ code: Code.INVALID_ARGUMENT, statusMessage: expect.stringContaining("the daemon's own network namespace") });
+  });
+
   it.each([
     ["a netns path that does not exist", async () => ({ path: "/run/netns/caa-no-such-ns", ip: "" }) as WorkerPod, /does not exist/],
     ["a netns with only lo", () => node.addPod({ withInterface: false }), /interface/],

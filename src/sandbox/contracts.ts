@@ -28,6 +28,8 @@ export interface VmTlsIssuer {
 
 /** The worker end of a pod's tunnel (VXLAN); absent when pods have no network namespace. */
 export interface PodTunnels {
+  /** Refuses, at CreateVM, a namespace no tunnel may be made in (the node's own). */
+  checkNamespace(netnsPath: string): Promise<void>;
   /** Reads the pod's interface from its netns and reserves a VNI: what the VM end needs. */
   prepare(sandboxId: string, netnsPath: string, signal: AbortSignal): Promise<PodNetwork>;
   /** Creates the worker side once the VM's address is known. */

@@ -66,6 +66,7 @@ class FakeRelays implements RelayFactory {
 
 class FakeTunnels implements PodTunnels {
   readonly up = new Map<string, number>();
+  async checkNamespace() {}
   async prepare(): Promise<PodNetwork> {
     return { workerAddress: "192.0.2.1", vni: 0, vxlanPort: 0, interfaceName: "eth0", mac: "02:00:00:00:00:01", mtu: 1500, addresses: ["10.244.0.5/24"], routes: [] };
   }

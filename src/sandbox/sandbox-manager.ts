@@ -130,6 +130,11 @@ export class SandboxManager {
     // Checked now: found at StartVM, it would fail only after the VM exists.
     const socketProblem = unixSocketPathProblem(this.agentSocketPath(id));
     if (socketProblem !== undefined) throw new SandboxError("invalid-argument", `sandbox ${id}: agent socket ${socketProblem}: use a shorter PODS_DIR`);
+    if (networkNamespacePath !== "" && this.o.tunnels !== undefined) {
+      await this.o.tunnels.checkNamespace(networkNamespacePath).catch((err: Error) => {
+        throw new SandboxError("invalid-argument", `sandbox ${id}: ${err.message}`, { cause: err });
+      });
+    }
     return this.lock.run(id, async () => {
       const existing = this.records.get(id);
       if (existing !== undefined) return existing.agentSocketPath;

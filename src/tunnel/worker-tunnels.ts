@@ -7,7 +7,7 @@ import type { PodTunnels } from "../sandbox/contracts.ts";
 import type { PodNetwork } from "../userdata/index.ts";
 import { requireTunnelCapabilities } from "./capabilities.ts";
 import { checkMtu, tunnelMtu } from "./mtu.ts";
-import { netnsPathState, requirePodNetns } from "./netns-path.ts";
+import { netnsPathState, refuseNodeNetns, requirePodNetns } from "./netns-path.ts";
 import { NetnsTools } from "./netns-tools.ts";
 import { readPodInterface } from "./pod-interface.ts";
 import { installRedirect, removeRedirect } from "./tc-redirect.ts";
@@ -30,10 +30,16 @@ export class WorkerTunnels implements PodTunnels {
     this.host = new NetnsTools(o.underlayNetns);
   }
 
+  async checkNamespace(netnsPath: string): Promise<void> {
+    if (!netnsPath.startsWith("/")) throw new Error(`pod network namespace "${netnsPath}" is not an absolute path`);
+    await refuseNodeNetns(netnsPath, this.nodeNetns);
+  }
+
   /** Reads the pod's interface and this node's address. `vni` is left 0 for the caller to fill. */
   async prepare(_sandboxId: string, netnsPath: string, signal: AbortSignal): Promise<PodNetwork> {
     requireTunnelCapabilities();
     await requirePodNetns(netnsPath);
+    await refuseNodeNetns(netnsPath, this.nodeNetns);
     const pod = await readPodInterface(new NetnsTools(netnsPath), signal);
     checkMtu(pod.mtu, `pod interface ${pod.name} in ${netnsPath}`);
     const workerAddress = await this.workerAddress(signal);
@@ -82,6 +88,11 @@ export class WorkerTunnels implements PodTunnels {
     if (network === undefined) return;
     requireTunnelCapabilities();
     await this.removeEnd(netnsPath, network);
+  }
+
+  /** The namespace holding the node's interfaces. */
+  private get nodeNetns(): string {
+    return this.o.underlayNetns ?? "/proc/self/ns/net";
   }
 
   private async removeEnd(netnsPath: string, network: PodNetwork): Promise<void> {
