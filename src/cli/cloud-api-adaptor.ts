@@ -1,6 +1,7 @@
 // cloud-api-adaptor [provider] [flags]: the peer-pods daemon. The provider comes from the first
 // argument (upstream's form), else CLOUD_PROVIDER, else "local".
-import { HelpRequestedError, InvalidConfigError, loadDaemonConfig, loggableConfig, daemonConfigSpec, renderFlagHelp } from "../config/index.ts";
+import { HelpRequestedError, InvalidConfigError, loggableConfig, daemonConfigSpec, renderFlagHelp } from "../config/index.ts";
+import { loadDaemonSettings, type DaemonSettings } from "../config/upstream/index.ts";
 import { createLogger } from "../util/logger.ts";
 import { runDaemon } from "./daemon.ts";
 
@@ -8,9 +9,9 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const env: Record<string, string | undefined> = { ...process.env };
   if (argv[0] !== undefined && !argv[0].startsWith("-")) env.CLOUD_PROVIDER = argv.shift();
-  let config;
+  let settings: DaemonSettings;
   try {
-    config = loadDaemonConfig({ env, argv });
+    settings = loadDaemonSettings({ env, argv });
   } catch (err) {
     if (err instanceof HelpRequestedError) {
       process.stdout.write(`usage: cloud-api-adaptor [provider] [flags]\n\n${renderFlagHelp(daemonConfigSpec)}\n`);
@@ -22,11 +23,18 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const { config, findings } = settings;
+  const refused = findings.filter((f) => f.level === "error");
+  if (refused.length > 0) {
+    process.stderr.write(`cloud-api-adaptor: invalid configuration:\n${refused.map((f) => `  ${f.message}`).join("\n")}\n`);
+    process.exit(2);
+  }
   const logger = createLogger(config.logLevel, "cloud-api-adaptor");
   logger.info({ config: loggableConfig(daemonConfigSpec, config) }, "starting");
+  for (const finding of findings) logger.warn({ setting: finding.variable }, finding.message);
   let daemon;
   try {
-    daemon = await runDaemon(config, env, logger);
+    daemon = await runDaemon(config, settings.env, logger);
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, "start-up failed");
     logger.flush();
