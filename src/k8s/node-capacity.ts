@@ -7,10 +7,11 @@
 // outside clusters. Conflicts, throttling and server errors are retried within a round; other
 // errors (403, 404) wait for the next round.
 
-import { CoreV1Api, Observable, type KubeConfig, type ObservableMiddleware, type RequestContext, type ResponseContext } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { PEERPOD_VM_RESOURCE } from "../webhook/peer-pod-names.ts";
 import { describeKubeError, isRetriable, retryAfterMs } from "./kube-errors.ts";
+import { withSignal } from "./request-options.ts";
 
 export type CapacityOutcome = "set" | "unchanged" | "failed" | "disabled";
 
@@ -46,20 +47,6 @@ export interface NodeCapacity {
 
 const MAX_RETRY_AFTER_MS = 10_000;
 
-// client-node picks JSON Patch for PATCH by default; a merge patch of the one key is simpler and
-// needs no knowledge of what the capacity map already holds.
-// The signal bounds each request, since client-node sets no deadline of its own.
-function requestMiddleware(contentType: string | undefined, signal: AbortSignal): ObservableMiddleware {
-  return {
-    pre: (context: RequestContext) => {
-      if (contentType !== undefined) context.setHeaderParam("Content-Type", contentType);
-      context.setSignal(signal);
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-  };
-}
-
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
@@ -85,12 +72,13 @@ export function startNodeCapacity(options: NodeCapacityOptions): NodeCapacity {
 
   const once = async (api: CoreV1Api): Promise<CapacityOutcome> => {
     const signal = AbortSignal.any([stopping.signal, AbortSignal.timeout(requestTimeoutMs)]);
-    const node = await api.readNode({ name: options.nodeName }, { middleware: [requestMiddleware(undefined, signal)] });
+    const node = await api.readNode({ name: options.nodeName }, withSignal(signal));
     if (node.status?.capacity?.[PEERPOD_VM_RESOURCE] === wanted) return "unchanged";
     const patchSignal = AbortSignal.any([stopping.signal, AbortSignal.timeout(requestTimeoutMs)]);
     await api.patchNodeStatus(
       { name: options.nodeName, body: { status: { capacity: { [PEERPOD_VM_RESOURCE]: wanted } } } },
-      { middleware: [requestMiddleware("application/merge-patch+json", patchSignal)] },
+      // A merge patch of the one key needs no knowledge of what the capacity map already holds.
+      withSignal(patchSignal, "application/merge-patch+json"),
     );
     return "set";
   };

@@ -2,7 +2,9 @@
 // driven by the real @kubernetes/client-node: bearer-token auth, GET of a node and of its status,
 // PATCH of the status subresource in the patch formats the API server takes (JSON Patch, merge
 // patch, strategic merge patch; others 415), a resourceVersion precondition (409), Status
-// objects for errors, and faults on demand (409/429/5xx, with Retry-After).
+// objects for errors, and faults on demand (409/429/5xx, with Retry-After). Namespaced objects
+// (pods, service accounts, secrets) answer GET by name, and paths can be forbidden (403) as an
+// RBAC denial would.
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -68,6 +70,9 @@ export class FakeKubeApi {
   readonly token: string;
   readonly requests: RecordedRequest[] = [];
   private readonly nodes = new Map<string, FakeNode>();
+  // "<namespace>/<plural>/<name>" → object, for GET /api/v1/namespaces/<namespace>/<plural>/<name>.
+  private readonly namespaced = new Map<string, Json>();
+  private readonly forbidden: string[] = [];
   private readonly faults: Array<{ method: string; fault: Fault }> = [];
   private readonly server: https.Server;
   private version = 100;
@@ -146,6 +151,18 @@ export class FakeKubeApi {
     node.metadata.resourceVersion = String(++this.version);
   }
 
+  /** Stores a namespaced object (plural: "pods", "serviceaccounts", "secrets"). */
+  put(plural: string, namespace: string, object: { metadata: { name: string } } & Record<string, Json>): void {
+    const kind = { pods: "Pod", serviceaccounts: "ServiceAccount", secrets: "Secret" }[plural] ?? plural;
+    const metadata = { namespace, uid: `uid-${namespace}-${object.metadata.name}`, resourceVersion: String(++this.version), ...object.metadata };
+    this.namespaced.set(`${namespace}/${plural}/${object.metadata.name}`, { apiVersion: "v1", kind, ...object, metadata });
+  }
+
+  /** Requests whose path starts with `prefix` answer 403, as an RBAC denial does. */
+  forbid(prefix: string): void {
+    this.forbidden.push(prefix);
+  }
+
   /** The next request(s) with this method answer with the fault instead. */
   failNext(method: "GET" | "PATCH", fault: Fault, times = 1): void {
     for (let i = 0; i < times; i++) this.faults.push({ method, fault });
@@ -180,6 +197,16 @@ export class FakeKubeApi {
       return reply(fault.status, status(fault.status, message), headers);
     }
 
+    if (this.forbidden.some((prefix) => path.startsWith(prefix))) {
+      return reply(403, status(403, `${path} is forbidden: User "system:serviceaccount:test:daemon" cannot get resource`));
+    }
+    const object = /^\/api\/v1\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
+    if (object !== null) {
+      const [, namespace, plural, name] = object.map((p) => decodeURIComponent(p ?? ""));
+      const found = this.namespaced.get(`${namespace}/${plural}/${name}`);
+      if (method !== "GET") return reply(405, status(405, `method ${method} not allowed here`));
+      return found === undefined ? reply(404, status(404, `${plural} "${name}" not found`)) : reply(200, JSON.stringify(found));
+    }
     const match = /^\/api\/v1\/nodes\/([^/]+)(\/status)?$/.exec(path);
     if (match === null) return reply(404, status(404, "the server could not find the requested resource"));
     const name = decodeURIComponent(match[1]!);
