@@ -26,6 +26,8 @@ describe("daemon configuration", () => {
       nodeName: hostname(),
       clusterName: "default",
       reconcileIntervalMs: 300_000,
+      registryAuth: "on",
+      registryAuthFile: undefined,
     });
   });
 

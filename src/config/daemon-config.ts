@@ -151,6 +151,20 @@ export const daemonConfigSpec = Object.freeze({
     default: "default",
     description: "Name tagged on every VM so orphans can be found per cluster.",
   }),
+  // Ours (upstream always reads the pod's pull secrets, with no way to turn it off).
+  registryAuth: enumField({
+    env: "REGISTRY_AUTH",
+    flag: "registry-auth",
+    default: "on",
+    values: ["on", "off"] as const,
+    description: "Deliver the pod's image pull secrets (and its service account's) to the peer VM's image puller: on or off.",
+  }),
+  // Ours.
+  registryAuthFile: stringField({
+    env: "REGISTRY_AUTH_FILE",
+    flag: "registry-auth-file",
+    description: "A containers-auth.json file given to every pod instead of its pull secrets (nodes outside Kubernetes).",
+  }),
 });
 
 export type DaemonConfig = ConfigOf<typeof daemonConfigSpec>;
