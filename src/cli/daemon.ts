@@ -5,6 +5,8 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { findProvider } from "../../providers/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
+import type { KubeConfigSource } from "../k8s/index.ts";
+import { makeRegistryAuth } from "../registry-auth/index.ts";
 import { startDebugServer } from "../debug/debug-server.ts";
 import { InstrumentedProvider } from "../debug/instrumented-provider.ts";
 import { DaemonMetrics } from "../debug/metrics.ts";
@@ -41,6 +43,9 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   });
 
   const provider = new InstrumentedProvider(inner, metrics);
+  const kube = await findKubeApi(env, logger);
+  const registryAuth = await makeRegistryAuth({ enabled: config.registryAuth === "on", authFile: config.registryAuthFile, kubeConfig: kube?.kubeConfig, logger });
+  logger.info({ source: registryAuth.source }, "registry credentials for peer pods");
   let clientTls: IssuedCertificate | undefined;
   let tls: VmTlsIssuer | undefined;
   if (config.disableTls) {
@@ -72,6 +77,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     vniCount: (1 << 24) - config.vxlanMinId, // VNIs are 24 bits
     vxlanPort: config.vxlanPort,
     defaultInitdata: config.initdata,
+    registryAuth,
     logger,
     socketLingerMs: Number(env.CAA_SOCKET_LINGER_MS ?? 10_000),
     onStartPhase: (phase, seconds) => metrics.startPhases.observe({ phase }, seconds),
@@ -97,7 +103,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   server.serve(await listenUnix(config.socketPath, { mode: 0o600 }));
   readiness.socketServed = true;
   logger.info({ socket: config.socketPath, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service");
-  const capacity = await advertiseCapacity(config, env, logger);
+  const capacity = kube === undefined ? undefined : await advertiseCapacity(config, kube, logger);
   const sweeper = startSweeper(manager, config.reconcileIntervalMs, logger);
 
   const m = manager;
@@ -117,26 +123,30 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
 }
 
 /**
- * Keeps the node's kata.peerpods.io/vm capacity at PEERPODS_LIMIT_PER_NODE. Outside a cluster
- * (no KUBECONFIG, no service account) there is nothing to tell, and the Kubernetes client is
- * not even loaded; an unreachable API is a warning, never a failure.
+ * The Kubernetes API the daemon finds: KUBECONFIG, else the in-cluster service account. Outside a
+ * cluster there is none, and the Kubernetes client is not even loaded; an unusable configuration
+ * is a warning, never a failure.
  */
-async function advertiseCapacity(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<{ stop(): Promise<void> } | undefined> {
+async function findKubeApi(env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<KubeConfigSource | undefined> {
   if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST) {
     logger.info("no Kubernetes API configured (KUBECONFIG or in-cluster service account): node capacity not advertised");
     return undefined;
   }
   const k8s = await import("../k8s/index.ts");
-  let source;
   try {
-    source = k8s.loadKubeConfig({ env });
+    return k8s.loadKubeConfig({ env });
   } catch (err) {
     logger.warn({ err: (err as Error).message }, "Kubernetes configuration unusable: node capacity not advertised");
     return undefined;
   }
-  if (source === undefined) return undefined;
-  logger.info({ origin: source.origin, node: config.nodeName, limit: config.peerpodsLimitPerNode }, "advertising node capacity kata.peerpods.io/vm");
-  return k8s.startNodeCapacity({ nodeName: config.nodeName, limit: config.peerpodsLimitPerNode, kubeConfig: source.kubeConfig, logger });
+}
+
+/** Keeps the node's kata.peerpods.io/vm capacity at PEERPODS_LIMIT_PER_NODE; an unreachable API
+ * is a warning, never a failure. */
+async function advertiseCapacity(config: DaemonConfig, kube: KubeConfigSource, logger: Logger): Promise<{ stop(): Promise<void> }> {
+  const { startNodeCapacity } = await import("../k8s/index.ts");
+  logger.info({ origin: kube.origin, node: config.nodeName, limit: config.peerpodsLimitPerNode }, "advertising node capacity kata.peerpods.io/vm");
+  return startNodeCapacity({ nodeName: config.nodeName, limit: config.peerpodsLimitPerNode, kubeConfig: kube.kubeConfig, logger });
 }
 
 /** Runs the manager's sweep every `intervalMs`, one at a time; failures are logged and retried

@@ -3,4 +3,4 @@
 
 export { credentialsOfSecret, mergeCredentials, parseAuthFile, PullSecretError, type AuthFile, type PullSecret, type RegistryCredential } from "./auth-file.ts";
 export { PullSecretReader, type PodRef, type PullSecretReaderOptions } from "./pull-secrets.ts";
-export { AUTH_FILE_PATH, makeRegistryAuth, readAuthFile, type RegistryAuth, type RegistryAuthOptions } from "./registry-auth.ts";
+export { makeRegistryAuth, readAuthFile, type RegistryAuth, type RegistryAuthOptions } from "./registry-auth.ts";

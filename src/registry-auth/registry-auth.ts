@@ -9,11 +9,6 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import { parseAuthFile, type AuthFile } from "./auth-file.ts";
-import { PullSecretReader } from "./pull-secrets.ts";
-
-/** Where the guest's image puller reads registry credentials (upstream's path; the pod VM
- * image's kata-agent configuration names it). */
-export const AUTH_FILE_PATH = "/run/peerpod/auth.json";
 
 export interface RegistryAuth {
   /** For logs: where credentials come from. */
@@ -69,9 +64,12 @@ export async function makeRegistryAuth(options: RegistryAuthOptions): Promise<Re
     };
   }
   if (options.kubeConfig === undefined) {
-    log.warn("no Kubernetes API configured and no REGISTRY_AUTH_FILE: pods get no registry credentials (private images will not pull)");
+    // Outside a cluster there are no pull secrets to read: not a fault, so not a warning.
+    log.info("no Kubernetes API and no REGISTRY_AUTH_FILE: pods get no registry credentials");
     return NONE("none (no Kubernetes API)");
   }
+  // Loaded only in a cluster: outside one the daemon never loads the Kubernetes client.
+  const { PullSecretReader } = await import("./pull-secrets.ts");
   const reader = new PullSecretReader({ kubeConfig: options.kubeConfig, logger: log });
   return {
     source: "the pod's pull secrets (Kubernetes API)",

@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import type { Ownership, Provider, VmInstance } from "../../providers/provider.ts";
+import type { RegistryAuth } from "../registry-auth/index.ts";
 import { buildUserData, type PodNetwork } from "../userdata/index.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
@@ -30,6 +31,8 @@ export interface SandboxManagerOptions {
   readonly vxlanPort: number;
   /** Initdata for pods whose annotations carry none (INITDATA). */
   readonly defaultInitdata?: string | undefined;
+  /** Where a pod's registry credentials come from; none when undefined. */
+  readonly registryAuth?: RegistryAuth | undefined;
   readonly logger: Logger;
   /** How long a stopped sandbox's socket keeps answering errors before it disappears. */
   readonly socketLingerMs?: number;
@@ -201,7 +204,8 @@ export class SandboxManager {
       }
       const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(id);
       const initdata = base.annotations[ANNOTATIONS.initdata] || this.o.defaultInitdata;
-      const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork }, initdata);
+      const auth = await this.o.registryAuth?.forPod(base.annotations, signal);
+      const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork }, initdata, auth === undefined ? undefined : JSON.stringify(auth));
       const req = { name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData };
       instance = await phases.time("provider_create", () => this.o.provider.createVm(req, signal));
       this.failpoint("start-after-create");

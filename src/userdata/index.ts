@@ -7,11 +7,17 @@ export * from "./forwarder-config.ts";
 /** Where the pod's initdata lands in the VM, for the VM's attestation and policy agents. */
 export const INITDATA_PATH = "/run/peerpod/initdata";
 
+/** Where the guest's image puller reads registry credentials (containers-auth.json; upstream's
+ * path, named by the kata-agent configuration of the pod VM image). */
+export const REGISTRY_AUTH_PATH = "/run/peerpod/auth.json";
+
 /** The user-data of a peer VM: its forwarder configuration (private key included, so 0600),
- * and the pod's initdata when it has one. */
-export function buildUserData(config: ForwarderConfig, initdata?: string): string {
+ * the pod's initdata when it has one, and its registry credentials (containers-auth.json text)
+ * when it has any. */
+export function buildUserData(config: ForwarderConfig, initdata?: string, registryAuth?: string): string {
   const files: CloudConfigFile[] = [{ path: FORWARDER_CONFIG_PATH, permissions: "0600", content: JSON.stringify(config) }];
   if (initdata !== undefined && initdata !== "") files.push({ path: INITDATA_PATH, permissions: "0600", content: initdata });
+  if (registryAuth !== undefined) files.push({ path: REGISTRY_AUTH_PATH, permissions: "0600", content: registryAuth });
   return buildCloudConfig(files);
 }
 
