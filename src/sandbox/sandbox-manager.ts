@@ -11,7 +11,7 @@ import { ANNOTATIONS } from "../kata/annotations.ts";
 import { resourcesFromAnnotations } from "./resources.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
-import type { SandboxStore } from "./sandbox-store.ts";
+import type { SandboxStore, UnreadableRecord } from "./sandbox-store.ts";
 import { vmNameFor, vmTokenFor } from "./vm-name.ts";
 
 export interface SandboxManagerOptions {
@@ -55,7 +55,8 @@ export const FAILPOINTS = ["start-after-intent", "start-after-create", "start-af
 
 export interface SandboxView {
   readonly id: string;
-  readonly state: SandboxState;
+  /** quarantined: its record failed validation and is left, with its VM, for an operator. */
+  readonly state: SandboxState | "quarantined";
   readonly vmName: string | undefined;
   readonly vmId: string | undefined;
   readonly address: string | undefined;
@@ -72,7 +73,8 @@ export interface ReconcileReport {
   readonly rolledBack: string[];
   readonly finishedStops: string[];
   readonly orphansDeleted: string[];
-  readonly unreadable: string[];
+  /** Record files that failed validation: left in place, their VMs kept. */
+  readonly quarantined: string[];
 }
 
 /**
@@ -86,6 +88,8 @@ export class SandboxManager {
   private readonly records = new Map<string, SandboxRecord>();
   private readonly relays = new Map<string, AgentRelay>();
   private readonly lock = new KeyedMutex();
+  /** Record files that failed validation at start-up, by file: never acted on, VMs kept. */
+  private readonly quarantined = new Map<string, UnreadableRecord>();
   /** Sandboxes whose CreateVM is saving their first record: they count against the limit. */
   private readonly creating = new Set<string>();
   /** VNIs handed out whose record may not be written yet. */
@@ -107,7 +111,7 @@ export class SandboxManager {
 
   list(): SandboxView[] {
     const now = Date.now();
-    return [...this.records.values()].map((r) => ({
+    const live = [...this.records.values()].map((r) => ({
       id: r.id,
       state: r.state,
       vmName: r.vm?.name,
@@ -120,6 +124,20 @@ export class SandboxManager {
       ageSeconds: Math.round((now - Date.parse(r.createdAt)) / 1000),
       error: r.error,
     }));
+    const quarantined = [...this.quarantined.values()].map((q) => ({
+      id: q.id ?? path.basename(q.file),
+      state: "quarantined" as const,
+      vmName: undefined,
+      vmId: undefined,
+      address: undefined,
+      vni: undefined,
+      tunnel: undefined,
+      podName: undefined,
+      podNamespace: undefined,
+      ageSeconds: 0,
+      error: `record ${q.file} quarantined: ${q.error}`,
+    }));
+    return [...live, ...quarantined];
   }
 
   agentSocketPath(id: string): string {
@@ -141,6 +159,8 @@ export class SandboxManager {
     return this.lock.run(id, async () => {
       const existing = this.records.get(id);
       if (existing !== undefined) return existing.agentSocketPath;
+      const bad = [...this.quarantined.values()].find((q) => q.id === id);
+      if (bad !== undefined) throw new SandboxError("failed-precondition", `sandbox ${id}: its record ${bad.file} is quarantined (${bad.error}); an operator must repair or remove it and its VM`);
       // Creates of other ids run concurrently (the lock is per id) and are counted from before
       // their record is saved, or all of them would pass a check made before any save.
       const taken = this.records.size + this.creating.size;
@@ -266,11 +286,12 @@ export class SandboxManager {
    * sandboxes again, undoes half-done starts, finishes stops, deletes VMs no record claims.
    */
   async reconcile(signal: AbortSignal): Promise<ReconcileReport> {
-    const report = { served: [] as string[], rolledBack: [] as string[], finishedStops: [] as string[], orphansDeleted: [] as string[], unreadable: [] as string[] };
+    const report = { served: [] as string[], rolledBack: [] as string[], finishedStops: [] as string[], orphansDeleted: [] as string[], quarantined: [] as string[] };
     const { records, unreadable } = await this.o.store.list();
     for (const u of unreadable) {
-      this.o.logger.error({ file: u.file, err: u.error }, "unreadable sandbox record: left in place for an operator");
-      report.unreadable.push(u.file);
+      this.o.logger.error({ file: u.file, sandbox: u.id, err: u.error }, "sandbox record quarantined: left in place for an operator, its peer VM kept");
+      this.quarantined.set(u.file, u);
+      report.quarantined.push(u.file);
     }
     for (const r of records) this.records.set(r.id, r);
     const owned = await this.o.provider.listOwnedVms(this.o.owner, signal);
@@ -342,8 +363,9 @@ export class SandboxManager {
   /** Deletes every listed VM not claimed by a running or starting sandbox; returns their names. */
   private async deleteOrphans(owned: readonly VmInstance[], claimed: ReadonlySet<string>): Promise<string[]> {
     const deleted: string[] = [];
+    const quarantined = new Set([...this.quarantined.values()].map((q) => q.id));
     for (const v of owned) {
-      if (claimed.has(v.id)) continue;
+      if (claimed.has(v.id) || quarantined.has(v.owner.sandboxId)) continue;
       const rec = this.records.get(v.owner.sandboxId);
       if (rec !== undefined && (rec.state === "running" || rec.state === "starting") && rec.vm?.name === v.name) continue;
       try {

@@ -2,7 +2,15 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { ensurePrivateDir } from "../util/private-dir.ts";
+import { validateSandboxRecord } from "./record-schema.ts";
 import { SANDBOX_ID_PATTERN, type SandboxRecord } from "./sandbox-record.ts";
+
+/** A record file the daemon does not act on; `id` is the sandbox its name claims, when valid. */
+export interface UnreadableRecord {
+  readonly id: string | undefined;
+  readonly file: string;
+  readonly error: string;
+}
 
 /** One JSON file per sandbox under `<stateDir>/sandboxes`, 0600, written atomically. */
 export class SandboxStore {
@@ -42,17 +50,19 @@ export class SandboxStore {
     await fs.rm(this.file(id), { force: true });
   }
 
-  /** Every record; a record that cannot be read is reported, not skipped silently. */
-  async list(): Promise<{ records: SandboxRecord[]; unreadable: { file: string; error: string }[] }> {
+  /** Every record; one that cannot be read or fails validation is reported, not skipped
+   * silently, and left in place for an operator. */
+  async list(): Promise<{ records: SandboxRecord[]; unreadable: UnreadableRecord[] }> {
     const records: SandboxRecord[] = [];
-    const unreadable: { file: string; error: string }[] = [];
+    const unreadable: UnreadableRecord[] = [];
     for (const name of await fs.readdir(this.dir)) {
       if (!name.endsWith(".json") || name.startsWith(".")) continue;
       const file = path.join(this.dir, name);
+      const id = name.slice(0, -5);
       try {
-        records.push(parse(await fs.readFile(file, "utf8"), name.slice(0, -5)));
+        records.push(parse(await fs.readFile(file, "utf8"), id));
       } catch (err) {
-        unreadable.push({ file, error: (err as Error).message });
+        unreadable.push({ id: SANDBOX_ID_PATTERN.test(id) ? id : undefined, file, error: (err as Error).message });
       }
     }
     return { records, unreadable };
@@ -60,7 +70,5 @@ export class SandboxStore {
 }
 
 function parse(text: string, id: string): SandboxRecord {
-  const r = JSON.parse(text) as SandboxRecord;
-  if (r.version !== 1 || r.id !== id || typeof r.state !== "string") throw new Error(`sandbox record ${id}: unexpected content`);
-  return r;
+  return validateSandboxRecord(JSON.parse(text) as unknown, id);
 }
