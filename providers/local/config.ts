@@ -24,6 +24,10 @@ export const localConfigSpec = Object.freeze({
     default: "caa-local0",
     description: "Name of the bridge local VMs attach to (netns mode).",
   }),
+  vmTlsDir: stringField({
+    env: "LOCAL_VM_TLS_DIR",
+    description: "Folder standing in for certificates baked into the VM image (ca.crt, tls.crt, tls.key), which local VMs' forwarders use when the user-data carries none (the daemon runs with CACERT_FILE...).",
+  }),
 });
 
 export interface LocalProviderConfig {
@@ -31,6 +35,7 @@ export interface LocalProviderConfig {
   readonly network: LocalNetworkMode;
   readonly subnetPrefix: string;
   readonly bridge: string;
+  readonly vmTlsDir: string | undefined;
 }
 
 export function localProviderConfig(env: Readonly<Record<string, string | undefined>>, stateDir: string, isRoot: boolean): LocalProviderConfig {
@@ -47,5 +52,6 @@ export function localProviderConfig(env: Readonly<Record<string, string | undefi
     network: c.network === "auto" ? (isRoot ? "netns" : "loopback") : c.network,
     subnetPrefix: c.subnetPrefix,
     bridge: c.bridge,
+    vmTlsDir: c.vmTlsDir,
   };
 }

@@ -113,7 +113,7 @@ export class LocalProvider implements Provider {
     const log = await fs.open(path.join(dir, "vm.log"), "a", 0o600);
     try {
       const node = process.execPath;
-      const args = [VM_MAIN, "--dir", dir, "--address", record.address];
+      const args = [VM_MAIN, "--dir", dir, "--address", record.address, ...(this.config.vmTlsDir === undefined ? [] : ["--tls-dir", this.config.vmTlsDir])];
       const [cmd, argv] = record.netns === undefined ? [node, args] : ["ip", ["netns", "exec", record.netns, node, ...args]];
       // detached: a new session and process group, so the VM outlives the daemon and is
       // stopped as one group.

@@ -11,7 +11,7 @@ import { createLogger } from "../../src/util/logger.ts";
 import { USER_DATA_FILE } from "./vm-record.ts";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dir: { type: "string" }, address: { type: "string" } } });
+  const { values } = parseArgs({ options: { dir: { type: "string" }, address: { type: "string" }, "tls-dir": { type: "string" } } });
   if (values.dir === undefined || values.address === undefined) throw new Error("usage: vm-main --dir DIR --address ADDRESS");
   const dir = values.dir;
   const root = path.join(dir, "root");
@@ -32,6 +32,9 @@ async function main(): Promise<void> {
     agentSocketPath: path.join(root, "run/kata-containers/agent.sock"),
     podNetnsName: `podns-${path.basename(dir).slice(-24)}`,
     startAgent: (socketPath, netns) => startAgent({ socketPath, netns, logger }),
+    ...(values["tls-dir"] === undefined
+      ? {}
+      : { tlsFiles: { caCertFile: path.join(values["tls-dir"], "ca.crt"), certFile: path.join(values["tls-dir"], "tls.crt"), certKey: path.join(values["tls-dir"], "tls.key") } }),
     logger,
   });
   logger.info({ address: values.address, port: config.listenPort, tls: config.tls !== undefined }, "local VM up");

@@ -8,7 +8,7 @@ import { runForwarder } from "../forwarder/run-forwarder.ts";
 import { FORWARDER_CONFIG_PATH, forwarderConfigFromUserData, parseForwarderConfig } from "../userdata/index.ts";
 import { createLogger } from "../util/logger.ts";
 
-const USAGE = `usage: agent-protocol-forwarder [--config FILE | --user-data FILE] [--listen ADDRESS] [--kata-agent-socket PATH] [--pod-namespace NAME]`;
+const USAGE = `usage: agent-protocol-forwarder [--config FILE | --user-data FILE] [--listen ADDRESS] [--kata-agent-socket PATH] [--pod-namespace NAME] [--ca-cert-file FILE --cert-file FILE --cert-key FILE]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -18,6 +18,11 @@ async function main(): Promise<void> {
       listen: { type: "string", default: "0.0.0.0" },
       "kata-agent-socket": { type: "string", default: "/run/kata-containers/agent.sock" },
       "pod-namespace": { type: "string", default: "podns" },
+      // Certificates baked into the image, for daemons run with operator certificates
+      // (CACERT_FILE...): used when the user-data carries no TLS material.
+      "ca-cert-file": { type: "string" },
+      "cert-file": { type: "string" },
+      "cert-key": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -30,7 +35,11 @@ async function main(): Promise<void> {
     values["user-data"] !== undefined
       ? forwarderConfigFromUserData(await fs.readFile(values["user-data"], "utf8"))
       : parseForwarderConfig(await fs.readFile(values.config, "utf8"));
+  const files = [values["ca-cert-file"], values["cert-file"], values["cert-key"]];
+  if (files.some((f) => f !== undefined) && files.some((f) => f === undefined)) throw new Error("--ca-cert-file, --cert-file and --cert-key go together");
+  const [caCertFile, certFile, certKey] = files;
   const running = await runForwarder(config, {
+    ...(caCertFile !== undefined && certFile !== undefined && certKey !== undefined ? { tlsFiles: { caCertFile, certFile, certKey } } : {}),
     listenHost: values.listen,
     agentSocketPath: values["kata-agent-socket"],
     podNetnsName: values["pod-namespace"],

@@ -11,7 +11,7 @@ import { startDebugServer } from "../debug/debug-server.ts";
 import { InstrumentedProvider } from "../debug/instrumented-provider.ts";
 import { DaemonMetrics } from "../debug/metrics.ts";
 import { registerHypervisorService } from "../hypervisor/hypervisor-service.ts";
-import { CertificateAuthority, peerVmServerName, type IssuedCertificate } from "../pki/index.ts";
+import { CertificateAuthority, loadOperatorCertificates, peerVmServerName, tlsProfile } from "../pki/index.ts";
 import { createRelayFactory } from "../proxy/index.ts";
 import { SandboxManager } from "../sandbox/sandbox-manager.ts";
 import { SandboxStore } from "../sandbox/sandbox-store.ts";
@@ -46,10 +46,15 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   const kube = await findKubeApi(env, logger);
   const registryAuth = await makeRegistryAuth({ enabled: config.registryAuth === "on", authFile: config.registryAuthFile, kubeConfig: kube?.kubeConfig, logger });
   logger.info({ source: registryAuth.source }, "registry credentials for peer pods");
-  let clientTls: IssuedCertificate | undefined;
+  let clientTls: { readonly caPem: string; readonly certPem: string; readonly keyPem: string } | undefined;
   let tls: VmTlsIssuer | undefined;
+  const profile = tlsProfile(config.tlsMinVersion, config.tlsCipherSuites);
   if (config.disableTls) {
     logger.warn("DISABLE_TLS=true: the agent protocol travels to peer VMs unencrypted and unauthenticated; for development only");
+  } else if (config.caCertFile !== undefined && config.certFile !== undefined && config.certKey !== undefined) {
+    // The VMs' certificates come with their image (as upstream): the user-data carries none.
+    clientTls = await loadOperatorCertificates({ caCertFile: config.caCertFile, certFile: config.certFile, certKey: config.certKey });
+    logger.info({ caCertFile: config.caCertFile, certFile: config.certFile }, "operator certificates: forwarders must present a certificate from CACERT_FILE's CA");
   } else {
     const ca = await CertificateAuthority.loadOrCreate(path.join(config.stateDir, "ca"));
     logger.info({ origin: ca.origin, fingerprint: ca.fingerprint256 }, "certificate authority ready");
@@ -61,6 +66,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
       },
     };
   }
+  if (profile.setting !== undefined) logger.info({ minVersion: profile.minVersion, ciphers: profile.ciphers }, `TLS profile for the forwarder link: ${profile.setting}`);
 
   manager = new SandboxManager({
     store,
@@ -70,7 +76,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     limit: config.peerpodsLimitPerNode,
     forwarderPort: config.forwarderPort,
     proxyTimeoutMs: config.proxyTimeoutMs,
-    relays: createRelayFactory({ clientTls, logger, dialTimeoutMs: config.proxyTimeoutMs, onBytes: (direction, n) => metrics.relayBytes.inc({ direction }, n) }),
+    relays: createRelayFactory({ clientTls, profile, checkServerName: tls !== undefined, logger, dialTimeoutMs: config.proxyTimeoutMs, onBytes: (direction, n) => metrics.relayBytes.inc({ direction }, n) }),
     tls,
     tunnels: new WorkerTunnels({ hostInterface: config.hostInterface, vxlanPort: config.vxlanPort }),
     vniBase: config.vxlanMinId,

@@ -116,3 +116,31 @@ describe("daemon configuration", () => {
     }
   });
 });
+
+describe("daemon TLS settings", () => {
+  const load = (env: Record<string, string>) => loadDaemonConfig({ env, argv: [] });
+  const failure = (env: Record<string, string>) => {
+    try {
+      load(env);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error("expected an invalid configuration");
+  };
+
+  it("takes upstream's TLS profile names and refuses others, naming the variable", () => {
+    expect(load({ TLS_MIN_VERSION: "VersionTLS13", TLS_CIPHER_SUITES: "TLS_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" })).toMatchObject({
+      tlsMinVersion: "VersionTLS13",
+      tlsCipherSuites: ["TLS_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
+    });
+    expect(failure({ TLS_MIN_VERSION: "VersionTLS11" })).toContain('TLS_MIN_VERSION="VersionTLS11": expected one of VersionTLS12, VersionTLS13');
+    expect(failure({ TLS_CIPHER_SUITES: "TLS_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256" })).toContain("(unknown: ECDHE-RSA-AES128-GCM-SHA256)");
+  });
+
+  it("wants operator certificates as a set of three, and not with DISABLE_TLS", () => {
+    const message = failure({ CACERT_FILE: "/etc/certificates/ca.crt" });
+    expect(message).toContain("CERT_FILE: required with CACERT_FILE");
+    expect(message).toContain("CERT_KEY: required with CACERT_FILE");
+    expect(failure({ CACERT_FILE: "/a", CERT_FILE: "/b", CERT_KEY: "/c", DISABLE_TLS: "true" })).toContain('DISABLE_TLS="true": expected false when CACERT_FILE, CERT_FILE, CERT_KEY are set');
+  });
+});

@@ -4,7 +4,9 @@
 // Provider settings live in providers/*/config.ts, built with the same toolkit.
 
 import { hostname } from "node:os";
-import { boolField, durationField, enumField, intField, portField, stringField } from "./field-kinds.ts";
+import { ConfigError, InvalidConfigError } from "./errors.ts";
+import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
+import { boolField, durationField, enumField, intField, listField, portField, stringField } from "./field-kinds.ts";
 import { loadConfig, type LoadOptions } from "./load.ts";
 import type { ConfigOf } from "./spec.ts";
 
@@ -91,6 +93,35 @@ export const daemonConfigSpec = Object.freeze({
     default: "false",
     description: "Talk to forwarders without mutual TLS. For testing only.",
   }),
+  // Upstream: TLS_MIN_VERSION (no flag), in Go's names, as OpenShift's TLS profile gives it.
+  tlsMinVersion: enumField({
+    env: "TLS_MIN_VERSION",
+    flag: "tls-min-version",
+    values: TLS_VERSION_NAMES,
+    description: "Lowest TLS version on the link to the forwarders: VersionTLS12 (when unset) or VersionTLS13.",
+  }),
+  // Upstream: TLS_CIPHER_SUITES (no flag): IANA names, TLS 1.2 only (as in Go).
+  tlsCipherSuites: listField({
+    env: "TLS_CIPHER_SUITES",
+    flag: "tls-cipher-suites",
+    description: "TLS 1.2 cipher suites allowed on the link to the forwarders, comma-separated IANA names; unset: Node's defaults. TLS 1.3 suites are always on.",
+  }),
+  // Upstream: -ca-cert-file / CACERT_FILE, -cert-file / CERT_FILE, -cert-key / CERT_KEY.
+  caCertFile: stringField({
+    env: "CACERT_FILE",
+    flag: "ca-cert-file",
+    description: "Operator certificates: CA certificate (PEM) the forwarders' certificates must chain to, instead of the daemon's own CA. Needs CERT_FILE and CERT_KEY.",
+  }),
+  certFile: stringField({
+    env: "CERT_FILE",
+    flag: "cert-file",
+    description: "Operator certificates: the daemon's client certificate (PEM) presented to the forwarders.",
+  }),
+  certKey: stringField({
+    env: "CERT_KEY",
+    flag: "cert-key",
+    description: "Operator certificates: the private key (PEM) of CERT_FILE.",
+  }),
   // Upstream: -initdata / INITDATA.
   initdata: stringField({
     env: "INITDATA",
@@ -171,5 +202,30 @@ export type DaemonConfig = ConfigOf<typeof daemonConfigSpec>;
 
 /** Loads the daemon's settings; see loadConfig for errors. */
 export function loadDaemonConfig(options: LoadOptions): DaemonConfig {
-  return loadConfig(daemonConfigSpec, options);
+  const config = loadConfig(daemonConfigSpec, options);
+  const problems: ConfigError[] = [];
+  const unknown = unknownCipherSuites(config.tlsCipherSuites ?? []);
+  if (unknown.length > 0) {
+    problems.push(
+      new ConfigError({
+        variable: "TLS_CIPHER_SUITES",
+        value: (config.tlsCipherSuites ?? []).join(","),
+        expected: `${CIPHER_SUITES_EXPECTED} (unknown: ${unknown.join(", ")})`,
+        source: "env",
+      }),
+    );
+  }
+  // Operator certificates come as a set: a CA to check the forwarders with, and our own pair.
+  const certs = { CACERT_FILE: config.caCertFile, CERT_FILE: config.certFile, CERT_KEY: config.certKey };
+  const given = Object.entries(certs).filter(([, v]) => v !== undefined);
+  if (given.length > 0 && given.length < 3) {
+    for (const [variable, value] of Object.entries(certs)) {
+      if (value === undefined) problems.push(new ConfigError({ variable, expected: `required with ${given.map(([k]) => k).join(" and ")} (operator certificates: CACERT_FILE, CERT_FILE and CERT_KEY together)`, source: "missing" }));
+    }
+  }
+  if (given.length > 0 && config.disableTls) {
+    problems.push(new ConfigError({ variable: "DISABLE_TLS", value: "true", expected: `false when ${given.map(([k]) => k).join(", ")} ${given.length === 1 ? "is" : "are"} set (certificates for a link without TLS)`, source: "env" }));
+  }
+  if (problems.length > 0) throw new InvalidConfigError(problems);
+  return config;
 }

@@ -1,5 +1,6 @@
 // What a peer VM runs from its user-data: the VM end of the pod's tunnel (when the pod has a
 // network), the forwarder on FORWARDER_PORT, and, on the local provider, the minimal agent.
+import fs from "node:fs/promises";
 import type { Logger } from "pino";
 import type { ForwarderConfig } from "../userdata/index.ts";
 import { setupVmTunnel, teardownVmTunnel } from "../tunnel/index.ts";
@@ -14,6 +15,11 @@ export interface RunForwarderOptions {
   /** Starts an agent beside the forwarder (local provider); a cloud VM runs kata-agent itself. */
   readonly startAgent?: (socketPath: string, netns: string | undefined) => Promise<{ close(): Promise<void> }>;
   readonly logger: Logger;
+  /**
+   * Certificates that came with the VM's image (the operator's, as with upstream's
+   * CACERT_FILE): used when the configuration carries no TLS material.
+   */
+  readonly tlsFiles?: { readonly caCertFile: string; readonly certFile: string; readonly certKey: string };
 }
 
 export interface RunningForwarder {
@@ -40,7 +46,16 @@ export async function runForwarder(config: ForwarderConfig, o: RunForwarderOptio
       const agent = await o.startAgent(o.agentSocketPath, netns);
       cleanups.push(() => agent.close());
     }
-    const tls = config.tls === undefined ? undefined : { ca: config.tls.caCert, cert: config.tls.cert, key: config.tls.key };
+    const tls =
+      config.tls !== undefined
+        ? { ca: config.tls.caCert, cert: config.tls.cert, key: config.tls.key }
+        : o.tlsFiles === undefined
+          ? undefined
+          : {
+              ca: await fs.readFile(o.tlsFiles.caCertFile, "utf8"),
+              cert: await fs.readFile(o.tlsFiles.certFile, "utf8"),
+              key: await fs.readFile(o.tlsFiles.certKey, "utf8"),
+            };
     if (tls === undefined) o.logger.warn("no TLS material in the configuration: serving the agent protocol without mutual TLS");
     const fwd = await startForwarder({ listen: { host: o.listenHost, port: config.listenPort }, agentSocketPath: o.agentSocketPath, tls, logger: o.logger });
     cleanups.push(() => fwd.close());

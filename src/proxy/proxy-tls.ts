@@ -1,7 +1,7 @@
 // The TLS material the proxy dials a forwarder with, as plain PEM strings: whoever holds the
 // CA hands it in, the proxy needs nothing else from it.
 import tls from "node:tls";
-import { MIN_TLS_VERSION } from "../pki/tls-options.ts";
+import { DEFAULT_TLS_PROFILE, type TlsProfile } from "../pki/tls-profile.ts";
 
 export interface ProxyTls {
   /** CA certificate the forwarder's certificate must chain to. */
@@ -19,15 +19,20 @@ export interface ProxyTls {
    * where the probe runs. The relay itself always checks a name.
    */
   readonly skipNameCheck?: boolean;
+  /** TLS_MIN_VERSION / TLS_CIPHER_SUITES; default TLS 1.2 and Node's suites. */
+  readonly profile?: TlsProfile;
 }
 
 /** Connection options for tls.connect (host and port added per dial). The secure context is
  * built once: parsing the PEM material on every retry of a long first dial would be waste. */
 export function tlsConnectOptions(material: ProxyTls): tls.ConnectionOptions {
-  const secureContext = tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key, minVersion: MIN_TLS_VERSION });
+  const profile = material.profile ?? DEFAULT_TLS_PROFILE;
+  const ciphers = profile.ciphers === undefined ? {} : { ciphers: profile.ciphers };
+  const secureContext = tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key, minVersion: profile.minVersion, ...ciphers });
   return {
     secureContext,
-    minVersion: MIN_TLS_VERSION,
+    minVersion: profile.minVersion,
+    ...ciphers,
     rejectUnauthorized: true,
     ...(material.servername === undefined ? {} : { servername: material.servername }),
     ...(material.skipNameCheck === true ? { checkServerIdentity: () => undefined } : {}),

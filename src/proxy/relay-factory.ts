@@ -4,6 +4,7 @@
 // when the cloud reuses an address.
 import type { Logger } from "pino";
 import { peerVmServerName } from "../pki/index.ts";
+import type { TlsProfile } from "../pki/tls-profile.ts";
 import type { RelayFactory } from "../sandbox/contracts.ts";
 import { AgentProxy, type RelayDirection } from "./agent-proxy.ts";
 import type { ForwarderAddress } from "./forwarder-address.ts";
@@ -28,6 +29,13 @@ export interface RelayFactoryOptions {
   readonly dialTimeoutMs?: number;
   /** The name a sandbox's VM certificate carries; default peerVmServerName. */
   readonly serverName?: (sandboxId: string) => string;
+  /**
+   * False with operator certificates (CACERT_FILE): the VMs' certificates come with the image
+   * and cannot name a sandbox, so only their chain to the operator's CA is checked.
+   */
+  readonly checkServerName?: boolean;
+  /** TLS_MIN_VERSION / TLS_CIPHER_SUITES. */
+  readonly profile?: TlsProfile;
   readonly retryIntervalMs?: number;
 }
 
@@ -42,8 +50,8 @@ export function createRelayFactory(o: RelayFactoryOptions): AgentProxyFactory {
   const serverName = o.serverName ?? peerVmServerName;
   const tlsFor = (sandboxId: string | undefined): ProxyTls | undefined => {
     if (o.clientTls === undefined) return undefined;
-    const material = { ca: o.clientTls.caPem, cert: o.clientTls.certPem, key: o.clientTls.keyPem };
-    return sandboxId === undefined ? { ...material, skipNameCheck: true } : { ...material, servername: serverName(sandboxId) };
+    const material = { ca: o.clientTls.caPem, cert: o.clientTls.certPem, key: o.clientTls.keyPem, ...(o.profile === undefined ? {} : { profile: o.profile }) };
+    return sandboxId === undefined || o.checkServerName === false ? { ...material, skipNameCheck: true } : { ...material, servername: serverName(sandboxId) };
   };
   return {
     create(sandboxId, socketPath, target) {

@@ -43,7 +43,7 @@ export async function waitForForwarder(o: WaitForForwarderOptions): Promise<void
       }
     } catch (err) {
       if (o.signal.aborted) break;
-      last = describeDialError(err);
+      last = describeDialError(err, o.tls?.profile);
       if (isTlsRejection(err)) throw new Error(`peer VM ${formatAddress(address)}: TLS handshake failed: ${last}`, { cause: err });
     }
     // An abort cuts the pause short; the loop condition then ends the wait with the message below.

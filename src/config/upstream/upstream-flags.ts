@@ -29,10 +29,8 @@ const flag = (name: string, env: string, providers?: readonly UpstreamProvider[]
 export const UPSTREAM_FLAGS: readonly UpstreamFlag[] = [
   // the daemon (main.go); -socket, -pods-dir, -pause-image, -forwarder-port, -proxy-timeout,
   // -vxlan-port, -vxlan-min-id, -host-interface, -initdata, -cloud-config-verify,
-  // -peerpods-limit-per-node and -disable-tls are our own flags too.
-  flag("ca-cert-file", "CACERT_FILE"),
-  flag("cert-file", "CERT_FILE"),
-  flag("cert-key", "CERT_KEY"),
+  // -peerpods-limit-per-node, -disable-tls, -ca-cert-file, -cert-file and -cert-key are our
+  // own flags too.
   flag("tls-skip-verify", "TLS_SKIP_VERIFY", undefined, true),
   flag("tunnel-type", "TUNNEL_TYPE"),
   flag("enable-scratch-space", "ENABLE_SCRATCH_SPACE", undefined, true),

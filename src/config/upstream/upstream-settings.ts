@@ -83,11 +83,25 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
       "encrypted scratch space is not implemented: the pod's writable storage in the VM would not be encrypted as asked; unset it (or set false) to run without it",
     ),
   },
-  { env: "TLS_MIN_VERSION", upstreamDefault: "", handling: warned("not implemented yet: the proxy-forwarder link accepts TLS 1.2 and 1.3") },
-  { env: "TLS_CIPHER_SUITES", upstreamDefault: "", handling: warned("not implemented yet: the proxy-forwarder link uses Node's default cipher suites") },
-  { env: "CACERT_FILE", upstreamDefault: "", handling: warned("not implemented yet: the daemon's own CA issues every certificate") },
-  { env: "CERT_FILE", upstreamDefault: "", handling: warned("not implemented yet: the daemon's own CA issues every certificate") },
-  { env: "CERT_KEY", upstreamDefault: "", handling: warned("not implemented yet: the daemon's own CA issues every certificate") },
+  {
+    env: "TLS_MIN_VERSION",
+    upstreamDefault: "",
+    handling: honoured("VersionTLS12 or VersionTLS13 only (anything else stops start-up); a forwarder that cannot meet it fails the pod naming the setting"),
+  },
+  {
+    env: "TLS_CIPHER_SUITES",
+    upstreamDefault: "",
+    handling: honoured("an unknown suite name stops start-up; as in Go, TLS 1.3's suites stay on whatever the list says"),
+  },
+  {
+    env: "CACERT_FILE",
+    upstreamDefault: "",
+    handling: honoured(
+      "needs CERT_FILE and CERT_KEY too; the VMs' certificates then come with their image (the forwarder's --ca-cert-file, --cert-file, --cert-key) and are checked against this CA only, not against a per-sandbox name",
+    ),
+  },
+  { env: "CERT_FILE", upstreamDefault: "", handling: honoured("needs CACERT_FILE and CERT_KEY too") },
+  { env: "CERT_KEY", upstreamDefault: "", handling: honoured("needs CACERT_FILE and CERT_FILE too") },
   {
     env: "TLS_SKIP_VERIFY",
     upstreamDefault: "false",

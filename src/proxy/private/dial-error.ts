@@ -1,6 +1,7 @@
 // How a failed dial of a forwarder is told apart and described. A refused or timed-out
 // connection is "not yet" (the VM is booting); a certificate the other side cannot accept
 // will not fix itself, so waiting on it only hides the cause.
+import { explainNegotiationFailure, type TlsProfile } from "../../pki/tls-profile.ts";
 
 /** OpenSSL verification results as Node reports them in `err.code` (see tls docs). */
 const CERTIFICATE_CODES = new Set([
@@ -43,13 +44,14 @@ export function isTlsRejection(err: unknown): boolean {
 }
 
 /**
- * A short cause for messages: the errno name for a system call failure ("ECONNREFUSED"; the
+ * A short cause for messages (naming the TLS profile when the handshake failed over it): the errno name for a system call failure ("ECONNREFUSED"; the
  * address is named by the caller), the text otherwise (TLS errors explain themselves).
  */
-export function describeDialError(err: unknown): string {
+export function describeDialError(err: unknown, profile?: TlsProfile): string {
   if (!(err instanceof Error)) return String(err);
   const code = codeOf(err);
   if (code !== undefined && "syscall" in err) return code;
-  if (code !== undefined && isTlsRejection(err) && !err.message.includes(code)) return `${err.message} (${code})`;
-  return err.message;
+  const described = code !== undefined && isTlsRejection(err) && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  const why = explainNegotiationFailure(code, profile);
+  return why === undefined ? described : `${described}: ${why}`;
 }

@@ -12,8 +12,8 @@ export class DialError extends Error {
   /** The short cause ("ECONNREFUSED", a TLS verification message, ...). */
   readonly reason: string;
 
-  constructor(address: ForwarderAddress, cause: unknown) {
-    const reason = describeDialError(cause);
+  constructor(address: ForwarderAddress, cause: unknown, material?: ProxyTls) {
+    const reason = describeDialError(cause, material?.profile);
     super(`peer VM ${formatAddress(address)} not reachable: ${reason}`, { cause });
     this.name = "DialError";
     this.address = address;
@@ -33,8 +33,10 @@ export interface RetryOptions {
 
 export class ForwarderDialer {
   private readonly tlsOptions: tls.ConnectionOptions | undefined;
+  private readonly material: ProxyTls | undefined;
 
   constructor(material: ProxyTls | undefined) {
+    this.material = material;
     this.tlsOptions = material === undefined ? undefined : tlsConnectOptions(material);
   }
 
@@ -85,7 +87,7 @@ export class ForwarderDialer {
       } catch (err) {
         if (o.signal?.aborted) throw o.signal.reason;
         const next = started + o.retryIntervalMs;
-        if (isTlsRejection(err) || next > o.deadline) throw new DialError(address, err);
+        if (isTlsRejection(err) || next > o.deadline) throw new DialError(address, err, this.material);
         await sleep(Math.max(0, next - Date.now()), o.signal);
       }
     }
