@@ -20,6 +20,7 @@ const CODES: Record<SandboxErrorKind, number> = {
   "failed-precondition": Code.FAILED_PRECONDITION,
   unavailable: Code.UNAVAILABLE,
   deadline: Code.DEADLINE_EXCEEDED,
+  cancelled: Code.CANCELLED,
   internal: Code.INTERNAL,
 };
 

@@ -60,7 +60,9 @@ class FakeRelays implements RelayFactory {
   }
   async waitForForwarder(target: ForwarderAddress, signal: AbortSignal) {
     if (!this.unreachable) return;
-    await new Promise((_r, reject) => signal.addEventListener("abort", () => reject(new Error(`peer VM ${target.host}:${target.port} not reachable: ECONNREFUSED`))));
+    const refused = () => new Error(`peer VM ${target.host}:${target.port} not reachable: ECONNREFUSED`);
+    if (signal.aborted) throw refused();
+    await new Promise((_r, reject) => signal.addEventListener("abort", () => reject(refused())));
   }
 }
 
@@ -223,6 +225,23 @@ describe("SandboxManager", () => {
     await expect(m.start("sb1", never())).rejects.toThrow(/not reachable: ECONNREFUSED/);
     expect(provider.vms.size).toBe(0);
     expect(relays.live.size).toBe(0);
+  });
+
+  it("StopVM aborts a StartVM under way for its sandbox, then cleans up", async () => {
+    const m = await manager({ proxyTimeoutMs: 600_000 });
+    await m.create("sb1", {}, "");
+    await m.create("other", {}, "");
+    relays.unreachable = true; // a forwarder that never answers
+    const starting = m.start("sb1", never()).catch((e: unknown) => e);
+    const other = m.start("other", never()).catch((e: unknown) => e);
+    while (provider.vms.size < 2) await new Promise((r) => setTimeout(r, 5));
+    await m.stop("sb1", never());
+    expect(await starting).toMatchObject({ kind: "cancelled", message: expect.stringContaining("StopVM") });
+    expect([...provider.vms.values()].map((v) => v.owner.sandboxId)).toEqual(["other"]); // only sb1's StartVM was aborted
+    expect(m.list().map((s) => s.id)).toEqual(["other"]);
+    await m.stop("other", never());
+    expect(await other).toMatchObject({ kind: "cancelled" });
+    expect(provider.vms.size).toBe(0);
   });
 
   it("keeps the record and reports when StopVM cannot delete the VM, then succeeds on retry", async () => {

@@ -90,6 +90,8 @@ export class SandboxManager {
   private readonly lock = new KeyedMutex();
   /** Record files that failed validation at start-up, by file: never acted on, VMs kept. */
   private readonly quarantined = new Map<string, UnreadableRecord>();
+  /** How StopVM aborts the StartVMs under way or queued for its sandbox. */
+  private readonly startAborts = new Map<string, Set<AbortController>>();
   /** Sandboxes whose CreateVM is saving their first record: they count against the limit. */
   private readonly creating = new Set<string>();
   /** VNIs handed out whose record may not be written yet. */
@@ -192,13 +194,25 @@ export class SandboxManager {
   /** StartVM: creates the peer VM, waits for its forwarder, serves the agent socket. */
   async start(id: string, signal: AbortSignal): Promise<void> {
     checkId(id);
-    return this.lock.run(id, async () => {
-      const current = this.records.get(id);
-      if (current === undefined) throw new SandboxError("not-found", `sandbox ${id} not found: CreateVM was not called`);
-      if (current.state === "running") return;
-      if (current.state === "stopping") throw new SandboxError("failed-precondition", `sandbox ${id} is being stopped`);
-      await this.startLocked(current, signal);
-    });
+    // StopVM aborts this StartVM (even one still waiting for the lock) rather than wait for it:
+    // a VM that never answers would hold StopVM up until PROXY_TIMEOUT.
+    const stopper = new AbortController();
+    const aborts = this.startAborts.get(id) ?? new Set<AbortController>();
+    aborts.add(stopper);
+    this.startAborts.set(id, aborts);
+    try {
+      return await this.lock.run(id, async () => {
+        stopper.signal.throwIfAborted();
+        const current = this.records.get(id);
+        if (current === undefined) throw new SandboxError("not-found", `sandbox ${id} not found: CreateVM was not called`);
+        if (current.state === "running") return;
+        if (current.state === "stopping") throw new SandboxError("failed-precondition", `sandbox ${id} is being stopped`);
+        await this.startLocked(current, AbortSignal.any([signal, stopper.signal]));
+      });
+    } finally {
+      aborts.delete(stopper);
+      if (aborts.size === 0 && this.startAborts.get(id) === aborts) this.startAborts.delete(id);
+    }
   }
 
   private async startLocked(base: SandboxRecord, signal: AbortSignal): Promise<void> {
@@ -255,6 +269,8 @@ export class SandboxManager {
       const latest = this.records.get(id) ?? record;
       const cleanup = await this.cleanupVm(latest, instance);
       await this.save({ ...latest, state: "failed", error: message + (cleanup ? `; clean-up also failed: ${cleanup}` : ""), tunnel: cleanup ? latest.tunnel : undefined });
+      const stoppedBy = signal.aborted && signal.reason instanceof SandboxError ? signal.reason : undefined;
+      if (stoppedBy !== undefined) throw new SandboxError(stoppedBy.kind, message, { cause: err });
       throw err instanceof SandboxError ? err : new SandboxError(signal.aborted ? "deadline" : "unavailable", message, { cause: err });
     }
   }
@@ -262,6 +278,7 @@ export class SandboxManager {
   /** StopVM: tears down relay, tunnel and VM, then forgets the sandbox. Idempotent. */
   async stop(id: string, signal: AbortSignal): Promise<void> {
     checkId(id);
+    for (const start of this.startAborts.get(id) ?? []) start.abort(new SandboxError("cancelled", `StartVM of sandbox ${id} aborted: StopVM was called`));
     return this.lock.run(id, async () => {
       const current = this.records.get(id);
       if (current === undefined) return;
@@ -495,6 +512,8 @@ function checkId(id: string): void {
 
 function describe(err: unknown, signal: AbortSignal): string {
   const msg = err instanceof Error ? err.message : String(err);
+  // Aborted by StopVM: say so first, then what was under way.
+  if (signal.aborted && signal.reason instanceof SandboxError) return err === signal.reason ? msg : `${signal.reason.message} (${msg})`;
   if (signal.aborted && !(err instanceof SandboxError)) return `StartVM deadline reached: ${msg}`;
   return msg;
 }
