@@ -9,8 +9,11 @@ export type { ForwarderAddress };
 /** Serves one sandbox's agent socket and relays it to the forwarder. */
 export interface AgentRelay {
   start(): Promise<void>;
-  /** Stops relaying; the socket keeps answering errors for `lingerMs`, then disappears. */
+  /** Stops relaying; the socket keeps answering errors for `lingerMs`, then disappears.
+   * stop(0) on a lingering relay ends the linger at once. */
   stop(lingerMs: number): Promise<void>;
+  /** Resolves once the socket is gone. */
+  readonly closed: Promise<void>;
 }
 
 export interface RelayFactory {

@@ -56,6 +56,7 @@ class FakeRelays implements RelayFactory {
     return {
       start: async () => void this.live.set(id, target),
       stop: async () => void this.live.delete(id),
+      closed: Promise.resolve(),
     };
   }
   async waitForForwarder(target: ForwarderAddress, signal: AbortSignal) {

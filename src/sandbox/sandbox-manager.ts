@@ -90,6 +90,8 @@ export class SandboxManager {
   private readonly lock = new KeyedMutex();
   /** Record files that failed validation at start-up, by file: never acted on, VMs kept. */
   private readonly quarantined = new Map<string, UnreadableRecord>();
+  /** Agent sockets of stopped sandboxes still answering "stopped" to their shims, by id. */
+  private readonly lingering = new Map<string, AgentRelay>();
   /** How StopVM aborts the StartVMs under way or queued for its sandbox. */
   private readonly startAborts = new Map<string, Set<AbortController>>();
   /** Sandboxes whose CreateVM is saving their first record: they count against the limit. */
@@ -161,6 +163,13 @@ export class SandboxManager {
     return this.lock.run(id, async () => {
       const existing = this.records.get(id);
       if (existing !== undefined) return existing.agentSocketPath;
+      // A sandbox stopped moments ago under the same id left its socket answering "stopped":
+      // the new one takes the path over now, before any VM is made for it.
+      const predecessor = this.lingering.get(id);
+      if (predecessor !== undefined) {
+        this.lingering.delete(id);
+        await predecessor.stop(0);
+      }
       const bad = [...this.quarantined.values()].find((q) => q.id === id);
       if (bad !== undefined) throw new SandboxError("failed-precondition", `sandbox ${id}: its record ${bad.file} is quarantined (${bad.error}); an operator must repair or remove it and its VM`);
       // Creates of other ids run concurrently (the lock is per id) and are counted from before
@@ -287,6 +296,12 @@ export class SandboxManager {
       const relay = this.relays.get(id);
       this.relays.delete(id);
       await relay?.stop(this.o.socketLingerMs ?? 10_000);
+      if (relay !== undefined) {
+        this.lingering.set(id, relay);
+        void relay.closed.then(() => {
+          if (this.lingering.get(id) === relay) this.lingering.delete(id);
+        });
+      }
       const failure = await this.cleanupVm(record, undefined, signal);
       if (failure) {
         await this.save({ ...record, error: failure });
@@ -398,8 +413,9 @@ export class SandboxManager {
 
   /** Stops relays without touching VMs: pods keep running while the daemon restarts. */
   async detach(): Promise<void> {
-    const all = [...this.relays.values()];
+    const all = [...this.relays.values(), ...this.lingering.values()];
     this.relays.clear();
+    this.lingering.clear();
     await Promise.all(all.map((r) => r.stop(0).catch(() => {})));
   }
 

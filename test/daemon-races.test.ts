@@ -1,0 +1,56 @@
+// Calls that race each other or their own leftovers, on a real daemon (local provider):
+// CreateVMs at the node limit all at once, and an id created again while its old agent socket
+// still lingers.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Health } from "../src/gen/health_pb.js";
+import { Hypervisor } from "../src/gen/hypervisor_pb.js";
+import { onHypervisor } from "../src/cli/shim-driver.ts";
+import { Client, Code } from "../src/ttrpc/index.ts";
+import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+
+const h = Hypervisor.method;
+let dirs: DaemonDirs;
+let daemon: RunningDaemon;
+
+beforeAll(async () => {
+  dirs = await makeDaemonDirs();
+  // Sockets of stopped sandboxes linger far longer than any test: a re-created id meets its own.
+  daemon = await startDaemon(dirs, { PEERPODS_LIMIT_PER_NODE: "2", CAA_SOCKET_LINGER_MS: "600000" });
+});
+
+afterAll(async () => {
+  await daemon?.stop();
+  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
+});
+
+const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 120_000 }));
+const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
+
+describe("racing calls", () => {
+  it("holds PEERPODS_LIMIT_PER_NODE when 8 CreateVMs arrive at once", async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `burst-${i}`);
+    const results = await Promise.allSettled(ids.map((id) => create(id)));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: Code.RESOURCE_EXHAUSTED });
+    expect(await debugSandboxes(daemon.probePort)).toHaveLength(2);
+    for (const id of ids) await stop(id);
+    expect(await debugSandboxes(daemon.probePort)).toEqual([]);
+  });
+
+  it("lets a sandbox created again with the same id take over the socket its predecessor left lingering", async () => {
+    const id = "again";
+    const { agentSocketPath } = await create(id);
+    await start(id);
+    await stop(id); // the socket keeps answering "sandbox stopped" for the linger
+    expect((await create(id)).agentSocketPath).toBe(agentSocketPath);
+    await start(id);
+    const agent = await Client.connect(agentSocketPath);
+    try {
+      expect(await agent.call(Health.method.check, {}, { timeoutMs: 30_000 })).toMatchObject({ status: 1 });
+    } finally {
+      agent.close();
+    }
+    await stop(id);
+  }, 240_000);
+});
