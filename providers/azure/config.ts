@@ -4,6 +4,7 @@ import {
   type ArgumentError,
   boolField,
   ConfigError,
+  intField,
   InvalidConfigError,
   listField,
   loadConfig,
@@ -50,6 +51,18 @@ export const azureConfigSpec = Object.freeze({
     default: "false",
     description: "Create ordinary VMs instead of confidential VMs (vTPM, secure boot, guest-state encryption).",
   }),
+  enableSecureBoot: boolField({
+    env: "ENABLE_SECURE_BOOT",
+    default: "false",
+    description: "Turn UEFI secure boot on in confidential VMs (upstream's default: off; vTPM is always on). Ordinary VMs (DISABLECVM) get no UEFI security profile.",
+  }),
+  rootVolumeSizeGiB: intField({
+    env: "ROOT_VOLUME_SIZE",
+    default: "0",
+    min: 0,
+    max: 4095,
+    description: "OS disk size of the peer VMs in GiB; 0: the image's size (a size below it is refused by Azure).",
+  }),
   tags: mapField({ env: "TAGS", description: "Extra tags k1=v1,k2=v2 on every VM, NIC, disk and public IP (keys starting peerpods. are reserved)." }),
   usePublicIp: boolField({ env: "USE_PUBLIC_IP", default: "false", description: "Give each peer VM a public IP and reach its forwarder there (development only)." }),
   clientId: stringField({
@@ -92,6 +105,10 @@ export interface AzureProviderConfig {
   /** The operator's key; undefined: a throwaway key is made at start. */
   readonly sshPublicKey: string | undefined;
   readonly confidentialVm: boolean;
+  /** UEFI secure boot of confidential VMs (ENABLE_SECURE_BOOT). */
+  readonly secureBoot: boolean;
+  /** OS disk size; undefined: the image's (ROOT_VOLUME_SIZE=0). */
+  readonly osDiskSizeGiB: number | undefined;
   readonly tags: ReadonlyMap<string, string>;
   readonly usePublicIp: boolean;
   readonly credential: AzureCredentialConfig;
@@ -215,6 +232,8 @@ export function azureProviderConfig(env: Readonly<Record<string, string | undefi
     sshUsername: c.sshUsername,
     sshPublicKey,
     confidentialVm: !c.disableCvm,
+    secureBoot: c.enableSecureBoot,
+    osDiskSizeGiB: c.rootVolumeSizeGiB === 0 ? undefined : c.rootVolumeSizeGiB,
     tags,
     usePublicIp: c.usePublicIp,
     credential: credential!,

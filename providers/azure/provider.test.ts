@@ -25,7 +25,7 @@ function counts(b: AzureTestBed) {
 }
 
 describe("Azure provider: create", () => {
-  it("creates the NIC, then a confidential VM that takes its disk and NIC with it, all tagged", async () => {
+  it("creates the NIC, then a confidential VM (secure boot off, as upstream's default) that takes its disk and NIC with it, all tagged", async () => {
     bed = await azureTestBed({ env: { TAGS: "team=peerpods,cost-center=42" } });
     const req = bed.request("podvm-web-0123456789ab", { sandboxId: "0123456789abcdef" });
     const vm = await bed.provider.createVm(req, deadline());
@@ -38,7 +38,8 @@ describe("Azure provider: create", () => {
     expect(puts).toEqual(["networkInterfaces", "virtualMachines"]);
 
     const props = v!.properties as Record<string, any>;
-    expect(props.securityProfile).toEqual({ securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } });
+    expect(props.securityProfile).toEqual({ securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: false, vTpmEnabled: true } });
+    expect(props.storageProfile.osDisk).not.toHaveProperty("diskSizeGB");
     expect(props.storageProfile.osDisk).toMatchObject({ deleteOption: "Delete", managedDisk: { securityProfile: { securityEncryptionType: "VMGuestStateOnly" } } });
     expect(props.storageProfile.imageReference).toEqual({ id: bed.fake.model.galleryImageVersionId() });
     expect(props.networkProfile.networkInterfaces).toEqual([{ id: nic!.id, properties: { primary: true, deleteOption: "Delete" } }]);
@@ -54,6 +55,14 @@ describe("Azure provider: create", () => {
     // Azure gives the OS disk none of the VM's tags; the provider adds them.
     expect(disk!.tags).toMatchObject(tags);
     expect(disk!.securityType).toBe("VMGuestStateOnly");
+  });
+
+  it("turns secure boot on with ENABLE_SECURE_BOOT and sizes the OS disk with ROOT_VOLUME_SIZE", async () => {
+    bed = await azureTestBed({ env: { ENABLE_SECURE_BOOT: "true", ROOT_VOLUME_SIZE: "64" } });
+    await bed.provider.createVm(bed.request("podvm-secure-1"), deadline());
+    const props = stored(bed, "podvm-secure-1").vm!.properties as Record<string, any>;
+    expect(props.securityProfile).toEqual({ securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } });
+    expect(props.storageProfile.osDisk.diskSizeGB).toBe(64);
   });
 
   it("creates an ordinary VM with DISABLECVM, on a size without confidential computing", async () => {

@@ -198,6 +198,8 @@ export class AzureProvider implements Provider {
         sshPublicKey: await this.publicKey(),
         userData: req.userData,
         confidential: this.config.confidentialVm,
+        secureBoot: this.config.secureBoot,
+        osDiskSizeGiB: this.config.osDiskSizeGiB,
         tags,
       });
       log.info({ size, confidential: this.config.confidentialVm }, "creating VM");

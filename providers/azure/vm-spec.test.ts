@@ -15,6 +15,8 @@ const input: VmSpecInput = {
   sshPublicKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 k",
   userData: "#cloud-config\nwrite_files: []\n",
   confidential: true,
+  secureBoot: true,
+  osDiskSizeGiB: undefined,
   tags: ownershipTags(owner, new Map([["team", "a"]]), "tok-1"),
 };
 
@@ -33,6 +35,13 @@ describe("peer VM request bodies", () => {
     expect(vm.osProfile?.linuxConfiguration?.disablePasswordAuthentication).toBe(true);
     expect(vm.osProfile?.linuxConfiguration?.ssh?.publicKeys).toEqual([{ path: "/home/peerpod/.ssh/authorized_keys", keyData: input.sshPublicKey }]);
     expect(Buffer.from(vm.osProfile!.customData!, "base64").toString()).toBe(input.userData);
+  });
+
+  it("turns secure boot off when not asked for (upstream's default) and sizes the OS disk only when ROOT_VOLUME_SIZE is set", () => {
+    const vm = vmSpec({ ...input, secureBoot: false, osDiskSizeGiB: 64 });
+    expect(vm.securityProfile).toEqual({ securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: false, vTpmEnabled: true } });
+    expect(vm.storageProfile?.osDisk?.diskSizeGB).toBe(64);
+    expect(vmSpec(input).storageProfile?.osDisk).not.toHaveProperty("diskSizeGB");
   });
 
   it("leaves out every confidential setting with DISABLECVM", () => {

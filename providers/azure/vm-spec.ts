@@ -87,6 +87,10 @@ export interface VmSpecInput {
   /** The user-data as text; Azure wants it base64 in customData. */
   readonly userData: string;
   readonly confidential: boolean;
+  /** UEFI secure boot, for confidential VMs (upstream applies it nowhere else). */
+  readonly secureBoot: boolean;
+  /** OS disk size; undefined keeps the image's. */
+  readonly osDiskSizeGiB: number | undefined;
   readonly tags: Record<string, string>;
 }
 
@@ -104,6 +108,7 @@ export function vmSpec(input: VmSpecInput): VirtualMachine {
         caching: "ReadWrite",
         // The disk is the VM's: deleting the VM deletes it, so nothing is left behind.
         deleteOption: "Delete",
+        ...(input.osDiskSizeGiB === undefined ? {} : { diskSizeGB: input.osDiskSizeGiB }),
         managedDisk: {
           storageAccountType: OS_DISK_TYPE,
           ...(input.confidential ? { securityProfile: { securityEncryptionType: "VMGuestStateOnly" } } : {}),
@@ -120,7 +125,7 @@ export function vmSpec(input: VmSpecInput): VirtualMachine {
       },
     },
     networkProfile: { networkInterfaces: [{ id: input.nicId, primary: true, deleteOption: "Delete" }] },
-    ...(input.confidential ? { securityProfile: { securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } } } : {}),
+    ...(input.confidential ? { securityProfile: { securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: input.secureBoot, vTpmEnabled: true } } } : {}),
   };
 }
 
