@@ -16,6 +16,7 @@ export const PROVIDERS: readonly ProviderEntry[] = [
   { name: "azure", load: async () => (await import("./azure/index.ts")).azureProviderFactory },
   { name: "vsphere", load: async () => (await import("./vsphere/index.ts")).vsphereProviderFactory },
   { name: "libvirt", load: async () => (await import("./libvirt/index.ts")).libvirtProviderFactory },
+  { name: "gcp", load: async () => (await import("./gcp/index.ts")).gcpProviderFactory },
 ];
 
 export async function findProvider(name: string): Promise<ProviderFactory> {
