@@ -53,13 +53,29 @@ export function gceFailure(err: unknown): GceFailure {
   if (!(err instanceof Error)) return { status: undefined, reason: undefined, message: String(err), permission: undefined, token: undefined };
   const e = err as Error & GoogleErrorShape;
   const status = typeof e.httpStatusCode === "number" ? e.httpStatusCode : undefined;
-  const legacy = Array.isArray(e.errors) ? e.errors.find((x) => typeof x.reason === "string") : undefined;
+  const legacy = (Array.isArray(e.errors) ? e.errors : rawErrors(e)).find((x) => typeof x.reason === "string");
   const reason = typeof e.reason === "string" && e.reason !== "" ? e.reason : typeof legacy?.reason === "string" ? legacy.reason : undefined;
   const metaPermission = e.errorInfoMetadata?.permission;
   const permission = typeof metaPermission === "string" ? metaPermission : PERMISSION.exec(e.message)?.[1];
   // The transport prefixes gRPC status numbers ("7 PERMISSION_DENIED: ..."); keep Google's words.
   const message = e.message.replace(/^\d+ [A-Z_]+: /, "");
   return { status, reason, message, permission, token: undefined };
+}
+
+// The REST transport keeps Google's error body on the error under this registered symbol; its
+// legacy `errors[].reason` (rateLimitExceeded, notFound, quotaExceeded, ...) is not copied onto
+// the error itself.
+const RAW_PAYLOAD = Symbol.for("google-gax.rawHttpResponsePayload");
+
+function rawErrors(e: object): ReadonlyArray<{ readonly reason?: unknown }> {
+  const raw = (e as Record<symbol, unknown>)[RAW_PAYLOAD];
+  if (typeof raw !== "string") return [];
+  try {
+    const errors = (JSON.parse(raw) as { error?: { errors?: unknown } }).error?.errors;
+    return Array.isArray(errors) ? (errors as Array<{ reason?: unknown }>) : [];
+  } catch {
+    return [];
+  }
 }
 
 function findToken(err: unknown): TokenError | undefined {
