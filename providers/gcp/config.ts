@@ -165,7 +165,8 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
   const badTypes = (c?.instanceTypes ?? []).filter((t) => !MACHINE_TYPE.test(t));
   if (badTypes.length > 0) bad("GCP_INSTANCE_TYPES", raw("GCP_INSTANCE_TYPES") ?? "", `machine type names such as n2d-standard-2 (not ${badTypes.map((t) => JSON.stringify(t)).join(", ")})`);
 
-  if (c !== undefined && !c.disableCvm && c.confidentialType === undefined) {
+  const disableCvm = c?.disableCvm ?? /^(1|t|true|yes)$/i.test(raw("DISABLECVM") ?? "");
+  if (!disableCvm && raw("GCP_CONFIDENTIAL_TYPE") === undefined) {
     problems.push(
       new ConfigError({
         variable: "GCP_CONFIDENTIAL_TYPE",
@@ -175,7 +176,8 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
     );
   }
 
-  const labels = c?.tags ?? new Map<string, string>();
+  // (When another variable failed to load, the pairs are read here so their problems show too.)
+  const labels = c?.tags ?? looseMap(raw("TAGS"));
   const tagsText = raw("TAGS") ?? "";
   for (const [key, value] of labels) {
     if (key.startsWith(LABEL_PREFIX)) bad("TAGS", tagsText, `label keys not starting with ${LABEL_PREFIX} (reserved for ownership; found ${JSON.stringify(key)})`);
@@ -228,6 +230,15 @@ export function parseComputeEndpoint(text: string): ComputeEndpoint | undefined 
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   if (host === "") return undefined;
   return { protocol: "https", host, port: url.port === "" ? 443 : Number(url.port), url: text };
+}
+
+function looseMap(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const item of (text ?? "").split(",")) {
+    const eq = item.indexOf("=");
+    if (eq > 0) out.set(item.slice(0, eq).trim(), item.slice(eq + 1).trim());
+  }
+  return out;
 }
 
 /** Full URLs and leading slashes name the same resource as its relative path. */

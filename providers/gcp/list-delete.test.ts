@@ -1,0 +1,65 @@
+// Listing by label filter (page by page), deleting only what is exactly ours, and orphaned boot
+// disks found and deleted.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gcpTestBed, TEST_OWNER, type GcpTestBed } from "../../test/support/gcp-test-bed.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
+import { labelValue, OWNER_KEYS, ownerDescription, ownerLabels } from "./ownership.ts";
+
+let bed: GcpTestBed;
+beforeAll(async () => {
+  bed = await gcpTestBed({ fake: { pageSize: 2 } });
+}, 60_000);
+afterAll(async () => {
+  await bed?.close();
+});
+
+const signal = () => AbortSignal.timeout(20_000);
+
+describe("gcp provider: list and delete", () => {
+  it("lists this node's and cluster's instances over several pages, and no one else's", async () => {
+    for (const n of ["podvm-l1", "podvm-l2", "podvm-l3"]) await bed.provider.createVm(bed.request(n), signal());
+    await bed.provider.createVm(bed.request("podvm-other-node", { node: "worker-b" }), signal());
+    const owned = await bed.provider.listOwnedVms(TEST_OWNER, signal());
+    expect(owned.map((v) => v.name).sort()).toEqual(["podvm-l1", "podvm-l2", "podvm-l3"]);
+    expect(owned[0]!.owner).toMatchObject(TEST_OWNER);
+    const lists = bed.fake.requests.filter((r) => r.method === "GET" && r.resource === "instances" && r.name === undefined);
+    expect(lists.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("deletes an instance by name only when its marks are ours, and an absent one is success", async () => {
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-l1" }, signal());
+    expect(bed.fake.model.instances.has("podvm-l1")).toBe(false);
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-never-made" }, signal());
+
+    const l2 = bed.fake.model.instances.get("podvm-l2")!;
+    const err = await rejection(bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: { ...l2Owner(), sandboxId: "someone-else" } }, signal()));
+    expect(err.message).toMatch(/instance podvm-l2 .* belongs to sandbox .* left alone/);
+    expect(bed.fake.model.instances.has("podvm-l2")).toBe(true);
+
+    // Labels that disagree with the metadata (edited by hand, or another tool's VM): not ours.
+    l2.labels = { ...l2.labels, [OWNER_KEYS.cluster]: "other" };
+    const err2 = await rejection(bed.provider.deleteVm({ id: undefined, name: "podvm-l2" }, signal()));
+    expect(err2.message).toMatch(/carries no peer pod ownership marks; it is left alone/);
+    expect(bed.fake.model.instances.has("podvm-l2")).toBe(true);
+    l2.labels = { ...l2.labels, [OWNER_KEYS.cluster]: labelValue(TEST_OWNER.cluster) };
+
+    function l2Owner() {
+      const items = l2.metadata.items as Array<{ key: string; value: string }>;
+      const get = (k: string) => items.find((i) => i.key === k)!.value;
+      return { sandboxId: get(OWNER_KEYS.sandboxId), node: get(OWNER_KEYS.node), cluster: get(OWNER_KEYS.cluster) };
+    }
+  });
+
+  it("finds a boot disk no instance uses and deletes it through deleteVm", async () => {
+    const owner = { sandboxId: "crashed-sandbox", ...TEST_OWNER };
+    bed.fake.model.addOrphanDisk("podvm-crashed", ownerLabels(owner, new Map()), ownerDescription(owner));
+    bed.fake.model.addOrphanDisk("someone-elses-disk", { [OWNER_KEYS.node]: labelValue(TEST_OWNER.node), [OWNER_KEYS.cluster]: labelValue(TEST_OWNER.cluster) }, "not ours");
+    const owned = await bed.provider.listOwnedVms(TEST_OWNER, signal());
+    const disk = owned.find((v) => v.details?.kind === "disk");
+    expect(disk).toMatchObject({ name: "disk/podvm-crashed", owner, address: undefined });
+    expect(owned.filter((v) => v.details?.kind === "disk")).toHaveLength(1);
+    await bed.provider.deleteVm({ id: disk!.id, name: disk!.name }, signal());
+    expect(bed.fake.model.disks.has("podvm-crashed")).toBe(false);
+    expect(bed.fake.model.disks.has("someone-elses-disk")).toBe(true);
+  });
+});
