@@ -1,4 +1,4 @@
-import type { ProviderFactory } from "../index.ts";
+import type { ProviderFactory } from "../provider.ts";
 import { gcpProviderConfig } from "./config.ts";
 import { GcpProvider } from "./provider.ts";
 
