@@ -9,6 +9,17 @@ export interface Ownership {
   readonly cluster: string;
 }
 
+/** True when a VM's marks are exactly `owner`'s: same sandbox, node and cluster. A VM whose
+ * marks differ in any one, or that has none, is not ours to delete. */
+export function sameOwner(marks: Ownership | undefined, owner: Ownership): boolean {
+  return marks !== undefined && marks.sandboxId === owner.sandboxId && marks.node === owner.node && marks.cluster === owner.cluster;
+}
+
+/** For messages: whose a VM is, by its marks. */
+export function ownerText(marks: Ownership | undefined): string {
+  return marks === undefined ? "no peer pod (no ownership marks)" : `sandbox ${marks.sandboxId} on node ${marks.node} of cluster ${marks.cluster}`;
+}
+
 /** The ownership keys providers store on each VM (as tags, labels or metadata). */
 export const OWNERSHIP_KEYS = {
   sandboxId: "peerpods.sandbox-id",
@@ -48,6 +59,13 @@ export interface VmInstance {
   readonly details?: Readonly<Record<string, string>>;
 }
 
+/** A VM to delete: its id when known, its name, and the marks it must carry to be deleted. */
+export interface VmRef {
+  readonly id: string | undefined;
+  readonly name: string;
+  readonly owner: Ownership;
+}
+
 export interface Provider {
   readonly name: string;
   /** Checks configuration and reachability at start-up; throws naming what is wrong. */
@@ -56,8 +74,10 @@ export interface Provider {
    * carries the call's deadline; on abort the provider stops and throws. */
   createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance>;
   /** Deletes the VM; a VM already gone is success. `name` helps providers that look VMs up by
-   * name when the create never returned an id. */
-  deleteVm(vm: { readonly id: string | undefined; readonly name: string }, signal: AbortSignal): Promise<void>;
+   * name when the create never returned an id. Only a VM whose marks are exactly `owner` is
+   * deleted: one of that id or name with other marks (or none) is not ours and is left alone,
+   * which counts as gone. */
+  deleteVm(vm: VmRef, signal: AbortSignal): Promise<void>;
   /** Every VM carrying this node's and cluster's ownership marks. */
   listOwnedVms(owner: Omit<Ownership, "sandboxId">, signal: AbortSignal): Promise<VmInstance[]>;
   /** Releases connections and timers. */

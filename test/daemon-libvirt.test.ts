@@ -54,7 +54,7 @@ describe("cloud-api-adaptor on the libvirt provider", () => {
     async () => {
       daemon = await startDaemon(dirs, env());
       const id = `lv${run}p${randomBytes(8).toString("hex")}`;
-      const vmName = vmNameFor(id, undefined);
+      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: "default" }, undefined);
       let out = "";
       const status = await runPod({ socketPath: dirs.socketPath, sandboxId: id, command: ["echo", "from libvirt"], startTimeoutMs: 240_000, stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
       expect({ status, out }).toEqual({ status: 0, out: "from libvirt\n" });
@@ -73,7 +73,7 @@ describe("cloud-api-adaptor on the libvirt provider", () => {
     async () => {
       daemon = await startDaemon(dirs, env());
       const id = `lv${run}k${randomBytes(8).toString("hex")}`;
-      const vmName = vmNameFor(id, undefined);
+      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: "default" }, undefined);
       await create(id);
       const starting = start(id).catch((e: unknown) => e);
       // Killed while the VM boots: the domain runs, its volumes exist, no lease yet.

@@ -5,10 +5,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../../src/util/atomic-file.ts";
-import type { CreateVmRequest, Ownership, Provider, VmInstance } from "../provider.ts";
+import { ownerText, ProviderError, sameOwner, type CreateVmRequest, type Ownership, type Provider, type VmInstance, type VmRef } from "../provider.ts";
 import type { LocalProviderConfig } from "./config.ts";
 import { LocalNetwork } from "./local-network.ts";
-import { isAlive, killGroup } from "./process-group.ts";
+import { findVmGroups, stopVmGroups, verifiedGroup } from "./process-group.ts";
+import { marksEnvValue, VM_MARKS_ENV, type VmMarks } from "./vm-marks.ts";
 import { readVmRecord, USER_DATA_FILE, writeVmRecord, type LocalVmRecord } from "./vm-record.ts";
 
 const LOOPBACK_SPAN = 1 << 22;
@@ -42,10 +43,14 @@ export class LocalProvider implements Provider {
   async createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
     const dir = this.vmDir(req.name);
     const existing = await readVmRecord(dir);
-    if (existing !== undefined && existing.token === req.token && existing.pgid !== undefined && isAlive(existing.pgid)) {
-      return toInstance(existing); // a retried create finds the VM the first attempt made
+    if (existing !== undefined && !sameOwner(existing.owner, req.owner)) {
+      throw new ProviderError(`local VM ${req.name} already exists and belongs to ${ownerText(existing.owner)}; it is left alone`);
     }
-    if (existing !== undefined) await this.destroy(dir, existing);
+    if (existing !== undefined) {
+      const own = existing.pgid === undefined ? undefined : await verifiedGroup(this.config.vmsDir, existing.pgid, (m) => m.name === req.name && m.token === req.token);
+      if (existing.token === req.token && own !== undefined) return toInstance(existing); // a retried create finds the VM the first attempt made
+      await this.destroy(dir, existing, req.owner);
+    }
     signal.throwIfAborted();
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     let record: LocalVmRecord = {
@@ -73,15 +78,19 @@ export class LocalProvider implements Provider {
       signal.throwIfAborted();
       return toInstance(record);
     } catch (err) {
-      await this.destroy(dir, record).catch((e: Error) => this.logger.error({ vm: req.name, err: e.message }, "local VM rollback failed"));
+      await this.destroy(dir, record, req.owner).catch((e: Error) => this.logger.error({ vm: req.name, err: e.message }, "local VM rollback failed"));
       throw err;
     }
   }
 
-  async deleteVm(vm: { id: string | undefined; name: string }): Promise<void> {
+  async deleteVm(vm: VmRef, _signal?: AbortSignal): Promise<void> {
     const dir = this.vmDir(vm.name);
     const record = await readVmRecord(dir);
-    await this.destroy(dir, record);
+    if (record !== undefined && !sameOwner(record.owner, vm.owner)) {
+      this.logger.warn({ vm: vm.name, owner: record.owner }, "local VM of that name belongs to another owner; left alone");
+      return;
+    }
+    await this.destroy(dir, record ?? { name: vm.name, pgid: undefined }, vm.owner);
   }
 
   async listOwnedVms(owner: Omit<Ownership, "sandboxId">): Promise<VmInstance[]> {
@@ -89,15 +98,20 @@ export class LocalProvider implements Provider {
     try {
       names = await fs.readdir(this.config.vmsDir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      names = [];
     }
     const out: VmInstance[] = [];
+    const ours = (o: Ownership) => o.node === owner.node && o.cluster === owner.cluster;
     for (const name of names) {
       const record = await readVmRecord(path.join(this.config.vmsDir, name));
-      if (record === undefined) continue;
-      if (record.owner.node !== owner.node || record.owner.cluster !== owner.cluster) continue;
+      if (record === undefined || !ours(record.owner)) continue;
       out.push(toInstance(record));
+    }
+    // Running VMs without a record: a crash cut their folder short, or a rollback removed it.
+    for (const g of await findVmGroups(this.config.vmsDir, (m) => ours(m.owner))) {
+      if (out.some((v) => v.name === g.marks.name)) continue;
+      out.push({ id: String(g.pgid), name: g.marks.name, address: g.marks.address, owner: g.marks.owner, details: { network: "unrecorded" } });
     }
     return out;
   }
@@ -117,7 +131,10 @@ export class LocalProvider implements Provider {
       const [cmd, argv] = record.netns === undefined ? [node, args] : ["ip", ["netns", "exec", record.netns, node, ...args]];
       // detached: a new session and process group, so the VM outlives the daemon and is
       // stopped as one group.
-      const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", log.fd, log.fd], cwd: dir });
+      // The marks go with the process from its first instruction, before its id is recorded.
+      const marks: VmMarks = { vmsDir: this.config.vmsDir, name: record.name, token: record.token, address: record.address, owner: record.owner };
+      const env = { ...process.env, [VM_MARKS_ENV]: marksEnvValue(marks) };
+      const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", log.fd, log.fd], cwd: dir, env });
       const pid = await new Promise<number>((resolve, reject) => {
         child.once("spawn", () => resolve(child.pid!));
         child.once("error", reject);
@@ -129,13 +146,17 @@ export class LocalProvider implements Provider {
     }
   }
 
-  private async destroy(dir: string, record: LocalVmRecord | undefined): Promise<void> {
-    if (record?.pgid !== undefined) await killGroup(record.pgid);
-    if (record !== undefined && this.network !== undefined) {
-      await this.network.detach(record.name);
-    }
+  /** Stops the VM's processes, then removes its network and folder. The recorded process group
+   * is signalled only while its marks say it is this VM; when it does not (never recorded, or
+   * its id since reused), the VM's processes are looked up by their marks. */
+  private async destroy(dir: string, vm: Pick<LocalVmRecord, "name" | "pgid">, owner: Ownership): Promise<void> {
+    const { name } = vm;
+    const mine = (m: VmMarks) => m.name === name && sameOwner(m.owner, owner);
+    const recorded = vm.pgid === undefined ? undefined : await verifiedGroup(this.config.vmsDir, vm.pgid, mine);
+    await stopVmGroups(recorded !== undefined ? [recorded] : await findVmGroups(this.config.vmsDir, mine));
+    if (this.network !== undefined) await this.network.detach(name);
     await fs.rm(dir, { recursive: true, force: true });
-    if (record !== undefined) this.reserved.delete(record.name);
+    this.reserved.delete(name);
     if (this.network !== undefined) await this.network.removeBridgeIfUnused();
   }
 

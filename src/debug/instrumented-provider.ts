@@ -1,4 +1,4 @@
-import type { CreateVmRequest, Ownership, Provider, VmInstance } from "../../providers/provider.ts";
+import type { CreateVmRequest, Ownership, Provider, VmInstance, VmRef } from "../../providers/provider.ts";
 import type { DaemonMetrics } from "./metrics.ts";
 
 /** Wraps a provider so every call is timed and every failure counted. */
@@ -19,7 +19,7 @@ export class InstrumentedProvider implements Provider {
   createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
     return this.time("create", () => this.inner.createVm(req, signal));
   }
-  deleteVm(vm: { id: string | undefined; name: string }, signal: AbortSignal): Promise<void> {
+  deleteVm(vm: VmRef, signal: AbortSignal): Promise<void> {
     return this.time("delete", () => this.inner.deleteVm(vm, signal));
   }
   listOwnedVms(owner: Omit<Ownership, "sandboxId">, signal: AbortSignal): Promise<VmInstance[]> {

@@ -3,12 +3,16 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CreateVmRequest, Ownership, Provider, VmInstance } from "../../providers/provider.ts";
+import { sameOwner, type CreateVmRequest, type Ownership, type Provider, type VmInstance, type VmRef } from "../../providers/provider.ts";
 import { forwarderConfigFromUserData, INITDATA_PATH, parseCloudConfig, type PodNetwork } from "../userdata/index.ts";
 import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./contracts.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SandboxManager, type SandboxManagerOptions } from "./sandbox-manager.ts";
 import { SandboxStore } from "./sandbox-store.ts";
+import { vmNameFor } from "./vm-name.ts";
+
+/** The name the manager gives the VM of sandbox `id` on node n1 of cluster c1. */
+const vmOf = (id: string) => vmNameFor({ sandboxId: id, node: "n1", cluster: "c1" }, undefined);
 
 /** An in-memory cloud: enough to drive the manager's state machine through every branch. */
 class MemoryProvider implements Provider {
@@ -39,9 +43,9 @@ class MemoryProvider implements Provider {
     if (this.failCreate) throw this.failCreate;
     return vm;
   }
-  async deleteVm(vm: { id: string | undefined; name: string }) {
+  async deleteVm(vm: VmRef) {
     if (this.failDelete) throw this.failDelete;
-    for (const [k, v] of this.vms) if (v.id === vm.id || v.name === vm.name) this.vms.delete(k);
+    for (const [k, v] of this.vms) if ((v.id === vm.id || v.name === vm.name) && sameOwner(v.owner, vm.owner)) this.vms.delete(k);
   }
   async listOwnedVms(owner: Omit<Ownership, "sandboxId">) {
     return [...this.vms.values()].filter((v) => v.owner.node === owner.node && v.owner.cluster === owner.cluster);
@@ -170,7 +174,7 @@ describe("SandboxManager", () => {
       return inner(req, signal);
     };
     await m.start("sb1", never());
-    expect(seenDuringCreate).toMatchObject({ state: "starting", vm: { name: "podvm-web-0-sb1" } });
+    expect(seenDuringCreate).toMatchObject({ state: "starting", vm: { name: expect.stringMatching(/^podvm-web-0-sb1-[0-9a-f]{16}$/) } });
     const vm = [...provider.vms.values()][0]!;
     expect(forwarderConfigFromUserData(vm.userData)).toMatchObject({ sandboxId: "sb1", listenPort: 15150 });
     expect(vm.owner).toEqual({ node: "n1", cluster: "c1", sandboxId: "sb1" });
@@ -187,12 +191,12 @@ describe("SandboxManager", () => {
     await m.start("own", never());
     await m.start("dflt", never());
     const files = (name: string) => parseCloudConfig([...provider.vms.values()].find((v) => v.name === name)!.userData);
-    expect(files("podvm-own").find((f) => f.path === INITDATA_PATH)).toEqual({ path: INITDATA_PATH, permissions: "0600", content: 'algorithm = "sha384"' });
-    expect(files("podvm-dflt").find((f) => f.path === INITDATA_PATH)?.content).toBe('version = "0.1.0"\n# default');
+    expect(files(vmOf("own")).find((f) => f.path === INITDATA_PATH)).toEqual({ path: INITDATA_PATH, permissions: "0600", content: 'algorithm = "sha384"' });
+    expect(files(vmOf("dflt")).find((f) => f.path === INITDATA_PATH)?.content).toBe('version = "0.1.0"\n# default');
     const none = await manager();
     await none.create("bare", {}, "");
     await none.start("bare", never());
-    expect(files("podvm-bare").map((f) => f.path)).toEqual(["/run/peerpod/daemon.json"]);
+    expect(files(vmOf("bare")).map((f) => f.path)).toEqual(["/run/peerpod/daemon.json"]);
   });
 
   it("reports where StartVM's time went, phase by phase", async () => {
@@ -263,7 +267,7 @@ describe("SandboxManager", () => {
     const m = await manager();
     await m.create("slow", {}, "");
     await m.create("fast", {}, "");
-    provider.delays.set("podvm-slow", 300);
+    provider.delays.set(vmOf("slow"), 300);
     let slowDone = false;
     const slow = m.start("slow", never()).then(() => (slowDone = true));
     await m.start("fast", never());
@@ -315,17 +319,40 @@ describe("SandboxManager", () => {
     provider.failCreate = undefined;
     // A start under way while the sweep runs is not undone.
     await m.create("starting", {}, "");
-    provider.delays.set("podvm-starting", 200);
+    provider.delays.set(vmOf("starting"), 200);
     const starting = m.start("starting", never());
     const swept = await m.sweep(never());
     await starting;
-    expect(swept).toEqual({ finishedStops: ["stuck"], orphansDeleted: ["podvm-leaky"] });
-    expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-live", "podvm-starting"]);
+    expect(swept).toEqual({ finishedStops: ["stuck"], orphansDeleted: [vmOf("leaky")] });
+    expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual([vmOf("live"), vmOf("starting")].sort());
     expect(m.list().map((s) => [s.id, s.state]).sort()).toEqual([
       ["leaky", "failed"],
       ["live", "running"],
       ["starting", "running"],
     ]);
+  });
+
+  it("gives sandboxes whose ids share a lower-cased start their own VMs: stopping one leaves the other's", async () => {
+    const m = await manager();
+    await m.create("abcdef123456-one", {}, "");
+    await m.create("ABCDEF123456-two", {}, "");
+    await m.start("abcdef123456-one", never());
+    await m.start("ABCDEF123456-two", never());
+    expect(new Set([...provider.vms.values()].map((v) => v.name)).size).toBe(2);
+    await m.stop("abcdef123456-one", never());
+    expect([...provider.vms.values()].map((v) => v.owner.sandboxId)).toEqual(["ABCDEF123456-two"]);
+    expect(m.list()).toMatchObject([{ id: "ABCDEF123456-two", state: "running" }]);
+  });
+
+  it("never deletes a listed VM whose node or cluster marks are not exactly ours", async () => {
+    // A provider whose listing matches loosely (case, prefix) must not cost another cluster its VMs.
+    provider.listOwnedVms = async () => [...provider.vms.values()];
+    await provider.createVm({ name: "podvm-theirs", token: "t1", owner: { node: "n1", cluster: "c1-staging", sandboxId: "x" }, resources: {} as never, userData: "" }, never());
+    await provider.createVm({ name: "podvm-elsewhere", token: "t2", owner: { node: "N1", cluster: "c1", sandboxId: "y" }, resources: {} as never, userData: "" }, never());
+    await provider.createVm({ name: "podvm-ours", token: "t3", owner: { node: "n1", cluster: "c1", sandboxId: "gone" }, resources: {} as never, userData: "" }, never());
+    const m = await manager();
+    expect(await m.sweep(never())).toEqual({ finishedStops: [], orphansDeleted: [] });
+    expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-elsewhere", "podvm-theirs"]);
   });
 
   it("reconciles after a restart: serves running, rolls back starting, finishes stopping, deletes orphans", async () => {
@@ -354,7 +381,7 @@ describe("SandboxManager", () => {
     expect(report.finishedStops).toEqual(["stop"]);
     expect(report.orphansDeleted).toEqual(["podvm-orphan"]);
     expect([...relays.live.keys()]).toEqual(["run"]);
-    expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-other", "podvm-run"]);
+    expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-other", vmOf("run")].sort());
     expect(m2.list().map((s) => [s.id, s.state]).sort()).toEqual([
       ["half", "failed"],
       ["run", "running"],

@@ -229,7 +229,7 @@ export class SandboxManager {
     const log = this.log(id);
     const resources = resourcesFromAnnotations(base.annotations);
     const attempt = (base.attempt ?? 0) + 1;
-    const vm = { name: vmNameFor(id, base.annotations[ANNOTATIONS.podName]), token: vmTokenFor(id, attempt) };
+    const vm = { name: vmNameFor({ ...this.o.owner, sandboxId: id }, base.annotations[ANNOTATIONS.podName]), token: vmTokenFor(id, attempt) };
     let record = await this.save({ ...base, state: "starting", attempt, vm, error: undefined });
     log.info({ vm: vm.name, attempt }, "starting peer VM");
     this.failpoint("start-after-intent");
@@ -398,10 +398,15 @@ export class SandboxManager {
     const quarantined = new Set([...this.quarantined.values()].map((q) => q.id));
     for (const v of owned) {
       if (claimed.has(v.id) || quarantined.has(v.owner.sandboxId)) continue;
+      if (v.owner.node !== this.o.owner.node || v.owner.cluster !== this.o.owner.cluster) {
+        // The provider's listing matched more than our marks: never ours to delete.
+        this.o.logger.error({ vm: v.name, vmId: v.id, owner: v.owner }, "provider listed a peer VM of another node or cluster as ours; left alone");
+        continue;
+      }
       const rec = this.records.get(v.owner.sandboxId);
       if (rec !== undefined && (rec.state === "running" || rec.state === "starting") && rec.vm?.name === v.name) continue;
       try {
-        await this.o.provider.deleteVm({ id: v.id, name: v.name }, AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000));
+        await this.o.provider.deleteVm({ id: v.id, name: v.name, owner: v.owner }, AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000));
         deleted.push(v.name);
         this.o.logger.warn({ vm: v.name, vmId: v.id, sandbox: v.owner.sandboxId }, "deleted peer VM that no sandbox claims");
       } catch (err) {
@@ -442,7 +447,7 @@ export class SandboxManager {
     }
     if (r.vm !== undefined) {
       try {
-        await this.o.provider.deleteVm({ id: instance?.id ?? r.vm.id, name: r.vm.name }, s);
+        await this.o.provider.deleteVm({ id: instance?.id ?? r.vm.id, name: r.vm.name, owner: { ...this.o.owner, sandboxId: r.id } }, s);
       } catch (err) {
         problems.push(`deleting peer VM ${r.vm.name}: ${(err as Error).message}`);
       }

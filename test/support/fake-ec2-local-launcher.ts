@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import { localProviderConfig } from "../../providers/local/config.ts";
 import { LocalProvider } from "../../providers/local/provider.ts";
-import { OWNERSHIP_KEYS } from "../../providers/provider.ts";
+import { OWNERSHIP_KEYS, type Ownership } from "../../providers/provider.ts";
 import type { LaunchRequest, VmLauncher } from "./fake-ec2.ts";
 
 export interface LocalVmLauncher extends VmLauncher {
@@ -16,19 +16,23 @@ export interface LocalVmLauncher extends VmLauncher {
 /** `vmsDir` holds the local VMs (one folder per instance id). */
 export function localVmLauncher(vmsDir: string, logger: Logger, timeoutMs = 30_000): LocalVmLauncher {
   const local = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false), logger);
+  // The fake cloud terminates what it launched: each VM with the marks it was made with.
+  const owners = new Map<string, Ownership>();
   return {
     local,
     async launch(req: LaunchRequest) {
       await local.check();
+      const owner = {
+        sandboxId: req.tags[OWNERSHIP_KEYS.sandboxId] ?? "",
+        node: req.tags[OWNERSHIP_KEYS.node] ?? "",
+        cluster: req.tags[OWNERSHIP_KEYS.cluster] ?? "",
+      };
+      owners.set(req.instanceId, owner);
       const vm = await local.createVm(
         {
           name: req.instanceId,
           token: req.clientToken === "" ? req.instanceId : req.clientToken,
-          owner: {
-            sandboxId: req.tags[OWNERSHIP_KEYS.sandboxId] ?? "",
-            node: req.tags[OWNERSHIP_KEYS.node] ?? "",
-            cluster: req.tags[OWNERSHIP_KEYS.cluster] ?? "",
-          },
+          owner,
           resources: { instanceType: req.instanceType, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: req.imageId },
           userData: req.userData,
         },
@@ -38,7 +42,10 @@ export function localVmLauncher(vmsDir: string, logger: Logger, timeoutMs = 30_0
       return { privateIp: vm.address };
     },
     async terminate(instanceId: string) {
-      await local.deleteVm({ id: undefined, name: instanceId });
+      const owner = owners.get(instanceId);
+      if (owner === undefined) return;
+      await local.deleteVm({ id: undefined, name: instanceId, owner });
+      owners.delete(instanceId);
     },
   };
 }

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { localProviderConfig } from "../../providers/local/config.ts";
 import { LocalProvider } from "../../providers/local/provider.ts";
-import { OWNERSHIP_KEYS } from "../../providers/provider.ts";
+import { OWNERSHIP_KEYS, type Ownership } from "../../providers/provider.ts";
 import {
   isFault,
   readOptionValues,
@@ -232,6 +232,8 @@ export interface LocalGuests {
 export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logger, pollMs = 100): LocalGuests {
   const local = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false), logger);
   const booted = new Set<string>();
+  // Each guest is deleted with the marks it was made with.
+  const owners = new Map<string, Ownership>();
   const controller = new AbortController();
   const round = async (signal: AbortSignal): Promise<void> => {
     const sc = await client.serviceContent(signal);
@@ -265,6 +267,7 @@ export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logg
         cluster: extra.get(OWNERSHIP_KEYS.cluster) ?? "",
       };
       const resources = { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined };
+      owners.set(name, owner);
       const guest = await local.createVm({ name, token: vm.obj.value, owner, resources, userData: decoded }, signal);
       booted.add(name);
       try {
@@ -275,7 +278,7 @@ export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logg
     }
     for (const name of booted) {
       if (live.has(name)) continue;
-      await local.deleteVm({ id: undefined, name });
+      await local.deleteVm({ id: undefined, name, owner: owners.get(name)! });
       booted.delete(name);
     }
   };
@@ -298,7 +301,7 @@ export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logg
       controller.abort();
       await loop.catch(() => undefined);
       for (const name of [...booted]) {
-        await local.deleteVm({ id: undefined, name });
+        await local.deleteVm({ id: undefined, name, owner: owners.get(name)! });
         booted.delete(name);
       }
       if (failure !== undefined) throw failure;
