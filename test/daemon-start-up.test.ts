@@ -7,7 +7,9 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/cli/shim-driver.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import { Health } from "../src/gen/health_pb.js";
+import { Client } from "../src/ttrpc/index.ts";
+import { cleanupDaemonDirs, debugSandboxes, freePort, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs | undefined;
@@ -101,5 +103,30 @@ describe("daemon start-up", () => {
     // The operator's part: the quarantined VMs are still there to be looked at, then removed.
     expect((await cleanupDaemonDirs(dirs)).sort()).toEqual(vms.filter((v) => !v.includes("healthy")));
     dirs = undefined;
+  }, 180_000);
+
+  it("retries a failing provider listing with back-off, not ready meanwhile, instead of exiting", async () => {
+    dirs = await makeDaemonDirs();
+    // A local VM whose record cannot be read makes the provider's listing fail.
+    const broken = path.join(dirs.vmsDir, "broken");
+    await fs.mkdir(broken, { recursive: true });
+    await fs.writeFile(path.join(broken, "vm.json"), "{");
+    const port = await freePort();
+    const starting = startDaemon(dirs, { PROBE_PORT: String(port) });
+    const exited = starting.then(() => "ready", (err: Error) => `exited: ${err.message}`);
+    // Not ready, and saying why, while the listing keeps failing; never exiting.
+    let readyz: { status: number; body: string } | undefined;
+    while (readyz === undefined) {
+      const outcome = await Promise.race([exited, new Promise((r) => setTimeout(r, 100))]);
+      if (outcome !== undefined) throw new Error(`daemon did not wait for the provider: ${String(outcome)}`);
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+      const body = res === undefined ? "" : await res.text();
+      if (body.includes("reconcileError")) readyz = { status: res!.status, body };
+    }
+    expect(readyz.status).toBe(503);
+    expect(JSON.parse(readyz.body)).toMatchObject({ reconciled: false, socketServed: false, reconcileError: expect.stringContaining("broken") });
+    await fs.rm(broken, { recursive: true });
+    daemon = await starting;
+    expect(daemon.logs()).toMatch(/reconcil.*retrying/);
   }, 180_000);
 });

@@ -7,17 +7,18 @@ import { findProvider } from "../../providers/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
 import type { KubeConfigSource } from "../k8s/index.ts";
 import { makeRegistryAuth } from "../registry-auth/index.ts";
-import { startDebugServer } from "../debug/debug-server.ts";
+import { startDebugServer, type Readiness } from "../debug/debug-server.ts";
 import { InstrumentedProvider } from "../debug/instrumented-provider.ts";
 import { DaemonMetrics } from "../debug/metrics.ts";
 import { registerHypervisorService } from "../hypervisor/hypervisor-service.ts";
 import { CertificateAuthority, loadOperatorCertificates, peerVmServerName, tlsProfile } from "../pki/index.ts";
 import { createRelayFactory } from "../proxy/index.ts";
-import { SandboxManager } from "../sandbox/sandbox-manager.ts";
+import { SandboxManager, type ReconcileReport } from "../sandbox/sandbox-manager.ts";
 import { SandboxStore } from "../sandbox/sandbox-store.ts";
 import type { VmTlsIssuer } from "../sandbox/contracts.ts";
 import { WorkerTunnels } from "../tunnel/index.ts";
 import { listenUnix, Server } from "../ttrpc/index.ts";
+import { sleep } from "../util/sleep.ts";
 
 export interface DaemonHandle {
   readonly manager: SandboxManager;
@@ -34,7 +35,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
 
   let manager: SandboxManager | undefined;
   const metrics = new DaemonMetrics(() => manager?.countByState() ?? { created: 0, starting: 0, running: 0, failed: 0, stopping: 0 });
-  const readiness = { socketServed: false, reconciled: false, providerChecked: false };
+  const readiness: Readiness = { socketServed: false, reconciled: false, providerChecked: false };
   const debug = await startDebugServer({
     port: config.probePort,
     metrics,
@@ -93,7 +94,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
 
   await provider.check(AbortSignal.timeout(120_000));
   readiness.providerChecked = true;
-  const report = await manager.reconcile(AbortSignal.timeout(300_000));
+  const report = await reconcileUntilDone(manager, readiness, logger);
   readiness.reconciled = true;
   logger.info(report, "reconciled sandbox records with the provider");
 
@@ -153,6 +154,26 @@ async function advertiseCapacity(config: DaemonConfig, kube: KubeConfigSource, l
   const { startNodeCapacity } = await import("../k8s/index.ts");
   logger.info({ origin: kube.origin, node: config.nodeName, limit: config.peerpodsLimitPerNode }, "advertising node capacity kata.peerpods.io/vm");
   return startNodeCapacity({ nodeName: config.nodeName, limit: config.peerpodsLimitPerNode, kubeConfig: kube.kubeConfig, logger });
+}
+
+/**
+ * Start-up reconciliation, retried with back-off (1 s doubling to 1 min) while it fails as a
+ * whole (the provider cannot list its VMs: an outage, throttling): the daemon stays up, says
+ * why it is not ready on /readyz, and serves nothing until its records and the cloud agree.
+ * A single sandbox's failure does not get here: the manager marks that sandbox failed.
+ */
+async function reconcileUntilDone(manager: SandboxManager, readiness: Readiness, logger: Logger): Promise<ReconcileReport> {
+  for (let attempt = 1, delayMs = 1000; ; attempt++, delayMs = Math.min(delayMs * 2, 60_000)) {
+    try {
+      const report = await manager.reconcile(AbortSignal.timeout(300_000));
+      readiness.reconcileError = undefined;
+      return report;
+    } catch (err) {
+      readiness.reconcileError = (err as Error).message;
+      logger.error({ err: readiness.reconcileError, attempt, retryInSeconds: delayMs / 1000 }, "start-up reconciliation failed; retrying");
+      await sleep(delayMs);
+    }
+  }
 }
 
 /** Runs the manager's sweep every `intervalMs`, one at a time; failures are logged and retried

@@ -6,6 +6,8 @@ export interface Readiness {
   socketServed: boolean;
   reconciled: boolean;
   providerChecked: boolean;
+  /** Why start-up reconciliation last failed, while it is being retried. */
+  reconcileError?: string | undefined;
 }
 
 export interface DebugServerOptions {

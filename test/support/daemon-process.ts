@@ -47,7 +47,8 @@ export async function makeDaemonDirs(prefix = "caa-"): Promise<DaemonDirs> {
 
 /** Starts the daemon and waits until /readyz says ready (or the process exits). */
 export async function startDaemon(dirs: DaemonDirs, extraEnv: Record<string, string> = {}, args: string[] = [], netns?: string): Promise<RunningDaemon> {
-  const probePort = await freePort();
+  // A caller may choose the port, to watch the probes before the daemon is ready.
+  const probePort = extraEnv.PROBE_PORT !== undefined ? Number(extraEnv.PROBE_PORT) : await freePort();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     CLOUD_PROVIDER: "local",
