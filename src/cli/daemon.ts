@@ -3,7 +3,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import { findProvider } from "../../providers/index.ts";
+import { findProvider, loadExternalProvider } from "../../providers/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
 import type { KubeConfigSource } from "../k8s/index.ts";
 import { makeRegistryAuth } from "../registry-auth/index.ts";
@@ -29,7 +29,11 @@ export interface DaemonHandle {
 
 export async function runDaemon(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<DaemonHandle> {
   const isRoot = process.getuid?.() === 0;
-  const factory = await findProvider(config.cloudProvider);
+  const factory =
+    config.externalModule === undefined || config.externalModuleSha256 === undefined
+      ? await findProvider(config.cloudProvider)
+      : await loadExternalProvider({ modulePath: config.externalModule, sha256: config.externalModuleSha256, providerName: config.cloudProvider, uid: process.getuid?.() ?? 0 });
+  if (config.externalModule !== undefined) logger.info({ module: config.externalModule, provider: factory.name }, "running the out-of-tree provider of CLOUD_PROVIDER_EXTERNAL_MODULE (SHA-256 checked)");
   const inner = factory.create({ env, stateDir: config.stateDir, logger, isRoot });
   const store = await SandboxStore.open(config.stateDir);
 

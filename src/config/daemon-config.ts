@@ -122,6 +122,17 @@ export const daemonConfigSpec = Object.freeze({
     flag: "cert-key",
     description: "Operator certificates: the private key (PEM) of CERT_FILE.",
   }),
+  // Ours, in place of upstream's Go plugins (ENABLE_CLOUD_PROVIDER_EXTERNAL_PLUGIN...).
+  externalModule: stringField({
+    env: "CLOUD_PROVIDER_EXTERNAL_MODULE",
+    flag: "cloud-provider-external-module",
+    description: "Absolute path of an ES module exporting a provider factory (providerFactory or default) named CLOUD_PROVIDER; needs CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256.",
+  }),
+  externalModuleSha256: stringField({
+    env: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256",
+    flag: "cloud-provider-external-module-sha256",
+    description: "SHA-256 (hex) the external module's bytes must have; any other file is refused.",
+  }),
   // Upstream: -initdata / INITDATA.
   initdata: stringField({
     env: "INITDATA",
@@ -225,6 +236,17 @@ export function loadDaemonConfig(options: LoadOptions): DaemonConfig {
   }
   if (given.length > 0 && config.disableTls) {
     problems.push(new ConfigError({ variable: "DISABLE_TLS", value: "true", expected: `false when ${given.map(([k]) => k).join(", ")} ${given.length === 1 ? "is" : "are"} set (certificates for a link without TLS)`, source: "env" }));
+  }
+  if (config.externalModule !== undefined) {
+    if (!config.externalModule.startsWith("/")) problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE", value: config.externalModule, expected: "an absolute path", source: "env" }));
+    if (config.externalModuleSha256 === undefined) {
+      problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256", expected: "required with CLOUD_PROVIDER_EXTERNAL_MODULE (the module's SHA-256, as sha256sum prints it)", source: "missing" }));
+    }
+  } else if (config.externalModuleSha256 !== undefined) {
+    problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256", value: config.externalModuleSha256, expected: "unset unless CLOUD_PROVIDER_EXTERNAL_MODULE is set", source: "env" }));
+  }
+  if (config.externalModuleSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(config.externalModuleSha256)) {
+    problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256", value: config.externalModuleSha256, expected: "64 hexadecimal digits (a SHA-256)", source: "env" }));
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return config;
