@@ -1,6 +1,8 @@
-// Calls that race each other or their own leftovers, on a real daemon (local provider):
-// CreateVMs at the node limit all at once, and an id created again while its old agent socket
-// still lingers.
+// Calls that race each other or their own leftovers, and floods, on a real daemon (local
+// provider): CreateVMs at the node limit all at once, an id created again while its old agent
+// socket still lingers, hundreds of idle connections to the probe port.
+import fs from "node:fs/promises";
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
@@ -53,4 +55,30 @@ describe("racing calls", () => {
     }
     await stop(id);
   }, 240_000);
+
+  it("bounds the probe port's connections and closes idle ones, so a flood cannot starve the daemon", async () => {
+    const fds = async () => (await fs.readdir(`/proc/${daemon.child.pid}/fd`)).length;
+    const before = await fds();
+    const flood = await Promise.all(
+      Array.from(
+        { length: 400 },
+        () =>
+          new Promise<{ closed: Promise<void> }>((resolve) => {
+            const s = net.connect(daemon.probePort, "127.0.0.1");
+            const closed = new Promise<void>((r) => s.once("close", () => r()));
+            s.on("error", () => {});
+            s.once("connect", () => resolve({ closed }));
+            s.once("close", () => resolve({ closed }));
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // let the daemon accept what it will
+    expect((await fds()) - before).toBeLessThan(100);
+    // The Hypervisor socket still works meanwhile (it failed with EPIPE once fds ran out).
+    await create("during-flood");
+    await stop("during-flood");
+    // Idle connections are closed by the daemon, not kept forever.
+    await Promise.all(flood.map((c) => c.closed));
+    expect((await daemon.probe("/healthz")).status).toBe(200);
+  }, 120_000);
 });

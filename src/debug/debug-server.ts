@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { DaemonMetrics } from "./metrics.ts";
 
 export interface Readiness {
@@ -16,6 +16,11 @@ export interface DebugServerOptions {
   readonly metrics: DaemonMetrics;
   readonly readiness: () => Readiness;
   readonly sandboxes: () => unknown[];
+  /** Connections open at once, in all and from one address; defaults 128 and 16. */
+  readonly maxConnections?: number;
+  readonly maxConnectionsPerAddress?: number;
+  /** A connection silent this long, or a request not complete within it, is closed; default 10 s. */
+  readonly idleTimeoutMs?: number;
 }
 
 /**
@@ -31,6 +36,7 @@ export async function startDebugServer(options: DebugServerOptions): Promise<{ p
     });
   });
   server.keepAliveTimeout = 5000;
+  limitConnections(server, options);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host ?? "0.0.0.0", () => resolve());
@@ -68,6 +74,36 @@ async function handle(o: DebugServerOptions, req: http.IncomingMessage, res: htt
       }
       return send(res, 404, "text/plain", "not found\n");
   }
+}
+
+/**
+ * The port answers anyone who can reach the node: without bounds, idle connections from outside
+ * took every file descriptor the daemon had (CreateVM failed with EPIPE, /healthz timed out).
+ * So connections are capped, in all and per client address (one host cannot take them all
+ * from the kubelet), and a connection idle or slow to send its request is closed.
+ */
+function limitConnections(server: http.Server, o: DebugServerOptions): void {
+  const perAddressMax = o.maxConnectionsPerAddress ?? 16;
+  const idleMs = o.idleTimeoutMs ?? 10_000;
+  server.maxConnections = o.maxConnections ?? 128; // beyond it Node closes new connections at once
+  server.headersTimeout = idleMs;
+  server.requestTimeout = idleMs;
+  server.setTimeout(idleMs); // no 'timeout' listener: a silent socket is destroyed
+  const perAddress = new Map<string, number>();
+  server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const open = (perAddress.get(address) ?? 0) + 1;
+    if (open > perAddressMax) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, open);
+    socket.once("close", () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left === 0) perAddress.delete(address);
+      else perAddress.set(address, left);
+    });
+  });
 }
 
 export function isLoopback(address: string | undefined): boolean {
