@@ -84,6 +84,22 @@ describe("AWS deleteVm", () => {
     expect(fake.calls("TerminateInstances")).toHaveLength(1);
   });
 
+  it("deletes, by name or by id, only an instance whose ownership tags are exactly the given marks", async () => {
+    const { fake, p } = await setup();
+    const a = await p.createVm(vmRequest(1), deadline());
+    // Same Name tag, other marks: another sandbox, another node, another cluster sharing the account.
+    const others = [
+      await p.createVm(vmRequest(2, { name: a.name, owner: { ...a.owner, sandboxId: "sandbox-other" } }), deadline()),
+      await p.createVm(vmRequest(3, { name: a.name, owner: { ...a.owner, node: "worker-2" } }), deadline()),
+      await p.createVm(vmRequest(4, { name: a.name, owner: { ...a.owner, cluster: "cluster-b" } }), deadline()),
+    ];
+    for (const o of others) await p.deleteVm({ id: o.id, name: a.name, owner: a.owner }, deadline());
+    await p.deleteVm({ id: a.id, name: a.name, owner: { ...a.owner, cluster: "cluster-b" } }, deadline());
+    expect([a, ...others].map((v) => fake.instance(v.id)!.state)).toEqual(["running", "running", "running", "running"]);
+    await p.deleteVm({ id: undefined, name: a.name, owner: a.owner }, deadline());
+    expect([a, ...others].map((v) => fake.instance(v.id)!.state === "running")).toEqual([false, true, true, true]);
+  });
+
   it("fails clearly on an id that is not an instance id", async () => {
     const { p } = await setup();
     const err = await p.deleteVm({ id: "vm-17", name: "podvm-x" }, deadline()).then(
