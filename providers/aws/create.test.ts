@@ -150,7 +150,7 @@ describe("AWS createVm", () => {
     expect(running(fake)).toHaveLength(1);
 
     // The daemon's rollback knows only the name (createVm never answered).
-    await p.deleteVm({ id: undefined, name: "podvm-test-9" }, deadline());
+    await p.deleteVm({ id: undefined, name: "podvm-test-9", owner: vmRequest(9).owner }, deadline());
     expect(running(fake)).toEqual([]);
   });
 
@@ -158,7 +158,7 @@ describe("AWS createVm", () => {
     const { fake, p } = await setup({}, { bootDelayMs: 5000 });
     const creating = p.createVm(vmRequest(10), deadline());
     await waitFor(() => fake.instances().length === 1);
-    await p.deleteVm({ id: fake.instances()[0]!.id, name: "podvm-test-10" }, deadline());
+    await p.deleteVm({ id: fake.instances()[0]!.id, name: "podvm-test-10", owner: vmRequest(10).owner }, deadline());
     const err = await rejection(creating);
     expect(err.message).toMatch(/became (shutting-down|terminated) while starting: Client\.UserInitiatedShutdown/);
   });

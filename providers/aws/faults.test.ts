@@ -142,7 +142,7 @@ describe("AWS provider under injected faults", () => {
     fake.stickPending();
     await rejection(p.createVm(vmRequest(8), AbortSignal.timeout(1000)));
     expect(fake.instances().map((i) => i.state)).toEqual(["pending"]);
-    await p.deleteVm({ id: undefined, name: vmRequest(8).name }, deadline());
+    await p.deleteVm({ id: undefined, name: vmRequest(8).name, owner: vmRequest(8).owner }, deadline());
     expectOnlyOwned(fake, []);
   });
 });

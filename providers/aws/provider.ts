@@ -17,7 +17,7 @@ import {
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { chooseInstanceType, InstanceTypeError, type InstanceTypeChoice } from "../instance-types.ts";
-import { OWNERSHIP_KEYS, ProviderError, type CreateVmRequest, type Ownership, type Provider, type ResourceRequest, type VmInstance } from "../provider.ts";
+import { OWNERSHIP_KEYS, ProviderError, type CreateVmRequest, type Ownership, type Provider, type ResourceRequest, type VmInstance, type VmRef } from "../provider.ts";
 import { clientTokenFor } from "./client-token.ts";
 import type { AwsProviderConfig } from "./config.ts";
 import { createEc2Client } from "./ec2-client.ts";
@@ -144,25 +144,31 @@ export class AwsProvider implements Provider {
     throw new ProviderError(`no instance type could be launched for ${req.name}`, { retryable: true });
   }
 
-  async deleteVm(vm: { readonly id: string | undefined; readonly name: string }, signal: AbortSignal): Promise<void> {
+  async deleteVm(vm: VmRef, signal: AbortSignal): Promise<void> {
     const { client } = await this.connect(signal);
-    // Without an id (the create never answered), the VM is found by its Name tag.
-    const ids =
-      vm.id !== undefined && vm.id !== ""
-        ? [vm.id]
-        : (
-            await this.describeAll(
-              client,
-              [
-                { Name: "tag:Name", Values: [vm.name] },
-                { Name: "tag-key", Values: [OWNERSHIP_KEYS.sandboxId] },
-                { Name: "instance-state-name", Values: [...LIVE_STATES] },
-              ],
-              signal,
-            )
-          )
-            .map((i) => i.InstanceId)
-            .filter((id): id is string => id !== undefined);
+    // By id, or by Name tag when the create never answered; either way only an instance whose
+    // ownership tags are exactly the given marks (an account may be shared by clusters).
+    const filters: Filter[] = [
+      { Name: `tag:${OWNERSHIP_KEYS.sandboxId}`, Values: [vm.owner.sandboxId] },
+      { Name: `tag:${OWNERSHIP_KEYS.node}`, Values: [vm.owner.node] },
+      { Name: `tag:${OWNERSHIP_KEYS.cluster}`, Values: [vm.owner.cluster] },
+      { Name: "instance-state-name", Values: [...LIVE_STATES] },
+    ];
+    let found: Instance[];
+    try {
+      found =
+        vm.id !== undefined && vm.id !== ""
+          ? await this.describeAll(client, filters, signal, [vm.id])
+          : await this.describeAll(client, [{ Name: "tag:Name", Values: [vm.name] }, ...filters], signal);
+    } catch (err) {
+      // Terminated instances vanish from EC2 after a while: gone is done.
+      if (ec2ErrorCode((err as Error).cause) === "InvalidInstanceID.NotFound") return;
+      throw err;
+    }
+    const ids = found.map((i) => i.InstanceId).filter((id): id is string => id !== undefined);
+    if (vm.id !== undefined && vm.id !== "" && ids.length === 0) {
+      this.logger.info({ vm: vm.name, vmId: vm.id }, "no live instance with this id carries the sandbox's marks: nothing to terminate");
+    }
     if (ids.length === 0) return;
     try {
       const out = await client.send(new TerminateInstancesCommand({ InstanceIds: ids }), { abortSignal: signal });
@@ -335,13 +341,15 @@ export class AwsProvider implements Provider {
   }
 
   /** Every instance matching the filters, page by page. */
-  private async describeAll(client: EC2Client, filters: Filter[], signal: AbortSignal): Promise<Instance[]> {
+  private async describeAll(client: EC2Client, filters: Filter[], signal: AbortSignal, instanceIds?: string[]): Promise<Instance[]> {
     const out: Instance[] = [];
     let next: string | undefined;
     do {
       let page;
       try {
-        page = await client.send(new DescribeInstancesCommand({ Filters: filters, MaxResults: this.options.pageSize ?? 100, NextToken: next }), { abortSignal: signal });
+        // EC2 takes no MaxResults together with instance ids.
+        const paging = instanceIds === undefined ? { MaxResults: this.options.pageSize ?? 100, NextToken: next } : {};
+        page = await client.send(new DescribeInstancesCommand({ Filters: filters, InstanceIds: instanceIds, ...paging }), { abortSignal: signal });
       } catch (err) {
         throw explainEc2Error(err, "DescribeInstances", signal);
       }
