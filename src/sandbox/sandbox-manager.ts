@@ -3,16 +3,21 @@ import path from "node:path";
 import type { Logger } from "pino";
 import type { Ownership, Provider, VmInstance } from "../../providers/provider.ts";
 import type { RegistryAuth } from "../registry-auth/index.ts";
-import { buildUserData, type PodNetwork } from "../userdata/index.ts";
+import type { PodNetwork } from "../userdata/index.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
 import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import { resourcesFromAnnotations } from "./resources.ts";
+import { PhaseClock, type StartPhase } from "./phase-clock.ts";
+import { podUserData } from "./pod-user-data.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
 import type { SandboxStore, UnreadableRecord } from "./sandbox-store.ts";
 import { vmNameFor, vmTokenFor } from "./vm-name.ts";
+import { VniAllocator } from "./vni-allocator.ts";
+
+export type { StartPhase };
 
 export interface SandboxManagerOptions {
   readonly store: SandboxStore;
@@ -44,11 +49,6 @@ export interface SandboxManagerOptions {
    * to the provider, the VM's boot or the daemon itself. */
   readonly onStartPhase?: (phase: StartPhase, seconds: number) => void;
 }
-
-/** provider_create: the provider's create call; vm_boot: until the VM's forwarder answers;
- * tunnel: both tunnel steps; daemon: everything else StartVM did (records, certificates,
- * user-data, relay). */
-export type StartPhase = "provider_create" | "vm_boot" | "tunnel" | "daemon";
 
 /** Points in StartVM/StopVM where crash tests stop the daemon dead. */
 export const FAILPOINTS = ["start-after-intent", "start-after-create", "start-after-vm-saved", "start-after-relay", "stop-after-intent", "stop-after-delete"] as const;
@@ -96,11 +96,11 @@ export class SandboxManager {
   private readonly startAborts = new Map<string, Set<AbortController>>();
   /** Sandboxes whose CreateVM is saving their first record: they count against the limit. */
   private readonly creating = new Set<string>();
-  /** VNIs handed out whose record may not be written yet. */
-  private readonly vniReservations = new Map<string, number>();
+  private readonly vnis: VniAllocator;
 
   constructor(options: SandboxManagerOptions) {
     this.o = options;
+    this.vnis = new VniAllocator(options.vniBase, options.vniCount);
   }
 
   get size(): number {
@@ -245,10 +245,16 @@ export class SandboxManager {
         podNetwork = { ...prepared, vni, vxlanPort: this.o.vxlanPort };
         record = await this.save({ ...record, tunnel: { vni, state: "pending", network: podNetwork } });
       }
-      const tls = this.o.tls === undefined ? undefined : await this.o.tls.issueForVm(id);
-      const initdata = base.annotations[ANNOTATIONS.initdata] || this.o.defaultInitdata;
-      const auth = await this.o.registryAuth?.forPod(base.annotations, signal);
-      const userData = buildUserData({ version: 1, sandboxId: id, listenPort: this.o.forwarderPort, tls, podNetwork }, initdata, auth === undefined ? undefined : JSON.stringify(auth));
+      const userData = await podUserData({
+        sandboxId: id,
+        annotations: base.annotations,
+        forwarderPort: this.o.forwarderPort,
+        tls: this.o.tls,
+        podNetwork,
+        defaultInitdata: this.o.defaultInitdata,
+        registryAuth: this.o.registryAuth,
+        signal,
+      });
       const req = { name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData };
       instance = await phases.time("provider_create", () => this.o.provider.createVm(req, signal));
       this.failpoint("start-after-create");
@@ -327,35 +333,26 @@ export class SandboxManager {
     }
     for (const r of records) this.records.set(r.id, r);
     const owned = await this.o.provider.listOwnedVms(this.o.owner, signal);
-    const claimed = new Set<string>();
-    for (const r of records) {
-      await this.lock.run(r.id, async () => {
-        const vms = owned.filter((v) => v.owner.sandboxId === r.id);
-        const live = r.vm === undefined ? undefined : vms.find((v) => v.name === r.vm!.name);
-        if (r.state === "running" && live !== undefined) {
-          claimed.add(live.id);
-          await this.reserve(r, live);
-          report.served.push(r.id);
-        } else if (r.state === "stopping") {
-          const failure = await this.cleanupVm(r, undefined);
-          if (failure) this.log(r.id).error({ err: failure }, "could not finish StopVM");
-          else {
-            await this.forget(r.id);
-            report.finishedStops.push(r.id);
-          }
-          for (const v of vms) claimed.add(v.id);
-        } else if (r.state === "starting" || (r.state === "running" && live === undefined)) {
-          const why = r.state === "starting" ? "daemon restarted during StartVM" : "peer VM no longer exists";
-          const failure = await this.cleanupVm(r, undefined);
-          await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") });
-          for (const v of vms) claimed.add(v.id);
-          report.rolledBack.push(r.id);
-        } else {
-          // created or failed: no VM should exist; any found belongs to nobody.
-        }
-      });
-    }
-    report.orphansDeleted.push(...(await this.deleteOrphans(owned, claimed)));
+    const orphans = await this.walkOwned(records.map((r) => r.id), owned, async (r, vms, claim) => {
+      const live = r.vm === undefined ? undefined : vms.find((v) => v.name === r.vm!.name);
+      if (r.state === "running" && live !== undefined) {
+        claim(live);
+        await this.reserve(r, live);
+        report.served.push(r.id);
+      } else if (r.state === "stopping") {
+        for (const v of vms) claim(v);
+        if (await this.finishStop(r, undefined)) report.finishedStops.push(r.id);
+      } else if (r.state === "starting" || (r.state === "running" && live === undefined)) {
+        const why = r.state === "starting" ? "daemon restarted during StartVM" : "peer VM no longer exists";
+        const failure = await this.cleanupVm(r, undefined);
+        await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") });
+        for (const v of vms) claim(v);
+        report.rolledBack.push(r.id);
+      } else {
+        // created or failed: no VM should exist; any found belongs to nobody.
+      }
+    });
+    report.orphansDeleted.push(...orphans);
     return report;
   }
 
@@ -368,28 +365,49 @@ export class SandboxManager {
    */
   async sweep(signal: AbortSignal): Promise<{ finishedStops: string[]; orphansDeleted: string[] }> {
     const owned = await this.o.provider.listOwnedVms(this.o.owner, signal);
-    const claimed = new Set<string>();
     const finishedStops: string[] = [];
-    for (const id of [...this.records.keys()]) {
+    const orphansDeleted = await this.walkOwned([...this.records.keys()], owned, async (r, vms, claim) => {
+      if (r.state === "stopping") {
+        for (const v of vms) claim(v); // the stop deletes them itself
+        if (await this.finishStop(r, signal)) finishedStops.push(r.id);
+      } else if ((r.state === "running" || r.state === "starting") && r.vm !== undefined) {
+        for (const v of vms) if (v.name === r.vm.name) claim(v);
+      }
+    });
+    return { finishedStops, orphansDeleted };
+  }
+
+  /**
+   * The walk reconcile() and sweep() share: each sandbox in turn, read from memory under its
+   * lock, is shown the listed VMs that carry its id and claims those that are its own; then the
+   * listed VMs no sandbox claimed are deleted. Returns their names.
+   */
+  private async walkOwned(
+    ids: readonly string[],
+    owned: readonly VmInstance[],
+    visit: (r: SandboxRecord, vms: VmInstance[], claim: (vm: VmInstance) => void) => Promise<void>,
+  ): Promise<string[]> {
+    const claimed = new Set<string>();
+    const claim = (vm: VmInstance) => claimed.add(vm.id);
+    for (const id of ids) {
       await this.lock.run(id, async () => {
         const r = this.records.get(id);
         if (r === undefined) return;
-        const vms = owned.filter((v) => v.owner.sandboxId === id);
-        if (r.state === "stopping") {
-          for (const v of vms) claimed.add(v.id); // the stop deletes them itself
-          const failure = await this.cleanupVm(r, undefined, signal);
-          if (failure) {
-            this.log(id).error({ err: failure }, "could not finish StopVM; will retry");
-          } else {
-            await this.forget(id);
-            finishedStops.push(id);
-          }
-        } else if ((r.state === "running" || r.state === "starting") && r.vm !== undefined) {
-          for (const v of vms) if (v.name === r.vm.name) claimed.add(v.id);
-        }
+        await visit(r, owned.filter((v) => v.owner.sandboxId === id), claim);
       });
     }
-    return { finishedStops, orphansDeleted: await this.deleteOrphans(owned, claimed) };
+    return this.deleteOrphans(owned, claimed);
+  }
+
+  /** Finishes a StopVM whose clean-up failed before; true once the sandbox is forgotten. */
+  private async finishStop(r: SandboxRecord, signal: AbortSignal | undefined): Promise<boolean> {
+    const failure = await this.cleanupVm(r, undefined, signal);
+    if (failure) {
+      this.log(r.id).error({ err: failure }, "could not finish StopVM; will retry");
+      return false;
+    }
+    await this.forget(r.id);
+    return true;
   }
 
   /** Deletes every listed VM not claimed by a running or starting sandbox; returns their names. */
@@ -455,34 +473,24 @@ export class SandboxManager {
     return problems.join("; ");
   }
 
-  /** Picks the lowest VNI no record holds and reserves it at once (in memory, before the
-   * record that keeps it is written), so concurrent StartVMs never pick the same one. */
   private allocateVni(id: string): number {
-    const used = new Set<number>();
-    for (const r of this.records.values()) if (r.id !== id && r.tunnel !== undefined) used.add(r.tunnel.vni);
-    for (const [other, vni] of this.vniReservations) if (other !== id) used.add(vni);
-    for (let v = this.o.vniBase; v < this.o.vniBase + this.o.vniCount; v++) {
-      if (!used.has(v)) {
-        this.vniReservations.set(id, v);
-        return v;
-      }
-    }
-    throw new SandboxError("exhausted", `no free VXLAN VNI left in ${this.o.vniBase}..${this.o.vniBase + this.o.vniCount - 1}`);
+    const held: number[] = [];
+    for (const r of this.records.values()) if (r.id !== id && r.tunnel !== undefined) held.push(r.tunnel.vni);
+    return this.vnis.allocate(id, held);
   }
 
   private async save(record: SandboxRecord): Promise<SandboxRecord> {
     const next = { ...record, updatedAt: new Date().toISOString() };
     await this.o.store.put(next);
     this.records.set(next.id, next);
-    // Once a record holds the VNI (or no longer holds one) the reservation has done its job.
-    if (next.tunnel === undefined || next.tunnel.vni === this.vniReservations.get(next.id)) this.vniReservations.delete(next.id);
+    this.vnis.recorded(next.id, next.tunnel?.vni);
     return next;
   }
 
   private async forget(id: string): Promise<void> {
     await this.o.store.delete(id);
     this.records.delete(id);
-    this.vniReservations.delete(id);
+    this.vnis.release(id);
     const dir = path.dirname(this.agentSocketPath(id));
     // The relay removes its socket after lingering; the directory goes when it is empty.
     await fs.rmdir(dir).catch(() => {});
@@ -494,36 +502,6 @@ export class SandboxManager {
 
   private log(id: string): Logger {
     return this.o.logger.child({ sandbox: id });
-  }
-}
-
-/** Splits one StartVM's wall time into named phases; what no phase claims is the daemon's. */
-class PhaseClock {
-  private readonly started = performance.now();
-  private readonly spent = new Map<StartPhase, number>();
-
-  async time<T>(phase: StartPhase, fn: () => Promise<T>): Promise<T> {
-    const t0 = performance.now();
-    try {
-      return await fn();
-    } finally {
-      this.spent.set(phase, (this.spent.get(phase) ?? 0) + performance.now() - t0);
-    }
-  }
-
-  /** Reports every phase and returns them, in seconds, for the log line. */
-  report(sink: ((phase: StartPhase, seconds: number) => void) | undefined): Record<StartPhase, number> {
-    const total = performance.now() - this.started;
-    let claimed = 0;
-    for (const ms of this.spent.values()) claimed += ms;
-    const out = {
-      provider_create: (this.spent.get("provider_create") ?? 0) / 1000,
-      vm_boot: (this.spent.get("vm_boot") ?? 0) / 1000,
-      tunnel: (this.spent.get("tunnel") ?? 0) / 1000,
-      daemon: (total - claimed) / 1000,
-    };
-    if (sink !== undefined) for (const [k, v] of Object.entries(out)) sink(k as StartPhase, v);
-    return out;
   }
 }
 
