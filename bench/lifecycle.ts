@@ -20,7 +20,7 @@ import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { startAgent } from "../src/agent/index.ts";
 import { startForwarder, type ForwarderHandle } from "../src/forwarder/index.ts";
-import { onHypervisor } from "../src/cli/shim-driver.ts";
+import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client } from "../src/ttrpc/index.ts";
 import { forwarderConfigFromUserData } from "../src/userdata/index.ts";
 import { awsEnv } from "../test/support/aws-fixture.ts";

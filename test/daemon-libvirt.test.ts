@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor, runPod } from "../src/cli/shim-driver.ts";
+import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { vmNameFor } from "../src/sandbox/vm-name.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";

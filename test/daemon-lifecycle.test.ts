@@ -8,7 +8,7 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { Health } from "../src/gen/health_pb.js";
-import { onHypervisor, runPod } from "../src/cli/shim-driver.ts";
+import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
 import { cleanupDaemonDirs, debugSandboxes, freePort, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 

@@ -5,7 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor } from "../src/cli/shim-driver.ts";
+import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { ANNOTATIONS } from "../src/kata/annotations.ts";
 import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 import { FakeKubeApi } from "./support/fake-kube-api.ts";

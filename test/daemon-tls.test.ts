@@ -7,7 +7,7 @@ import path from "node:path";
 import tls from "node:tls";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runPod } from "../src/cli/shim-driver.ts";
+import { runPod } from "../src/hypervisor/shim-driver.ts";
 import { tlsProfile } from "../src/pki/index.ts";
 import { createRelayFactory } from "../src/proxy/index.ts";
 import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs } from "./support/daemon-process.ts";

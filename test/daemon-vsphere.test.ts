@@ -3,7 +3,7 @@
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runPod } from "../src/cli/shim-driver.ts";
+import { runPod } from "../src/hypervisor/shim-driver.ts";
 import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 import { peerVms, simClient, startLocalGuests, startVcsim, vsphereEnv, type LocalGuests, type Vcsim } from "./support/vcsim.ts";
 

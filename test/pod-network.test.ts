@@ -7,7 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentService } from "../src/gen/agent_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor } from "../src/cli/shim-driver.ts";
+import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
 import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon, type SandboxInfo } from "./support/daemon-process.ts";
 import { WorkerNode, type WorkerPod } from "./support/worker-node.ts";

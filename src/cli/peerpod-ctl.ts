@@ -2,7 +2,7 @@
 //   peerpod-ctl run [--socket S] [--id ID] [--netns PATH] [--annotation k=v]... [--timeout 600s] -- CMD ARGS
 //   peerpod-ctl ls [--probe-port 8000]
 import { parseGoDuration } from "../config/index.ts";
-import { runPod } from "./shim-driver.ts";
+import { runPod } from "../hypervisor/index.ts";
 
 const USAGE = `usage:
   peerpod-ctl run [--socket PATH] [--id ID] [--netns PATH] [--annotation KEY=VALUE]... [--timeout DURATION] [-v] -- COMMAND [ARGS...]

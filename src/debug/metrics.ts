@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { SandboxState } from "../sandbox/sandbox-record.ts";
+import type { SandboxState } from "../sandbox/index.ts";
 
 /** The daemon's Prometheus metrics, on a registry of its own (no global state). */
 export class DaemonMetrics {

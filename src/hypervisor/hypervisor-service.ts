@@ -1,6 +1,5 @@
 import { Hypervisor } from "../gen/hypervisor_pb.js";
-import { SandboxError, type SandboxErrorKind } from "../sandbox/sandbox-error.ts";
-import type { SandboxManager } from "../sandbox/sandbox-manager.ts";
+import { SandboxError, type SandboxErrorKind, type SandboxManager } from "../sandbox/index.ts";
 import { Code, TtrpcError, type Server } from "../ttrpc/index.ts";
 
 export const VERSION = "0.1.0";

@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import { peerVmServerName } from "../pki/index.ts";
 import type { TlsProfile } from "../pki/tls-profile.ts";
-import type { RelayFactory } from "../sandbox/contracts.ts";
+import type { RelayFactory } from "../sandbox/index.ts";
 import { AgentProxy, type RelayDirection } from "./agent-proxy.ts";
 import type { ForwarderAddress } from "./forwarder-address.ts";
 import type { ProxyTls } from "./proxy-tls.ts";

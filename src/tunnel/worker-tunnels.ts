@@ -3,7 +3,7 @@
 // remote = the VM) is created in the node's namespace, so its UDP socket stays there, then
 // moved into the pod's namespace, where tc redirects eth0 ⇄ vxlan: whatever the node sends to
 // the pod's IP crosses to the VM, and the VM's replies come out of eth0 as if from the pod.
-import type { PodTunnels } from "../sandbox/contracts.ts";
+import type { PodTunnels } from "../sandbox/index.ts";
 import type { PodNetwork } from "../userdata/index.ts";
 import { requireTunnelCapabilities } from "./capabilities.ts";
 import { checkMtu, tunnelMtu } from "./mtu.ts";

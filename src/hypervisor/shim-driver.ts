@@ -1,5 +1,6 @@
 // Drives a pod's whole life the way the Kata shim does: Hypervisor calls on fresh connections,
-// then one long-lived agent connection. Used by peerpod-ctl and by tests.
+// then one long-lived agent connection: the client side of hypervisor-service.ts and of the
+// agent behind it. Used by peerpod-ctl, the tests and the benchmarks.
 import { randomBytes } from "node:crypto";
 import { AgentService } from "../gen/agent_pb.js";
 import { Hypervisor } from "../gen/hypervisor_pb.js";

@@ -1,0 +1,10 @@
+// The life cycle of every sandbox on the node: the manager (a state machine per sandbox, each
+// transition written before its side effect), its durable store, and the contracts its
+// neighbours (proxy, PKI, tunnel) implement.
+export type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
+export type { StartPhase } from "./phase-clock.ts";
+export { SandboxError, type SandboxErrorKind } from "./sandbox-error.ts";
+export { FAILPOINTS, SandboxManager, type ReconcileReport, type SandboxManagerOptions, type SandboxView } from "./sandbox-manager.ts";
+export { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
+export { SandboxStore } from "./sandbox-store.ts";
+export { vmNameFor } from "./vm-name.ts";
