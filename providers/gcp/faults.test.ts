@@ -14,7 +14,7 @@ afterEach(async () => {
   bed.fake.clearFaults();
   bed.fake.model.denied.clear();
   await bed.fake.idle();
-  for (const name of [...bed.fake.model.instances.keys()]) await bed.provider.deleteVm({ id: undefined, name }, AbortSignal.timeout(10_000)).catch(() => {});
+  for (const vm of await bed.provider.listOwnedVms(TEST_OWNER, AbortSignal.timeout(10_000))) await bed.provider.deleteVm(vm, AbortSignal.timeout(10_000));
   await bed.fake.idle();
 });
 afterAll(async () => {

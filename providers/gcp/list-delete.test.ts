@@ -2,7 +2,6 @@
 // disks found and deleted.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gcpTestBed, TEST_OWNER, type GcpTestBed } from "../../test/support/gcp-test-bed.ts";
-import { rejection } from "../../test/support/provider-rejection.ts";
 import { labelValue, OWNER_KEYS, ownerDescription, ownerLabels } from "./ownership.ts";
 
 let bed: GcpTestBed;
@@ -26,28 +25,27 @@ describe("gcp provider: list and delete", () => {
     expect(lists.length).toBeGreaterThanOrEqual(2);
   });
 
-  it("deletes an instance by name only when its marks are ours, and an absent one is success", async () => {
-    await bed.provider.deleteVm({ id: undefined, name: "podvm-l1" }, signal());
+  it("deletes an instance by name only when its marks are exactly ours, and an absent one is success", async () => {
+    const owned = await bed.provider.listOwnedVms(TEST_OWNER, signal());
+    const ownerOf = (name: string) => owned.find((v) => v.name === name)!.owner;
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-l1", owner: ownerOf("podvm-l1") }, signal());
     expect(bed.fake.model.instances.has("podvm-l1")).toBe(false);
-    await bed.provider.deleteVm({ id: undefined, name: "podvm-never-made" }, signal());
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-never-made", owner: ownerOf("podvm-l2") }, signal());
 
+    // Another sandbox's marks: left alone (ours is not there, which counts as gone).
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: { ...ownerOf("podvm-l2"), sandboxId: "someone-else" } }, signal());
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: { ...ownerOf("podvm-l2"), cluster: "Cluster-2" } }, signal());
+    expect(bed.fake.model.instances.has("podvm-l2")).toBe(true);
+
+    // Labels that disagree with the full marks in metadata (edited by hand, or another tool's VM): not ours.
     const l2 = bed.fake.model.instances.get("podvm-l2")!;
-    const err = await rejection(bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: { ...l2Owner(), sandboxId: "someone-else" } }, signal()));
-    expect(err.message).toMatch(/instance podvm-l2 .* belongs to sandbox .* left alone/);
+    const labels = l2.labels;
+    l2.labels = { ...labels, [OWNER_KEYS.sandboxId]: "other" };
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: ownerOf("podvm-l2") }, signal());
     expect(bed.fake.model.instances.has("podvm-l2")).toBe(true);
-
-    // Labels that disagree with the metadata (edited by hand, or another tool's VM): not ours.
-    l2.labels = { ...l2.labels, [OWNER_KEYS.cluster]: "other" };
-    const err2 = await rejection(bed.provider.deleteVm({ id: undefined, name: "podvm-l2" }, signal()));
-    expect(err2.message).toMatch(/carries no peer pod ownership marks; it is left alone/);
-    expect(bed.fake.model.instances.has("podvm-l2")).toBe(true);
-    l2.labels = { ...l2.labels, [OWNER_KEYS.cluster]: labelValue(TEST_OWNER.cluster) };
-
-    function l2Owner() {
-      const items = l2.metadata.items as Array<{ key: string; value: string }>;
-      const get = (k: string) => items.find((i) => i.key === k)!.value;
-      return { sandboxId: get(OWNER_KEYS.sandboxId), node: get(OWNER_KEYS.node), cluster: get(OWNER_KEYS.cluster) };
-    }
+    l2.labels = labels;
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: ownerOf("podvm-l2") }, signal());
+    expect(bed.fake.model.instances.has("podvm-l2")).toBe(false);
   });
 
   it("finds a boot disk no instance uses and deletes it through deleteVm", async () => {
@@ -58,7 +56,9 @@ describe("gcp provider: list and delete", () => {
     const disk = owned.find((v) => v.details?.kind === "disk");
     expect(disk).toMatchObject({ name: "disk/podvm-crashed", owner, address: undefined });
     expect(owned.filter((v) => v.details?.kind === "disk")).toHaveLength(1);
-    await bed.provider.deleteVm({ id: disk!.id, name: disk!.name }, signal());
+    await bed.provider.deleteVm({ id: disk!.id, name: disk!.name, owner: { ...owner, sandboxId: "another" } }, signal());
+    expect(bed.fake.model.disks.has("podvm-crashed")).toBe(true);
+    await bed.provider.deleteVm(disk!, signal());
     expect(bed.fake.model.disks.has("podvm-crashed")).toBe(false);
     expect(bed.fake.model.disks.has("someone-elses-disk")).toBe(true);
   });

@@ -41,7 +41,7 @@ describe("gcp provider", () => {
 
     const owned = await bed.provider.listOwnedVms(TEST_OWNER, AbortSignal.timeout(10_000));
     expect(owned.map((v) => v.name)).toContain("podvm-basic");
-    await bed.provider.deleteVm({ id: vm.id, name: vm.name }, AbortSignal.timeout(10_000));
+    await bed.provider.deleteVm({ id: vm.id, name: vm.name, owner: req.owner }, AbortSignal.timeout(10_000));
     expect(bed.fake.model.instances.has("podvm-basic")).toBe(false);
     expect(bed.fake.model.disks.size).toBe(0);
   });

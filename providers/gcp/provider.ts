@@ -9,7 +9,7 @@ import type { protos } from "@google-cloud/compute";
 import type { Logger } from "pino";
 import { ANNOTATIONS } from "../../src/kata/annotations.ts";
 import { chooseInstanceType, InstanceTypeError, type InstanceTypeChoice } from "../instance-types.ts";
-import { ProviderError, type CreateVmRequest, type Ownership, type Provider, type VmInstance } from "../provider.ts";
+import { ProviderError, type CreateVmRequest, type Ownership, type Provider, type VmInstance, type VmRef } from "../provider.ts";
 import { ComputeClients } from "./compute-clients.ts";
 import { RESOURCE_NAME, type GcpProviderConfig } from "./config.ts";
 import { supportsConfidential } from "./confidential.ts";
@@ -40,13 +40,6 @@ export interface GcpProviderOptions {
   readonly retryDelayMs?: number;
   /** Pause between looks at an instance that is starting. Default 2 s. */
   readonly pollIntervalMs?: number;
-}
-
-/** A VM as deleteVm receives it; `owner`, when given, must match the VM's marks exactly. */
-export interface VmRef {
-  readonly id: string | undefined;
-  readonly name: string;
-  readonly owner?: Ownership;
 }
 
 export class GcpProvider implements Provider {
@@ -164,7 +157,7 @@ export class GcpProvider implements Provider {
         const disk = await this.getDisk(name, signal);
         if (disk === undefined) return;
         const o = diskOwner(disk);
-        if (o === undefined || (vm.owner !== undefined && !sameOwner(o, vm.owner))) throw this.notOursError("disk", name, o);
+        if (!sameOwner(o, vm.owner)) return this.leftAlone("disk", name, o);
         if ((disk.users ?? []).length > 0) throw new ProviderError(`disk ${name} is in use by ${disk.users!.join(", ")}; it is left alone`);
         await this.deleteDisk(name, signal);
         this.logger.info({ disk: name }, "orphaned boot disk deleted");
@@ -173,7 +166,7 @@ export class GcpProvider implements Provider {
       const instance = await this.getInstance(name, signal);
       if (instance === undefined) return;
       const o = instanceOwner(instance);
-      if (o === undefined || (vm.owner !== undefined && !sameOwner(o, vm.owner))) throw this.notOursError("instance", name, o);
+      if (!sameOwner(o, vm.owner)) return this.leftAlone("instance", name, o);
       await this.deleteInstance(name, signal);
       this.logger.info({ vm: name }, "instance and boot disk deleted");
     } catch (err) {
@@ -374,10 +367,17 @@ export class GcpProvider implements Provider {
   }
 
   private notOursError(kind: string, name: string, o: Ownership | undefined): ProviderError {
-    return new ProviderError(
-      `${kind} ${name} in ${this.config.zone} ${o === undefined ? "carries no peer pod ownership marks" : `belongs to sandbox ${o.sandboxId} on node ${o.node} of cluster ${o.cluster}`}; it is left alone`,
-    );
+    return new ProviderError(`${kind} ${name} in ${this.config.zone} ${describeOwner(o)}; it is left alone`);
   }
+
+  /** A VM or disk of that name that is not exactly ours: not ours to delete, so ours is gone. */
+  private leftAlone(kind: string, name: string, o: Ownership | undefined): void {
+    this.logger.warn({ [kind]: name }, `${kind} ${name} ${describeOwner(o)}; left alone`);
+  }
+}
+
+function describeOwner(o: Ownership | undefined): string {
+  return o === undefined ? "carries no peer pod ownership marks (or marks that disagree)" : `belongs to sandbox ${o.sandboxId} on node ${o.node} of cluster ${o.cluster}`;
 }
 
 function typeVariable(choice: InstanceTypeChoice): string {
