@@ -30,6 +30,18 @@ describe("node capacity", () => {
     expect(await daemon.stop()).toBe(0);
   });
 
+  it("advertises nothing with PEERPODS_LIMIT_PER_NODE=0 (upstream: unlimited), saying so", async () => {
+    api.addNode("unlimited-node");
+    const kubeconfig = path.join(dirs.root, "kubeconfig");
+    await fs.writeFile(kubeconfig, api.kubeconfig(), { mode: 0o600 });
+    const daemon = await startDaemon(dirs, { KUBECONFIG: kubeconfig, PEERPODS_LIMIT_PER_NODE: "0", NODE_NAME: "unlimited-node" });
+    for (let i = 0; i < 200 && !daemon.logs().includes("PEERPODS_LIMIT_PER_NODE=0: no limit; node capacity not advertised"); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(daemon.logs()).toContain("PEERPODS_LIMIT_PER_NODE=0: no limit; node capacity not advertised");
+    expect(daemon.logs()).not.toContain("advertising node capacity");
+    expect(api.node("unlimited-node")?.status.capacity?.["kata.peerpods.io/vm"]).toBeUndefined();
+    expect(await daemon.stop()).toBe(0);
+  });
+
   it("runs without a Kubernetes API, saying so", async () => {
     const daemon = await startDaemon(dirs, {});
     expect(daemon.logs()).toContain("node capacity not advertised");

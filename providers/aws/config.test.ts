@@ -98,7 +98,7 @@ describe("AWS provider configuration", () => {
   });
 
   it("names every other bad value at once", () => {
-    const syntax = failure({ ...base, ROOT_VOLUME_SIZE: "0", USE_PUBLIC_IP: "sometimes", AWS_MAX_ATTEMPTS: "0" });
+    const syntax = failure({ ...base, ROOT_VOLUME_SIZE: "-1", USE_PUBLIC_IP: "sometimes", AWS_MAX_ATTEMPTS: "0" });
     expect(variables(syntax).sort()).toEqual(["AWS_MAX_ATTEMPTS", "ROOT_VOLUME_SIZE", "USE_PUBLIC_IP"]);
     const meaning = failure({ ...base, AWS_REGION: "Frankfurt", AWS_ENDPOINT_URL_EC2: "ec2.local:8080", AWS_EC2_METADATA_SERVICE_ENDPOINT: "169.254.169.254" });
     expect(variables(meaning).sort()).toEqual(["AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL_EC2", "AWS_REGION"]);

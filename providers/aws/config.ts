@@ -46,9 +46,9 @@ export const awsConfigSpec = Object.freeze({
   rootVolumeSizeGiB: intField({
     env: "ROOT_VOLUME_SIZE",
     default: "30",
-    min: 1,
+    min: 0,
     max: 16384,
-    description: "Root volume size of the peer VMs, in GiB.",
+    description: "Root volume size of the peer VMs, in GiB; 0: the image's own size.",
   }),
   disableCvm: boolField({
     env: "DISABLECVM",

@@ -63,6 +63,14 @@ describe("AWS createVm", () => {
     expect(fake.calls("DescribeInstances").length).toBeGreaterThan(1);
   });
 
+  it("keeps the image's root volume size with ROOT_VOLUME_SIZE=0 (no block device mapping)", async () => {
+    const { fake, p } = await setup({ ROOT_VOLUME_SIZE: "0" });
+    const vm = await p.createVm(vmRequest(9), deadline());
+    const params = fake.calls("RunInstances").at(-1)!.params;
+    expect(Object.keys(params).filter((k) => k.startsWith("BlockDeviceMapping"))).toEqual([]);
+    expect(fake.instance(vm.id)!.rootVolume).toEqual({ deviceName: "/dev/xvda", sizeGiB: undefined, deleteOnTermination: true });
+  });
+
   it("launches plain VMs with DISABLECVM and reaches them by public address with USE_PUBLIC_IP", async () => {
     const { fake, p } = await setup({ DISABLECVM: "true", USE_PUBLIC_IP: "true", PODVM_INSTANCE_TYPE: "t3.small" });
     const vm = await p.createVm(vmRequest(2), deadline());

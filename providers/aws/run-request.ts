@@ -51,7 +51,8 @@ export function runInstancesInput(spec: LaunchSpec, config: AwsProviderConfig, p
     ...(config.keyName === undefined ? {} : { KeyName: config.keyName }),
     // IMDSv2 only: the VM's metadata (and any role it has) needs a session token.
     MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled" },
-    ...(spec.rootDeviceName === undefined
+    // ROOT_VOLUME_SIZE=0 keeps the image's size, as upstream.
+    ...(spec.rootDeviceName === undefined || config.rootVolumeSizeGiB === 0
       ? {}
       : { BlockDeviceMappings: [{ DeviceName: spec.rootDeviceName, Ebs: { VolumeSize: config.rootVolumeSizeGiB, DeleteOnTermination: true } }] }),
     ...(config.disableCvm ? {} : { CpuOptions: { AmdSevSnp: "enabled" } }),

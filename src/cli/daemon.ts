@@ -74,7 +74,8 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     provider,
     owner: { node: config.nodeName, cluster: config.clusterName },
     podsDir: config.podsDir,
-    limit: config.peerpodsLimitPerNode,
+    // Upstream: 0 or less means unlimited, and nothing is advertised.
+    limit: config.peerpodsLimitPerNode > 0 ? config.peerpodsLimitPerNode : Number.POSITIVE_INFINITY,
     forwarderPort: config.forwarderPort,
     proxyTimeoutMs: config.proxyTimeoutMs,
     relays: createRelayFactory({ clientTls, profile, checkServerName: tls !== undefined, logger, dialTimeoutMs: config.proxyTimeoutMs, onBytes: (direction, n) => metrics.relayBytes.inc({ direction }, n) }),
@@ -110,7 +111,10 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   server.serve(await listenUnix(config.socketPath, { mode: 0o600 }));
   readiness.socketServed = true;
   logger.info({ socket: config.socketPath, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service");
-  const capacity = kube === undefined ? undefined : await advertiseCapacity(config, kube, logger);
+  if (kube !== undefined && config.peerpodsLimitPerNode <= 0) {
+    logger.info(`PEERPODS_LIMIT_PER_NODE=${config.peerpodsLimitPerNode}: no limit; node capacity not advertised`);
+  }
+  const capacity = kube === undefined || config.peerpodsLimitPerNode <= 0 ? undefined : await advertiseCapacity(config, kube, logger);
   const sweeper = startSweeper(manager, config.reconcileIntervalMs, logger);
 
   const m = manager;

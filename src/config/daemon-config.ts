@@ -83,8 +83,9 @@ export const daemonConfigSpec = Object.freeze({
     env: "PEERPODS_LIMIT_PER_NODE",
     flag: "peerpods-limit-per-node",
     default: "10",
-    min: 1,
-    description: "Peer pods this node advertises as kata.peerpods.io/vm capacity.",
+    min: -1_000_000,
+    max: 1_000_000,
+    description: "Peer pods this node runs at most, advertised as kata.peerpods.io/vm capacity; 0 or less: no limit and no capacity advertised (as upstream).",
   }),
   // Upstream has only the flag -disable-tls; the variable is ours.
   disableTls: boolField({

@@ -73,7 +73,7 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   {
     env: "PEERPODS_LIMIT_PER_NODE",
     upstreamDefault: "10",
-    handling: honoured("a malformed number stops start-up"),
+    handling: honoured("0 or less: no limit and no node capacity advertised (as upstream); a malformed number stops start-up"),
   },
   {
     env: "ENABLE_SCRATCH_SPACE",
@@ -157,7 +157,7 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   { env: "SSH_KP_NAME", upstreamDefault: "", providers: ["aws"], handling: honoured() },
   { env: "TAGS", upstreamDefault: "", providers: ["aws"], handling: honoured("keys Name and peerpods.* are refused (the daemon sets them)") },
   { env: "USE_PUBLIC_IP", upstreamDefault: "false", bool: true, providers: ["aws"], handling: honoured() },
-  { env: "ROOT_VOLUME_SIZE", upstreamDefault: "30", providers: ["aws"], handling: honoured("a malformed or negative size stops start-up") },
+  { env: "ROOT_VOLUME_SIZE", upstreamDefault: "30", providers: ["aws"], handling: honoured("0 keeps the image's size (as upstream); a malformed or negative size stops start-up") },
   { env: "DISABLECVM", upstreamDefault: "false", bool: true, providers: ["aws"], handling: honoured() },
   {
     env: "PODVM_LAUNCHTEMPLATE_NAME",
