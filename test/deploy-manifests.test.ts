@@ -7,6 +7,7 @@ import { parseAllDocuments } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { awsConfigSpec } from "../providers/aws/config.ts";
 import { azureConfigSpec } from "../providers/azure/config.ts";
+import { gcpConfigSpec } from "../providers/gcp/config.ts";
 import { localConfigSpec } from "../providers/local/config.ts";
 import { daemonConfigSpec } from "../src/config/index.ts";
 import { MUTATE_PATH, SYSTEM_NAMESPACES, webhookConfigSpec } from "../src/webhook/index.ts";
@@ -14,7 +15,7 @@ import packageJson from "../package.json" with { type: "json" };
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const KUBECTL = process.env.KUBECTL ?? "kubectl";
-const OVERLAYS = ["local", "aws", "azure", "libvirt", "vsphere"] as const;
+const OVERLAYS = ["local", "aws", "azure", "gcp", "libvirt", "vsphere"] as const;
 const NAMESPACE = "confidential-containers-system";
 
 // A loose view of rendered objects: the tests index into them freely.
@@ -215,7 +216,7 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
 });
 
 describe("provider configuration", () => {
-  const specs: Record<string, object> = { local: localConfigSpec, aws: awsConfigSpec, azure: azureConfigSpec };
+  const specs: Record<string, object> = { local: localConfigSpec, aws: awsConfigSpec, azure: azureConfigSpec, gcp: gcpConfigSpec };
 
   it.each(Object.keys(specs))("peer-pods-cm and peer-pods-secret of %s use only variables the daemon reads", (overlay) => {
     const known = new Set([...Object.values(daemonConfigSpec), ...Object.values(specs[overlay]!)].map((f) => (f as { env: string }).env));

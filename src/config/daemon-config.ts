@@ -19,7 +19,7 @@ export const daemonConfigSpec = Object.freeze({
     env: "CLOUD_PROVIDER",
     flag: "cloud-provider",
     default: "local",
-    description: "Provider that creates peer VMs (local, aws, azure, vsphere, libvirt).",
+    description: "Provider that creates peer VMs (local, aws, azure, gcp, vsphere, libvirt).",
   }),
   // Upstream: -socket / REMOTE_HYPERVISOR_ENDPOINT.
   socketPath: stringField({
