@@ -105,6 +105,33 @@ describe("daemon start-up", () => {
     dirs = undefined;
   }, 180_000);
 
+  it("serves the sandboxes it can when one cannot be served, marking that one failed with the reason", async () => {
+    dirs = await makeDaemonDirs();
+    daemon = await startDaemon(dirs);
+    const sockets: Record<string, string> = {};
+    for (const id of ["blocked", "served"]) {
+      sockets[id] = (await create(id)).agentSocketPath;
+      await start(id);
+    }
+    await daemon.stop(); // peer VMs keep running
+    // Something else now sits where one pod's agent socket goes.
+    await fs.mkdir(path.dirname(sockets.blocked!), { recursive: true });
+    await fs.writeFile(sockets.blocked!, "not a socket");
+
+    daemon = await startDaemon(dirs);
+    const listed = await debugSandboxes(daemon.probePort);
+    expect(listed.find((s) => s.id === "blocked")).toMatchObject({ state: "failed", error: expect.stringContaining("not a socket") });
+    expect(listed.find((s) => s.id === "served")).toMatchObject({ state: "running" });
+    const agent = await Client.connect(sockets.served!);
+    try {
+      expect(await agent.call(Health.method.check, {}, { timeoutMs: 30_000 })).toMatchObject({ status: 1 });
+    } finally {
+      agent.close();
+    }
+    for (const id of ["blocked", "served"]) await onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
+    expect(await liveVms()).toEqual([]);
+  }, 180_000);
+
   it("retries a failing provider listing with back-off, not ready meanwhile, instead of exiting", async () => {
     dirs = await makeDaemonDirs();
     // A local VM whose record cannot be read makes the provider's listing fail.

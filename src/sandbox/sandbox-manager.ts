@@ -75,6 +75,8 @@ export interface ReconcileReport {
   readonly orphansDeleted: string[];
   /** Record files that failed validation: left in place, their VMs kept. */
   readonly quarantined: string[];
+  /** Sandboxes that could not be reconciled: rolled back, marked failed with the reason. */
+  readonly failed: string[];
 }
 
 /**
@@ -324,7 +326,7 @@ export class SandboxManager {
    * sandboxes again, undoes half-done starts, finishes stops, deletes VMs no record claims.
    */
   async reconcile(signal: AbortSignal): Promise<ReconcileReport> {
-    const report = { served: [] as string[], rolledBack: [] as string[], finishedStops: [] as string[], orphansDeleted: [] as string[], quarantined: [] as string[] };
+    const report = { served: [] as string[], rolledBack: [] as string[], finishedStops: [] as string[], orphansDeleted: [] as string[], quarantined: [] as string[], failed: [] as string[] };
     const { records, unreadable } = await this.o.store.list();
     for (const u of unreadable) {
       this.o.logger.error({ file: u.file, sandbox: u.id, err: u.error }, "sandbox record quarantined: left in place for an operator, its peer VM kept");
@@ -351,6 +353,11 @@ export class SandboxManager {
       } else {
         // created or failed: no VM should exist; any found belongs to nobody.
       }
+    }, async (r, err) => {
+      // One that cannot be served again (a file where its socket goes, a record that cannot be
+      // written) is rolled back and marked failed; the others are still served.
+      await this.failAtReconcile(r, err);
+      report.failed.push(r.id);
     });
     report.orphansDeleted.push(...orphans);
     return report;
@@ -373,6 +380,8 @@ export class SandboxManager {
       } else if ((r.state === "running" || r.state === "starting") && r.vm !== undefined) {
         for (const v of vms) if (v.name === r.vm.name) claim(v);
       }
+    }, async (r, err) => {
+      this.log(r.id).error({ err: (err as Error).message }, "sweep could not handle the sandbox; will retry");
     });
     return { finishedStops, orphansDeleted };
   }
@@ -380,12 +389,14 @@ export class SandboxManager {
   /**
    * The walk reconcile() and sweep() share: each sandbox in turn, read from memory under its
    * lock, is shown the listed VMs that carry its id and claims those that are its own; then the
-   * listed VMs no sandbox claimed are deleted. Returns their names.
+   * listed VMs no sandbox claimed are deleted. Returns their names. A sandbox whose visit
+   * fails is handed to `failed`, and the walk goes on: one sandbox never stops the others.
    */
   private async walkOwned(
     ids: readonly string[],
     owned: readonly VmInstance[],
     visit: (r: SandboxRecord, vms: VmInstance[], claim: (vm: VmInstance) => void) => Promise<void>,
+    failed: (r: SandboxRecord, err: unknown) => Promise<void>,
   ): Promise<string[]> {
     const claimed = new Set<string>();
     const claim = (vm: VmInstance) => claimed.add(vm.id);
@@ -393,7 +404,11 @@ export class SandboxManager {
       await this.lock.run(id, async () => {
         const r = this.records.get(id);
         if (r === undefined) return;
-        await visit(r, owned.filter((v) => v.owner.sandboxId === id), claim);
+        try {
+          await visit(r, owned.filter((v) => v.owner.sandboxId === id), claim);
+        } catch (err) {
+          await failed(this.records.get(id) ?? r, err);
+        }
       });
     }
     return this.deleteOrphans(owned, claimed);
@@ -432,6 +447,15 @@ export class SandboxManager {
       }
     }
     return deleted;
+  }
+
+  private async failAtReconcile(r: SandboxRecord, err: unknown): Promise<void> {
+    const why = `could not be served again after a restart: ${(err as Error).message}`;
+    this.log(r.id).error({ err: why }, "sandbox failed at reconciliation; serving the others");
+    const failure = await this.cleanupVm(r, undefined);
+    await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") }).catch((e: Error) => {
+      this.log(r.id).error({ err: e.message }, "could not record the failure");
+    });
   }
 
   /** Stops relays without touching VMs: pods keep running while the daemon restarts. */
