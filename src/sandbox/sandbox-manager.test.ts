@@ -32,6 +32,7 @@ class MemoryProvider implements Provider {
     this.vms.set(vm.id, vm); // exists from the moment the cloud accepted it, like a real one
     const delay = this.delays.get(req.name) ?? this.createDelayMs;
     if (delay > 0) {
+      signal.throwIfAborted(); // an abort listener added now would never fire
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, delay);
         signal.addEventListener("abort", () => {
