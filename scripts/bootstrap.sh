@@ -23,6 +23,8 @@ DEBIAN_PACKAGES=(
   dosfstools mtools                  # the cidata image test checks our FAT image with them
   openssh-server netcat-openbsd      # the qemu+ssh transport test's private sshd
   python3-libvirt                    # bench:libvirt compares with libvirt's C client
+  # the peer-pod image (podvm/build.sh) and its UEFI boot under the libvirt provider
+  mmdebstrap fdisk ovmf
 )
 
 export DEBIAN_FRONTEND=noninteractive

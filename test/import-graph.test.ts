@@ -37,7 +37,7 @@ function resolve(from: string, spec: string): string {
 }
 
 function graph(): Map<string, Node> {
-  const files = ["bin", "src", "providers", "test", "bench"].flatMap(filesUnder);
+  const files = ["bin", "src", "providers", "podvm", "test", "bench"].flatMap(filesUnder);
   const g = new Map<string, Node>();
   for (const f of files) {
     // Comment lines may show import syntax by way of example; only code counts.
@@ -119,8 +119,9 @@ describe("import graph", () => {
 
   it("holds under src/ and providers/ only what the binaries run", () => {
     const reached = new Set<string>();
-    // The binaries: bin/ for the node's, src/cli/ also for those of the peer VM (minimal-agent).
-    const todo = [...g.keys()].filter((f) => f.startsWith("bin/") || (f.startsWith("src/cli/") && !isTestOnly(f)));
+    // The binaries: bin/ for the node's, src/cli/ also for those of the peer VM (minimal-agent),
+    // and the peer-pod image's tooling under podvm/ (its forwarder executable's entry point).
+    const todo = [...g.keys()].filter((f) => f.startsWith("bin/") || ((f.startsWith("src/cli/") || f.startsWith("podvm/")) && !isTestOnly(f)));
     expect(todo.length).toBeGreaterThan(0);
     while (todo.length > 0) {
       const f = todo.pop()!;

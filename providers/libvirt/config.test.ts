@@ -11,13 +11,14 @@ describe("libvirt provider configuration", () => {
       uri: "qemu:///system",
       pool: "default",
       network: "default",
-      volumeName: "podvm-base.qcow2",
+      volumeName: "podvm.qcow2",
       cpu: 2,
       memoryMiB: 8192,
       maxCpu: 16,
       maxMemoryMiB: 65536,
       domainType: "auto",
       kernelBoot: undefined,
+      efiFirmware: "/usr/share/OVMF/OVMF_CODE_4M.fd",
       addressTimeoutMs: 300_000,
       shutdownGraceMs: 10_000,
       consoleLogDir: "/var/log/libvirt/qemu",
@@ -39,6 +40,7 @@ describe("libvirt provider configuration", () => {
       LIBVIRT_ADDRESS_TIMEOUT: "90s",
       LIBVIRT_SHUTDOWN_GRACE: "0s",
       LIBVIRT_CONSOLE_LOG_DIR: "none",
+      LIBVIRT_EFI_FIRMWARE: "none",
     });
     expect(c).toMatchObject({
       uri: "qemu+ssh://root@10.1.2.3/system?keyfile=/etc/caa/id_ed25519",
@@ -49,7 +51,9 @@ describe("libvirt provider configuration", () => {
       addressTimeoutMs: 90_000,
       shutdownGraceMs: 0,
       consoleLogDir: undefined,
+      efiFirmware: undefined,
     });
+    expect(libvirtProviderConfig({ LIBVIRT_EFI_FIRMWARE: "/usr/share/edk2/ovmf/OVMF_CODE.fd" }).efiFirmware).toBe("/usr/share/edk2/ovmf/OVMF_CODE.fd");
   });
 
   it("names every bad variable at once", () => {
@@ -73,7 +77,7 @@ describe("libvirt provider configuration", () => {
     // Field-level problems stop first; the cross-field ones are checked on valid fields.
     let second: unknown;
     try {
-      libvirtProviderConfig({ LIBVIRT_URI: "qemu+tls://host/system", LIBVIRT_POOL: "a/b", LIBVIRT_MEMORY: "8192", LIBVIRT_MAX_MEMORY: "4096", LIBVIRT_INITRD: "/boot/initrd.img" });
+      libvirtProviderConfig({ LIBVIRT_URI: "qemu+tls://host/system", LIBVIRT_POOL: "a/b", LIBVIRT_MEMORY: "8192", LIBVIRT_MAX_MEMORY: "4096", LIBVIRT_INITRD: "/boot/initrd.img", LIBVIRT_EFI_FIRMWARE: "OVMF.fd" });
     } catch (e) {
       second = e;
     }
@@ -82,6 +86,7 @@ describe("libvirt provider configuration", () => {
     expect(more).toContain("LIBVIRT_POOL");
     expect(more).toMatch(/LIBVIRT_MEMORY.*LIBVIRT_MAX_MEMORY \(4096\)/);
     expect(more).toMatch(/LIBVIRT_INITRD.*LIBVIRT_KERNEL/);
+    expect(more).toMatch(/LIBVIRT_EFI_FIRMWARE.*"OVMF.fd".*absolute path of UEFI firmware/);
   });
 
   it("is what the registry builds for CLOUD_PROVIDER=libvirt, failing at once on a bad variable", async () => {

@@ -1,5 +1,5 @@
 // The libvirt provider's settings, under upstream's peer-pods-cm names (LIBVIRT_URI, _POOL,
-// _NET, _VOL_NAME, _CPU, _MEMORY) plus the few this provider adds (limits, direct kernel
+// _NET, _VOL_NAME, _CPU, _MEMORY, _EFI_FIRMWARE) plus the few this provider adds (limits, direct kernel
 // boot for development images, how long to wait for an address and for a clean shutdown).
 import { ConfigError, durationField, enumField, InvalidConfigError, intField, loadConfig, stringField, type ConfigOf } from "../../src/config/index.ts";
 import { LibvirtUriError, parseLibvirtUri } from "./rpc/index.ts";
@@ -22,8 +22,8 @@ export const libvirtConfigSpec = Object.freeze({
   }),
   volumeName: stringField({
     env: "LIBVIRT_VOL_NAME",
-    default: "podvm-base.qcow2",
-    description: "Base volume (the peer-pod image) in LIBVIRT_POOL; each VM's disk is a copy-on-write qcow2 over it. The pod's image annotation, when set, names another volume of the pool.",
+    default: "podvm.qcow2",
+    description: "Base volume (the peer-pod image podvm/build.sh makes, uploaded with peerpod-ctl image upload libvirt) in LIBVIRT_POOL; each VM's disk is a copy-on-write qcow2 over it. The pod's image annotation, when set, names another volume of the pool.",
   }),
   cpu: intField({
     env: "LIBVIRT_CPU",
@@ -58,6 +58,11 @@ export const libvirtConfigSpec = Object.freeze({
     default: "auto",
     values: ["auto", "kvm", "qemu"] as const,
     description: "kvm (hardware virtualisation), qemu (emulation, slow) or auto: kvm when the host's capabilities offer it.",
+  }),
+  efiFirmware: stringField({
+    env: "LIBVIRT_EFI_FIRMWARE",
+    default: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+    description: "UEFI firmware (code) on the libvirt host the base volume boots with (the podvm/ image boots by UEFI); its variable store comes from the matching VARS file and is deleted with the VM. \"none\": BIOS. Not used with LIBVIRT_KERNEL.",
   }),
   kernel: stringField({
     env: "LIBVIRT_KERNEL",
@@ -108,6 +113,8 @@ export interface LibvirtProviderConfig {
   readonly maxMemoryMiB: number;
   readonly domainType: LibvirtDomainType;
   readonly kernelBoot: DirectKernelBoot | undefined;
+  /** UEFI firmware code path, or undefined for BIOS. */
+  readonly efiFirmware: string | undefined;
   readonly addressTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly consoleLogDir: string | undefined;
@@ -142,6 +149,7 @@ export function libvirtProviderConfig(env: Readonly<Record<string, string | unde
     if (!c.kernel.startsWith("/")) bad("LIBVIRT_KERNEL", c.kernel, "an absolute path on the libvirt host");
     if (c.initrd !== undefined && !c.initrd.startsWith("/")) bad("LIBVIRT_INITRD", c.initrd, "an absolute path on the libvirt host");
   }
+  if (c.efiFirmware !== "none" && !c.efiFirmware.startsWith("/")) bad("LIBVIRT_EFI_FIRMWARE", c.efiFirmware, 'an absolute path of UEFI firmware on the libvirt host, or "none" for BIOS');
   if (!c.consoleLogDir.startsWith("/") && c.consoleLogDir !== "none") bad("LIBVIRT_CONSOLE_LOG_DIR", c.consoleLogDir, 'an absolute path on the libvirt host, or "none"');
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return {
@@ -155,6 +163,7 @@ export function libvirtProviderConfig(env: Readonly<Record<string, string | unde
     maxMemoryMiB: c.maxMemory,
     domainType: c.domainType,
     kernelBoot: c.kernel === undefined ? undefined : { kernel: c.kernel, initrd: c.initrd, cmdline: c.cmdline },
+    efiFirmware: c.efiFirmware === "none" ? undefined : c.efiFirmware,
     addressTimeoutMs: c.addressTimeoutMs,
     shutdownGraceMs: c.shutdownGraceMs,
     consoleLogDir: c.consoleLogDir === "none" ? undefined : c.consoleLogDir,

@@ -16,6 +16,7 @@ const spec: DomainSpec = {
   network: "default",
   marks,
   kernelBoot: undefined,
+  efiFirmware: undefined,
   consoleLog: "/var/log/libvirt/qemu/podvm-abc-console.log",
 };
 const parse = (xml: string) => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@" }).parse(xml) as { domain: Record<string, any> };
@@ -46,6 +47,17 @@ describe("peer VM domain XML", () => {
     expect(d.os.boot).toBeUndefined();
     expect(d.cpu).toEqual({ "@mode": "host-passthrough" });
     expect(d.devices.serial).toEqual({ "@type": "pty" });
+  });
+
+  it("boots the disk by UEFI with the firmware's own variable store when given firmware, and ignores it for a direct kernel boot", () => {
+    const d = parse(domainXml({ ...spec, efiFirmware: "/usr/share/OVMF/OVMF_CODE_4M.fd" })).domain;
+    expect(d.os.loader).toEqual({ "#text": "/usr/share/OVMF/OVMF_CODE_4M.fd", "@readonly": "yes", "@type": "pflash" });
+    expect(d.os.nvram).toEqual({ "@template": "/usr/share/OVMF/OVMF_VARS_4M.fd" });
+    expect(d.os.boot).toEqual({ "@dev": "hd" });
+    expect(parse(domainXml({ ...spec, efiFirmware: "/fw/edk2.bin" })).domain.os.nvram).toBe("");
+    const direct = parse(domainXml({ ...spec, efiFirmware: "/usr/share/OVMF/OVMF_CODE_4M.fd", kernelBoot: { kernel: "/k", initrd: undefined, cmdline: undefined } })).domain;
+    expect(direct.os.loader).toBeUndefined();
+    expect(parse(domainXml(spec)).domain.os.loader).toBeUndefined();
   });
 
   it("refuses values XML cannot carry", () => {

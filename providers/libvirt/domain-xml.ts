@@ -1,6 +1,7 @@
 // The peer VM's libvirt domain: its disk (overlay volume) and cidata volume by pool and
 // name, one virtio NIC on the network with a MAC chosen up front (its DHCP lease is looked
-// up by it), the ownership metadata, and KVM or emulation. Optional direct kernel boot.
+// up by it), the ownership metadata, and KVM or emulation. UEFI firmware (the podvm image),
+// BIOS, or direct kernel boot (development images).
 import { randomBytes } from "node:crypto";
 import type { DirectKernelBoot } from "./config.ts";
 import { ownershipMetadataXml, type VmMarks } from "./ownership-metadata.ts";
@@ -17,6 +18,8 @@ export interface DomainSpec {
   readonly network: string;
   readonly marks: VmMarks;
   readonly kernelBoot: DirectKernelBoot | undefined;
+  /** UEFI firmware code when the disk boots by UEFI (ignored with direct kernel boot). */
+  readonly efiFirmware: string | undefined;
   /** File the serial console is logged to, if any. */
   readonly consoleLog: string | undefined;
 }
@@ -27,6 +30,13 @@ export function randomMac(): string {
   return `52:54:00:${[...b].map((x) => x.toString(16).padStart(2, "0")).join(":")}`;
 }
 
+/** OVMF_CODE*.fd ships with its variable store template OVMF_VARS*.fd beside it. */
+export function efiVarsTemplate(code: string): string | undefined {
+  const base = code.slice(code.lastIndexOf("/") + 1);
+  if (!base.includes("CODE")) return undefined;
+  return code.slice(0, code.length - base.length) + base.replace("CODE", "VARS");
+}
+
 export function domainXml(s: DomainSpec): string {
   const e = xmlEscape;
   const os: string[] = ["    <type arch='x86_64'>hvm</type>"];
@@ -35,6 +45,12 @@ export function domainXml(s: DomainSpec): string {
     if (s.kernelBoot.initrd !== undefined) os.push(`    <initrd>${e(s.kernelBoot.initrd)}</initrd>`);
     if (s.kernelBoot.cmdline !== undefined) os.push(`    <cmdline>${e(s.kernelBoot.cmdline)}</cmdline>`);
   } else {
+    if (s.efiFirmware !== undefined) {
+      os.push(`    <loader readonly='yes' type='pflash'>${e(s.efiFirmware)}</loader>`);
+      // The VM's own variable store, from the firmware's template; removed with the domain.
+      const vars = efiVarsTemplate(s.efiFirmware);
+      os.push(vars === undefined ? "    <nvram/>" : `    <nvram template='${e(vars)}'/>`);
+    }
     os.push("    <boot dev='hd'/>");
   }
   const serialLog = s.consoleLog === undefined ? "" : `<log file='${e(s.consoleLog)}' append='off'/>`;

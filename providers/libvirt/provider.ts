@@ -110,6 +110,7 @@ export class LibvirtProvider implements Provider {
         network: network.name,
         marks,
         kernelBoot: this.config.kernelBoot,
+        efiFirmware: this.config.efiFirmware,
         consoleLog: this.consoleLog(req.name),
       });
       dom = await step("define domain", () => client.defineDomainXml(xml, 0, signal));

@@ -8,8 +8,18 @@ import { createLogger } from "../util/logger.ts";
 const USAGE = "usage: minimal-agent [--socket PATH] [--netns PATH] [--log-level LEVEL]";
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
-  return typeof pkg.version === "string" ? `${pkg.version}-minimal` : DEFAULT_AGENT_INFO.version;
+  // Bundled into the peer-pod image's single executable there is no package.json beside it.
+  const version = process.env.CAA_VERSION ?? readPackageVersion();
+  return version !== undefined ? `${version}-minimal` : DEFAULT_AGENT_INFO.version;
+}
+
+function readPackageVersion(): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function main(): Promise<void> {

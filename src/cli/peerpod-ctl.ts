@@ -1,15 +1,19 @@
 // peerpod-ctl: acts like the Kata shim for operators and tests.
 //   peerpod-ctl run [--socket S] [--id ID] [--netns PATH] [--annotation k=v]... [--timeout 600s] -- CMD ARGS
 //   peerpod-ctl ls [--probe-port 8000]
+//   peerpod-ctl image upload libvirt --uri URI --pool POOL --name NAME FILE
+import { parseArgs } from "node:util";
 import { parseGoDuration } from "../config/index.ts";
 import { runPod } from "../hypervisor/index.ts";
 
 const USAGE = `usage:
   peerpod-ctl run [--socket PATH] [--id ID] [--netns PATH] [--annotation KEY=VALUE]... [--timeout DURATION] [-v] -- COMMAND [ARGS...]
-  peerpod-ctl ls [--probe-port PORT]`;
+  peerpod-ctl ls [--probe-port PORT]
+  peerpod-ctl image upload libvirt [--uri URI] --pool POOL --name NAME FILE`;
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === "image") return image(rest);
   const dash = rest.indexOf("--");
   const flags = dash === -1 ? rest : rest.slice(0, dash);
   const command = dash === -1 ? [] : rest.slice(dash + 1);
@@ -60,6 +64,40 @@ async function main(argv: string[]): Promise<number> {
     }
     default:
       throw new Error(USAGE);
+  }
+}
+
+/** image upload libvirt: the image file as a volume of a libvirt storage pool. */
+async function image(argv: string[]): Promise<number> {
+  const [action, target, ...rest] = argv;
+  if (action !== "upload" || target !== "libvirt") throw new Error(`image: expected "upload libvirt"\n${USAGE}`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { uri: { type: "string", default: process.env.LIBVIRT_URI ?? "qemu:///system" }, pool: { type: "string" }, name: { type: "string" } },
+    allowPositionals: true,
+  });
+  if (values.pool === undefined || values.name === undefined || positionals.length !== 1) throw new Error(`image upload libvirt needs --pool, --name and one FILE\n${USAGE}`);
+  const { LibvirtClient } = await import("../../providers/libvirt/rpc/index.ts");
+  const { uploadImage } = await import("../../providers/libvirt/upload-image.ts");
+  const client = await LibvirtClient.connect(values.uri);
+  try {
+    let shown = -1;
+    const facts = await uploadImage(client, {
+      pool: values.pool,
+      name: values.name,
+      file: positionals[0]!,
+      progress: (sent, total) => {
+        const pct = Math.floor((sent * 100) / total);
+        if (pct >= shown + 10 || sent === total) {
+          shown = pct;
+          process.stderr.write(`peerpod-ctl: uploaded ${pct}%\n`);
+        }
+      },
+    });
+    process.stdout.write(`${values.pool}/${values.name}: ${facts.format}, virtual size ${facts.virtualSize} bytes, ${facts.fileSize} bytes uploaded\n`);
+    return 0;
+  } finally {
+    await client.close();
   }
 }
 

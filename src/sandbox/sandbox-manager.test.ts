@@ -186,18 +186,32 @@ describe("SandboxManager", () => {
   });
 
   it("hands the pod's initdata (annotation, else INITDATA) to the VM in its user-data", async () => {
-    const m = await manager({ defaultInitdata: "version = \"0.1.0\"\n# default" });
-    await m.create("own", { "io.katacontainers.config.hypervisor.cc_init_data": "algorithm = \"sha384\"" }, "");
+    const dflt = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n# default\n';
+    const own = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"policy.rego" = "package agent_policy"\n';
+    const m = await manager({ defaultInitdata: dflt });
+    await m.create("own", { "io.katacontainers.config.hypervisor.cc_init_data": Buffer.from(own).toString("base64") }, "");
     await m.create("dflt", {}, "");
     await m.start("own", never());
     await m.start("dflt", never());
     const files = (name: string) => parseCloudConfig([...provider.vms.values()].find((v) => v.name === name)!.userData);
-    expect(files(vmOf("own")).find((f) => f.path === INITDATA_PATH)).toEqual({ path: INITDATA_PATH, permissions: "0600", content: 'algorithm = "sha384"' });
-    expect(files(vmOf("dflt")).find((f) => f.path === INITDATA_PATH)?.content).toBe('version = "0.1.0"\n# default');
+    expect(files(vmOf("own")).find((f) => f.path === INITDATA_PATH)).toEqual({ path: INITDATA_PATH, permissions: "0600", content: Buffer.from(own).toString("base64") });
+    expect(files(vmOf("dflt")).find((f) => f.path === INITDATA_PATH)?.content).toBe(dflt);
     const none = await manager();
     await none.create("bare", {}, "");
     await none.start("bare", never());
     expect(files(vmOf("bare")).map((f) => f.path)).toEqual(["/run/peerpod/daemon.json"]);
+  });
+
+  it("fails CreateVM on invalid initdata, naming its source and the problem, before any VM or record exists", async () => {
+    const m = await manager({ defaultInitdata: 'version = "0.1.0"\nalgorithm = "md5"\n[data]\n' });
+    const bad = await m.create("own", { "io.katacontainers.config.hypervisor.cc_init_data": 'version = "0.1.0"\nalgorithm = "sha256"\n' }, "").catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(SandboxError);
+    expect((bad as SandboxError).kind).toBe("invalid-argument");
+    expect((bad as SandboxError).message).toBe("annotation io.katacontainers.config.hypervisor.cc_init_data: initdata: has no [data] table");
+    const dflt = await m.create("dflt", {}, "").catch((e: unknown) => e);
+    expect((dflt as SandboxError).message).toBe("INITDATA (the daemon's default initdata): initdata: algorithm is \"md5\"; expected one of sha256, sha384, sha512");
+    expect(m.size).toBe(0);
+    expect(provider.vms.size).toBe(0);
   });
 
   it("reports where StartVM's time went, phase by phase", async () => {

@@ -11,6 +11,7 @@ import { ANNOTATIONS } from "../kata/annotations.ts";
 import { resourcesFromAnnotations } from "./resources.ts";
 import { PhaseClock, type StartPhase } from "./phase-clock.ts";
 import { podUserData } from "./pod-user-data.ts";
+import { checkPodInitdata } from "./initdata-check.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
 import type { SandboxStore, UnreadableRecord } from "./sandbox-store.ts";
@@ -154,6 +155,7 @@ export class SandboxManager {
   async create(id: string, annotations: Record<string, string>, networkNamespacePath: string): Promise<string> {
     checkId(id);
     resourcesFromAnnotations(annotations); // reject bad annotations now, not at StartVM
+    checkPodInitdata(annotations, this.o.defaultInitdata);
     // Checked now: found at StartVM, it would fail only after the VM exists.
     const socketProblem = unixSocketPathProblem(this.agentSocketPath(id));
     if (socketProblem !== undefined) throw new SandboxError("invalid-argument", `sandbox ${id}: agent socket ${socketProblem}: use a shorter PODS_DIR`);

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Builds the peer-pod VM image every provider boots, on Debian 12 as root, from Debian
+# packages only (mmdebstrap from the mirror apt already uses):
+#
+#   bash podvm/build.sh --out DIR --kata-agent PATH|minimal [--formats qcow2,raw,vhd,ova]
+#                       [--guest-components DIR]
+#
+# Debian 12 with systemd and Debian's cloud kernel, systemd-boot on an EFI system partition
+# (the disk boots by itself under UEFI), root locked, no getty, no sshd. Outputs in DIR:
+# podvm.raw, podvm.qcow2, podvm.vhd (fixed), podvm.ova (OVF + stream-optimised VMDK) and
+# podvm.json. Same inputs and SOURCE_DATE_EPOCH (default: the commit time of HEAD) give the
+# same podvm.raw bytes. Environment: DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, SOURCE_DATE_EPOCH,
+# PODVM_APT_CACHE (a folder keeping downloaded packages between builds), TMPDIR.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(dirname "$HERE")
+export PATH=/opt/node24/bin:$PATH
+
+usage() { echo "usage: bash podvm/build.sh --out DIR --kata-agent PATH|minimal [--formats qcow2,raw,vhd,ova] [--guest-components DIR]" >&2; exit 2; }
+fail() { echo "podvm/build.sh: $*" >&2; exit 1; }
+step() { printf '== %s\n' "$*" >&2; }
+
+out= kata_agent= formats=qcow2,raw,vhd,ova guest_components=
+while (($#)); do
+  case "$1" in
+    --out) out=${2:-}; shift 2 || usage ;;
+    --kata-agent) kata_agent=${2:-}; shift 2 || usage ;;
+    --formats) formats=${2:-}; shift 2 || usage ;;
+    --guest-components) guest_components=${2:-}; shift 2 || usage ;;
+    -h|--help) usage ;;
+    *) echo "podvm/build.sh: unknown argument $1" >&2; usage ;;
+  esac
+done
+[ -n "$out" ] || { echo "podvm/build.sh: --out DIR is required" >&2; usage; }
+if [ -z "$kata_agent" ]; then
+  cat >&2 <<'MSG'
+podvm/build.sh: --kata-agent is required:
+  --kata-agent PATH     the kata-agent binary of a Kata Containers release (built from
+                        kata-containers/src/agent, statically linked, x86-64), for production;
+  --kata-agent minimal  the project's minimal agent, for development and tests (it runs
+                        processes but pulls no images and enforces no policy).
+MSG
+  exit 2
+fi
+if [ "$kata_agent" != minimal ]; then
+  [ -f "$kata_agent" ] && [ -x "$kata_agent" ] || fail "--kata-agent $kata_agent: not an executable file (expected the kata-agent binary, or 'minimal')"
+fi
+IFS=, read -r -a format_list <<<"$formats"
+for f in "${format_list[@]}"; do
+  case "$f" in qcow2|raw|vhd|ova) ;; *) fail "--formats $formats: unknown format '$f' (expected a comma-separated list of qcow2, raw, vhd, ova)" ;; esac
+done
+if [ -n "$guest_components" ]; then
+  [ -d "$guest_components" ] || fail "--guest-components $guest_components: not a folder"
+  [ -x "$guest_components/attestation-agent" ] || [ -x "$guest_components/confidential-data-hub" ] ||
+    fail "--guest-components $guest_components: holds neither attestation-agent nor confidential-data-hub"
+fi
+[ "$(id -u)" = 0 ] || fail "run as root (mmdebstrap makes the root file system as root)"
+
+# The Debian mirror this machine's apt already uses (debian.sources, else sources.list).
+apt_uri() {
+  local want=$1 uri
+  uri=$(awk -v w="$want" '/^URIs:/ && ($2 ~ w) == (w != "") {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [ -n "$uri" ] || uri=$(awk -v w="$want" '$1 == "deb" && $2 ~ /^http/ && ($2 ~ w) == (w != "") {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+  echo "$uri"
+}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+[ -n "$DEBIAN_MIRROR" ] || DEBIAN_MIRROR=$(awk '$1 == "deb" && $2 ~ /^http/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+[ -n "$DEBIAN_MIRROR" ] || fail "no Debian mirror found in apt's sources; set DEBIAN_MIRROR"
+DEBIAN_SECURITY_MIRROR=${DEBIAN_SECURITY_MIRROR:-$(awk '/^URIs:/ && $2 ~ /security/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || echo 1700000000)}
+
+step "tools (Debian packages)"
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in mmdebstrap qemu-utils dosfstools mtools fdisk e2fsprogs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/podvm-build.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+root=$WORK/root
+
+step "agent-protocol-forwarder (single executable)"
+node "$HERE/forwarder-sea/build.ts" --out "$WORK/agent-protocol-forwarder"
+
+# Fixed identities, so the same inputs give the same bytes.
+DISK_GUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a01
+ESP_UUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a02
+ROOT_PARTUUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a03
+ROOT_FSUUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a04
+ESP_SERIAL=5044564d
+
+step "root file system: Debian 12 (mmdebstrap from $DEBIAN_MIRROR)"
+sources=("deb $DEBIAN_MIRROR bookworm main" "deb $DEBIAN_MIRROR bookworm-updates main")
+[ -z "$DEBIAN_SECURITY_MIRROR" ] || sources+=("deb $DEBIAN_SECURITY_MIRROR bookworm-security main")
+packages=(
+  systemd systemd-sysv udev dbus          # init, device names, logind for the power button
+  linux-image-cloud-amd64 initramfs-tools # virtio, NVMe/ENA, Hyper-V and VMware drivers
+  systemd-boot-efi                        # the UEFI boot loader put on the ESP below
+  systemd-resolved                        # DNS from DHCP, for kata-agent's image pulls
+  iproute2 kmod                           # the forwarder's podns and VXLAN end
+  ca-certificates                         # kata-agent's image pulls over TLS
+  open-vm-tools                           # vmware-rpctool: vSphere guestinfo user-data
+)
+cache_hooks=()
+if [ -n "${PODVM_APT_CACHE:-}" ]; then
+  mkdir -p "$PODVM_APT_CACHE"
+  cache_hooks=(--skip=download/empty
+    --setup-hook='mkdir -p "$1"/var/cache/apt/archives/'
+    --setup-hook="sync-in $PODVM_APT_CACHE /var/cache/apt/archives/"
+    --customize-hook="sync-out /var/cache/apt/archives $PODVM_APT_CACHE")
+fi
+mmdebstrap --mode=root --variant=minbase --format=directory \
+  --include="$(IFS=,; echo "${packages[*]}")" \
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" && echo "COMPRESS=zstd" > "$1/etc/initramfs-tools/conf.d/podvm.conf"' \
+  "${cache_hooks[@]}" \
+  --customize-hook='sed -n "s/^Date: //p" "$1"/var/lib/apt/lists/*bookworm_InRelease | head -n 1 > "$1/../debian-date"' \
+  --customize-hook='chroot "$1" dpkg-query -W -f "\${Version}" linux-image-cloud-amd64 > "$1/../kernel-package"' \
+  bookworm "$root" "${sources[@]}" >&2
+
+step "image configuration"
+cp -a "$HERE/files/." "$root/"
+install -m 0755 "$WORK/agent-protocol-forwarder" "$root/usr/local/bin/agent-protocol-forwarder"
+if [ "$kata_agent" = minimal ]; then
+  agent_version="$(node -p 'require(process.argv[1]).version' "$REPO/package.json")-minimal"
+  # The project's minimal agent is a role of the forwarder's executable.
+  cat >"$root/etc/systemd/system/kata-agent.service.d/minimal.conf" <<'UNIT'
+# --kata-agent minimal: the project's minimal agent stands in for kata-agent.
+[Service]
+ExecStart=
+ExecStart=/usr/local/bin/agent-protocol-forwarder minimal-agent --socket /run/kata-containers/agent.sock
+UNIT
+else
+  install -m 0755 "$kata_agent" "$root/usr/local/bin/kata-agent"
+  agent_version=$("$kata_agent" --version 2>/dev/null | head -n 1 || true)
+  [ -n "$agent_version" ] || agent_version="sha256:$(sha256sum "$kata_agent" | cut -d' ' -f1)"
+fi
+if [ -n "$guest_components" ]; then
+  for c in attestation-agent confidential-data-hub; do
+    [ -x "$guest_components/$c" ] || continue
+    install -m 0755 "$guest_components/$c" "$root/usr/local/bin/$c"
+    cp "$HERE/guest-components/$c.service" "$root/etc/systemd/system/"
+    chroot "$root" systemctl enable "$c.service" >&2
+  done
+fi
+chroot "$root" systemctl enable podvm-provision.service kata-agent.service agent-protocol-forwarder.service systemd-networkd.service >&2
+# No logins of any kind: root stays locked, no getty on any console, no sshd is installed.
+chroot "$root" systemctl mask getty@.service serial-getty@.service console-getty.service getty.target >&2
+# Boot time: what a one-pod VM with a volatile journal never needs.
+chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+  dpkg-db-backup.timer systemd-journal-flush.service systemd-random-seed.service systemd-update-utmp.service \
+  systemd-pstore.service systemd-boot-update.service systemd-boot-system-token.service >&2
+chroot "$root" passwd -l root >&2
+: >"$root/etc/machine-id"
+echo podvm >"$root/etc/hostname"
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+printf 'LABEL=podvm-root / ext4 rw,noatime,errors=remount-ro 0 1\n' >"$root/etc/fstab"
+ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+
+kernel_file=$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1)
+kernel_version=${kernel_file#vmlinuz-}
+[ -f "$root/boot/initrd.img-$kernel_version" ] || fail "no initrd for kernel $kernel_version in the root file system"
+cp "$root/boot/vmlinuz-$kernel_version" "$WORK/vmlinuz"
+cp "$root/boot/initrd.img-$kernel_version" "$WORK/initrd.img"
+cp "$root/usr/lib/systemd/boot/efi/systemd-bootx64.efi" "$WORK/BOOTX64.EFI"
+debian_date=$(cat "$WORK/debian-date" 2>/dev/null || true)
+rm -f "$root/../debian-date" "$root/../kernel-package"
+# Caches that differ from build to build and are rebuilt at boot when needed.
+rm -rf "$root/var/cache/apt/"*.bin "$root/var/lib/apt/lists/"* "$root/var/log/"*.log "$root/var/cache/debconf/"*-old
+# Every time stamp no later than SOURCE_DATE_EPOCH.
+find "$root" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch --no-dereference --date="@$SOURCE_DATE_EPOCH"
+
+step "EFI system partition (systemd-boot, kernel $kernel_version)"
+cmdline="root=PARTUUID=$ROOT_PARTUUID rw rootwait console=tty0 console=ttyS0,115200n8 net.ifnames=0 quiet systemd.show_status=error"
+esp_files=$WORK/esp
+mkdir -p "$esp_files"
+printf 'timeout 0\ndefault podvm.conf\neditor no\nrandom-seed-mode off\n' >"$esp_files/loader.conf"
+printf 'title Peer-pod VM\nlinux /vmlinuz\ninitrd /initrd.img\noptions %s\n' "$cmdline" >"$esp_files/podvm.conf"
+touch --date="@$SOURCE_DATE_EPOCH" "$esp_files"/* "$WORK/vmlinuz" "$WORK/initrd.img" "$WORK/BOOTX64.EFI"
+esp_mib=$(( ( $(stat -c %s "$WORK/vmlinuz") + $(stat -c %s "$WORK/initrd.img") + $(stat -c %s "$WORK/BOOTX64.EFI") ) / 1048576 + 40 ))
+esp=$WORK/esp.img
+mkfs.vfat -C --invariant -i "$ESP_SERIAL" -n PODVM-ESP -F 32 "$esp" $((esp_mib * 1024)) >/dev/null
+export MTOOLS_SKIP_CHECK=1
+mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
+mcopy -m -i "$esp" "$WORK/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
+mcopy -m -i "$esp" "$esp_files/loader.conf" ::/loader/loader.conf
+mcopy -m -i "$esp" "$esp_files/podvm.conf" ::/loader/entries/podvm.conf
+mcopy -m -i "$esp" "$WORK/vmlinuz" ::/vmlinuz
+mcopy -m -i "$esp" "$WORK/initrd.img" ::/initrd.img
+
+step "root partition (ext4)"
+root_kib=$(du -sk --apparent-size "$root" | cut -f1)
+# Room to spare for what the VM writes (container layers land in memory, under /run).
+root_mib=$(( root_kib * 13 / 10 / 1024 + 256 ))
+rootimg=$WORK/root.ext4
+E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -F -t ext4 -L podvm-root -U "$ROOT_FSUUID" \
+  -E "hash_seed=$ROOT_FSUUID,root_owner=0:0,lazy_itable_init=0,nodiscard" -d "$root" "$rootimg" "${root_mib}M"
+# mke2fs stamps the file system's "last written" times with the clock; e2fsck -E fixes none of
+# them, so they are set here.
+debugfs -w -R "ssv mtime $SOURCE_DATE_EPOCH" "$rootimg" >/dev/null 2>&1 || true
+
+step "disk (GPT: ESP + root)"
+raw=$WORK/podvm.raw
+total_mib=$(( 1 + esp_mib + root_mib + 1 ))
+truncate -s "${total_mib}M" "$raw"
+sfdisk -q "$raw" <<SFDISK
+label: gpt
+label-id: $DISK_GUID
+unit: sectors
+first-lba: 2048
+start=2048, size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$ESP_UUID, name="esp"
+start=$(( (1 + esp_mib) * 2048 )), size=$((root_mib * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=$ROOT_PARTUUID, name="root"
+SFDISK
+dd if="$esp" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
+dd if="$rootimg" of="$raw" bs=1M seek=$((1 + esp_mib)) conv=notrunc,sparse status=none
+
+step "formats: $formats"
+rm -f "$out"/podvm.raw "$out"/podvm.qcow2 "$out"/podvm.vhd "$out"/podvm.ova "$out"/podvm.json
+for f in "${format_list[@]}"; do
+  case "$f" in
+    raw) cp --sparse=always "$raw" "$out/podvm.raw" ;;
+    qcow2) qemu-img convert -f raw -O qcow2 -c "$raw" "$out/podvm.qcow2" ;;
+    # Azure: a fixed VHD whose virtual size is exactly the raw's whole number of MiB.
+    vhd) qemu-img convert -f raw -O vpc -o subformat=fixed,force_size=on "$raw" "$out/podvm.vhd" ;;
+    ova) bash "$HERE/make-ova.sh" "$raw" "$out/podvm.ova" "$WORK/ova" ;;
+  esac
+done
+
+step "podvm.json"
+node "$HERE/manifest.ts" --out "$out" --debian-date "$debian_date" --kernel "$kernel_version" \
+  --kata-agent "$agent_version" --forwarder "$WORK/agent-protocol-forwarder" --source-date-epoch "$SOURCE_DATE_EPOCH" >"$out/podvm.json"
+cat "$out/podvm.json" >&2
