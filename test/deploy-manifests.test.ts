@@ -71,6 +71,8 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
         "Certificate/peerpods-webhook",
         "ClusterRole/peerpods-node-capacity",
         "ClusterRoleBinding/peerpods-node-capacity",
+        "ClusterRole/peerpods-registry-auth",
+        "ClusterRoleBinding/peerpods-registry-auth",
         "ConfigMap/peer-pods-cm",
         "DaemonSet/cloud-api-adaptor",
         "Deployment/peerpods-webhook",
@@ -146,14 +148,18 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "probes" });
   });
 
-  it("grants the daemon only what node capacity needs", () => {
-    expect(one(overlay, "ClusterRole").rules).toEqual([
+  it("grants the daemon only what node capacity and registry credentials need", () => {
+    expect(one(overlay, "ClusterRole", "peerpods-node-capacity").rules).toEqual([
       { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
       { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
     ]);
-    const binding = one(overlay, "ClusterRoleBinding");
-    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "peerpods-node-capacity" });
-    expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "cloud-api-adaptor", namespace: NAMESPACE }]);
+    // get by name only: no list or watch, so the daemon cannot enumerate secrets.
+    expect(one(overlay, "ClusterRole", "peerpods-registry-auth").rules).toEqual([{ apiGroups: [""], resources: ["pods", "serviceaccounts", "secrets"], verbs: ["get"] }]);
+    for (const name of ["peerpods-node-capacity", "peerpods-registry-auth"]) {
+      const binding = one(overlay, "ClusterRoleBinding", name);
+      expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name });
+      expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "cloud-api-adaptor", namespace: NAMESPACE }]);
+    }
     expect(objects(overlay).filter((o) => o.kind === "Role" || o.kind === "RoleBinding")).toEqual([]);
   });
 
