@@ -194,7 +194,7 @@ describe("start-up configuration errors", () => {
   it.each([
     [{ PROXY_TIMEOUT: "abc" }, /PROXY_TIMEOUT="abc": expected a Go duration/],
     [{ FORWARDER_PORT: "99999" }, /FORWARDER_PORT="99999"/],
-    [{ PEERPODS_LIMIT_PER_NODE: "0" }, /PEERPODS_LIMIT_PER_NODE="0"/],
+    [{ PEERPODS_LIMIT_PER_NODE: "ten" }, /PEERPODS_LIMIT_PER_NODE="ten"/],
     [{ CLOUD_PROVIDER: "nimbus" }, /unknown cloud provider "nimbus": known providers are local/],
     [{ LOCAL_SUBNET: "10.1" }, /LOCAL_SUBNET="10.1"/],
   ])("exits non-zero naming the variable for %o", async (env, message) => {
