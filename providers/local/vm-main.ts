@@ -6,7 +6,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { startAgent } from "../../src/agent/index.ts";
 import { runForwarder } from "../../src/forwarder/index.ts";
-import { FORWARDER_CONFIG_PATH, parseCloudConfig, parseForwarderConfig } from "../../src/userdata/index.ts";
+import { FORWARDER_CONFIG_PATH, parseBootConfig, parseCloudConfig, type CloudConfigFile } from "../../src/userdata/index.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { USER_DATA_FILE } from "./vm-record.ts";
 
@@ -18,14 +18,16 @@ async function main(): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? "info", "local-vm").child({ vm: path.basename(dir) });
 
   // cloud-init's write_files, rooted in this VM's folder.
-  const userData = await fs.readFile(path.join(dir, USER_DATA_FILE), "utf8");
-  for (const file of parseCloudConfig(userData)) {
+  // A claim's files (warm pool) land the same way.
+  const writeFile = async (file: CloudConfigFile) => {
     const target = path.join(root, path.resolve("/", file.path));
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
     await fs.writeFile(target, file.content, { mode: parseInt(file.permissions, 8) });
     await fs.chmod(target, parseInt(file.permissions, 8));
-  }
-  const config = parseForwarderConfig(await fs.readFile(path.join(root, FORWARDER_CONFIG_PATH), "utf8"));
+  };
+  const userData = await fs.readFile(path.join(dir, USER_DATA_FILE), "utf8");
+  for (const file of parseCloudConfig(userData)) await writeFile(file);
+  const config = parseBootConfig(await fs.readFile(path.join(root, FORWARDER_CONFIG_PATH), "utf8"));
 
   const forwarder = await runForwarder(config, {
     listenHost: values.address,
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     ...(values["tls-dir"] === undefined
       ? {}
       : { tlsFiles: { caCertFile: path.join(values["tls-dir"], "ca.crt"), certFile: path.join(values["tls-dir"], "tls.crt"), certKey: path.join(values["tls-dir"], "tls.key") } }),
+    writeFile,
     logger,
   });
   logger.info({ address: values.address, port: config.listenPort, tls: config.tls !== undefined }, "local VM up");

@@ -1,11 +1,12 @@
 // agent-protocol-forwarder: runs in the peer VM. Reads the configuration the daemon sent as
 // user-data (written by cloud-init to /run/peerpod/daemon.json, or read from the user-data
 // itself with --user-data), sets up the VM end of the pod's tunnel and relays the agent
-// protocol from FORWARDER_PORT to kata-agent's socket.
+// protocol from FORWARDER_PORT to kata-agent's socket. A warm-pool VM's user-data makes it wait
+// for a claim instead (see runForwarder).
 import fs from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { runForwarder } from "../forwarder/run-forwarder.ts";
-import { FORWARDER_CONFIG_PATH, forwarderConfigFromUserData, parseForwarderConfig } from "../userdata/index.ts";
+import { bootConfigFromUserData, FORWARDER_CONFIG_PATH, isPoolConfig, parseBootConfig } from "../userdata/index.ts";
 import { createLogger } from "../util/logger.ts";
 
 const USAGE = `usage: agent-protocol-forwarder [--config FILE | --user-data FILE] [--listen ADDRESS] [--kata-agent-socket PATH] [--pod-namespace NAME] [--ca-cert-file FILE --cert-file FILE --cert-key FILE]`;
@@ -33,8 +34,8 @@ async function main(): Promise<void> {
   const logger = createLogger(process.env.LOG_LEVEL ?? "info", "agent-protocol-forwarder");
   const config =
     values["user-data"] !== undefined
-      ? forwarderConfigFromUserData(await fs.readFile(values["user-data"], "utf8"))
-      : parseForwarderConfig(await fs.readFile(values.config, "utf8"));
+      ? bootConfigFromUserData(await fs.readFile(values["user-data"], "utf8"))
+      : parseBootConfig(await fs.readFile(values.config, "utf8"));
   const files = [values["ca-cert-file"], values["cert-file"], values["cert-key"]];
   if (files.some((f) => f !== undefined) && files.some((f) => f === undefined)) throw new Error("--ca-cert-file, --cert-file and --cert-key go together");
   const [caCertFile, certFile, certKey] = files;
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
     podNetnsName: values["pod-namespace"],
     logger,
   });
-  logger.info({ port: running.port, sandbox: config.sandboxId }, "forwarding the agent protocol");
+  if (isPoolConfig(config)) logger.info({ port: running.port, poolVm: config.poolVm }, "pool VM forwarder up, waiting for a claim");
+  else logger.info({ port: running.port, sandbox: config.sandboxId }, "forwarding the agent protocol");
   const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

@@ -4,6 +4,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "pino";
+import { CLAIM_ALPN } from "../userdata/claim.ts";
 import { connectAgent } from "./agent-connect.ts";
 import { forwarderTlsOptions, type ForwarderTlsMaterial } from "./forwarder-tls.ts";
 
@@ -18,6 +19,12 @@ export interface ForwarderOptions {
   /** How long a connection waits for a missing agent socket; default 5 s. */
   readonly agentRetryForMs?: number;
   readonly agentRetryIntervalMs?: number;
+  /**
+   * A warm-pool VM: `tls` is the pool VM's identity, no agent traffic is relayed until
+   * serveSandbox() is called, and connections that negotiate CLAIM_ALPN go to onClaim (before
+   * and after the claim, so a second claim gets its refusal).
+   */
+  readonly pool?: { readonly onClaim: (socket: tls.TLSSocket) => void; readonly serverName: string };
 }
 
 export interface ForwarderHandle {
@@ -26,6 +33,10 @@ export interface ForwarderHandle {
   readonly port: number;
   /** Connections being relayed now. */
   readonly connectionCount: number;
+  /** Pool VM only: from now on present `material` (the sandbox's certificate) to agent
+   * connections and relay them. Claim connections dialled with the pool VM's name keep the
+   * pool identity. */
+  serveSandbox(material: ForwarderTlsMaterial): void;
   /** Stops listening and closes every relayed connection. */
   close(): Promise<void>;
 }
@@ -35,7 +46,14 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
   const closing = new AbortController();
   const pairs = new Set<{ client: net.Socket; agent: net.Socket | undefined }>();
 
+  let serving = o.pool === undefined;
   const relay = (client: net.Socket) => {
+    if (o.pool !== undefined && (client as tls.TLSSocket).alpnProtocol === CLAIM_ALPN) return o.pool.onClaim(client as tls.TLSSocket);
+    if (!serving) {
+      log?.warn({ peer: `${client.remoteAddress}:${client.remotePort}` }, "pool VM not claimed yet: agent connection refused");
+      client.destroy();
+      return;
+    }
     const pair: { client: net.Socket; agent: net.Socket | undefined } = { client, agent: undefined };
     pairs.add(pair);
     client.setNoDelay(true);
@@ -72,10 +90,27 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
     );
   };
 
+  if (o.pool !== undefined && o.tls === undefined) throw new Error("a pool VM's forwarder needs TLS material");
+  const poolContext = o.pool === undefined || o.tls === undefined ? undefined : tls.createSecureContext(forwarderTlsOptions(o.tls));
+  let sandboxContext: tls.SecureContext | undefined;
+  const pool = o.pool;
   const server =
     o.tls === undefined
       ? net.createServer({ noDelay: true }, relay)
-      : tls.createServer({ ...forwarderTlsOptions(o.tls), noDelay: true }, relay);
+      : tls.createServer(
+          {
+            ...forwarderTlsOptions(o.tls),
+            noDelay: true,
+            ...(pool === undefined
+              ? {}
+              : {
+                  ALPNProtocols: [CLAIM_ALPN],
+                  // The claim client names the pool VM; the proxy names the sandbox.
+                  SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, name === pool.serverName || sandboxContext === undefined ? poolContext : sandboxContext),
+                }),
+          },
+          relay,
+        );
   // Every accepted socket, handshaking or relaying, so close() need not wait for handshakes.
   const sockets = new Set<net.Socket>();
   server.on("connection", (socket: net.Socket) => {
@@ -102,6 +137,13 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
   return {
     address: { host: bound.address, port: bound.port },
     port: bound.port,
+    serveSandbox(material) {
+      if (o.pool === undefined) throw new Error("serveSandbox: not a pool VM's forwarder");
+      sandboxContext = tls.createSecureContext(forwarderTlsOptions(material));
+      // Clients that send no server name get the sandbox's certificate from now on.
+      (server as tls.Server).setSecureContext(forwarderTlsOptions(material));
+      serving = true;
+    },
     get connectionCount() {
       return pairs.size;
     },

@@ -19,7 +19,7 @@ export {
 } from "./ca.ts";
 export { CLOCK_SKEW_ALLOWANCE_MS, DEFAULT_LEAF_VALIDITY_DAYS, type IssuedCertificate } from "./issue.ts";
 export { PkiError } from "./errors.ts";
-export { PEER_VM_NAME_SUFFIX, peerVmServerName } from "./server-name.ts";
+export { PEER_VM_NAME_SUFFIX, peerVmServerName, poolVmServerName } from "./server-name.ts";
 export { MIN_TLS_VERSION, clientTlsOptions, serverTlsOptions, type ClientTlsTarget } from "./tls-options.ts";
 export { DEFAULT_TLS_PROFILE, explainNegotiationFailure, tlsProfile, type TlsProfile } from "./tls-profile.ts";
 export { loadOperatorCertificates, type OperatorCertificateFiles, type OperatorCertificates } from "./operator-certificates.ts";

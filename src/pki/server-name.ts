@@ -20,3 +20,11 @@ export function peerVmServerName(sandboxId: string): string {
   const digest = createHash("sha256").update(sandboxId).digest("hex").slice(0, 40);
   return `vm-${digest}.${PEER_VM_NAME_SUFFIX}`;
 }
+
+/** The TLS server name of an unclaimed warm-pool VM (its identity until a claim gives it a
+ * sandbox's certificate), e.g. "pool-9b1e…04.peerpod.invalid". */
+export function poolVmServerName(poolVm: string): string {
+  if (poolVm === "") throw new TypeError("pool VM name must not be empty");
+  const digest = createHash("sha256").update(poolVm).digest("hex").slice(0, 40);
+  return `pool-${digest}.${PEER_VM_NAME_SUFFIX}`;
+}

@@ -1,6 +1,7 @@
 import { buildCloudConfig, parseCloudConfig, type CloudConfigFile } from "./cloud-config.ts";
-import { FORWARDER_CONFIG_PATH, parseForwarderConfig, type ForwarderConfig } from "./forwarder-config.ts";
+import { FORWARDER_CONFIG_PATH, parseBootConfig, parseForwarderConfig, type ForwarderConfig, type PoolForwarderConfig } from "./forwarder-config.ts";
 
+export * from "./claim.ts";
 export * from "./cloud-config.ts";
 export * from "./forwarder-config.ts";
 
@@ -15,10 +16,31 @@ export const REGISTRY_AUTH_PATH = "/run/peerpod/auth.json";
  * the pod's initdata when it has one, and its registry credentials (containers-auth.json text)
  * when it has any. */
 export function buildUserData(config: ForwarderConfig, initdata?: string, registryAuth?: string): string {
+  return buildCloudConfig(sandboxFiles(config, initdata, registryAuth));
+}
+
+/** The files a sandbox's VM is given: in its user-data when it boots for the pod (cold), or
+ * in the claim when a pool VM takes the pod (warm). One list, so both paths carry the same. */
+export function sandboxFiles(config: ForwarderConfig, initdata?: string, registryAuth?: string): CloudConfigFile[] {
   const files: CloudConfigFile[] = [{ path: FORWARDER_CONFIG_PATH, permissions: "0600", content: JSON.stringify(config) }];
   if (initdata !== undefined && initdata !== "") files.push({ path: INITDATA_PATH, permissions: "0600", content: initdata });
   if (registryAuth !== undefined) files.push({ path: REGISTRY_AUTH_PATH, permissions: "0600", content: registryAuth });
+  return files;
+}
+
+/** The user-data of a warm-pool VM: its pool identity, and the node's default initdata (the
+ * only initdata a pool VM can serve, so what it boots with is what its pods carry). */
+export function buildPoolUserData(config: PoolForwarderConfig, initdata?: string): string {
+  const files: CloudConfigFile[] = [{ path: FORWARDER_CONFIG_PATH, permissions: "0600", content: JSON.stringify(config) }];
+  if (initdata !== undefined && initdata !== "") files.push({ path: INITDATA_PATH, permissions: "0600", content: initdata });
   return buildCloudConfig(files);
+}
+
+/** Either boot configuration (a sandbox's or a pool VM's) inside user-data. */
+export function bootConfigFromUserData(userData: string): ForwarderConfig | PoolForwarderConfig {
+  const file = parseCloudConfig(userData).find((f) => f.path === FORWARDER_CONFIG_PATH);
+  if (file === undefined) throw new Error(`user-data carries no ${FORWARDER_CONFIG_PATH}`);
+  return parseBootConfig(file.content);
 }
 
 /** The forwarder configuration inside user-data; throws when it is missing or invalid. */

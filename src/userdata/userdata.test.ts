@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildUserData, forwarderConfigFromUserData, parseCloudConfig, FORWARDER_CONFIG_PATH, type ForwarderConfig } from "./index.ts";
+import { bootConfigFromUserData, buildPoolUserData, buildUserData, forwarderConfigFromUserData, isPoolConfig, parseClaimRequest, parseCloudConfig, FORWARDER_CONFIG_PATH, INITDATA_PATH, type ForwarderConfig } from "./index.ts";
 
 const config: ForwarderConfig = {
   version: 1,
@@ -29,5 +29,23 @@ describe("user-data", () => {
     expect(() => forwarderConfigFromUserData("hello")).toThrow(/not a #cloud-config/);
     const bad = buildUserData({ ...config, listenPort: 0 });
     expect(() => forwarderConfigFromUserData(bad)).toThrow(/listenPort/);
+  });
+
+  it("a pool VM's user-data carries its identity and the node's initdata, and reads back as a pool configuration", () => {
+    const pool = { version: 1 as const, poolVm: "podvm-pool-x", listenPort: 15150, tls: config.tls! };
+    const ud = buildPoolUserData(pool, "init");
+    const back = bootConfigFromUserData(ud);
+    expect(isPoolConfig(back)).toBe(true);
+    expect(back).toEqual(pool);
+    expect(parseCloudConfig(ud).map((f) => [f.path, f.permissions])).toEqual([[FORWARDER_CONFIG_PATH, "0600"], [INITDATA_PATH, "0600"]]);
+    expect(isPoolConfig(bootConfigFromUserData(buildUserData(config)))).toBe(false);
+    expect(() => bootConfigFromUserData(buildPoolUserData({ ...pool, tls: undefined as never }))).toThrow(/mutual TLS only/);
+  });
+
+  it("claim requests name what is wrong with them", () => {
+    expect(() => parseClaimRequest({ op: "take" })).toThrow('unknown op "take"');
+    expect(() => parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "rel", content: "" }] })).toThrow("files[0] needs an absolute path");
+    expect(() => parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", content: "", permissions: "rwx" }] })).toThrow('permissions "rwx" is not an octal mode');
+    expect(parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", content: "x" }] })).toEqual({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", permissions: "0644", content: "x" }] });
   });
 });
