@@ -29,10 +29,10 @@ COPY package.json ./
 COPY bin ./bin
 COPY providers ./providers
 COPY src ./src
-RUN for name in cloud-api-adaptor agent-protocol-forwarder peerpod-ctl peerpods-webhook; do \
+RUN for name in cloud-api-adaptor peerpod-relay agent-protocol-forwarder peerpod-ctl peerpods-webhook; do \
       ln -s "/app/bin/$name.js" "/usr/local/bin/$name"; \
     done \
-    && cloud-api-adaptor -help >/dev/null
+    && cloud-api-adaptor -help >/dev/null && peerpod-relay -help >/dev/null
 ENV NODE_ENV=production \
     PROBE_PORT=8000
 EXPOSE 8000

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a peer pod's whole life on the embedded local provider: installs what is needed, starts
 # the daemon, runs `echo hello` in a peer pod through it (CreateVM, StartVM, agent calls through
-# the proxy and the mutual-TLS forwarder, StopVM), then stops the daemon.
+# peerpod-relay and the mutual-TLS forwarder, StopVM), then stops the daemon and the relay it
+# started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bootstrap_log=$(mktemp)
@@ -10,11 +11,19 @@ rm -f "$bootstrap_log"
 export PATH=/opt/node24/bin:$PATH
 
 work=$(mktemp -d /tmp/caa-demo.XXXXXX)
-export CAA_STATE_DIR=$work/state PODS_DIR=$work/pods REMOTE_HYPERVISOR_ENDPOINT=$work/hypervisor.sock
+export CAA_STATE_DIR=$work/state PODS_DIR=$work/pods REMOTE_HYPERVISOR_ENDPOINT=$work/hypervisor.sock RELAY_SOCKET=$work/relay.sock
 export PROBE_PORT=${PROBE_PORT:-18000} LOG_LEVEL=${LOG_LEVEL:-warn} CAA_SOCKET_LINGER_MS=100
 node bin/cloud-api-adaptor.js local 2>"$work/daemon.log" &
 daemon=$!
-cleanup() { kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null; rm -rf "$work"; }
+# The daemon starts peerpod-relay detached (it outlives daemon restarts); the demo stops it too.
+relay_pid() { ss -xlpn 2>/dev/null | awk -v s="$RELAY_SOCKET" '$5 == s' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
+cleanup() {
+  local relay
+  relay=$(relay_pid)
+  kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
+  [[ -n $relay ]] && kill "$relay" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 for _ in $(seq 1 200); do
   curl -fsS "http://127.0.0.1:$PROBE_PORT/readyz" >/dev/null 2>&1 && break

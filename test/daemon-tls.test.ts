@@ -5,11 +5,10 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import tls from "node:tls";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPod } from "../src/hypervisor/shim-driver.ts";
 import { tlsProfile } from "../src/pki/index.ts";
-import { createRelayFactory } from "../src/proxy/index.ts";
+import { waitForForwarder } from "../src/proxy/index.ts";
 import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs } from "./support/daemon-process.ts";
 import { TestCa } from "./support/test-certs.ts";
 
@@ -80,17 +79,14 @@ describe("TLS on the proxy → forwarder link", () => {
     await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve));
     const port = (forwarder.address() as { port: number }).port;
     try {
-      const relays = createRelayFactory({
-        clientTls: { caPem: ca.pem, certPem: client.cert, keyPem: client.key },
-        profile: tlsProfile("VersionTLS13", undefined),
-        logger: pino({ level: "silent" }),
-      });
-      const failure = await relays.waitForForwarder({ host: "127.0.0.1", port }, AbortSignal.timeout(20_000)).catch((e: unknown) => e as Error);
+      const material = { ca: ca.pem, cert: client.cert, key: client.key, skipNameCheck: true };
+      const failure = await waitForForwarder({ host: "127.0.0.1", port, tls: { ...material, profile: tlsProfile("VersionTLS13", undefined) }, signal: AbortSignal.timeout(20_000) }).catch(
+        (e: unknown) => e as Error,
+      );
       expect(failure).toBeInstanceOf(Error);
       expect((failure as Error).message).toMatch(/^peer VM 127\.0\.0\.1:\d+: TLS handshake failed: [\s\S]*: the forwarder offers no TLS version or cipher suite that TLS_MIN_VERSION=VersionTLS13 allows$/);
       // The same forwarder is fine under the default profile.
-      const plain = createRelayFactory({ clientTls: { caPem: ca.pem, certPem: client.cert, keyPem: client.key }, logger: pino({ level: "silent" }) });
-      const again = await plain.waitForForwarder({ host: "127.0.0.1", port }, AbortSignal.timeout(3000)).catch((e: unknown) => e as Error);
+      const again = await waitForForwarder({ host: "127.0.0.1", port, tls: material, signal: AbortSignal.timeout(3000) }).catch((e: unknown) => e as Error);
       expect(String(again)).not.toMatch(/TLS handshake failed/);
     } finally {
       forwarder.close();

@@ -75,6 +75,7 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
         "ClusterRoleBinding/peerpods-registry-auth",
         "ConfigMap/peer-pods-cm",
         "DaemonSet/cloud-api-adaptor",
+        "DaemonSet/peerpod-relay",
         "Deployment/peerpods-webhook",
         "Issuer/peerpods-webhook-selfsigned",
         "MutatingWebhookConfiguration/peerpods-webhook",
@@ -109,6 +110,28 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
     expect(c.securityContext.seccompProfile).toEqual({ type: "RuntimeDefault" });
     expect(c.resources.requests).toEqual({ cpu: "100m", memory: "192Mi" });
+  });
+
+  it("runs peerpod-relay beside the daemon: same nodes and socket folder, never rolled automatically, no capabilities", () => {
+    const relay = one(overlay, "DaemonSet", "peerpod-relay");
+    const daemon = one(overlay, "DaemonSet", "cloud-api-adaptor");
+    expect(relay.spec.updateStrategy).toEqual({ type: "OnDelete" });
+    const pod = relay.spec.template.spec;
+    expect(pod.nodeSelector).toEqual(daemon.spec.template.spec.nodeSelector);
+    expect(pod.hostNetwork).toBe(true);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const c = pod.containers[0];
+    expect(c.image).toBe(daemon.spec.template.spec.containers[0].image);
+    expect(c.command.at(-1)).toBe(`/app/${packageJson.bin["peerpod-relay"]}`);
+    expect(c.securityContext.capabilities).toEqual({ drop: ["ALL"] });
+    expect(c.securityContext.readOnlyRootFilesystem).toBe(true);
+    const socketMount = (p: typeof pod) => {
+      const m = p.containers[0].volumeMounts.find((v: { mountPath: string }) => v.mountPath === "/run/peerpod");
+      return p.volumes.find((v: { name: string }) => v.name === m.name).hostPath;
+    };
+    expect(socketMount(pod)).toEqual(socketMount(daemon.spec.template.spec));
+    expect(path.dirname(daemonConfigSpec.relaySocket.default as string)).toBe("/run/peerpod");
+    expect(daemon.spec.template.spec.containers[0].env).toContainEqual({ name: "START_RELAY", value: "false" });
   });
 
   it("mounts the shim's socket folder, pod network namespaces and the state folder from the host", () => {
@@ -168,7 +191,7 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     expect(rc.apiVersion).toBe("node.k8s.io/v1");
     expect(rc.handler).toBe("kata-remote");
     expect(rc.overhead).toEqual({ podFixed: { cpu: "250m", memory: "350Mi" } });
-    expect(rc.scheduling.nodeSelector).toEqual(one(overlay, "DaemonSet").spec.template.spec.nodeSelector);
+    expect(rc.scheduling.nodeSelector).toEqual(one(overlay, "DaemonSet", "cloud-api-adaptor").spec.template.spec.nodeSelector);
   });
 
   it("sends only peer pod creations outside system namespaces to the webhook, failing closed", () => {
@@ -195,7 +218,7 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     const pod = deployment.spec.template.spec;
     const c = pod.containers[0];
     expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
-    expect(c.image).toBe(one(overlay, "DaemonSet").spec.template.spec.containers[0].image);
+    expect(c.image).toBe(one(overlay, "DaemonSet", "cloud-api-adaptor").spec.template.spec.containers[0].image);
     expect(c.command).toEqual(["peerpods-webhook"]);
     expect(Object.keys(packageJson.bin)).toContain("peerpods-webhook");
     expect(pod.automountServiceAccountToken).toBe(false);

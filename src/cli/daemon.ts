@@ -1,6 +1,6 @@
-// Wires the daemon together: configuration → provider → state → manager → Hypervisor service,
-// agent proxies and debug server. Nothing here decides anything; each piece lives in its folder.
-import fs from "node:fs/promises";
+// Wires the daemon (the control plane) together: configuration → provider → state → manager →
+// Hypervisor service, the relay that owns the sockets (peerpod-relay), and the debug server.
+// Nothing here decides anything; each piece lives in its folder.
 import path from "node:path";
 import type { Logger } from "pino";
 import { findProvider, loadExternalProvider } from "../../providers/index.ts";
@@ -8,18 +8,19 @@ import type { DaemonConfig } from "../config/index.ts";
 import { DaemonMetrics, InstrumentedProvider, startDebugServer, type Readiness } from "../debug/index.ts";
 import { registerHypervisorService } from "../hypervisor/index.ts";
 import type { KubeConfigSource } from "../k8s/index.ts";
-import { CertificateAuthority, loadOperatorCertificates, peerVmServerName, tlsProfile } from "../pki/index.ts";
-import { createRelayFactory } from "../proxy/index.ts";
+import { CertificateAuthority, loadOperatorCertificates, peerVmServerName, tlsProfile, type TlsProfile } from "../pki/index.ts";
 import { makeRegistryAuth } from "../registry-auth/index.ts";
+import { RelayClient, RemoteRelays, startDetachedRelay } from "../relay/client/index.ts";
 import { SandboxManager, SandboxStore, type ReconcileReport, type VmTlsIssuer } from "../sandbox/index.ts";
 import { WorkerTunnels } from "../tunnel/index.ts";
-import { listenUnix, Server } from "../ttrpc/index.ts";
+import { Server } from "../ttrpc/index.ts";
 import { sleep } from "../util/sleep.ts";
 
 export interface DaemonHandle {
   readonly manager: SandboxManager;
   readonly probePort: number;
-  /** Stops serving; peer VMs keep running (a restarted daemon serves them again). */
+  /** Stops serving; peer VMs, the relay and its sockets keep running (a restarted daemon
+   * serves them again). */
   stop(): Promise<void>;
 }
 
@@ -34,7 +35,11 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   const store = await SandboxStore.open(config.stateDir);
 
   let manager: SandboxManager | undefined;
-  const metrics = new DaemonMetrics(() => manager?.countByState() ?? { created: 0, starting: 0, running: 0, failed: 0, stopping: 0 });
+  let relays: RemoteRelays | undefined;
+  const metrics = new DaemonMetrics(
+    () => manager?.countByState() ?? { created: 0, starting: 0, running: 0, failed: 0, stopping: 0 },
+    async () => relays?.bytes(),
+  );
   const readiness: Readiness = { socketServed: false, reconciled: false, providerChecked: false };
   const debug = await startDebugServer({
     port: config.probePort,
@@ -69,6 +74,12 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   }
   if (profile.setting !== undefined) logger.info({ minVersion: profile.minVersion, ciphers: profile.ciphers }, `TLS profile for the forwarder link: ${profile.setting}`);
 
+  const relay = await connectRelay(config, env, logger, clientTls, profile);
+  // With operator certificates (CACERT_FILE) the VMs' certificates come with the image and
+  // name no sandbox: only their chain is checked (server name "").
+  const r = new RemoteRelays({ client: relay, clientTls, profile, serverName: tls === undefined ? () => "" : peerVmServerName, logger });
+  relays = r;
+
   manager = new SandboxManager({
     store,
     provider,
@@ -78,7 +89,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     limit: config.peerpodsLimitPerNode > 0 ? config.peerpodsLimitPerNode : Number.POSITIVE_INFINITY,
     forwarderPort: config.forwarderPort,
     proxyTimeoutMs: config.proxyTimeoutMs,
-    relays: createRelayFactory({ clientTls, profile, checkServerName: tls !== undefined, logger, dialTimeoutMs: config.proxyTimeoutMs, onBytes: (direction, n) => metrics.relayBytes.inc({ direction }, n) }),
+    relays: r,
     tls,
     tunnels: new WorkerTunnels({ hostInterface: config.hostInterface, vxlanPort: config.vxlanPort }),
     vniBase: config.vxlanMinId,
@@ -98,6 +109,12 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   const report = await reconcileUntilDone(manager, readiness, logger);
   readiness.reconciled = true;
   logger.info(report, "reconciled sandbox records with the provider");
+  // Sockets of sandboxes stopped or rolled back while we were away go; after a relay restart,
+  // every running sandbox is served again before Hypervisor calls flow.
+  await r.sync();
+  relay.onReconnected(async () => {
+    await r.sync();
+  });
 
   const server = new Server({ onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed") });
   registerHypervisorService(server, {
@@ -107,10 +124,9 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
       metrics.hypervisorLatency.observe({ method }, seconds);
     },
   });
-  await fs.mkdir(config.podsDir, { recursive: true, mode: 0o755 });
-  server.serve(await listenUnix(config.socketPath, { mode: 0o600 }));
+  await relay.attachHypervisor(server);
   readiness.socketServed = true;
-  logger.info({ socket: config.socketPath, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service");
+  logger.info({ socket: config.socketPath, relaySocket: config.relaySocket, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service through the relay");
   if (kube !== undefined && config.peerpodsLimitPerNode <= 0) {
     logger.info(`PEERPODS_LIMIT_PER_NODE=${config.peerpodsLimitPerNode}: no limit; node capacity not advertised`);
   }
@@ -125,12 +141,53 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
       readiness.socketServed = false;
       sweeper.stop();
       await capacity?.stop();
+      // The relay holds new Hypervisor calls for our successor; calls under way finish here
+      // (or, past the grace, are sent again to the successor: they are idempotent).
+      await relay.detach();
       await server.shutdown(5000);
-      await m.detach();
+      relay.close();
       await provider.close();
       await debug.close();
     },
   };
+}
+
+/** Connects to the relay that owns the sockets, starting one (detached) when none answers and
+ * START_RELAY allows; under Kubernetes it waits for the relay's DaemonSet. */
+async function connectRelay(
+  config: DaemonConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+  clientTls: { readonly caPem: string; readonly certPem: string; readonly keyPem: string } | undefined,
+  profile: TlsProfile,
+): Promise<RelayClient> {
+  const logFile = path.join(config.stateDir, "peerpod-relay.log");
+  const start = config.startRelay
+    ? async () => {
+        const pid = startDetachedRelay({
+          relaySocket: config.relaySocket,
+          hypervisorSocket: path.resolve(config.socketPath),
+          podsDir: path.resolve(config.podsDir),
+          proxyTimeoutMs: config.proxyTimeoutMs,
+          logLevel: config.logLevel,
+          logFile,
+          env,
+        });
+        logger.info({ pid, logFile }, "started peerpod-relay");
+      }
+    : undefined;
+  if (!config.startRelay) logger.info({ relaySocket: config.relaySocket }, "START_RELAY=false: waiting for peerpod-relay");
+  return RelayClient.connect(
+    {
+      relaySocket: config.relaySocket,
+      clientTls: clientTls === undefined ? null : { caPem: clientTls.caPem, certPem: clientTls.certPem, keyPem: clientTls.keyPem, profile },
+      controlPlane: `cloud-api-adaptor ${config.nodeName} pid ${process.pid}`,
+      expect: { hypervisorSocket: path.resolve(config.socketPath), podsDir: path.resolve(config.podsDir) },
+      start,
+      logger,
+    },
+    AbortSignal.timeout(config.startRelay ? 60_000 : 600_000),
+  );
 }
 
 /**

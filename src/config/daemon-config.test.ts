@@ -10,6 +10,8 @@ describe("daemon configuration", () => {
       cloudProvider: "local",
       socketPath: "/run/peerpod/hypervisor.sock",
       podsDir: "/run/peerpod/pods",
+      relaySocket: "/run/peerpod/relay.sock",
+      startRelay: true,
       pauseImage: undefined,
       forwarderPort: 15150,
       proxyTimeoutMs: 300_000,

@@ -35,6 +35,20 @@ export const daemonConfigSpec = Object.freeze({
     default: "/run/peerpod/pods",
     description: "Directory holding each pod's agent socket (<dir>/<sandbox-id>/agent.ttrpc).",
   }),
+  // Ours: the data plane (peerpod-relay) owns the sockets; the daemon drives it here.
+  relaySocket: stringField({
+    env: "RELAY_SOCKET",
+    flag: "relay-socket",
+    default: "/run/peerpod/relay.sock",
+    description: "Control socket of peerpod-relay, which owns the Hypervisor and agent sockets (root only).",
+  }),
+  // Ours.
+  startRelay: boolField({
+    env: "START_RELAY",
+    flag: "start-relay",
+    default: "true",
+    description: "Start peerpod-relay (detached; it outlives the daemon) when none answers on RELAY_SOCKET; false waits for one (Kubernetes runs it as its own DaemonSet).",
+  }),
   // Upstream: -pause-image / PAUSE_IMAGE.
   pauseImage: stringField({
     env: "PAUSE_IMAGE",

@@ -11,7 +11,8 @@ export class DaemonMetrics {
   readonly relayBytes: Counter<"direction">;
   readonly startPhases: Histogram<"phase">;
 
-  constructor(sandboxesByState: () => Record<SandboxState, number>) {
+  /** `relayedBytes` asks peerpod-relay, which relays the agent connections, at each scrape. */
+  constructor(sandboxesByState: () => Record<SandboxState, number>, relayedBytes?: () => Promise<Record<"to_vm" | "from_vm", number> | undefined>) {
     collectDefaultMetrics({ register: this.registry, prefix: "caa_" });
     this.hypervisorCalls = new Counter({
       name: "caa_hypervisor_calls_total",
@@ -41,9 +42,15 @@ export class DaemonMetrics {
     });
     this.relayBytes = new Counter({
       name: "caa_agent_relay_bytes_total",
-      help: "Bytes relayed between shims and peer VMs (to_vm, from_vm)",
+      help: "Bytes peerpod-relay relayed between shims and peer VMs (to_vm, from_vm) since it started",
       labelNames: ["direction"],
       registers: [this.registry],
+      async collect() {
+        const totals = await relayedBytes?.().catch(() => undefined);
+        if (totals === undefined) return;
+        this.reset();
+        for (const [direction, n] of Object.entries(totals)) this.inc({ direction }, n);
+      },
     });
     this.startPhases = new Histogram({
       name: "caa_startvm_phase_seconds",

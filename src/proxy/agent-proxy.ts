@@ -5,7 +5,7 @@ import fs from "node:fs/promises";
 import type net from "node:net";
 import path from "node:path";
 import type { Logger } from "pino";
-import { listenUnix } from "../ttrpc/index.ts";
+import { listenUnix } from "../ttrpc/raw.ts";
 import type { ForwarderAddress } from "./forwarder-address.ts";
 import { ForwarderDialer } from "./private/forwarder-dialer.ts";
 import { ShimSession, type RelayDirection } from "./private/shim-session.ts";

@@ -5,5 +5,4 @@
 export { AgentProxy, SANDBOX_STOPPED, type AgentProxyOptions, type RelayDirection } from "./agent-proxy.ts";
 export { formatAddress, type ForwarderAddress } from "./forwarder-address.ts";
 export { tlsConnectOptions, type ProxyTls } from "./proxy-tls.ts";
-export { createRelayFactory, type AgentProxyFactory, type ClientTlsMaterial, type RelayFactoryOptions } from "./relay-factory.ts";
 export { waitForForwarder, type WaitForForwarderOptions } from "./wait-for-forwarder.ts";

@@ -2,11 +2,9 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startForwarder, type ForwarderHandle } from "../forwarder/index.ts";
 import { Health } from "../gen/health_pb.js";
-import { Client } from "../ttrpc/index.ts";
 import { startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
 import { freePort, useTestScope } from "../../test/support/test-scope.ts";
 import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
-import { createRelayFactory } from "./relay-factory.ts";
 import { waitForForwarder } from "./wait-for-forwarder.ts";
 
 let pki: TestPki;
@@ -89,44 +87,5 @@ describe("waitForForwarder", () => {
     // TLS 1.3 finishes the client's side first; the refusal then shows only as a closed connection.
     await expect(attempt).rejects.toThrow(/^peer VM 127\.0\.0\.1:\d+ not reachable after [\d.]+m?s: connection closed before the agent answered/);
     expect(agent.connectionsAccepted).toBe(0);
-  });
-});
-
-describe("createRelayFactory", () => {
-  // The CA issues each VM a certificate naming its sandbox; a relay accepts only its own VM.
-  const nameOf = (sandboxId: string) => `vm-${sandboxId}.peerpod.invalid`;
-
-  it("relays to the VM whose certificate names the sandbox, and refuses another sandbox's VM", async () => {
-    const dir = await tempDir();
-    const ca = await TestCa.create();
-    const vmTls = await ca.issueServer({ dnsNames: [nameOf("s1")], ipAddresses: [] });
-    const proxyTls = await ca.issueClient();
-    const agent = await agentAt(path.join(dir, "agent.sock"));
-    const fwd = await forwarder(agent.socketPath, 0, vmTls);
-    const { default: pino } = await import("pino");
-    const factory = createRelayFactory({
-      clientTls: { caPem: proxyTls.ca, certPem: proxyTls.cert, keyPem: proxyTls.key },
-      logger: pino({ level: "silent" }),
-      serverName: nameOf,
-      retryIntervalMs: 20,
-    });
-    const target = { host: "127.0.0.1", port: fwd.port };
-    // Without a sandbox id only the chain is checked; with one, the name too.
-    await factory.waitForForwarder(target, AbortSignal.timeout(5000));
-    await factory.waitForForwarder(target, AbortSignal.timeout(5000), "s1");
-    await expect(factory.waitForForwarder(target, AbortSignal.timeout(5000), "s2")).rejects.toThrow(/TLS handshake failed/);
-
-    const own = factory.create("s1", path.join(dir, "s1", "agent.ttrpc"), target);
-    const foreign = factory.create("s2", path.join(dir, "s2", "agent.ttrpc"), target);
-    await own.start();
-    await foreign.start();
-    scope.defer(() => own.stop(0));
-    scope.defer(() => foreign.stop(0));
-    const c1 = await Client.connect(own.socketPath);
-    const c2 = await Client.connect(foreign.socketPath);
-    scope.defer(() => c1.close());
-    scope.defer(() => c2.close());
-    expect((await c1.call(Health.method.check, {})).status).toBe(1);
-    await expect(c2.call(Health.method.check, {})).rejects.toMatchObject({ code: 14, statusMessage: expect.stringContaining(nameOf("s2")) });
   });
 });

@@ -5,6 +5,8 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { CONTROL_PREFACE, CONTROL_SERVICE, decodeJson, encodeJson } from "../../src/relay/index.ts";
+import { connectUnix, RawClient } from "../../src/ttrpc/raw.ts";
 import { runCommand } from "../../src/util/run-command.ts";
 import { freePort } from "./test-scope.ts";
 
@@ -18,6 +20,8 @@ export interface DaemonDirs {
   readonly podsDir: string;
   readonly socketPath: string;
   readonly vmsDir: string;
+  /** The relay's control socket; the daemon starts a relay there when none answers. */
+  readonly relaySocket: string;
 }
 
 export interface RunningDaemon {
@@ -42,6 +46,7 @@ export async function makeDaemonDirs(prefix = "caa-"): Promise<DaemonDirs> {
     podsDir: path.join(root, "pods"),
     socketPath: path.join(root, "hypervisor.sock"),
     vmsDir: path.join(root, "vms"),
+    relaySocket: path.join(root, "relay.sock"),
   };
 }
 
@@ -55,6 +60,7 @@ export async function startDaemon(dirs: DaemonDirs, extraEnv: Record<string, str
     CAA_STATE_DIR: dirs.stateDir,
     PODS_DIR: dirs.podsDir,
     REMOTE_HYPERVISOR_ENDPOINT: dirs.socketPath,
+    RELAY_SOCKET: dirs.relaySocket,
     LOCAL_VM_DIR: dirs.vmsDir,
     LOCAL_NETWORK: "loopback",
     PROBE_PORT: String(probePort),
@@ -110,8 +116,10 @@ export async function startDaemon(dirs: DaemonDirs, extraEnv: Record<string, str
   };
 }
 
-/** Kills every local VM left in the folder and removes the temp tree: tests call it last. */
+/** Kills every local VM left in the folder and the relay, and removes the temp tree: tests call
+ * it last. Returns the VMs that were left (the relay outlives the daemon by design). */
 export async function cleanupDaemonDirs(dirs: DaemonDirs): Promise<string[]> {
+  await killRelay(dirs.relaySocket);
   const leftovers: string[] = [];
   for (const name of await fs.readdir(dirs.vmsDir).catch(() => [] as string[])) {
     try {
@@ -145,4 +153,44 @@ export interface SandboxInfo {
 export async function debugSandboxes(probePort: number): Promise<SandboxInfo[]> {
   const res = await fetch(`http://127.0.0.1:${probePort}/debug/sandboxes`);
   return (await res.json()) as SandboxInfo[];
+}
+
+/** The pid of the relay answering on the socket, or undefined when none answers. */
+export async function relayPid(relaySocket: string): Promise<number | undefined> {
+  let socket;
+  try {
+    socket = await connectUnix(relaySocket, 2000);
+  } catch {
+    return undefined;
+  }
+  socket.write(CONTROL_PREFACE);
+  const client = new RawClient(socket);
+  try {
+    const reply = await client.callRaw(CONTROL_SERVICE, "Hello", encodeJson({ clientTls: null, controlPlane: "test clean-up" }), { timeoutMs: 5000 });
+    return decodeJson<{ pid: number }>(reply, "Hello").pid;
+  } catch {
+    return undefined;
+  } finally {
+    client.close();
+  }
+}
+
+/** SIGKILLs the relay answering on the socket and waits until it is gone. */
+export async function killRelay(relaySocket: string): Promise<number | undefined> {
+  const pid = await relayPid(relaySocket);
+  if (pid === undefined) return undefined;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    return undefined;
+  }
+  for (let i = 0; i < 200; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return pid;
 }

@@ -2,7 +2,7 @@
 // Any answer counts, even an error status, since only an agent behind the forwarder answers;
 // the connection closing first means the agent is not there (yet).
 import type { Duplex } from "node:stream";
-import { encodeRequestFrame, FrameDecoder, MessageType } from "../../ttrpc/index.ts";
+import { encodeRequestFrame, FrameDecoder, MessageType } from "../../ttrpc/raw.ts";
 
 const STREAM_ID = 1;
 

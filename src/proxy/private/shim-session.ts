@@ -5,7 +5,7 @@
 // which it never redials, stays up.
 import type net from "node:net";
 import type { Logger } from "pino";
-import { Code, encodeStatusFrame, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType, type FrameHeader } from "../../ttrpc/index.ts";
+import { Code, encodeStatusFrame, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType, type FrameHeader } from "../../ttrpc/raw.ts";
 import { formatAddress, type ForwarderAddress } from "../forwarder-address.ts";
 import { describeDialError } from "./dial-error.ts";
 import { DialError, type ForwarderDialer } from "./forwarder-dialer.ts";

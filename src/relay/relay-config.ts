@@ -1,0 +1,53 @@
+// peerpod-relay's settings. The socket paths and PROXY_TIMEOUT share their names with the
+// control plane's, so one peer-pods-cm configures both DaemonSets.
+import { durationField, enumField, LOG_LEVELS, loadConfig, stringField, type ConfigOf, type LoadOptions } from "../config/index.ts";
+
+export const DEFAULT_RELAY_SOCKET = "/run/peerpod/relay.sock";
+
+export const relayConfigSpec = Object.freeze({
+  socketPath: stringField({
+    env: "REMOTE_HYPERVISOR_ENDPOINT",
+    flag: "socket",
+    default: "/run/peerpod/hypervisor.sock",
+    description: "Unix socket where the Kata shim reaches the Hypervisor service.",
+  }),
+  podsDir: stringField({
+    env: "PODS_DIR",
+    flag: "pods-dir",
+    default: "/run/peerpod/pods",
+    description: "Directory holding each pod's agent socket (<dir>/<sandbox-id>/agent.ttrpc).",
+  }),
+  relaySocket: stringField({
+    env: "RELAY_SOCKET",
+    flag: "relay-socket",
+    default: DEFAULT_RELAY_SOCKET,
+    description: "The relay's control socket (root only), where cloud-api-adaptor drives it.",
+  }),
+  proxyTimeoutMs: durationField({
+    env: "PROXY_TIMEOUT",
+    flag: "proxy-timeout",
+    default: "5m",
+    minMs: 1,
+    description: "How long a new agent connection keeps trying to reach its VM's forwarder.",
+  }),
+  holdTimeoutMs: durationField({
+    env: "RELAY_HOLD_TIMEOUT",
+    flag: "hold-timeout",
+    default: "5m",
+    minMs: 1,
+    description: "How long a Hypervisor call without a deadline (StopVM) waits for cloud-api-adaptor to come back.",
+  }),
+  logLevel: enumField({
+    env: "LOG_LEVEL",
+    flag: "log-level",
+    default: "info",
+    values: LOG_LEVELS,
+    description: "Log level: fatal, error, warn, info, debug, trace or silent.",
+  }),
+});
+
+export type RelayConfig = ConfigOf<typeof relayConfigSpec>;
+
+export function loadRelayConfig(options: LoadOptions): RelayConfig {
+  return loadConfig(relayConfigSpec, options);
+}
