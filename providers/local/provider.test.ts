@@ -98,6 +98,21 @@ describe("local provider", () => {
     expect(await gone(pgid)).toBe(true);
   });
 
+  it("boots a VM with a name as long as the daemon makes in a folder as deep as the default LOCAL_VM_DIR", async () => {
+    // /var/lib/cloud-api-adaptor/local-vms: its agent socket path passed the 107-byte limit.
+    const vmsDir = path.join(dir, "d".repeat(Math.max(1, "/var/lib/cloud-api-adaptor/local-vms".length - dir.length - 1)));
+    const deep = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, dir, false), pino({ level: "silent" }));
+    const name = `podvm-${"p".repeat(30)}-12345678-0123456789abcdef`;
+    expect(name).toHaveLength(62);
+    const vm = await deep.createVm(request(name, "sb-long"), deadline());
+    try {
+      await booted(vm.address);
+    } finally {
+      await deep.deleteVm(vm, deadline());
+    }
+    expect(await gone(Number(vm.id))).toBe(true);
+  });
+
   it("lists and deletes a running VM whose folder a rollback removed", async () => {
     const vm = await provider.createVm(request("podvm-b", "sb-b"), deadline());
     await booted(vm.address);

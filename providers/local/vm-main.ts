@@ -31,7 +31,7 @@ async function main(): Promise<void> {
 
   const forwarder = await runForwarder(config, {
     listenHost: values.address,
-    agentSocketPath: path.join(root, "run/kata-containers/agent.sock"),
+    agentSocketPath: path.join("root", "run/kata-containers/agent.sock"),
     podNetnsName: `podns-${path.basename(dir).slice(-24)}`,
     startAgent: (socketPath, netns) => startAgent({ socketPath, netns, logger }),
     ...(values["tls-dir"] === undefined
