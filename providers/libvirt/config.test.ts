@@ -22,7 +22,15 @@ describe("libvirt provider configuration", () => {
       addressTimeoutMs: 300_000,
       shutdownGraceMs: 10_000,
       consoleLogDir: "/var/log/libvirt/qemu",
+      rootDiskBytes: 0n,
+      cpuset: undefined,
     });
+  });
+
+  it("takes upstream's LIBVIRT_ROOT_DISK_SIZE (0: the image's size) and LIBVIRT_CPUSET, refusing a malformed cpuset", () => {
+    expect(libvirtProviderConfig({ LIBVIRT_ROOT_DISK_SIZE: "12", LIBVIRT_CPUSET: "0-3,8,^2" })).toMatchObject({ rootDiskBytes: 12n * 1024n ** 3n, cpuset: "0-3,8,^2" });
+    expect(() => libvirtProviderConfig({ LIBVIRT_ROOT_DISK_SIZE: "-5" })).toThrow(/LIBVIRT_ROOT_DISK_SIZE="-5": expected an integer/);
+    expect(() => libvirtProviderConfig({ LIBVIRT_CPUSET: "all" })).toThrow(/LIBVIRT_CPUSET="all": expected a cpuset such as 0-3,8,\^2/);
   });
 
   it("reads every setting", () => {

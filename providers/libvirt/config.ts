@@ -64,6 +64,18 @@ export const libvirtConfigSpec = Object.freeze({
     default: "/usr/share/OVMF/OVMF_CODE_4M.fd",
     description: "UEFI firmware (code) on the libvirt host the base volume boots with (the podvm/ image boots by UEFI); its variable store comes from the matching VARS file and is deleted with the VM. \"none\": BIOS. Not used with LIBVIRT_KERNEL.",
   }),
+  rootDiskSizeGiB: intField({
+    env: "LIBVIRT_ROOT_DISK_SIZE",
+    // Upstream's default is 10; 0 here, so a pool without 10 GiB free per VM still works.
+    default: "0",
+    min: 0,
+    max: 65536,
+    description: "Size of each peer VM's disk in GiB (a copy-on-write overlay, so it costs only what the VM writes); the base volume's size when that is larger, or when 0.",
+  }),
+  cpuset: stringField({
+    env: "LIBVIRT_CPUSET",
+    description: "Host CPUs the peer VMs' vCPUs may run on, in libvirt's cpuset syntax (e.g. 0-3,8,^2); unset: any.",
+  }),
   kernel: stringField({
     env: "LIBVIRT_KERNEL",
     description: "Direct kernel boot (development images): path of the kernel on the libvirt host; unset: the base volume boots itself.",
@@ -118,8 +130,13 @@ export interface LibvirtProviderConfig {
   readonly addressTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly consoleLogDir: string | undefined;
+  /** LIBVIRT_ROOT_DISK_SIZE in bytes; 0: the base volume's size. */
+  readonly rootDiskBytes: bigint;
+  readonly cpuset: string | undefined;
 }
 
+// libvirt's cpuset syntax: CPU numbers and ranges, some excluded with ^.
+const CPUSET = /^\^?\d+(-\d+)?(,\^?\d+(-\d+)?)*$/;
 // libvirt object names: no slash (pools and volumes are files), no control characters.
 const OBJECT_NAME = /^[^/\s\x00-\x1f][^/\x00-\x1f]{0,254}$/;
 
@@ -151,6 +168,7 @@ export function libvirtProviderConfig(env: Readonly<Record<string, string | unde
   }
   if (c.efiFirmware !== "none" && !c.efiFirmware.startsWith("/")) bad("LIBVIRT_EFI_FIRMWARE", c.efiFirmware, 'an absolute path of UEFI firmware on the libvirt host, or "none" for BIOS');
   if (!c.consoleLogDir.startsWith("/") && c.consoleLogDir !== "none") bad("LIBVIRT_CONSOLE_LOG_DIR", c.consoleLogDir, 'an absolute path on the libvirt host, or "none"');
+  if (c.cpuset !== undefined && !CPUSET.test(c.cpuset)) bad("LIBVIRT_CPUSET", c.cpuset, "a cpuset such as 0-3,8,^2 (CPU numbers, ranges, ^exclusions, comma-separated)");
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return {
     uri: c.uri,
@@ -167,5 +185,7 @@ export function libvirtProviderConfig(env: Readonly<Record<string, string | unde
     addressTimeoutMs: c.addressTimeoutMs,
     shutdownGraceMs: c.shutdownGraceMs,
     consoleLogDir: c.consoleLogDir === "none" ? undefined : c.consoleLogDir,
+    rootDiskBytes: BigInt(c.rootDiskSizeGiB) * 1024n ** 3n,
+    cpuset: c.cpuset,
   };
 }

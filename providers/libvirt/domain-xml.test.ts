@@ -64,6 +64,18 @@ describe("peer VM domain XML", () => {
     expect(() => domainXml({ ...spec, name: "bad\u0001name" })).toThrow(/control characters/);
   });
 
+  it("pins the vCPUs to LIBVIRT_CPUSET when set", () => {
+    expect(parse(domainXml({ ...spec, cpuset: "0-3,^2" })).domain.vcpu).toEqual({ "#text": 2, "@placement": "static", "@cpuset": "0-3,^2" });
+    expect(parse(domainXml(spec)).domain.vcpu).toEqual({ "#text": 2, "@placement": "static" });
+  });
+
+  it("sizes the disk overlay to LIBVIRT_ROOT_DISK_SIZE, never below its base volume", () => {
+    const base = { path: "/var/lib/libvirt/images/podvm-base.qcow2", format: "qcow2", capacityBytes: 2n * 1024n ** 3n };
+    expect(parseVolumeXml(overlayVolumeXml("d.qcow2", base, 10n * 1024n ** 3n)).capacityBytes).toBe(10n * 1024n ** 3n);
+    expect(parseVolumeXml(overlayVolumeXml("d.qcow2", base, 1024n ** 3n)).capacityBytes).toBe(base.capacityBytes);
+    expect(parseVolumeXml(overlayVolumeXml("d.qcow2", base, 0n)).capacityBytes).toBe(base.capacityBytes);
+  });
+
   it("picks MACs in QEMU's locally administered range", () => {
     const macs = new Set(Array.from({ length: 50 }, () => randomMac()));
     for (const m of macs) expect(m).toMatch(/^52:54:00(:[0-9a-f]{2}){3}$/);

@@ -20,6 +20,8 @@ export interface DomainSpec {
   readonly kernelBoot: DirectKernelBoot | undefined;
   /** UEFI firmware code when the disk boots by UEFI (ignored with direct kernel boot). */
   readonly efiFirmware: string | undefined;
+  /** Host CPUs the vCPUs may run on (LIBVIRT_CPUSET), libvirt's syntax. */
+  readonly cpuset?: string | undefined;
   /** File the serial console is logged to, if any. */
   readonly consoleLog: string | undefined;
 }
@@ -61,7 +63,7 @@ export function domainXml(s: DomainSpec): string {
     `    ${ownershipMetadataXml(s.marks)}`,
     "  </metadata>",
     `  <memory unit='MiB'>${s.memoryMiB}</memory>`,
-    `  <vcpu placement='static'>${s.vcpus}</vcpu>`,
+    `  <vcpu placement='static'${s.cpuset === undefined ? "" : ` cpuset='${e(s.cpuset)}'`}>${s.vcpus}</vcpu>`,
     "  <os>",
     ...os,
     "  </os>",

@@ -111,6 +111,7 @@ export class LibvirtProvider implements Provider {
         marks,
         kernelBoot: this.config.kernelBoot,
         efiFirmware: this.config.efiFirmware,
+        cpuset: this.config.cpuset,
         consoleLog: this.consoleLog(req.name),
       });
       dom = await step("define domain", () => client.defineDomainXml(xml, 0, signal));
@@ -121,7 +122,7 @@ export class LibvirtProvider implements Provider {
     if (!active) {
       if ((await step("disk lookup", () => this.findVolume(client, pool, names.disk, signal))) === undefined) {
         const backing = base ?? (await step("base volume", () => this.baseVolume(client, pool, req.resources.image, signal)));
-        await step("create disk", () => client.createStorageVolXml(pool, overlayVolumeXml(names.disk, backing), 0, signal));
+        await step("create disk", () => client.createStorageVolXml(pool, overlayVolumeXml(names.disk, backing, this.config.rootDiskBytes), 0, signal));
       }
       // The seed is written afresh each time: an upload a crash cut short must not be reused.
       await step("cidata volume", () => this.writeCidata(client, pool, names.cidata, req, signal));

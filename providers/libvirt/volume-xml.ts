@@ -15,11 +15,14 @@ export function vmVolumeNames(vmName: string): { readonly disk: string; readonly
   return { disk: `${vmName}.qcow2`, cidata: `${vmName}-cidata.img` };
 }
 
-export function overlayVolumeXml(name: string, base: { readonly path: string; readonly format: string; readonly capacityBytes: bigint }): string {
+/** The overlay is `sizeBytes` large (LIBVIRT_ROOT_DISK_SIZE), or the base's size when that is
+ * larger: a disk smaller than its image would cut the image off. */
+export function overlayVolumeXml(name: string, base: { readonly path: string; readonly format: string; readonly capacityBytes: bigint }, sizeBytes = 0n): string {
+  const capacity = sizeBytes > base.capacityBytes ? sizeBytes : base.capacityBytes;
   return [
     "<volume>",
     `  <name>${xmlEscape(name)}</name>`,
-    `  <capacity unit='bytes'>${base.capacityBytes}</capacity>`,
+    `  <capacity unit='bytes'>${capacity}</capacity>`,
     "  <target><format type='qcow2'/></target>",
     `  <backingStore><path>${xmlEscape(base.path)}</path><format type='${xmlEscape(base.format)}'/></backingStore>`,
     "</volume>",

@@ -217,7 +217,7 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     env: "LIBVIRT_EFI_FIRMWARE",
     upstreamDefault: "/usr/share/OVMF/OVMF_CODE_4M.fd",
     providers: ["libvirt"],
-    handling: warned("not implemented yet: peer VMs boot with the hypervisor's default firmware (SeaBIOS)"),
+    handling: honoured('"none" boots by BIOS; not used with LIBVIRT_KERNEL (see the libvirt provider\'s reference)'),
   },
   {
     env: "LIBVIRT_LAUNCH_SECURITY",
@@ -229,13 +229,13 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     env: "LIBVIRT_ROOT_DISK_SIZE",
     upstreamDefault: "10",
     providers: ["libvirt"],
-    handling: warned("not implemented yet: each VM's disk has the base volume's size"),
+    handling: honoured("default 0 (the base volume's size) instead of 10; never below the base volume's size; a malformed or negative size stops start-up"),
   },
   {
     env: "LIBVIRT_CPUSET",
     upstreamDefault: "",
     providers: ["libvirt"],
-    handling: warned("not implemented yet: peer VMs' vCPUs may run on any host CPU"),
+    handling: honoured("the domain's <vcpu cpuset>; a malformed cpuset stops start-up"),
   },
   {
     env: "DISABLECVM",
