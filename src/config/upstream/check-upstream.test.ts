@@ -43,8 +43,8 @@ describe("checkUpstreamSettings", () => {
   });
 
   it("looks only at the running provider's upstream settings", () => {
-    expect(check({ LIBVIRT_CPUSET: "0-3" }, "aws")).toEqual([]);
-    expect(check({ LIBVIRT_CPUSET: "0-3" }, "libvirt").map((f) => f.variable)).toEqual(["LIBVIRT_CPUSET"]);
+    expect(check({ LIBVIRT_LAUNCH_SECURITY: "sev" }, "aws")).toEqual([]);
+    expect(check({ LIBVIRT_LAUNCH_SECURITY: "sev" }, "libvirt").map((f) => f.variable)).toEqual(["LIBVIRT_LAUNCH_SECURITY"]);
     // libvirt's upstream default for DISABLECVM is true; the clouds' is false.
     expect(check({ DISABLECVM: "true" }, "libvirt")).toEqual([]);
     expect(check({ DISABLECVM: "false" }, "aws")).toEqual([]);
