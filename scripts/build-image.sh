@@ -131,7 +131,7 @@ trap cleanup EXIT
 # read-only root file system with /tmp, the socket and state folders from the host.
 "${podman[@]}" run -d --name "$name" --network host --read-only --tmpfs /tmp \
   --cap-drop ALL --cap-add NET_ADMIN,SYS_ADMIN \
-  -e CLOUD_PROVIDER=local -e LOCAL_NETWORK=loopback -e PROBE_PORT="$PROBE_PORT" -e CAA_SOCKET_LINGER_MS=100 \
+  -e CLOUD_PROVIDER=local -e LOCAL_NETWORK=loopback -e PROBE_PORT="$PROBE_PORT" -e SOCKET_LINGER=100ms \
   -v "$state/var:/var/lib/cloud-api-adaptor" -v "$state/run:/run/peerpod" \
   "$IMAGE" >/dev/null 2>"$WORK/run.err" || { cat "$WORK/run.err" >&2; exit 1; }
 for _ in $(seq 1 120); do

@@ -12,7 +12,7 @@ export PATH=/opt/node24/bin:$PATH
 
 work=$(mktemp -d /tmp/caa-demo.XXXXXX)
 export CAA_STATE_DIR=$work/state PODS_DIR=$work/pods REMOTE_HYPERVISOR_ENDPOINT=$work/hypervisor.sock RELAY_SOCKET=$work/relay.sock
-export PROBE_PORT=${PROBE_PORT:-18000} LOG_LEVEL=${LOG_LEVEL:-warn} CAA_SOCKET_LINGER_MS=100
+export PROBE_PORT=${PROBE_PORT:-18000} LOG_LEVEL=${LOG_LEVEL:-warn} SOCKET_LINGER=100ms
 node bin/cloud-api-adaptor.js local 2>"$work/daemon.log" &
 daemon=$!
 # The daemon starts peerpod-relay detached (it outlives daemon restarts); the demo stops it too.

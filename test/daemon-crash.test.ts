@@ -66,7 +66,7 @@ describe("daemon killed with SIGKILL", () => {
     "at %s: the restart rolls the half start back, the held StartVM then starts the sandbox anew on one VM, StopVM removes it",
     async (failpoint) => {
       dirs = await makeDaemonDirs();
-      daemon = await startDaemon(dirs, { CAA_FAILPOINT: failpoint });
+      daemon = await startDaemon(dirs, { CAA_TEST_FAILPOINT: failpoint });
       const ca = await caFingerprint();
       const { agentSocketPath } = await create("sb");
       const starting = start("sb"); // the daemon dies in the middle of it
@@ -116,7 +116,7 @@ describe("daemon killed with SIGKILL", () => {
 
   it.each(["stop-after-intent", "stop-after-delete"])("at %s: the restart finishes the StopVM and the held call succeeds", async (failpoint) => {
     dirs = await makeDaemonDirs();
-    daemon = await startDaemon(dirs, { CAA_FAILPOINT: failpoint });
+    daemon = await startDaemon(dirs, { CAA_TEST_FAILPOINT: failpoint });
     await create("sb");
     await start("sb");
     const stopping = stop("sb"); // the daemon dies in the middle of it

@@ -78,7 +78,7 @@ describe("cloud-api-adaptor on the local provider", () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pod(["sh", "-c", `echo pod-${i}`])));
     results.forEach((r, i) => expect(r).toEqual({ status: 0, out: `pod-${i}\n`, err: "" }));
     await nothingLeft();
-    await new Promise((r) => setTimeout(r, 400)); // sockets linger CAA_SOCKET_LINGER_MS
+    await new Promise((r) => setTimeout(r, 400)); // sockets linger SOCKET_LINGER
     expect(await fs.readdir(dirs.podsDir)).toEqual([]);
   });
 

@@ -17,7 +17,7 @@ let daemon: RunningDaemon;
 beforeAll(async () => {
   dirs = await makeDaemonDirs();
   // Sockets of stopped sandboxes linger far longer than any test: a re-created id meets its own.
-  daemon = await startDaemon(dirs, { PEERPODS_LIMIT_PER_NODE: "2", CAA_SOCKET_LINGER_MS: "600000" });
+  daemon = await startDaemon(dirs, { PEERPODS_LIMIT_PER_NODE: "2", SOCKET_LINGER: "10m" });
 });
 
 afterAll(async () => {

@@ -97,7 +97,7 @@ describe("daemon driven like Kata shim 3.5.0", () => {
     expect(await debugSandboxes(daemon.probePort)).toEqual([]);
     expect(await fs.readdir(dirs.vmsDir)).toEqual([]);
     expect(await fs.readdir(`${dirs.stateDir}/sandboxes`)).toEqual([]);
-    await new Promise((r) => setTimeout(r, 400)); // the socket lingers CAA_SOCKET_LINGER_MS
+    await new Promise((r) => setTimeout(r, 400)); // the socket lingers SOCKET_LINGER
     await expect(fs.stat(agentSocketPath)).rejects.toMatchObject({ code: "ENOENT" });
   });
 });

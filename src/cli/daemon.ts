@@ -98,10 +98,10 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     defaultInitdata: config.initdata,
     registryAuth,
     logger,
-    socketLingerMs: Number(env.CAA_SOCKET_LINGER_MS ?? 10_000),
+    socketLingerMs: config.socketLingerMs,
     onStartPhase: (phase, seconds) => metrics.startPhases.observe({ phase }, seconds),
     // Crash tests only: the daemon kills itself at the named point of a transition.
-    failpoint: env.CAA_FAILPOINT ? { name: env.CAA_FAILPOINT, hit: () => process.kill(process.pid, "SIGKILL") } : undefined,
+    failpoint: config.testFailpoint === undefined ? undefined : { name: config.testFailpoint, hit: () => process.kill(process.pid, "SIGKILL") },
   });
 
   await provider.check(AbortSignal.timeout(120_000));

@@ -3,13 +3,19 @@
 //   peerpod-ctl ls [--probe-port 8000]
 //   peerpod-ctl image upload libvirt --uri URI --pool POOL --name NAME FILE
 import { parseArgs } from "node:util";
-import { parseGoDuration } from "../config/index.ts";
+import { daemonConfigSpec, parseGoDuration, type Field } from "../config/index.ts";
 import { runPod } from "../hypervisor/index.ts";
 
 const USAGE = `usage:
   peerpod-ctl run [--socket PATH] [--id ID] [--netns PATH] [--annotation KEY=VALUE]... [--timeout DURATION] [-v] -- COMMAND [ARGS...]
   peerpod-ctl ls [--probe-port PORT]
   peerpod-ctl image upload libvirt [--uri URI] --pool POOL --name NAME FILE`;
+
+/** What the daemon on this node uses for a setting: its variable, else the daemon's default. */
+function daemonSetting(field: Field<unknown>): string {
+  const fallback = typeof field.default === "function" ? field.default() : field.default;
+  return process.env[field.env] ?? fallback ?? "";
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -41,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const verbose = opts.has("v");
       return runPod({
-        socketPath: one("socket", process.env.REMOTE_HYPERVISOR_ENDPOINT ?? "/run/peerpod/hypervisor.sock")!,
+        socketPath: one("socket", daemonSetting(daemonConfigSpec.socketPath))!,
         command,
         sandboxId: one("id"),
         annotations,
@@ -53,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case "ls": {
-      const port = one("probe-port", process.env.PROBE_PORT ?? "8000");
+      const port = one("probe-port", daemonSetting(daemonConfigSpec.probePort));
       const res = await fetch(`http://127.0.0.1:${port}/debug/sandboxes`);
       if (!res.ok) throw new Error(`daemon answered ${res.status} ${await res.text()}`);
       const list = (await res.json()) as { id: string; state: string; vmName?: string; address?: string; vni?: number; ageSeconds: number }[];

@@ -30,6 +30,8 @@ describe("daemon configuration", () => {
       reconcileIntervalMs: 300_000,
       registryAuth: "on",
       registryAuthFile: undefined,
+      socketLingerMs: 10_000,
+      testFailpoint: undefined,
     });
   });
 

@@ -4,6 +4,7 @@
 // Provider settings live in providers/*/config.ts, built with the same toolkit.
 
 import { hostname } from "node:os";
+import { FAILPOINTS } from "../sandbox/failpoints.ts";
 import { ConfigError, InvalidConfigError } from "./errors.ts";
 import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
 import { boolField, durationField, enumField, intField, listField, portField, stringField } from "./field-kinds.ts";
@@ -221,6 +222,19 @@ export const daemonConfigSpec = Object.freeze({
     env: "REGISTRY_AUTH_FILE",
     flag: "registry-auth-file",
     description: "A containers-auth.json file given to every pod instead of its pull secrets (nodes outside Kubernetes).",
+  }),
+  // Ours: the shim may still be closing its agent connection when StopVM returns.
+  socketLingerMs: durationField({
+    env: "SOCKET_LINGER",
+    flag: "socket-linger",
+    default: "10s",
+    description: "How long a stopped sandbox's agent socket keeps answering errors before it disappears.",
+  }),
+  // Ours, for the crash tests only.
+  testFailpoint: enumField({
+    env: "CAA_TEST_FAILPOINT",
+    values: FAILPOINTS,
+    description: "Tests only: the daemon kills itself (SIGKILL) at this point of StartVM or StopVM.",
   }),
 });
 

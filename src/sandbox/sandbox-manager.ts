@@ -9,6 +9,7 @@ import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
 import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import { resourcesFromAnnotations } from "./resources.ts";
+import { FAILPOINTS, type Failpoint } from "./failpoints.ts";
 import { PhaseClock, type StartPhase } from "./phase-clock.ts";
 import { podUserData } from "./pod-user-data.ts";
 import { checkPodInitdata } from "./initdata-check.ts";
@@ -45,14 +46,13 @@ export interface SandboxManagerOptions {
   /** Bound on provider clean-up work done outside any call's deadline (rollback, reconcile). */
   readonly cleanupTimeoutMs?: number;
   /** Crash tests: called at the named point of a transition (the daemon SIGKILLs itself there). */
-  readonly failpoint?: { readonly name: string; readonly hit: () => void };
+  readonly failpoint?: { readonly name: Failpoint; readonly hit: () => void };
   /** Told how long each phase of a successful StartVM took, so slow pod starts can be traced
    * to the provider, the VM's boot or the daemon itself. */
   readonly onStartPhase?: (phase: StartPhase, seconds: number) => void;
 }
 
-/** Points in StartVM/StopVM where crash tests stop the daemon dead. */
-export const FAILPOINTS = ["start-after-intent", "start-after-create", "start-after-vm-saved", "start-after-relay", "stop-after-intent", "stop-after-delete"] as const;
+export { FAILPOINTS };
 
 export interface SandboxView {
   readonly id: string;
@@ -522,7 +522,7 @@ export class SandboxManager {
     await fs.rmdir(dir).catch(() => {});
   }
 
-  private failpoint(name: (typeof FAILPOINTS)[number]): void {
+  private failpoint(name: Failpoint): void {
     if (this.o.failpoint?.name === name) this.o.failpoint.hit();
   }
 

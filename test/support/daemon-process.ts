@@ -65,7 +65,7 @@ export async function startDaemon(dirs: DaemonDirs, extraEnv: Record<string, str
     LOCAL_NETWORK: "loopback",
     PROBE_PORT: String(probePort),
     LOG_LEVEL: "info",
-    CAA_SOCKET_LINGER_MS: "200",
+    SOCKET_LINGER: "200ms",
     NODE_NAME: "test-node",
     ...extraEnv,
   };
