@@ -5,7 +5,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor } from "../src/cli/shim-driver.ts";
+import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
+import { FakeKubeApi } from "./support/fake-kube-api.ts";
 import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
@@ -44,4 +45,21 @@ describe("daemons of two clusters sharing a cloud account", () => {
     const ids = await Promise.all([a, b].map((d) => fs.readFile(path.join(d.stateDir, "cluster-id"), "utf8")));
     expect(ids[0]).not.toBe(ids[1]);
   }, 120_000);
+
+  it("in a cluster, marks VMs with CLUSTER_NAME and the kube-system namespace's UID", async () => {
+    const api = await FakeKubeApi.start();
+    try {
+      api.addNode("worker-0");
+      const d = await makeDaemonDirs();
+      allDirs.push(d);
+      const kubeconfig = path.join(d.root, "kubeconfig");
+      await fs.writeFile(kubeconfig, api.kubeconfig());
+      const daemon = await startDaemon(d, { KUBECONFIG: kubeconfig, NODE_NAME: "worker-0", CLUSTER_NAME: "prod" });
+      daemons.push(daemon);
+      expect(daemon.logs()).toContain(`"cluster":"prod/${api.kubeSystemUid}","from":"kube-system namespace"`);
+      expect((await fs.readFile(path.join(d.stateDir, "cluster-id"), "utf8")).trim()).toBe(api.kubeSystemUid);
+    } finally {
+      await api.close();
+    }
+  }, 60_000);
 });

@@ -12,7 +12,7 @@ import { Client } from "../src/ttrpc/index.ts";
 import pino from "pino";
 import { localProviderConfig } from "../providers/local/config.ts";
 import { LocalProvider } from "../providers/local/provider.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import { cleanupDaemonDirs, clusterMark, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs | undefined;
@@ -134,7 +134,7 @@ describe("daemon killed with SIGKILL", () => {
     daemon = await startDaemon(dirs, { RECONCILE_INTERVAL: "1s" });
     const stray = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: dirs.vmsDir }, dirs.stateDir, false), pino({ level: "silent" }));
     await stray.createVm(
-      { name: "podvm-ghost", token: "t", owner: { sandboxId: "ghost", node: "test-node", cluster: "default" }, resources: {} as never, userData: "#cloud-config\nwrite_files: []\n" },
+      { name: "podvm-ghost", token: "t", owner: { sandboxId: "ghost", node: "test-node", cluster: await clusterMark(dirs) }, resources: {} as never, userData: "#cloud-config\nwrite_files: []\n" },
       AbortSignal.timeout(10_000),
     );
     expect(await fs.readdir(dirs.vmsDir)).toEqual(["podvm-ghost"]);

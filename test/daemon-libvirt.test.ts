@@ -11,7 +11,7 @@ import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { vmNameFor } from "../src/sandbox/vm-name.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import { cleanupDaemonDirs, clusterMark, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
 import { acquireLibvirtDaemons, leftovers, preparePeerVmHost, removeAll, SYSTEM_URI, type PeerVmHost } from "./support/libvirt-host.ts";
 
 const h = Hypervisor.method;
@@ -54,7 +54,7 @@ describe("cloud-api-adaptor on the libvirt provider", () => {
     async () => {
       daemon = await startDaemon(dirs, env());
       const id = `lv${run}p${randomBytes(8).toString("hex")}`;
-      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: "default" }, undefined);
+      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
       let out = "";
       const status = await runPod({ socketPath: dirs.socketPath, sandboxId: id, command: ["echo", "from libvirt"], startTimeoutMs: 240_000, stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
       expect({ status, out }).toEqual({ status: 0, out: "from libvirt\n" });
@@ -73,7 +73,7 @@ describe("cloud-api-adaptor on the libvirt provider", () => {
     async () => {
       daemon = await startDaemon(dirs, env());
       const id = `lv${run}k${randomBytes(8).toString("hex")}`;
-      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: "default" }, undefined);
+      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
       await create(id);
       const starting = start(id).catch((e: unknown) => e);
       // Killed while the VM boots: the domain runs, its volumes exist, no lease yet.

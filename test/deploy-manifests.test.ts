@@ -173,6 +173,7 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
 
   it("grants the daemon only what node capacity and registry credentials need", () => {
     expect(one(overlay, "ClusterRole", "peerpods-node-capacity").rules).toEqual([
+      { apiGroups: [""], resources: ["namespaces"], resourceNames: ["kube-system"], verbs: ["get"] },
       { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
       { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
     ]);

@@ -11,7 +11,7 @@ import type { KubeConfigSource } from "../k8s/index.ts";
 import { CertificateAuthority, loadOperatorCertificates, peerVmServerName, tlsProfile, type TlsProfile } from "../pki/index.ts";
 import { makeRegistryAuth } from "../registry-auth/index.ts";
 import { RelayClient, RemoteRelays, startDetachedRelay } from "../relay/client/index.ts";
-import { SandboxManager, SandboxStore, type ReconcileReport, type VmTlsIssuer } from "../sandbox/index.ts";
+import { resolveClusterIdentity, SandboxManager, SandboxStore, type ReconcileReport, type VmTlsIssuer } from "../sandbox/index.ts";
 import { WorkerTunnels } from "../tunnel/index.ts";
 import { Server } from "../ttrpc/index.ts";
 import { sleep } from "../util/sleep.ts";
@@ -50,6 +50,13 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
 
   const provider = new InstrumentedProvider(inner, metrics);
   const kube = await findKubeApi(env, logger);
+  const cluster = await resolveClusterIdentity({
+    clusterName: config.clusterName,
+    clusterId: config.clusterId,
+    stateDir: config.stateDir,
+    kubeSystemUid: async () => (kube === undefined ? undefined : kubeSystemUidWithRetries(kube, logger)),
+  });
+  logger.info({ cluster: cluster.mark, from: cluster.origin }, "cluster identity on this node's peer VMs");
   const registryAuth = await makeRegistryAuth({ enabled: config.registryAuth === "on", authFile: config.registryAuthFile, kubeConfig: kube?.kubeConfig, logger });
   logger.info({ source: registryAuth.source }, "registry credentials for peer pods");
   let clientTls: { readonly caPem: string; readonly certPem: string; readonly keyPem: string } | undefined;
@@ -83,7 +90,7 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   manager = new SandboxManager({
     store,
     provider,
-    owner: { node: config.nodeName, cluster: config.clusterName },
+    owner: { node: config.nodeName, cluster: cluster.mark },
     podsDir: config.podsDir,
     // Upstream: 0 or less means unlimited, and nothing is advertised.
     limit: config.peerpodsLimitPerNode > 0 ? config.peerpodsLimitPerNode : Number.POSITIVE_INFINITY,
@@ -206,6 +213,20 @@ async function findKubeApi(env: Readonly<Record<string, string | undefined>>, lo
   } catch (err) {
     logger.warn({ err: (err as Error).message }, "Kubernetes configuration unusable: node capacity not advertised");
     return undefined;
+  }
+}
+
+/** The kube-system namespace's UID; a few tries, since a node's API connection may lag its start. */
+async function kubeSystemUidWithRetries(kube: KubeConfigSource, logger: Logger): Promise<string> {
+  const { kubeSystemUid } = await import("../k8s/index.ts");
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await kubeSystemUid(kube.kubeConfig, AbortSignal.timeout(10_000));
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      logger.warn({ err: (err as Error).message, attempt }, "cluster identity: Kubernetes API did not answer; retrying");
+      await sleep(1000 * 2 ** attempt);
+    }
   }
 }
 

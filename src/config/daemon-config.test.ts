@@ -27,6 +27,7 @@ describe("daemon configuration", () => {
       logLevel: "info",
       nodeName: hostname(),
       clusterName: "default",
+      clusterId: undefined,
       reconcileIntervalMs: 300_000,
       registryAuth: "on",
       registryAuthFile: undefined,

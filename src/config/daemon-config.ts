@@ -207,7 +207,14 @@ export const daemonConfigSpec = Object.freeze({
     env: "CLUSTER_NAME",
     flag: "cluster-name",
     default: "default",
-    description: "Name tagged on every VM so orphans can be found per cluster.",
+    description: "Name tagged on every VM so orphans can be found per cluster (with the cluster's id: CLUSTER_ID).",
+  }),
+  // Ours: CLUSTER_NAME alone is not unique (the shipped overlays all say "default").
+  clusterId: stringField({
+    env: "CLUSTER_ID",
+    flag: "cluster-id",
+    defaultDoc: "kept in CAA_STATE_DIR; first the kube-system namespace UID in a cluster, else random",
+    description: "Id unique to the cluster, tagged on every VM with CLUSTER_NAME; a VM is deleted only when its marks are exactly this daemon's.",
   }),
   // Ours (upstream always reads the pod's pull secrets, with no way to turn it off).
   registryAuth: enumField({

@@ -194,3 +194,8 @@ export async function killRelay(relaySocket: string): Promise<number | undefined
   }
   return pid;
 }
+
+/** The cluster mark a daemon on these folders puts on its VMs (CLUSTER_NAME/its cluster id). */
+export async function clusterMark(dirs: DaemonDirs, clusterName = "default"): Promise<string> {
+  return `${clusterName}/${(await fs.readFile(path.join(dirs.stateDir, "cluster-id"), "utf8")).trim()}`;
+}

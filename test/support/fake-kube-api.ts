@@ -1,10 +1,12 @@
-// A local HTTPS endpoint that answers like the Kubernetes API server does for nodes, for tests
+// A local HTTPS endpoint that answers like the Kubernetes API server does for nodes (and the
+// kube-system namespace, whose UID identifies the cluster), for tests
 // driven by the real @kubernetes/client-node: bearer-token auth, GET of a node and of its status,
 // PATCH of the status subresource in the patch formats the API server takes (JSON Patch, merge
 // patch, strategic merge patch; others 415), a resourceVersion precondition (409), Status
 // objects for errors, and faults on demand (409/429/5xx, with Retry-After). Namespaced objects
 // (pods, service accounts, secrets) answer GET by name, and paths can be forbidden (403) as an
 // RBAC denial would.
+import { randomUUID } from "node:crypto";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -76,6 +78,8 @@ export class FakeKubeApi {
   private readonly faults: Array<{ method: string; fault: Fault }> = [];
   private readonly server: https.Server;
   private version = 100;
+  /** The cluster's identity: the kube-system namespace's UID. */
+  readonly kubeSystemUid = randomUUID();
 
   private constructor(ca: TestCa, server: https.Server, token: string) {
     this.ca = ca;
@@ -206,6 +210,9 @@ export class FakeKubeApi {
       const found = this.namespaced.get(`${namespace}/${plural}/${name}`);
       if (method !== "GET") return reply(405, status(405, `method ${method} not allowed here`));
       return found === undefined ? reply(404, status(404, `${plural} "${name}" not found`)) : reply(200, JSON.stringify(found));
+    }
+    if (method === "GET" && path === "/api/v1/namespaces/kube-system") {
+      return reply(200, JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-system", uid: this.kubeSystemUid, resourceVersion: "1" } }));
     }
     const match = /^\/api\/v1\/nodes\/([^/]+)(\/status)?$/.exec(path);
     if (match === null) return reply(404, status(404, "the server could not find the requested resource"));
