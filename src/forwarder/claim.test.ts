@@ -6,7 +6,7 @@ import path from "node:path";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
 import { peerVmServerName, poolVmServerName } from "../pki/server-name.ts";
-import { sendClaimRequest } from "../pool/claim-client.ts";
+import { sendClaimRequest } from "../../test/support/claim-client.ts";
 import { waitForForwarder } from "../proxy/index.ts";
 import { FORWARDER_CONFIG_PATH, INITDATA_PATH, sandboxFiles, type CloudConfigFile, type PoolForwarderConfig } from "../userdata/index.ts";
 import { startRelayTestAgent } from "../../test/support/relay-test-agent.ts";

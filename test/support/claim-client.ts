@@ -1,8 +1,9 @@
-// The daemon's end of a claim: one mutual-TLS connection to a pool VM's forwarder, dialled with
+// The claiming end of the pool-VM claim protocol (the daemon side lands with the warm pool; until
+// then only tests claim): one mutual-TLS connection to a pool VM's forwarder, dialled with
 // the pool VM's server name and the claim ALPN protocol, one request, one reply.
 import tls from "node:tls";
-import { poolVmServerName } from "../pki/server-name.ts";
-import { CLAIM_ALPN, encodeClaimMessage, readClaimMessage, type ClaimReply, type ClaimRequest } from "../userdata/index.ts";
+import { poolVmServerName } from "../../src/pki/server-name.ts";
+import { CLAIM_ALPN, encodeClaimMessage, readClaimMessage, type ClaimReply, type ClaimRequest } from "../../src/userdata/index.ts";
 
 /** The daemon's client certificate and the CA the VMs' certificates chain to (PEM). */
 export interface ClaimClientTls {
