@@ -90,20 +90,34 @@ try {
     lookup: await timeLoop(CALLS, (i) => client.lookupDomainByName(names[i % names.length]!)),
     xml: await timeLoop(CALLS, (i) => client.getDomainXml(defined[i % defined.length]!)),
   };
-  const { stdout } = await run(PYTHON, ["-c", PY_LOOP, SYSTEM_URI, prefix, String(CALLS), String(DOMAINS)], { maxBuffer: 1 << 20 });
+  const { stdout } = await run(PYTHON, ["-c", PY_LOOP, SYSTEM_URI, prefix, String(CALLS), String(DOMAINS)], {
+    maxBuffer: 1 << 20,
+  });
   const theirs = JSON.parse(stdout) as typeof ours;
 
   console.log(`libvirt calls on ${SYSTEM_URI}, ${DOMAINS} domains, ${CALLS} calls each (µs)`);
-  console.log("call".padEnd(28) + "ours p50".padStart(10) + "ours p99".padStart(10) + "C p50".padStart(10) + "C p99".padStart(10));
+  console.log(
+    "call".padEnd(28) + "ours p50".padStart(10) + "ours p99".padStart(10) + "C p50".padStart(10) + "C p99".padStart(10),
+  );
   for (const k of ["list", "lookup", "xml"] as const) {
     const label = { list: "listAllDomains", lookup: "lookupDomainByName", xml: "getDomainXml" }[k];
-    console.log(label.padEnd(28) + ours[k].p50.toFixed(1).padStart(10) + ours[k].p99.toFixed(1).padStart(10) + theirs[k].p50.toFixed(1).padStart(10) + theirs[k].p99.toFixed(1).padStart(10));
+    console.log(
+      label.padEnd(28) +
+        ours[k].p50.toFixed(1).padStart(10) +
+        ours[k].p99.toFixed(1).padStart(10) +
+        theirs[k].p50.toFixed(1).padStart(10) +
+        theirs[k].p99.toFixed(1).padStart(10),
+    );
   }
-  const ratio = (ours.list.p50 + ours.lookup.p50 + ours.xml.p50) / (theirs.list.p50 + theirs.lookup.p50 + theirs.xml.p50);
+  const ratio =
+    (ours.list.p50 + ours.lookup.p50 + ours.xml.p50) / (theirs.list.p50 + theirs.lookup.p50 + theirs.xml.p50);
 
   // StartVM split, measured on the provider with the test image.
   const host = await preparePeerVmHost(client);
-  const provider = new LibvirtProvider(libvirtProviderConfig(host.env()), { logger: pino({ level: "silent" }), leasePollMs: 250 });
+  const provider = new LibvirtProvider(libvirtProviderConfig(host.env()), {
+    logger: pino({ level: "silent" }),
+    leasePollMs: 250,
+  });
   await provider.check(AbortSignal.timeout(30_000));
   const started: number[] = [];
   const proto = LibvirtClient.prototype;
@@ -123,8 +137,20 @@ try {
         name,
         token: `bench-${k}`,
         owner: { sandboxId: name, node: "bench", cluster: "bench" },
-        resources: { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined },
-        userData: buildUserData({ version: 1, sandboxId: name, listenPort: 15150, tls: undefined, podNetwork: undefined }),
+        resources: {
+          instanceType: undefined,
+          vcpus: undefined,
+          memoryMiB: undefined,
+          gpus: undefined,
+          image: undefined,
+        },
+        userData: buildUserData({
+          version: 1,
+          sandboxId: name,
+          listenPort: 15150,
+          tls: undefined,
+          podNetwork: undefined,
+        }),
       },
       AbortSignal.timeout(300_000),
     );
@@ -135,12 +161,16 @@ try {
     bootMs.push(t1 - tStart);
     const td = performance.now();
     await provider.deleteVm({ id: vm.id, name }, AbortSignal.timeout(120_000));
-    console.log(`StartVM ${name}: libvirt calls ${(tStart - t0).toFixed(0)} ms, boot wait ${(t1 - tStart).toFixed(0)} ms; delete ${(performance.now() - td).toFixed(0)} ms`);
+    console.log(
+      `StartVM ${name}: libvirt calls ${(tStart - t0).toFixed(0)} ms, boot wait ${(t1 - tStart).toFixed(0)} ms; delete ${(performance.now() - td).toFixed(0)} ms`,
+    );
   }
   proto.startDomain = startDomain;
   await provider.close();
   const overhead = stats(callsMs).p50;
-  console.log(`RESULT libvirt_call_p50_ratio=${ratio.toFixed(2)} startvm_overhead_ms=${overhead.toFixed(0)} startvm_boot_wait_ms=${stats(bootMs).p50.toFixed(0)}`);
+  console.log(
+    `RESULT libvirt_call_p50_ratio=${ratio.toFixed(2)} startvm_overhead_ms=${overhead.toFixed(0)} startvm_boot_wait_ms=${stats(bootMs).p50.toFixed(0)}`,
+  );
 } finally {
   // The bench's domains, volumes and logs, whatever state a failure left them in.
   await removeAll(client, prefix);

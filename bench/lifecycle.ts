@@ -40,8 +40,12 @@ const launcher: VmLauncher = {
     const config = forwarderConfigFromUserData(req.userData);
     const n = nextAddress++;
     const host = `127.99.${n >> 8}.${n & 255}`;
-    const tls = config.tls === undefined ? undefined : { ca: config.tls.caCert, cert: config.tls.cert, key: config.tls.key };
-    forwarders.set(req.instanceId, await startForwarder({ listen: { host, port: config.listenPort }, agentSocketPath: agent.socketPath, tls }));
+    const tls =
+      config.tls === undefined ? undefined : { ca: config.tls.caCert, cert: config.tls.cert, key: config.tls.key };
+    forwarders.set(
+      req.instanceId,
+      await startForwarder({ listen: { host, port: config.listenPort }, agentSocketPath: agent.socketPath, tls }),
+    );
     return { privateIp: host };
   },
   async terminate(id) {
@@ -50,9 +54,14 @@ const launcher: VmLauncher = {
   },
 };
 const fake = await FakeEc2.start({ launcher, bootDelayMs: 0 });
-const env = Object.fromEntries(Object.entries({ ...awsEnv(fake), CLOUD_PROVIDER: "aws", PEERPODS_LIMIT_PER_NODE: "250", LOG_LEVEL: "warn" }).filter((kv): kv is [string, string] => kv[1] !== undefined));
+const env = Object.fromEntries(
+  Object.entries({ ...awsEnv(fake), CLOUD_PROVIDER: "aws", PEERPODS_LIMIT_PER_NODE: "250", LOG_LEVEL: "warn" }).filter(
+    (kv): kv is [string, string] => kv[1] !== undefined,
+  ),
+);
 const daemon = await startDaemon(dirs, env);
-const rssOf = async () => Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${daemon.child.pid}/status`, "utf8"))![1]) / 1024;
+const rssOf = async () =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${daemon.child.pid}/status`, "utf8"))![1]) / 1024;
 const rssIdle = await rssOf();
 
 async function providerSeconds(): Promise<number> {
@@ -68,7 +77,9 @@ async function providerSeconds(): Promise<number> {
 const agents: Client[] = [];
 async function startPod(id: string): Promise<number> {
   const t0 = performance.now();
-  const { agentSocketPath } = await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+  const { agentSocketPath } = await onHypervisor(dirs.socketPath, (c) =>
+    c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }),
+  );
   await onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 120_000 }));
   const client = await Client.connect(agentSocketPath);
   await client.call(Health.method.check, {}, { timeoutMs: 30_000 });
@@ -76,7 +87,8 @@ async function startPod(id: string): Promise<number> {
   return performance.now() - t0;
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const totals: number[] = [];
 const providers: number[] = [];
 const overheads: number[] = [];
@@ -102,7 +114,9 @@ const rows = [
   ["  daemon overhead (the rest)", pct(overheads, 50).toFixed(2), pct(overheads, 99).toFixed(2)],
 ];
 for (const r of rows) console.log(r[0]!.padEnd(42) + r[1]!.padStart(10) + r[2]!.padStart(10));
-console.log(`daemon RSS: ${rssIdle.toFixed(1)} MiB idle, ${rssMb.toFixed(1)} MiB with ${LIVE} live sandboxes (${os.cpus().length} CPUs)`);
+console.log(
+  `daemon RSS: ${rssIdle.toFixed(1)} MiB idle, ${rssMb.toFixed(1)} MiB with ${LIVE} live sandboxes (${os.cpus().length} CPUs)`,
+);
 
 for (const c of agents) c.close();
 await Promise.all(

@@ -15,7 +15,14 @@ import { uploadImage } from "../providers/libvirt/upload-image.ts";
 import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import { buildUserData } from "../src/userdata/index.ts";
 import { createTestPki } from "../test/support/test-certs.ts";
-import { acquireLibvirtDaemons, ensureTestPool, preparePeerVmHost, removeAll, SYSTEM_URI, TEST_POOL } from "../test/support/libvirt-host.ts";
+import {
+  acquireLibvirtDaemons,
+  ensureTestPool,
+  preparePeerVmHost,
+  removeAll,
+  SYSTEM_URI,
+  TEST_POOL,
+} from "../test/support/libvirt-host.ts";
 
 const VMS = Number(process.env.BENCH_VMS ?? 1);
 const prefix = `bench-pv-${randomBytes(2).toString("hex")}`;
@@ -60,11 +67,19 @@ try {
   const logger = pino({ level: "silent" });
   const common = { LIBVIRT_MEMORY: "1024", LIBVIRT_SHUTDOWN_GRACE: "0s" };
   const testImage = new LibvirtProvider(libvirtProviderConfig(host.env(common)), { logger, leasePollMs: 250 });
-  const { LIBVIRT_KERNEL: _k, LIBVIRT_INITRD: _i, LIBVIRT_CMDLINE: _c, ...uefiEnv } = host.env({ ...common, LIBVIRT_VOL_NAME: podvmVolume });
+  const {
+    LIBVIRT_KERNEL: _k,
+    LIBVIRT_INITRD: _i,
+    LIBVIRT_CMDLINE: _c,
+    ...uefiEnv
+  } = host.env({ ...common, LIBVIRT_VOL_NAME: podvmVolume });
   const podvm = new LibvirtProvider(libvirtProviderConfig(uefiEnv), { logger, leasePollMs: 250 });
   const times: Record<"podvm" | "test", number[]> = { podvm: [], test: [] };
   for (let k = 0; k < VMS; k++) {
-    for (const [kind, provider] of [["test", testImage], ["podvm", podvm]] as const) {
+    for (const [kind, provider] of [
+      ["test", testImage],
+      ["podvm", podvm],
+    ] as const) {
       const name = `${prefix}-${kind}${k}`;
       const t0 = performance.now();
       const vm = await provider.createVm(
@@ -72,7 +87,13 @@ try {
           name,
           token: `bench-${k}`,
           owner: { sandboxId: name, node: "bench", cluster: "bench" },
-          resources: { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined },
+          resources: {
+            instanceType: undefined,
+            vcpus: undefined,
+            memoryMiB: undefined,
+            gpus: undefined,
+            image: undefined,
+          },
           userData: buildUserData({ version: 1, sandboxId: name, listenPort: 15150, tls, podNetwork: undefined }),
         },
         AbortSignal.timeout(1_200_000),
@@ -86,10 +107,22 @@ try {
   }
   await testImage.close();
   await podvm.close();
-  const sizes = Object.fromEntries(await Promise.all(["raw", "qcow2", "vhd", "ova"].map(async (f) => [f, (await fs.stat(`${image.dir}/podvm.${f}`)).size / MB] as const)));
-  console.log(`sizes (MB): ${Object.entries(sizes).map(([f, s]) => `${f} ${s.toFixed(0)}`).join(", ")}`);
+  const sizes = Object.fromEntries(
+    await Promise.all(
+      ["raw", "qcow2", "vhd", "ova"].map(
+        async (f) => [f, (await fs.stat(`${image.dir}/podvm.${f}`)).size / MB] as const,
+      ),
+    ),
+  );
+  console.log(
+    `sizes (MB): ${Object.entries(sizes)
+      .map(([f, s]) => `${f} ${s.toFixed(0)}`)
+      .join(", ")}`,
+  );
   const ratio = median(times.podvm) / median(times.test);
-  console.log(`RESULT podvm_boot_ratio=${ratio.toFixed(2)} podvm_qcow2_mb=${sizes.qcow2!.toFixed(0)} podvm_boot_s=${(median(times.podvm) / 1000).toFixed(1)} test_image_boot_s=${(median(times.test) / 1000).toFixed(1)}`);
+  console.log(
+    `RESULT podvm_boot_ratio=${ratio.toFixed(2)} podvm_qcow2_mb=${sizes.qcow2!.toFixed(0)} podvm_boot_s=${(median(times.podvm) / 1000).toFixed(1)} test_image_boot_s=${(median(times.test) / 1000).toFixed(1)}`,
+  );
 } finally {
   await removeAll(client, prefix);
   await client.close();

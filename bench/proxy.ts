@@ -167,7 +167,8 @@ async function measure(socketPath: string, daemon: Role, vm: Role): Promise<Roun
 
 function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+  for (const r of rows)
+    console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
 }
 
 async function main(): Promise<void> {
@@ -194,9 +195,21 @@ async function main(): Promise<void> {
   }
 
   const fig = (which: Path, pick: (r: RoundResult) => number) => median(results[which].map(pick));
-  console.log(`median of ${ROUNDS} rounds; ${LATENCY_CALLS} sequential calls per latency figure; throughput: ${STREAM_CALLS} calls, ${STREAM_CONCURRENCY} at a time on one connection`);
+  console.log(
+    `median of ${ROUNDS} rounds; ${LATENCY_CALLS} sequential calls per latency figure; throughput: ${STREAM_CALLS} calls, ${STREAM_CONCURRENCY} at a time on one connection`,
+  );
   printTable([
-    ["path", "Check p50 µs", "Check p99 µs", "32KiB read p50 µs", "32KiB read p99 µs", "32KiB c8 MB/s", "CPU/Check µs: client", "daemon", "vm"],
+    [
+      "path",
+      "Check p50 µs",
+      "Check p99 µs",
+      "32KiB read p50 µs",
+      "32KiB read p99 µs",
+      "32KiB c8 MB/s",
+      "CPU/Check µs: client",
+      "daemon",
+      "vm",
+    ],
     ...(["direct", "proxied"] as const).map((which) => [
       which,
       fig(which, (r) => r.check.p50).toFixed(1),
@@ -213,7 +226,9 @@ async function main(): Promise<void> {
   const p50Proxied = fig("proxied", (r) => r.check.p50);
   const p50Direct = fig("direct", (r) => r.check.p50);
   const throughputRatio = fig("proxied", (r) => r.throughput) / fig("direct", (r) => r.throughput);
-  console.log(`RESULT proxy_p50_ratio=${(p50Proxied / p50Direct).toFixed(3)} added_p50_us=${(p50Proxied - p50Direct).toFixed(1)} stream_throughput_ratio=${throughputRatio.toFixed(3)}`);
+  console.log(
+    `RESULT proxy_p50_ratio=${(p50Proxied / p50Direct).toFixed(3)} added_p50_us=${(p50Proxied - p50Direct).toFixed(1)} stream_throughput_ratio=${throughputRatio.toFixed(3)}`,
+  );
 }
 
 await main();

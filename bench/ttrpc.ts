@@ -23,7 +23,13 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { EchoRequestSchema } from "../test/support/gen/test/echo_pb.js";
 import { Client } from "../src/ttrpc/index.ts";
 import { startEchoServerProcess } from "../test/support/echo-server-process.ts";
-import { buildGoPeer, runGoBenchClient, startGoServer, type GoBenchOptions, type GoBenchResult } from "../test/support/go-peer.ts";
+import {
+  buildGoPeer,
+  runGoBenchClient,
+  startGoServer,
+  type GoBenchOptions,
+  type GoBenchResult,
+} from "../test/support/go-peer.ts";
 
 const SMALL = 32;
 const LARGE = 64 * 1024;
@@ -81,7 +87,8 @@ async function runOurBenchClient(opts: GoBenchOptions): Promise<GoBenchResult> {
           const start = performance.now();
           const reply = await client.callRaw("ttrpc.test.Echo", "Echo", payload);
           const elapsed = performance.now() - start;
-          if (reply.length !== payload.length) throw new Error(`reply of ${reply.length} bytes to a request of ${payload.length}`);
+          if (reply.length !== payload.length)
+            throw new Error(`reply of ${reply.length} bytes to a request of ${payload.length}`);
           responseBytes += reply.length;
           if (latencies !== undefined) latencies[i] = elapsed * 1000;
         }
@@ -130,7 +137,13 @@ async function main(): Promise<void> {
       for (let k = 0; k < PAIRS.length; k++) {
         const pair = PAIRS[(round + k) % PAIRS.length]!;
         for (const s of SCENARIOS) {
-          const opts: GoBenchOptions = { socketPath: sockets[pair.server], size: s.size, concurrency: s.concurrency, count: s.count, warmup: s.warmup };
+          const opts: GoBenchOptions = {
+            socketPath: sockets[pair.server],
+            size: s.size,
+            concurrency: s.concurrency,
+            count: s.count,
+            warmup: s.warmup,
+          };
           const result = pair.client === "ours" ? await runOurBenchClient(opts) : await runGoBenchClient(opts);
           const key = `${pair.label} ${s.name}`;
           samples.set(key, [...(samples.get(key) ?? []), result]);
@@ -149,7 +162,16 @@ async function main(): Promise<void> {
     return median(runs.map((r) => r[figure]));
   };
   const rows = [
-    ["pair", "small p50 µs", "small p99 µs", "64KiB c1 MB/s", "64KiB c1 p50 µs", "64KiB c32 MB/s", "64KiB c32 p50 µs", "64KiB c32 p99 µs"],
+    [
+      "pair",
+      "small p50 µs",
+      "small p99 µs",
+      "64KiB c1 MB/s",
+      "64KiB c1 p50 µs",
+      "64KiB c32 MB/s",
+      "64KiB c32 p50 µs",
+      "64KiB c32 p99 µs",
+    ],
     ...PAIRS.map(({ label }) => [
       label,
       get(label, "small c1", "p50_us").toFixed(1),
@@ -163,7 +185,8 @@ async function main(): Promise<void> {
   ];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   console.log(`median of ${ROUNDS} rounds; small = ${SMALL}-byte Echo data, c = concurrent calls on one connection`);
-  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+  for (const r of rows)
+    console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
 
   const p50Ratio = get("ours→ours", "small c1", "p50_us") / get("Go→Go", "small c1", "p50_us");
   const throughputRatio = get("ours→ours", "64KiB c32", "mb_per_s") / get("Go→Go", "64KiB c32", "mb_per_s");

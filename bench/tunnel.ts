@@ -34,8 +34,21 @@ const median = (xs: readonly number[]): number => {
 };
 
 async function measure(lab: TunnelLab, host: string): Promise<Sample> {
-  const t = await lab.runClient<{ received: number; seconds: number }>(lab.node, "stream-client", host, SINK_PORT, SECONDS);
-  const rtt = await lab.runClient<{ p50us: number; p99us: number }>(lab.node, "pingpong-client", host, ECHO_PORT, PINGPONGS, 64);
+  const t = await lab.runClient<{ received: number; seconds: number }>(
+    lab.node,
+    "stream-client",
+    host,
+    SINK_PORT,
+    SECONDS,
+  );
+  const rtt = await lab.runClient<{ p50us: number; p99us: number }>(
+    lab.node,
+    "pingpong-client",
+    host,
+    ECHO_PORT,
+    PINGPONGS,
+    64,
+  );
   return { mbPerS: t.received / t.seconds / 1e6, p50us: rtt.p50us, p99us: rtt.p99us };
 }
 
@@ -54,7 +67,18 @@ async function main(): Promise<void> {
     const podns = await setupVmTunnel(network, { podNetnsName: podnsName, underlayNetns: lab.vm });
 
     // The plain path: a veth from the node straight into podns.
-    await runIn(lab.node, "ip", ["link", "add", "direct0", "type", "veth", "peer", "name", "direct0", "netns", podnsName]);
+    await runIn(lab.node, "ip", [
+      "link",
+      "add",
+      "direct0",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "direct0",
+      "netns",
+      podnsName,
+    ]);
     await runIn(lab.node, "ip", ["addr", "add", `${VETH_NODE}/24`, "dev", "direct0"]);
     await runIn(lab.node, "ip", ["link", "set", "direct0", "up"]);
     await runIn(podns, "ip", ["addr", "add", `${VETH_POD}/24`, "dev", "direct0"]);
@@ -75,11 +99,19 @@ async function main(): Promise<void> {
     const figure = (label: string, f: keyof Sample) => median(samples.get(label)!.map((s) => s[f]));
     const rows = [
       ["path", "MB/s", "p50 µs", "p99 µs"],
-      ...paths.map((p) => [p.label, figure(p.label, "mbPerS").toFixed(0), figure(p.label, "p50us").toFixed(1), figure(p.label, "p99us").toFixed(1)]),
+      ...paths.map((p) => [
+        p.label,
+        figure(p.label, "mbPerS").toFixed(0),
+        figure(p.label, "p50us").toFixed(1),
+        figure(p.label, "p99us").toFixed(1),
+      ]),
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    console.log(`node → podns over TCP; median of ${ROUNDS} rounds; ${SECONDS} s streams of 1 MiB writes; ${PINGPONGS} round trips of 64 bytes`);
-    for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
+    console.log(
+      `node → podns over TCP; median of ${ROUNDS} rounds; ${SECONDS} s streams of 1 MiB writes; ${PINGPONGS} round trips of 64 bytes`,
+    );
+    for (const r of rows)
+      console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  "));
     const [tunnel, veth] = paths.map((p) => p.label) as [string, string];
     const throughputRatio = figure(tunnel, "mbPerS") / figure(veth, "mbPerS");
     const rttRatio = figure(tunnel, "p50us") / figure(veth, "p50us");

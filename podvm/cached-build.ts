@@ -36,7 +36,8 @@ export async function podvmInputsHash(): Promise<string> {
     if (path.basename(f) === "cached-build.ts") continue;
     h.update(path.relative(HERE, f)).update(await fs.readFile(f));
   }
-  for (const f of ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]) h.update(await fs.readFile(f).catch(() => Buffer.alloc(0)));
+  for (const f of ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"])
+    h.update(await fs.readFile(f).catch(() => Buffer.alloc(0)));
   h.update(String(SOURCE_DATE_EPOCH));
   return h.digest("hex").slice(0, 16);
 }
@@ -46,7 +47,8 @@ export async function cachedPodvmImage(options: { log?: (line: string) => void }
   const given = process.env.PODVM_IMAGE_DIR;
   if (given !== undefined && given !== "") {
     const dir = path.resolve(given);
-    if (!(await exists(path.join(dir, "podvm.json")))) throw new Error(`PODVM_IMAGE_DIR=${given}: no podvm.json there (expected the outputs of podvm/build.sh)`);
+    if (!(await exists(path.join(dir, "podvm.json"))))
+      throw new Error(`PODVM_IMAGE_DIR=${given}: no podvm.json there (expected the outputs of podvm/build.sh)`);
     log(`using the peer-pod image in ${dir} (PODVM_IMAGE_DIR)`);
     return imageIn(dir, "given");
   }
@@ -66,7 +68,8 @@ export async function cachedPodvmImage(options: { log?: (line: string) => void }
       await fs.rename(staging, dir);
       // Images of earlier inputs are of no further use.
       for (const other of await fs.readdir(CACHE)) {
-        if (other !== hash && /^[0-9a-f]{16}$/.test(other)) await fs.rm(path.join(CACHE, other), { recursive: true, force: true });
+        if (other !== hash && /^[0-9a-f]{16}$/.test(other))
+          await fs.rm(path.join(CACHE, other), { recursive: true, force: true });
       }
       log("peer-pod image built");
       return image;
@@ -93,7 +96,11 @@ async function buildInto(out: string, logFile: string): Promise<void> {
   try {
     const child = spawn("bash", [path.join(HERE, "build.sh"), "--out", out, "--kata-agent", "minimal"], {
       stdio: ["ignore", logFd.fd, logFd.fd],
-      env: { ...process.env, PODVM_APT_CACHE: path.join(REPO, ".cache", "podvm-debs"), SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH) },
+      env: {
+        ...process.env,
+        PODVM_APT_CACHE: path.join(REPO, ".cache", "podvm-debs"),
+        SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH),
+      },
     });
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once("error", reject);

@@ -20,7 +20,10 @@ beforeAll(async () => {
   image = await cachedPodvmImage({ log: (l) => process.stderr.write(`${l}\n`) });
 }, 3_600_000);
 
-async function info(file: string, format?: string): Promise<{ format: string; "virtual-size": number; "format-specific"?: { data?: Record<string, unknown> } }> {
+async function info(
+  file: string,
+  format?: string,
+): Promise<{ format: string; "virtual-size": number; "format-specific"?: { data?: Record<string, unknown> } }> {
   const { stdout } = await run("qemu-img", ["info", "--output=json", ...(format ? ["-f", format] : []), file]);
   return JSON.parse(stdout) as never;
 }
@@ -33,7 +36,9 @@ async function sha256(file: string): Promise<string> {
 
 /** A file of the root partition, read with debugfs without mounting anything. */
 async function rootFile(raw: string, rootOffset: number, file: string): Promise<string> {
-  const { stdout } = await run("debugfs", ["-R", `cat ${file}`, `${raw}?offset=${rootOffset}`], { maxBuffer: 64 * MiB });
+  const { stdout } = await run("debugfs", ["-R", `cat ${file}`, `${raw}?offset=${rootOffset}`], {
+    maxBuffer: 64 * MiB,
+  });
   return stdout;
 }
 
@@ -77,7 +82,8 @@ describe("the peer-pod image", () => {
       expect(vmdk["format-specific"]?.data?.["create-type"]).toBe("streamOptimized");
       expect(vmdk["virtual-size"]).toBe((await info(image.raw, "raw"))["virtual-size"]);
       const mf = await fs.readFile(path.join(dir, "podvm.mf"), "utf8");
-      for (const f of ["podvm.ovf", "podvm-disk1.vmdk"]) expect(mf).toContain(`SHA256(${f})= ${await sha256(path.join(dir, f))}`);
+      for (const f of ["podvm.ovf", "podvm-disk1.vmdk"])
+        expect(mf).toContain(`SHA256(${f})= ${await sha256(path.join(dir, f))}`);
       const ovf = await fs.readFile(path.join(dir, "podvm.ovf"), "utf8");
       expect(ovf).toContain(`ovf:capacity="${vmdk["virtual-size"]}"`);
       expect(ovf).toContain('vmw:key="firmware" vmw:value="efi"');
@@ -107,7 +113,15 @@ describe("the peer-pod image", () => {
 
   it("is a GPT disk whose EFI system partition boots systemd-boot into the cloud kernel, with no login anywhere", async () => {
     const { stdout } = await run("sfdisk", ["--json", image.raw]);
-    const table = (JSON.parse(stdout) as { partitiontable: { label: string; sectorsize?: number; partitions: { start: number; type: string; uuid: string }[] } }).partitiontable;
+    const table = (
+      JSON.parse(stdout) as {
+        partitiontable: {
+          label: string;
+          sectorsize?: number;
+          partitions: { start: number; type: string; uuid: string }[];
+        };
+      }
+    ).partitiontable;
     expect(table.label).toBe("gpt");
     const [esp, root] = table.partitions;
     expect(esp?.type).toBe("C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
@@ -121,11 +135,17 @@ describe("the peer-pod image", () => {
     expect(entry.stdout).toContain("console=ttyS0");
     const rootOffset = root!.start * 512;
     // Root is locked (no password), no getty, no sshd.
-    expect((await rootFile(image.raw, rootOffset, "/etc/shadow")).split("\n").find((l) => l.startsWith("root:"))).toMatch(/^root:[!*]/);
+    expect(
+      (await rootFile(image.raw, rootOffset, "/etc/shadow")).split("\n").find((l) => l.startsWith("root:")),
+    ).toMatch(/^root:[!*]/);
     expect(await rootStat(image.raw, rootOffset, "/usr/sbin/sshd")).toMatch(/File not found/);
-    expect(await rootStat(image.raw, rootOffset, "/etc/systemd/system/getty.target")).toMatch(/Fast link dest: "\/dev\/null"|\/dev\/null/);
+    expect(await rootStat(image.raw, rootOffset, "/etc/systemd/system/getty.target")).toMatch(
+      /Fast link dest: "\/dev\/null"|\/dev\/null/,
+    );
     // The forwarder is one executable; the units start it after provisioning.
     expect(await rootStat(image.raw, rootOffset, "/usr/local/bin/agent-protocol-forwarder")).toMatch(/Mode:\s+0755/);
-    expect(await rootFile(image.raw, rootOffset, "/etc/systemd/system/agent-protocol-forwarder.service")).toContain("Requires=podvm-provision.service");
+    expect(await rootFile(image.raw, rootOffset, "/etc/systemd/system/agent-protocol-forwarder.service")).toContain(
+      "Requires=podvm-provision.service",
+    );
   });
 });

@@ -25,7 +25,8 @@ const { values: v } = parseArgs({
     "source-date-epoch": { type: "string", default: "" },
   },
 });
-if (v.out === undefined || v.forwarder === undefined) throw new Error("usage: manifest.ts --out DIR --forwarder FILE ...");
+if (v.out === undefined || v.forwarder === undefined)
+  throw new Error("usage: manifest.ts --out DIR --forwarder FILE ...");
 const files: Record<string, { sha256: string; size: number }> = {};
 for (const name of OUTPUTS) {
   const file = path.join(v.out, name);

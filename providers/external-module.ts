@@ -38,15 +38,26 @@ export async function loadExternalProvider(o: ExternalModuleOptions): Promise<Pr
     try {
       st = await fs.stat(target);
     } catch (err) {
-      throw new ExternalModuleError(`${shown}: cannot read ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+      throw new ExternalModuleError(
+        `${shown}: cannot read ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        { cause: err },
+      );
     }
-    if (st.uid !== 0 && st.uid !== o.uid) throw new ExternalModuleError(`${shown}: ${target} is owned by uid ${st.uid}; it must belong to root or the daemon's user`);
-    if ((st.mode & 0o022) !== 0) throw new ExternalModuleError(`${shown}: ${target} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); make it writable by its owner only`);
+    if (st.uid !== 0 && st.uid !== o.uid)
+      throw new ExternalModuleError(
+        `${shown}: ${target} is owned by uid ${st.uid}; it must belong to root or the daemon's user`,
+      );
+    if ((st.mode & 0o022) !== 0)
+      throw new ExternalModuleError(
+        `${shown}: ${target} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); make it writable by its owner only`,
+      );
   }
   const bytes = await fs.readFile(o.modulePath);
   const actual = createHash("sha256").update(bytes).digest("hex");
   if (actual !== o.sha256.toLowerCase()) {
-    throw new ExternalModuleError(`${VAR}_SHA256=${o.sha256}: ${o.modulePath} has SHA-256 ${actual}; refusing to load a module that is not the one pinned`);
+    throw new ExternalModuleError(
+      `${VAR}_SHA256=${o.sha256}: ${o.modulePath} has SHA-256 ${actual}; refusing to load a module that is not the one pinned`,
+    );
   }
   let loaded: Record<string, unknown>;
   try {
@@ -56,15 +67,26 @@ export async function loadExternalProvider(o: ExternalModuleOptions): Promise<Pr
   }
   const factory = loaded.providerFactory ?? loaded.default;
   if (!isFactory(factory)) {
-    throw new ExternalModuleError(`${shown}: expected an export providerFactory (or a default export) with name, description and create(ctx), as in providers/provider.ts`);
+    throw new ExternalModuleError(
+      `${shown}: expected an export providerFactory (or a default export) with name, description and create(ctx), as in providers/provider.ts`,
+    );
   }
   if (factory.name !== o.providerName) {
-    throw new ExternalModuleError(`${shown}: the module's provider is ${JSON.stringify(factory.name)} but CLOUD_PROVIDER is ${JSON.stringify(o.providerName)}; they must match`);
+    throw new ExternalModuleError(
+      `${shown}: the module's provider is ${JSON.stringify(factory.name)} but CLOUD_PROVIDER is ${JSON.stringify(o.providerName)}; they must match`,
+    );
   }
   return factory;
 }
 
 function isFactory(value: unknown): value is ProviderFactory {
   const f = value as Partial<ProviderFactory> | undefined;
-  return typeof f === "object" && f !== null && typeof f.name === "string" && f.name !== "" && typeof f.description === "string" && typeof f.create === "function";
+  return (
+    typeof f === "object" &&
+    f !== null &&
+    typeof f.name === "string" &&
+    f.name !== "" &&
+    typeof f.description === "string" &&
+    typeof f.create === "function"
+  );
 }

@@ -22,7 +22,9 @@ export const PROVIDERS: readonly ProviderEntry[] = [
 export async function findProvider(name: string): Promise<ProviderFactory> {
   const entry = PROVIDERS.find((p) => p.name === name);
   if (entry === undefined) {
-    throw new Error(`unknown cloud provider ${JSON.stringify(name)}: known providers are ${PROVIDERS.map((p) => p.name).join(", ")}`);
+    throw new Error(
+      `unknown cloud provider ${JSON.stringify(name)}: known providers are ${PROVIDERS.map((p) => p.name).join(", ")}`,
+    );
   }
   return entry.load();
 }

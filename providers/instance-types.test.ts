@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { chooseInstanceType, compareInstanceTypes, InstanceTypeError, type InstanceTypePolicy, type InstanceTypeRequest, type InstanceTypeSpec } from "./instance-types.ts";
+import {
+  chooseInstanceType,
+  compareInstanceTypes,
+  InstanceTypeError,
+  type InstanceTypePolicy,
+  type InstanceTypeRequest,
+  type InstanceTypeSpec,
+} from "./instance-types.ts";
 
 const policyOf = (allowed: readonly InstanceTypeSpec[], defaultType = "m6a.large"): InstanceTypePolicy => ({
   allowed,
@@ -54,7 +61,11 @@ describe("chooseInstanceType", () => {
         const asks = (req.vcpus ?? 0) > 0 || (req.memoryMiB ?? 0) > 0 || (req.gpus ?? 0) > 0;
         const expected = bruteOrder(table, req);
         if (!asks) {
-          expect(chooseInstanceType(req, policyOf(table))).toEqual({ name: "m6a.large", reason: "default", fallbacks: [] });
+          expect(chooseInstanceType(req, policyOf(table))).toEqual({
+            name: "m6a.large",
+            reason: "default",
+            fallbacks: [],
+          });
         } else if (expected.length === 0) {
           expect(() => chooseInstanceType(req, policyOf(table))).toThrow(InstanceTypeError);
         } else {
@@ -91,14 +102,20 @@ describe("chooseInstanceType", () => {
     fc.assert(
       fc.property(typeTable, sizeRequest, fc.nat(), (table, req, pick) => {
         const named = table[pick % table.length]!.name;
-        expect(chooseInstanceType({ ...req, instanceType: named }, policyOf(table))).toEqual({ name: named, reason: "annotation", fallbacks: [] });
+        expect(chooseInstanceType({ ...req, instanceType: named }, policyOf(table))).toEqual({
+          name: named,
+          reason: "annotation",
+          fallbacks: [],
+        });
       }),
     );
   });
 
   it("rejects an annotation outside the allowed list, naming it and the variable", () => {
     const table = [{ name: "t3.small", vcpus: 2, memoryMiB: 2048, gpus: 0 }];
-    expect(() => chooseInstanceType({ instanceType: "x9.huge" }, policyOf(table))).toThrow(/"x9\.huge".*not allowed: PODVM_INSTANCE_TYPES lists t3\.small/);
+    expect(() => chooseInstanceType({ instanceType: "x9.huge" }, policyOf(table))).toThrow(
+      /"x9\.huge".*not allowed: PODVM_INSTANCE_TYPES lists t3\.small/,
+    );
   });
 
   it("accepts the default type as annotation even when the list omits it, and any type without a list", () => {
@@ -108,7 +125,11 @@ describe("chooseInstanceType", () => {
   });
 
   it("uses the default when sizes are asked but no list is set", () => {
-    expect(chooseInstanceType({ vcpus: 64 }, policyOf([]))).toEqual({ name: "m6a.large", reason: "default", fallbacks: [] });
+    expect(chooseInstanceType({ vcpus: 64 }, policyOf([]))).toEqual({
+      name: "m6a.large",
+      reason: "default",
+      fallbacks: [],
+    });
   });
 
   it("says what could not be met", () => {
@@ -124,6 +145,10 @@ describe("chooseInstanceType", () => {
       { name: "r.large", vcpus: 2, memoryMiB: 8192, gpus: 0 },
       { name: "t.medium", vcpus: 2, memoryMiB: 2048, gpus: 0 },
     ];
-    expect(chooseInstanceType({ vcpus: 2, memoryMiB: 4096 }, policyOf(table))).toEqual({ name: "r.large", reason: "smallest-fit", fallbacks: ["c.xlarge"] });
+    expect(chooseInstanceType({ vcpus: 2, memoryMiB: 4096 }, policyOf(table))).toEqual({
+      name: "r.large",
+      reason: "smallest-fit",
+      fallbacks: ["c.xlarge"],
+    });
   });
 });

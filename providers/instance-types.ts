@@ -89,17 +89,22 @@ export function chooseInstanceType(req: InstanceTypeRequest, policy: InstanceTyp
     }
     return { name: named, reason: "annotation", fallbacks: [] };
   }
-  if (!asksForSize(req) || policy.allowed.length === 0) return { name: policy.defaultType, reason: "default", fallbacks: [] };
+  if (!asksForSize(req) || policy.allowed.length === 0)
+    return { name: policy.defaultType, reason: "default", fallbacks: [] };
   const fits = fittingTypes(req, policy.allowed);
   const best = fits[0];
   if (best === undefined) {
-    throw new InstanceTypeError(`no type in ${policy.allowedVariable} (${listNames(policy.allowed)}) has ${describeRequest(req)}`);
+    throw new InstanceTypeError(
+      `no type in ${policy.allowedVariable} (${listNames(policy.allowed)}) has ${describeRequest(req)}`,
+    );
   }
   return { name: best.name, reason: "smallest-fit", fallbacks: fits.slice(1).map((t) => t.name) };
 }
 
 function listNames(types: readonly InstanceTypeSpec[]): string {
-  return types.map((t) => `${t.name} (${t.vcpus} vCPU, ${t.memoryMiB} MiB${t.gpus > 0 ? `, ${t.gpus} GPU` : ""})`).join(", ");
+  return types
+    .map((t) => `${t.name} (${t.vcpus} vCPU, ${t.memoryMiB} MiB${t.gpus > 0 ? `, ${t.gpus} GPU` : ""})`)
+    .join(", ");
 }
 
 function describeRequest(req: InstanceTypeRequest): string {

@@ -12,12 +12,19 @@ export interface Ownership {
 /** True when a VM's marks are exactly `owner`'s: same sandbox, node and cluster. A VM whose
  * marks differ in any one, or that has none, is not ours to delete. */
 export function sameOwner(marks: Ownership | undefined, owner: Ownership): boolean {
-  return marks !== undefined && marks.sandboxId === owner.sandboxId && marks.node === owner.node && marks.cluster === owner.cluster;
+  return (
+    marks !== undefined &&
+    marks.sandboxId === owner.sandboxId &&
+    marks.node === owner.node &&
+    marks.cluster === owner.cluster
+  );
 }
 
 /** For messages: whose a VM is, by its marks. */
 export function ownerText(marks: Ownership | undefined): string {
-  return marks === undefined ? "no peer pod (no ownership marks)" : `sandbox ${marks.sandboxId} on node ${marks.node} of cluster ${marks.cluster}`;
+  return marks === undefined
+    ? "no peer pod (no ownership marks)"
+    : `sandbox ${marks.sandboxId} on node ${marks.node} of cluster ${marks.cluster}`;
 }
 
 /** The ownership keys providers store on each VM (as tags, labels or metadata). */

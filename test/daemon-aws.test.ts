@@ -8,7 +8,14 @@ import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import { awsEnv } from "./support/aws-fixture.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 import { FakeEc2 } from "./support/fake-ec2.ts";
 import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";
 
@@ -24,7 +31,10 @@ function env(): Record<string, string> {
 
 beforeAll(async () => {
   dirs = await makeDaemonDirs("caa-aws-");
-  fake = await FakeEc2.start({ launcher: localVmLauncher(path.join(dirs.root, "instances"), pino({ level: "silent" })), bootDelayMs: 100 });
+  fake = await FakeEc2.start({
+    launcher: localVmLauncher(path.join(dirs.root, "instances"), pino({ level: "silent" })),
+    bootDelayMs: 100,
+  });
 });
 
 afterEach(async () => {
@@ -42,11 +52,13 @@ afterAll(async () => {
  * (EC2 shows shutting-down for a moment before terminated). */
 async function liveAfterShutdown() {
   await fake.settle();
-  for (let i = 0; i < 200 && fake.liveInstances().some((x) => x.state === "shutting-down"); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 200 && fake.liveInstances().some((x) => x.state === "shutting-down"); i++)
+    await new Promise((r) => setTimeout(r, 25));
   return fake.liveInstances();
 }
 
-const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const create = (id: string) =>
+  onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
 const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
 
@@ -54,7 +66,12 @@ describe("cloud-api-adaptor on the aws provider", () => {
   it("runs a pod's whole life on an EC2 instance and terminates it", async () => {
     daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });
     let out = "";
-    const status = await runPod({ socketPath: dirs.socketPath, command: ["echo", "from ec2"], stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "from ec2"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
     expect({ status, out }).toEqual({ status: 0, out: "from ec2\n" });
     const run = fake.calls("RunInstances");
     expect(run.length).toBeGreaterThan(0);
@@ -86,7 +103,10 @@ describe("cloud-api-adaptor on the aws provider", () => {
     fake.inject("RunInstances", { kind: "unauthorized" }, 10);
     await create("denied");
     const err = await start("denied").catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: Code.UNAVAILABLE, statusMessage: expect.stringMatching(/UnauthorizedOperation|not authorized/i) });
+    expect(err).toMatchObject({
+      code: Code.UNAVAILABLE,
+      statusMessage: expect.stringMatching(/UnauthorizedOperation|not authorized/i),
+    });
     await stop("denied");
     expect(await liveAfterShutdown()).toEqual([]);
   });

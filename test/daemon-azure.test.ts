@@ -8,7 +8,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 import { FakeArm } from "./support/fake-arm.ts";
 import { localVmLauncher } from "./support/fake-arm-local-launcher.ts";
 
@@ -20,7 +27,10 @@ let caFile: string;
 
 beforeAll(async () => {
   dirs = await makeDaemonDirs("caa-azure-");
-  fake = await FakeArm.start({ launcher: localVmLauncher(path.join(dirs.root, "azure-vms"), path.join(dirs.root, "azure-state")), retryAfterSeconds: 1 });
+  fake = await FakeArm.start({
+    launcher: localVmLauncher(path.join(dirs.root, "azure-vms"), path.join(dirs.root, "azure-state")),
+    retryAfterSeconds: 1,
+  });
   caFile = path.join(dirs.root, "arm-ca.pem");
   await fs.writeFile(caFile, fake.caPem);
 });
@@ -36,8 +46,14 @@ afterAll(async () => {
   if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
 });
 
-const env = (extra: Record<string, string> = {}) => ({ ...fake.env(), CLOUD_PROVIDER: "azure", NODE_EXTRA_CA_CERTS: caFile, ...extra });
-const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const env = (extra: Record<string, string> = {}) => ({
+  ...fake.env(),
+  CLOUD_PROVIDER: "azure",
+  NODE_EXTRA_CA_CERTS: caFile,
+  ...extra,
+});
+const create = (id: string) =>
+  onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 90_000 }));
 const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
 const leftovers = () => ({ vms: fake.model.vms.size, nics: fake.model.nics.size, disks: fake.model.disks.size });
@@ -55,7 +71,12 @@ describe("cloud-api-adaptor on the azure provider", () => {
   it("runs a pod's whole life on an Azure VM and deletes VM, NIC and disk", async () => {
     daemon = await startDaemon(dirs, env());
     let out = "";
-    const status = await runPod({ socketPath: dirs.socketPath, command: ["echo", "from azure"], stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "from azure"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
     expect({ status, out }).toEqual({ status: 0, out: "from azure\n" });
     await fake.idle();
     expect(leftovers()).toEqual(none);
@@ -64,22 +85,36 @@ describe("cloud-api-adaptor on the azure provider", () => {
   it.each([
     ["between NIC and VM creation", true],
     ["after the VM PUT was accepted", false],
-  ])("after a SIGKILL %s, the restarted daemon leaves nothing orphaned", async (_when, beforeVm) => {
-    daemon = await startDaemon(dirs, env());
-    const nicPuts = fake.count("PUT", "networkInterfaces");
-    // Between: the NIC exists and the VM PUT is held back (throttled). After: the VM exists.
-    if (beforeVm) fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "throttle", retryAfterSeconds: 3 }, times: 1 });
-    const reached = beforeVm ? () => fake.count("PUT", "networkInterfaces") > nicPuts && fake.model.nics.size > 0 : () => fake.model.vms.size > 0;
-    await create("crash");
-    const starting = start("crash").catch((e: unknown) => e);
-    await waitUntil(reached, "the crash point");
-    await daemon.kill();
-    expect(await starting).toMatchObject({ code: Code.UNAVAILABLE });
-    daemon = await startDaemon(dirs, env());
-    await fake.idle();
-    expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "crash", state: "failed" })]);
-    await stop("crash");
-    await fake.idle();
-    expect(leftovers()).toEqual(none);
-  }, 120_000);
+  ])(
+    "after a SIGKILL %s, the restarted daemon leaves nothing orphaned",
+    async (_when, beforeVm) => {
+      daemon = await startDaemon(dirs, env());
+      const nicPuts = fake.count("PUT", "networkInterfaces");
+      // Between: the NIC exists and the VM PUT is held back (throttled). After: the VM exists.
+      if (beforeVm)
+        fake.inject({
+          method: "PUT",
+          type: "virtualMachines",
+          action: { kind: "throttle", retryAfterSeconds: 3 },
+          times: 1,
+        });
+      const reached = beforeVm
+        ? () => fake.count("PUT", "networkInterfaces") > nicPuts && fake.model.nics.size > 0
+        : () => fake.model.vms.size > 0;
+      await create("crash");
+      const starting = start("crash").catch((e: unknown) => e);
+      await waitUntil(reached, "the crash point");
+      await daemon.kill();
+      expect(await starting).toMatchObject({ code: Code.UNAVAILABLE });
+      daemon = await startDaemon(dirs, env());
+      await fake.idle();
+      expect(await debugSandboxes(daemon.probePort)).toEqual([
+        expect.objectContaining({ id: "crash", state: "failed" }),
+      ]);
+      await stop("crash");
+      await fake.idle();
+      expect(leftovers()).toEqual(none);
+    },
+    120_000,
+  );
 });

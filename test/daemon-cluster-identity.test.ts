@@ -7,7 +7,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { FakeKubeApi } from "./support/fake-kube-api.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
 const daemons: RunningDaemon[] = [];
@@ -26,7 +33,9 @@ describe("daemons of two clusters sharing a cloud account", () => {
     const env = { NODE_NAME: "worker-0", CLUSTER_NAME: "default", RECONCILE_INTERVAL: "1s" };
     const first = await startDaemon(a, env);
     daemons.push(first);
-    await onHypervisor(a.socketPath, (c) => c.call(h.createVM, { id: "pod-a", annotations: {}, networkNamespacePath: "" }));
+    await onHypervisor(a.socketPath, (c) =>
+      c.call(h.createVM, { id: "pod-a", annotations: {}, networkNamespacePath: "" }),
+    );
     await onHypervisor(a.socketPath, (c) => c.call(h.startVM, { id: "pod-a" }, { timeoutMs: 60_000 }));
     const vms = await fs.readdir(a.vmsDir);
     expect(vms).toHaveLength(1);

@@ -12,7 +12,15 @@ import { Client } from "../src/ttrpc/index.ts";
 import pino from "pino";
 import { localProviderConfig } from "../providers/local/config.ts";
 import { LocalProvider } from "../providers/local/provider.ts";
-import { cleanupDaemonDirs, clusterMark, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  clusterMark,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs | undefined;
@@ -25,7 +33,8 @@ afterEach(async () => {
   daemon = undefined;
 });
 
-const create = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const create = (id: string) =>
+  onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
 const stop = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.stopVM, { id }));
 const caFingerprint = async () => fs.readFile(path.join(dirs!.stateDir, "ca", "ca.crt"), "utf8");
@@ -33,7 +42,9 @@ const caFingerprint = async () => fs.readFile(path.join(dirs!.stateDir, "ca", "c
 async function vmProcessesAlive(): Promise<number> {
   let alive = 0;
   for (const name of await fs.readdir(dirs!.vmsDir).catch(() => [] as string[])) {
-    const rec = JSON.parse(await fs.readFile(path.join(dirs!.vmsDir, name, "vm.json"), "utf8").catch(() => "{}")) as { pgid?: number };
+    const rec = JSON.parse(await fs.readFile(path.join(dirs!.vmsDir, name, "vm.json"), "utf8").catch(() => "{}")) as {
+      pgid?: number;
+    };
     if (rec.pgid === undefined) continue;
     try {
       process.kill(-rec.pgid, 0);
@@ -50,7 +61,11 @@ async function runsCommand(agentSocketPath: string, id: string): Promise<string>
   const agent = await Client.connect(agentSocketPath);
   try {
     const a = AgentService.method;
-    await agent.call(a.createContainer, { containerId: id, execId: id, OCI: { Process: { Args: ["sh", "-c", "echo alive"], Cwd: "/", Env: ["PATH=/usr/bin:/bin"] } } });
+    await agent.call(a.createContainer, {
+      containerId: id,
+      execId: id,
+      OCI: { Process: { Args: ["sh", "-c", "echo alive"], Cwd: "/", Env: ["PATH=/usr/bin:/bin"] } },
+    });
     await agent.call(a.startContainer, { containerId: id });
     const r = await agent.call(a.readStdout, { containerId: id, execId: id, len: 1024 });
     await agent.call(a.waitProcess, { containerId: id, execId: id });
@@ -114,31 +129,44 @@ describe("daemon killed with SIGKILL", () => {
     expect(await vmProcessesAlive()).toBe(0);
   });
 
-  it.each(["stop-after-intent", "stop-after-delete"])("at %s: the restart finishes the StopVM and the held call succeeds", async (failpoint) => {
-    dirs = await makeDaemonDirs();
-    daemon = await startDaemon(dirs, { CAA_TEST_FAILPOINT: failpoint });
-    await create("sb");
-    await start("sb");
-    const stopping = stop("sb"); // the daemon dies in the middle of it
-    await new Promise((r) => (daemon!.child.exitCode === null ? daemon!.child.once("exit", r) : r(undefined)));
-    daemon = await startDaemon(dirs);
-    await stopping;
-    expect(await debugSandboxes(daemon.probePort)).toEqual([]);
-    expect(await vmProcessesAlive()).toBe(0);
-    expect(await fs.readdir(dirs.vmsDir).catch(() => [])).toEqual([]);
-    await stop("sb"); // the shim retrying StopVM: success
-  });
+  it.each(["stop-after-intent", "stop-after-delete"])(
+    "at %s: the restart finishes the StopVM and the held call succeeds",
+    async (failpoint) => {
+      dirs = await makeDaemonDirs();
+      daemon = await startDaemon(dirs, { CAA_TEST_FAILPOINT: failpoint });
+      await create("sb");
+      await start("sb");
+      const stopping = stop("sb"); // the daemon dies in the middle of it
+      await new Promise((r) => (daemon!.child.exitCode === null ? daemon!.child.once("exit", r) : r(undefined)));
+      daemon = await startDaemon(dirs);
+      await stopping;
+      expect(await debugSandboxes(daemon.probePort)).toEqual([]);
+      expect(await vmProcessesAlive()).toBe(0);
+      expect(await fs.readdir(dirs.vmsDir).catch(() => [])).toEqual([]);
+      await stop("sb"); // the shim retrying StopVM: success
+    },
+  );
 
   it("deletes, while running, a VM that no sandbox claims (RECONCILE_INTERVAL)", async () => {
     dirs = await makeDaemonDirs();
     daemon = await startDaemon(dirs, { RECONCILE_INTERVAL: "1s" });
-    const stray = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: dirs.vmsDir }, dirs.stateDir, false), pino({ level: "silent" }));
+    const stray = new LocalProvider(
+      localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: dirs.vmsDir }, dirs.stateDir, false),
+      pino({ level: "silent" }),
+    );
     await stray.createVm(
-      { name: "podvm-ghost", token: "t", owner: { sandboxId: "ghost", node: "test-node", cluster: await clusterMark(dirs) }, resources: {} as never, userData: "#cloud-config\nwrite_files: []\n" },
+      {
+        name: "podvm-ghost",
+        token: "t",
+        owner: { sandboxId: "ghost", node: "test-node", cluster: await clusterMark(dirs) },
+        resources: {} as never,
+        userData: "#cloud-config\nwrite_files: []\n",
+      },
       AbortSignal.timeout(10_000),
     );
     expect(await fs.readdir(dirs.vmsDir)).toEqual(["podvm-ghost"]);
-    for (let i = 0; i < 200 && (await fs.readdir(dirs.vmsDir)).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && (await fs.readdir(dirs.vmsDir)).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(await fs.readdir(dirs.vmsDir)).toEqual([]);
     expect(daemon.logs()).toContain("deleted peer VM that no sandbox claims");
   });

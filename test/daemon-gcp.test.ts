@@ -9,7 +9,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 import { FakeGce } from "./support/fake-gce.ts";
 import { localVmLauncher } from "./support/fake-gce-local-launcher.ts";
 
@@ -21,7 +28,9 @@ let caFile: string;
 
 beforeAll(async () => {
   dirs = await makeDaemonDirs("caa-gcp-");
-  fake = await FakeGce.start({ launcher: localVmLauncher(path.join(dirs.root, "gce-vms"), path.join(dirs.root, "gce-state")) });
+  fake = await FakeGce.start({
+    launcher: localVmLauncher(path.join(dirs.root, "gce-vms"), path.join(dirs.root, "gce-state")),
+  });
   caFile = path.join(dirs.root, "google-ca.pem");
   await fs.writeFile(caFile, fake.caPem);
 });
@@ -38,8 +47,15 @@ afterAll(async () => {
   if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
 });
 
-const env = (extra: Record<string, string> = {}) => ({ ...fake.env(), CLOUD_PROVIDER: "gcp", NODE_EXTRA_CA_CERTS: caFile, GCP_INSTANCE_TYPES: "n2d-standard-2,n2d-standard-4,n2d-standard-8", ...extra });
-const create = (id: string, annotations: Record<string, string> = {}) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations, networkNamespacePath: "" }));
+const env = (extra: Record<string, string> = {}) => ({
+  ...fake.env(),
+  CLOUD_PROVIDER: "gcp",
+  NODE_EXTRA_CA_CERTS: caFile,
+  GCP_INSTANCE_TYPES: "n2d-standard-2,n2d-standard-4,n2d-standard-8",
+  ...extra,
+});
+const create = (id: string, annotations: Record<string, string> = {}) =>
+  onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 90_000 }));
 const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
 const leftovers = () => ({ instances: fake.model.instances.size, disks: fake.model.disks.size });
@@ -58,7 +74,12 @@ describe("cloud-api-adaptor on the gcp provider", () => {
   it("runs a pod's whole life on a Compute Engine instance and deletes instance and disk", async () => {
     daemon = await startDaemon(dirs, env());
     let out = "";
-    const status = await runPod({ socketPath: dirs.socketPath, command: ["echo", "from gce"], stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "from gce"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
     expect({ status, out }).toEqual({ status: 0, out: "from gce\n" });
     await fake.idle();
     expect(leftovers()).toEqual(none);
@@ -89,12 +110,27 @@ describe("cloud-api-adaptor on the gcp provider", () => {
       method: "POST",
       resource: "instances",
       machineType: "n2d-standard-4",
-      action: { kind: "fail-operation", failure: { code: "ZONE_RESOURCE_POOL_EXHAUSTED", message: "The zone 'projects/peerpods-test-1/zones/us-central1-a' does not have enough resources available to fulfill the request.", httpStatus: 503 } },
+      action: {
+        kind: "fail-operation",
+        failure: {
+          code: "ZONE_RESOURCE_POOL_EXHAUSTED",
+          message:
+            "The zone 'projects/peerpods-test-1/zones/us-central1-a' does not have enough resources available to fulfill the request.",
+          httpStatus: 503,
+        },
+      },
     });
-    fake.inject({ method: "POST", resource: "operations", action: { kind: "error", status: 503, reason: "backendError", message: "Backend Error" }, times: 1 });
+    fake.inject({
+      method: "POST",
+      resource: "operations",
+      action: { kind: "error", status: 503, reason: "backendError", message: "Backend Error" },
+      times: 1,
+    });
     await create("roomy", { "io.katacontainers.config.hypervisor.default_vcpus": "3" });
     await start("roomy");
-    const types = inserts().slice(-4).map((r) => String(r.body!.machineType).split("/").at(-1));
+    const types = inserts()
+      .slice(-4)
+      .map((r) => String(r.body!.machineType).split("/").at(-1));
     expect(types).toEqual(["n2d-standard-4", "n2d-standard-4", "n2d-standard-4", "n2d-standard-8"]);
     expect((await debugSandboxes(daemon.probePort))[0]).toMatchObject({ id: "roomy", state: "running" });
     await stop("roomy");
@@ -107,13 +143,18 @@ describe("cloud-api-adaptor on the gcp provider", () => {
     fake.model.denied.add("compute.instances.create");
     await create("denied");
     const err = await start("denied").catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: Code.UNAVAILABLE, statusMessage: expect.stringMatching(/compute\.instances\.create/) });
+    expect(err).toMatchObject({
+      code: Code.UNAVAILABLE,
+      statusMessage: expect.stringMatching(/compute\.instances\.create/),
+    });
     await stop("denied");
     await fake.idle();
     expect(leftovers()).toEqual(none);
   }, 180_000);
 
   it("refuses to start with a missing image, naming the variable", async () => {
-    await expect(startDaemon(dirs, env({ PODVM_IMAGE_NAME: "no-such-image" }))).rejects.toThrow(/PODVM_IMAGE_NAME=projects\/peerpods-test-1\/global\/images\/no-such-image: image not found/);
+    await expect(startDaemon(dirs, env({ PODVM_IMAGE_NAME: "no-such-image" }))).rejects.toThrow(
+      /PODVM_IMAGE_NAME=projects\/peerpods-test-1\/global\/images\/no-such-image: image not found/,
+    );
   }, 180_000);
 });

@@ -11,8 +11,23 @@ import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { vmNameFor } from "../src/sandbox/vm-name.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
-import { cleanupDaemonDirs, clusterMark, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
-import { acquireLibvirtDaemons, leftovers, preparePeerVmHost, removeAll, SYSTEM_URI, type PeerVmHost } from "./support/libvirt-host.ts";
+import {
+  cleanupDaemonDirs,
+  clusterMark,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
+import {
+  acquireLibvirtDaemons,
+  leftovers,
+  preparePeerVmHost,
+  removeAll,
+  SYSTEM_URI,
+  type PeerVmHost,
+} from "./support/libvirt-host.ts";
 
 const h = Hypervisor.method;
 const run = randomBytes(3).toString("hex");
@@ -43,65 +58,72 @@ afterAll(async () => {
 });
 
 const env = (extra: Record<string, string> = {}) => ({ ...host.env(), CLOUD_PROVIDER: "libvirt", ...extra });
-const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const create = (id: string) =>
+  onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 240_000 }));
 const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
 const nothing = { domains: [], volumes: [], leases: [] };
 
 describe("cloud-api-adaptor on the libvirt provider", () => {
-  it(
-    "runs a pod's whole life on a libvirt VM and leaves no domain, volume or lease",
-    async () => {
-      daemon = await startDaemon(dirs, env());
-      const id = `lv${run}p${randomBytes(8).toString("hex")}`;
-      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
-      let out = "";
-      const status = await runPod({ socketPath: dirs.socketPath, sandboxId: id, command: ["echo", "from libvirt"], startTimeoutMs: 240_000, stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
-      expect({ status, out }).toEqual({ status: 0, out: "from libvirt\n" });
-      expect(daemon.logs()).toContain('"msg":"peer VM has its address"');
-      // The VM's console shows its forwarder served the agent protocol with mutual TLS.
-      const console = await fs.readFile(`/var/log/libvirt/qemu/${vmName}-console.log`, "utf8");
-      expect(console).toMatch(/"msg":"forwarder listening"/);
-      expect(console).toMatch(/"tls":true/);
-      expect(await leftovers(client, vmName)).toEqual(nothing);
-    },
-    360_000,
-  );
+  it("runs a pod's whole life on a libvirt VM and leaves no domain, volume or lease", async () => {
+    daemon = await startDaemon(dirs, env());
+    const id = `lv${run}p${randomBytes(8).toString("hex")}`;
+    const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
+    let out = "";
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      sandboxId: id,
+      command: ["echo", "from libvirt"],
+      startTimeoutMs: 240_000,
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
+    expect({ status, out }).toEqual({ status: 0, out: "from libvirt\n" });
+    expect(daemon.logs()).toContain('"msg":"peer VM has its address"');
+    // The VM's console shows its forwarder served the agent protocol with mutual TLS.
+    const console = await fs.readFile(`/var/log/libvirt/qemu/${vmName}-console.log`, "utf8");
+    expect(console).toMatch(/"msg":"forwarder listening"/);
+    expect(console).toMatch(/"tls":true/);
+    expect(await leftovers(client, vmName)).toEqual(nothing);
+  }, 360_000);
 
-  it(
-    "after a SIGKILL in the middle of a create, the restarted daemon finds the domain by its metadata and removes it",
-    async () => {
-      daemon = await startDaemon(dirs, env());
-      const id = `lv${run}k${randomBytes(8).toString("hex")}`;
-      const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
-      await create(id);
-      const starting = start(id).catch((e: unknown) => e);
-      // Killed while the VM boots: the domain runs, its volumes exist, no lease yet.
-      let running = false;
-      for (let i = 0; i < 600 && !running; i++) {
-        const dom = (await client.listAllDomains(1)).find((d) => d.name === vmName);
-        running = dom !== undefined;
-        if (!running) await new Promise((r) => setTimeout(r, 25));
-      }
-      expect(running).toBe(true);
-      await daemon.kill();
-      expect(await starting).toMatchObject({ code: Code.UNAVAILABLE });
-      expect(await leftovers(client, vmName)).toMatchObject({ domains: [expect.stringContaining(vmName)], volumes: [`${vmName}-cidata.img`, `${vmName}.qcow2`] });
+  it("after a SIGKILL in the middle of a create, the restarted daemon finds the domain by its metadata and removes it", async () => {
+    daemon = await startDaemon(dirs, env());
+    const id = `lv${run}k${randomBytes(8).toString("hex")}`;
+    const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
+    await create(id);
+    const starting = start(id).catch((e: unknown) => e);
+    // Killed while the VM boots: the domain runs, its volumes exist, no lease yet.
+    let running = false;
+    for (let i = 0; i < 600 && !running; i++) {
+      const dom = (await client.listAllDomains(1)).find((d) => d.name === vmName);
+      running = dom !== undefined;
+      if (!running) await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(running).toBe(true);
+    await daemon.kill();
+    expect(await starting).toMatchObject({ code: Code.UNAVAILABLE });
+    expect(await leftovers(client, vmName)).toMatchObject({
+      domains: [expect.stringContaining(vmName)],
+      volumes: [`${vmName}-cidata.img`, `${vmName}.qcow2`],
+    });
 
-      daemon = await startDaemon(dirs, env());
-      for (let i = 0; i < 600; i++) {
-        const left = await leftovers(client, vmName);
-        if (left.domains.length === 0 && left.volumes.length === 0) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(await leftovers(client, vmName)).toEqual(nothing);
-      expect(await debugSandboxes(daemon.probePort)).toEqual(expect.arrayContaining([expect.objectContaining({ id, state: "failed" })]));
-      await stop(id);
-    },
-    240_000,
-  );
+    daemon = await startDaemon(dirs, env());
+    for (let i = 0; i < 600; i++) {
+      const left = await leftovers(client, vmName);
+      if (left.domains.length === 0 && left.volumes.length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await leftovers(client, vmName)).toEqual(nothing);
+    expect(await debugSandboxes(daemon.probePort)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id, state: "failed" })]),
+    );
+    await stop(id);
+  }, 240_000);
 
   it("refuses to start when the pool is missing, naming it", async () => {
-    await expect(startDaemon(dirs, env({ LIBVIRT_POOL: `caa-missing-${run}` }))).rejects.toThrow(new RegExp(`LIBVIRT_POOL=caa-missing-${run}: no storage pool of that name`));
+    await expect(startDaemon(dirs, env({ LIBVIRT_POOL: `caa-missing-${run}` }))).rejects.toThrow(
+      new RegExp(`LIBVIRT_POOL=caa-missing-${run}: no storage pool of that name`),
+    );
   });
 });

@@ -10,7 +10,15 @@ import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { Health } from "../src/gen/health_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
-import { cleanupDaemonDirs, debugSandboxes, freePort, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  freePort,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 let dirs: DaemonDirs;
@@ -26,7 +34,10 @@ afterAll(async () => {
   if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
 });
 
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? "", ...env } });
     let stdout = "";
@@ -59,7 +70,16 @@ describe("cloud-api-adaptor on the local provider", () => {
   it("runs `peerpod-ctl run -- echo hello` end to end and exits with the process's status", async () => {
     const ok = await runCli(["bin/peerpod-ctl.js", "run", "--socket", dirs.socketPath, "--", "echo", "hello"]);
     expect(ok).toMatchObject({ code: 0, stdout: "hello\n" });
-    const failing = await runCli(["bin/peerpod-ctl.js", "run", "--socket", dirs.socketPath, "--", "sh", "-c", "echo oops >&2; exit 3"]);
+    const failing = await runCli([
+      "bin/peerpod-ctl.js",
+      "run",
+      "--socket",
+      dirs.socketPath,
+      "--",
+      "sh",
+      "-c",
+      "echo oops >&2; exit 3",
+    ]);
     expect(failing).toMatchObject({ code: 3, stdout: "", stderr: "oops\n" });
     await nothingLeft();
   });
@@ -69,7 +89,9 @@ describe("cloud-api-adaptor on the local provider", () => {
     expect((await fs.stat(dirs.stateDir)).mode & 0o777).toBe(0o700);
     expect((await fs.stat(path.join(dirs.stateDir, "ca", "ca.key"))).mode & 0o777).toBe(0o600);
     const id = "modes";
-    await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+    await onHypervisor(dirs.socketPath, (c) =>
+      c.call(Hypervisor.method.createVM, { id, annotations: {}, networkNamespacePath: "" }),
+    );
     expect((await fs.stat(path.join(dirs.stateDir, "sandboxes", `${id}.json`))).mode & 0o777).toBe(0o600);
     await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.stopVM, { id }));
   });
@@ -84,8 +106,12 @@ describe("cloud-api-adaptor on the local provider", () => {
 
   it("fails a StartVM whose deadline is shorter than the provider's work, rolling everything back", async () => {
     const id = "deadline";
-    await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.createVM, { id, annotations: {}, networkNamespacePath: "" }));
-    const err = await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.startVM, { id }, { timeoutMs: 20 })).catch((e: unknown) => e);
+    await onHypervisor(dirs.socketPath, (c) =>
+      c.call(Hypervisor.method.createVM, { id, annotations: {}, networkNamespacePath: "" }),
+    );
+    const err = await onHypervisor(dirs.socketPath, (c) =>
+      c.call(Hypervisor.method.startVM, { id }, { timeoutMs: 20 }),
+    ).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: Code.DEADLINE_EXCEEDED });
     // The server-side rollback may finish just after the client's own deadline fired.
     const state = async () => (await debugSandboxes(daemon.probePort)).find((s) => s.id === id)?.state;
@@ -98,11 +124,23 @@ describe("cloud-api-adaptor on the local provider", () => {
 
   it("answers bad requests with clear statuses", async () => {
     const h = Hypervisor.method;
-    await expect(onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id: "never-created" }))).rejects.toMatchObject({ code: Code.NOT_FOUND });
     await expect(
-      onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id: "bad", annotations: { "io.katacontainers.config.hypervisor.default_memory": "lots" }, networkNamespacePath: "" })),
+      onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id: "never-created" })),
+    ).rejects.toMatchObject({ code: Code.NOT_FOUND });
+    await expect(
+      onHypervisor(dirs.socketPath, (c) =>
+        c.call(h.createVM, {
+          id: "bad",
+          annotations: { "io.katacontainers.config.hypervisor.default_memory": "lots" },
+          networkNamespacePath: "",
+        }),
+      ),
     ).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, statusMessage: expect.stringContaining("default_memory") });
-    await expect(onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id: "../x", annotations: {}, networkNamespacePath: "" }))).rejects.toMatchObject({
+    await expect(
+      onHypervisor(dirs.socketPath, (c) =>
+        c.call(h.createVM, { id: "../x", annotations: {}, networkNamespacePath: "" }),
+      ),
+    ).rejects.toMatchObject({
       code: Code.INVALID_ARGUMENT,
     });
     await onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id: "unknown-is-fine" }));
@@ -111,7 +149,9 @@ describe("cloud-api-adaptor on the local provider", () => {
   it("survives hostile input on both sockets while a pod keeps working", async () => {
     const id = "steady";
     const h = Hypervisor.method;
-    const { agentSocketPath } = await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+    const { agentSocketPath } = await onHypervisor(dirs.socketPath, (c) =>
+      c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }),
+    );
     await onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
     const agent = await Client.connect(agentSocketPath);
     const hostile = async (socketPath: string) => {
@@ -151,10 +191,19 @@ describe("cloud-api-adaptor on the local provider", () => {
     expect(metrics).toMatch(/caa_provider_call_duration_seconds_count\{provider="local",operation="create"\} \d+/);
     expect(metrics).toMatch(/caa_agent_relay_bytes_total\{direction="[a-z_]+"\} \d+/);
     expect(metrics).toContain('caa_sandboxes{state="running"}');
-    for (const phase of ["provider_create", "vm_boot", "tunnel", "daemon"]) expect(metrics).toMatch(new RegExp(`caa_startvm_phase_seconds_count\\{phase="${phase}"\\} [1-9]`));
+    for (const phase of ["provider_create", "vm_boot", "tunnel", "daemon"])
+      expect(metrics).toMatch(new RegExp(`caa_startvm_phase_seconds_count\\{phase="${phase}"\\} [1-9]`));
     const id = "listed";
-    await onHypervisor(dirs.socketPath, (c) => c.call(Hypervisor.method.createVM, { id, annotations: { "io.kubernetes.cri.sandbox-name": "web-1" }, networkNamespacePath: "" }));
-    expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id, state: "created", podName: "web-1" })]);
+    await onHypervisor(dirs.socketPath, (c) =>
+      c.call(Hypervisor.method.createVM, {
+        id,
+        annotations: { "io.kubernetes.cri.sandbox-name": "web-1" },
+        networkNamespacePath: "",
+      }),
+    );
+    expect(await debugSandboxes(daemon.probePort)).toEqual([
+      expect.objectContaining({ id, state: "created", podName: "web-1" }),
+    ]);
     const ls = await runCli(["bin/peerpod-ctl.js", "ls", "--probe-port", String(daemon.probePort)]);
     expect(ls.stdout).toMatch(/^SANDBOX\s+STATE/);
     expect(ls.stdout).toContain("listed");
@@ -164,7 +213,11 @@ describe("cloud-api-adaptor on the local provider", () => {
   it("logs JSON lines with the sandbox id on every sandbox line, and never key material", async () => {
     const { status } = await pod(["true"]);
     expect(status).toBe(0);
-    const lines = daemon.logs().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = daemon
+      .logs()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const running = lines.filter((l) => l.msg === "sandbox running");
     expect(running.length).toBeGreaterThan(0);
     for (const l of running) expect(l.sandbox).toMatch(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/);

@@ -25,7 +25,8 @@ describe("node capacity", () => {
     const kubeconfig = path.join(dirs.root, "kubeconfig");
     await fs.writeFile(kubeconfig, api.kubeconfig(), { mode: 0o600 });
     const daemon = await startDaemon(dirs, { KUBECONFIG: kubeconfig, PEERPODS_LIMIT_PER_NODE: "7" });
-    for (let i = 0; i < 200 && api.node("test-node")?.status.capacity?.["kata.peerpods.io/vm"] === undefined; i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && api.node("test-node")?.status.capacity?.["kata.peerpods.io/vm"] === undefined; i++)
+      await new Promise((r) => setTimeout(r, 25));
     expect(api.node("test-node")?.status.capacity?.["kata.peerpods.io/vm"]).toBe("7");
     expect(await daemon.stop()).toBe(0);
   });
@@ -34,8 +35,17 @@ describe("node capacity", () => {
     api.addNode("unlimited-node");
     const kubeconfig = path.join(dirs.root, "kubeconfig");
     await fs.writeFile(kubeconfig, api.kubeconfig(), { mode: 0o600 });
-    const daemon = await startDaemon(dirs, { KUBECONFIG: kubeconfig, PEERPODS_LIMIT_PER_NODE: "0", NODE_NAME: "unlimited-node" });
-    for (let i = 0; i < 200 && !daemon.logs().includes("PEERPODS_LIMIT_PER_NODE=0: no limit; node capacity not advertised"); i++) await new Promise((r) => setTimeout(r, 25));
+    const daemon = await startDaemon(dirs, {
+      KUBECONFIG: kubeconfig,
+      PEERPODS_LIMIT_PER_NODE: "0",
+      NODE_NAME: "unlimited-node",
+    });
+    for (
+      let i = 0;
+      i < 200 && !daemon.logs().includes("PEERPODS_LIMIT_PER_NODE=0: no limit; node capacity not advertised");
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 25));
     expect(daemon.logs()).toContain("PEERPODS_LIMIT_PER_NODE=0: no limit; node capacity not advertised");
     expect(daemon.logs()).not.toContain("advertising node capacity");
     expect(api.node("unlimited-node")?.status.capacity?.["kata.peerpods.io/vm"]).toBeUndefined();

@@ -8,7 +8,14 @@ import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs;
@@ -25,7 +32,8 @@ afterAll(async () => {
   if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
 });
 
-const create = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const create = (id: string) =>
+  onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 120_000 }));
 const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
 
@@ -34,7 +42,8 @@ describe("racing calls", () => {
     const ids = Array.from({ length: 8 }, (_, i) => `burst-${i}`);
     const results = await Promise.allSettled(ids.map((id) => create(id)));
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(2);
-    for (const r of results) if (r.status === "rejected") expect(r.reason).toMatchObject({ code: Code.RESOURCE_EXHAUSTED });
+    for (const r of results)
+      if (r.status === "rejected") expect(r.reason).toMatchObject({ code: Code.RESOURCE_EXHAUSTED });
     expect(await debugSandboxes(daemon.probePort)).toHaveLength(2);
     for (const id of ids) await stop(id);
     expect(await debugSandboxes(daemon.probePort)).toEqual([]);

@@ -7,7 +7,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { ANNOTATIONS } from "../src/kata/annotations.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 import { FakeKubeApi } from "./support/fake-kube-api.ts";
 
 const h = Hypervisor.method;
@@ -23,10 +29,24 @@ beforeAll(async () => {
   api = await FakeKubeApi.start();
   api.addNode("test-node");
   const dockerconfig = (auths: Record<string, unknown>) => ({ ".dockerconfigjson": b64(JSON.stringify({ auths })) });
-  api.put("secrets", "shop", { metadata: { name: "regcred" }, type: "kubernetes.io/dockerconfigjson", data: dockerconfig({ "registry.shop.example": { username: "ci", password: PASSWORD } }) });
-  api.put("secrets", "shop", { metadata: { name: "sa-cred" }, type: "kubernetes.io/dockerconfigjson", data: dockerconfig({ "registry.shop.example": { username: "sa", password: SA_PASSWORD }, "mirror.shop.example": { username: "sa", password: SA_PASSWORD } }) });
+  api.put("secrets", "shop", {
+    metadata: { name: "regcred" },
+    type: "kubernetes.io/dockerconfigjson",
+    data: dockerconfig({ "registry.shop.example": { username: "ci", password: PASSWORD } }),
+  });
+  api.put("secrets", "shop", {
+    metadata: { name: "sa-cred" },
+    type: "kubernetes.io/dockerconfigjson",
+    data: dockerconfig({
+      "registry.shop.example": { username: "sa", password: SA_PASSWORD },
+      "mirror.shop.example": { username: "sa", password: SA_PASSWORD },
+    }),
+  });
   api.put("serviceaccounts", "shop", { metadata: { name: "cart" }, imagePullSecrets: [{ name: "sa-cred" }] });
-  api.put("pods", "shop", { metadata: { name: "cart-7d9f" }, spec: { serviceAccountName: "cart", imagePullSecrets: [{ name: "regcred" }, { name: "gone" }] } });
+  api.put("pods", "shop", {
+    metadata: { name: "cart-7d9f" },
+    spec: { serviceAccountName: "cart", imagePullSecrets: [{ name: "regcred" }, { name: "gone" }] },
+  });
 });
 
 afterAll(async () => {
@@ -75,7 +95,8 @@ describe("registry credentials for a peer pod", () => {
     await daemon.stop();
     const logs = daemon.logs();
     expect(logs).toContain("pull secret shop/gone of pod cart-7d9f is not usable");
-    for (const secret of [PASSWORD, SA_PASSWORD, b64(`ci:${PASSWORD}`), b64(`sa:${SA_PASSWORD}`)]) expect(logs).not.toContain(secret);
+    for (const secret of [PASSWORD, SA_PASSWORD, b64(`ci:${PASSWORD}`), b64(`sa:${SA_PASSWORD}`)])
+      expect(logs).not.toContain(secret);
   });
 
   it("gives every pod REGISTRY_AUTH_FILE where set, and nothing with REGISTRY_AUTH=off", async () => {
@@ -96,6 +117,8 @@ describe("registry credentials for a peer pod", () => {
     dirs = await makeDaemonDirs("caa-regauth-");
     const broken = path.join(dirs.root, "broken.json");
     await fs.writeFile(broken, "{ not json", { mode: 0o600 });
-    await expect(startDaemon(dirs, { REGISTRY_AUTH_FILE: broken })).rejects.toThrow(`REGISTRY_AUTH_FILE=${broken}: is not JSON`);
+    await expect(startDaemon(dirs, { REGISTRY_AUTH_FILE: broken })).rejects.toThrow(
+      `REGISTRY_AUTH_FILE=${broken}: is not JSON`,
+    );
   });
 });

@@ -7,7 +7,14 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { CreateVMResponseSchema } from "../src/gen/hypervisor_pb.js";
 import { ReadStreamResponseSchema, WaitProcessResponseSchema } from "../src/gen/agent_pb.js";
 import { buildGoPeer, startGoClient, type GoCallResult } from "./support/go-peer.ts";
-import { cleanupDaemonDirs, debugSandboxes, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 
 const DIR = new URL("../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url);
 const HV = "hypervisor.Hypervisor";
@@ -24,7 +31,12 @@ async function payload(name: string): Promise<Uint8Array> {
 async function hypervisorCall(socket: string, method: string, file: string, timeoutMs?: number): Promise<GoCallResult> {
   const client = await startGoClient(socket);
   try {
-    return await client.call({ service: HV, method, payload: await payload(file), ...(timeoutMs ? { timeoutMs } : {}) });
+    return await client.call({
+      service: HV,
+      method,
+      payload: await payload(file),
+      ...(timeoutMs ? { timeoutMs } : {}),
+    });
   } finally {
     await client.close();
   }

@@ -9,7 +9,15 @@ import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Health } from "../src/gen/health_pb.js";
 import { Client } from "../src/ttrpc/index.ts";
-import { cleanupDaemonDirs, debugSandboxes, freePort, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  debugSandboxes,
+  freePort,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs | undefined;
@@ -23,7 +31,8 @@ afterEach(async () => {
 });
 
 const mode = async (p: string) => (await fs.stat(p)).mode & 0o777;
-const create = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
+const create = (id: string) =>
+  onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
 const start = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
 const recordFile = (id: string) => path.join(dirs!.stateDir, "sandboxes", `${id}.json`);
 
@@ -31,7 +40,9 @@ const recordFile = (id: string) => path.join(dirs!.stateDir, "sandboxes", `${id}
 async function liveVms(): Promise<string[]> {
   const live: string[] = [];
   for (const name of await fs.readdir(dirs!.vmsDir).catch(() => [] as string[])) {
-    const rec = JSON.parse(await fs.readFile(path.join(dirs!.vmsDir, name, "vm.json"), "utf8").catch(() => "{}")) as { pgid?: number };
+    const rec = JSON.parse(await fs.readFile(path.join(dirs!.vmsDir, name, "vm.json"), "utf8").catch(() => "{}")) as {
+      pgid?: number;
+    };
     if (rec.pgid === undefined) continue;
     try {
       process.kill(-rec.pgid, 0);
@@ -54,7 +65,13 @@ describe("daemon start-up", () => {
     const secret = `kbs-token-${randomUUID()}`;
     daemon = await startDaemon(dirs, { INITDATA: `[data]\ntoken = "${secret}"\n` });
     const id = "initdata";
-    await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: { "io.katacontainers.config.hypervisor.cc_init_data": `own = "${secret}"` }, networkNamespacePath: "" }));
+    await onHypervisor(dirs.socketPath, (c) =>
+      c.call(h.createVM, {
+        id,
+        annotations: { "io.katacontainers.config.hypervisor.cc_init_data": `own = "${secret}"` },
+        networkNamespacePath: "",
+      }),
+    );
     await onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
     await onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
     expect(await mode(chosen)).toBe(0o751);
@@ -82,22 +99,33 @@ describe("daemon start-up", () => {
     };
     await edit("no-annotations", (r) => delete r.annotations);
     await edit("bogus-state", (r) => (r.state = "bogus"));
-    const before = { noAnnotations: await fs.readFile(recordFile("no-annotations"), "utf8"), bogus: await fs.readFile(recordFile("bogus-state"), "utf8") };
+    const before = {
+      noAnnotations: await fs.readFile(recordFile("no-annotations"), "utf8"),
+      bogus: await fs.readFile(recordFile("bogus-state"), "utf8"),
+    };
 
     daemon = await startDaemon(dirs);
     const res = await daemon.probe("/debug/sandboxes");
     expect(res.status).toBe(200);
     const listed = JSON.parse(res.body) as { id: string; state: string; error?: string }[];
     expect(listed.find((s) => s.id === "healthy")).toMatchObject({ state: "running" });
-    expect(listed.find((s) => s.id === "no-annotations")).toMatchObject({ state: "quarantined", error: expect.stringContaining("annotations") });
-    expect(listed.find((s) => s.id === "bogus-state")).toMatchObject({ state: "quarantined", error: expect.stringContaining("state") });
+    expect(listed.find((s) => s.id === "no-annotations")).toMatchObject({
+      state: "quarantined",
+      error: expect.stringContaining("annotations"),
+    });
+    expect(listed.find((s) => s.id === "bogus-state")).toMatchObject({
+      state: "quarantined",
+      error: expect.stringContaining("state"),
+    });
     expect(await liveVms()).toEqual(vms);
     expect(await fs.readFile(recordFile("no-annotations"), "utf8")).toBe(before.noAnnotations);
     expect(await fs.readFile(recordFile("bogus-state"), "utf8")).toBe(before.bogus);
     expect(daemon.logs()).toContain(recordFile("bogus-state"));
     expect((await daemon.probe("/metrics")).body).not.toContain("NaN");
     // CreateVM of a quarantined id must not overwrite the record an operator is to look at.
-    await expect(create("bogus-state")).rejects.toMatchObject({ statusMessage: expect.stringContaining("quarantined") });
+    await expect(create("bogus-state")).rejects.toMatchObject({
+      statusMessage: expect.stringContaining("quarantined"),
+    });
     await onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id: "healthy" }));
     await daemon.stop();
     // The operator's part: the quarantined VMs are still there to be looked at, then removed.
@@ -120,7 +148,10 @@ describe("daemon start-up", () => {
 
     daemon = await startDaemon(dirs);
     const listed = await debugSandboxes(daemon.probePort);
-    expect(listed.find((s) => s.id === "blocked")).toMatchObject({ state: "failed", error: expect.stringContaining("not a socket") });
+    expect(listed.find((s) => s.id === "blocked")).toMatchObject({
+      state: "failed",
+      error: expect.stringContaining("not a socket"),
+    });
     expect(listed.find((s) => s.id === "served")).toMatchObject({ state: "running" });
     const agent = await Client.connect(sockets.served!);
     try {
@@ -140,7 +171,10 @@ describe("daemon start-up", () => {
     await fs.writeFile(path.join(broken, "vm.json"), "{");
     const port = await freePort();
     const starting = startDaemon(dirs, { PROBE_PORT: String(port) });
-    const exited = starting.then(() => "ready", (err: Error) => `exited: ${err.message}`);
+    const exited = starting.then(
+      () => "ready",
+      (err: Error) => `exited: ${err.message}`,
+    );
     // Not ready, and saying why, while the listing keeps failing; never exiting.
     let readyz: { status: number; body: string } | undefined;
     while (readyz === undefined) {
@@ -151,7 +185,11 @@ describe("daemon start-up", () => {
       if (body.includes("reconcileError")) readyz = { status: res!.status, body };
     }
     expect(readyz.status).toBe(503);
-    expect(JSON.parse(readyz.body)).toMatchObject({ reconciled: false, socketServed: false, reconcileError: expect.stringContaining("broken") });
+    expect(JSON.parse(readyz.body)).toMatchObject({
+      reconciled: false,
+      socketServed: false,
+      reconcileError: expect.stringContaining("broken"),
+    });
     await fs.rm(broken, { recursive: true });
     daemon = await starting;
     expect(daemon.logs()).toMatch(/reconcil.*retrying/);

@@ -23,7 +23,12 @@ afterAll(async () => {
 
 async function echo(socketPath: string, word: string): Promise<{ status: number; out: string }> {
   let out = "";
-  const status = await runPod({ socketPath, command: ["echo", word], stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
+  const status = await runPod({
+    socketPath,
+    command: ["echo", word],
+    stdout: (c) => (out += Buffer.from(c).toString()),
+    stderr: () => {},
+  });
   return { status, out };
 }
 
@@ -35,7 +40,9 @@ describe("TLS on the proxy → forwarder link", () => {
     });
     try {
       expect(await echo(dirs.socketPath, "profiled")).toEqual({ status: 0, out: "profiled\n" });
-      expect(daemon.logs()).toContain("TLS profile for the forwarder link: TLS_MIN_VERSION=VersionTLS13, TLS_CIPHER_SUITES=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA256");
+      expect(daemon.logs()).toContain(
+        "TLS profile for the forwarder link: TLS_MIN_VERSION=VersionTLS13, TLS_CIPHER_SUITES=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA256",
+      );
     } finally {
       await daemon.stop();
     }
@@ -58,11 +65,18 @@ describe("TLS on the proxy → forwarder link", () => {
     const stateDir = path.join(dirs.root, "operator-state");
     const daemon = await startDaemon(
       { ...dirs, stateDir },
-      { CACERT_FILE: path.join(certs, "ca.crt"), CERT_FILE: path.join(certs, "client.crt"), CERT_KEY: path.join(certs, "client.key"), LOCAL_VM_TLS_DIR: image },
+      {
+        CACERT_FILE: path.join(certs, "ca.crt"),
+        CERT_FILE: path.join(certs, "client.crt"),
+        CERT_KEY: path.join(certs, "client.key"),
+        LOCAL_VM_TLS_DIR: image,
+      },
     );
     try {
       expect(await echo(dirs.socketPath, "operator")).toEqual({ status: 0, out: "operator\n" });
-      expect(daemon.logs()).toContain("operator certificates: forwarders must present a certificate from CACERT_FILE's CA");
+      expect(daemon.logs()).toContain(
+        "operator certificates: forwarders must present a certificate from CACERT_FILE's CA",
+      );
       // No CA of the daemon's own was made.
       await expect(fs.stat(path.join(stateDir, "ca"))).rejects.toMatchObject({ code: "ENOENT" });
     } finally {
@@ -75,18 +89,38 @@ describe("TLS on the proxy → forwarder link", () => {
     const server = await ca.issueServer();
     const client = await ca.issueClient();
     // A forwarder that speaks TLS 1.2 at most (an older image).
-    const forwarder = tls.createServer({ ca: ca.pem, cert: server.cert, key: server.key, requestCert: true, rejectUnauthorized: true, maxVersion: "TLSv1.2" }, (s) => s.destroy());
+    const forwarder = tls.createServer(
+      {
+        ca: ca.pem,
+        cert: server.cert,
+        key: server.key,
+        requestCert: true,
+        rejectUnauthorized: true,
+        maxVersion: "TLSv1.2",
+      },
+      (s) => s.destroy(),
+    );
     await new Promise<void>((resolve) => forwarder.listen(0, "127.0.0.1", resolve));
     const port = (forwarder.address() as { port: number }).port;
     try {
       const material = { ca: ca.pem, cert: client.cert, key: client.key, skipNameCheck: true };
-      const failure = await waitForForwarder({ host: "127.0.0.1", port, tls: { ...material, profile: tlsProfile("VersionTLS13", undefined) }, signal: AbortSignal.timeout(20_000) }).catch(
-        (e: unknown) => e as Error,
-      );
+      const failure = await waitForForwarder({
+        host: "127.0.0.1",
+        port,
+        tls: { ...material, profile: tlsProfile("VersionTLS13", undefined) },
+        signal: AbortSignal.timeout(20_000),
+      }).catch((e: unknown) => e as Error);
       expect(failure).toBeInstanceOf(Error);
-      expect((failure as Error).message).toMatch(/^peer VM 127\.0\.0\.1:\d+: TLS handshake failed: [\s\S]*: the forwarder offers no TLS version or cipher suite that TLS_MIN_VERSION=VersionTLS13 allows$/);
+      expect((failure as Error).message).toMatch(
+        /^peer VM 127\.0\.0\.1:\d+: TLS handshake failed: [\s\S]*: the forwarder offers no TLS version or cipher suite that TLS_MIN_VERSION=VersionTLS13 allows$/,
+      );
       // The same forwarder is fine under the default profile.
-      const again = await waitForForwarder({ host: "127.0.0.1", port, tls: material, signal: AbortSignal.timeout(3000) }).catch((e: unknown) => e as Error);
+      const again = await waitForForwarder({
+        host: "127.0.0.1",
+        port,
+        tls: material,
+        signal: AbortSignal.timeout(3000),
+      }).catch((e: unknown) => e as Error);
       expect(String(again)).not.toMatch(/TLS handshake failed/);
     } finally {
       forwarder.close();

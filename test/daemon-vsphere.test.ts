@@ -4,8 +4,22 @@ import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPod } from "../src/hypervisor/shim-driver.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon } from "./support/daemon-process.ts";
-import { peerVms, simClient, startLocalGuests, startVcsim, vsphereEnv, type LocalGuests, type Vcsim } from "./support/vcsim.ts";
+import {
+  cleanupDaemonDirs,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+} from "./support/daemon-process.ts";
+import {
+  peerVms,
+  simClient,
+  startLocalGuests,
+  startVcsim,
+  vsphereEnv,
+  type LocalGuests,
+  type Vcsim,
+} from "./support/vcsim.ts";
 
 let dirs: DaemonDirs;
 let sim: Vcsim;
@@ -27,10 +41,19 @@ afterAll(async () => {
 
 describe("cloud-api-adaptor on the vsphere provider", () => {
   it("runs a pod's whole life on a cloned VM and destroys it", async () => {
-    const env = Object.fromEntries(Object.entries({ ...vsphereEnv(sim), CLOUD_PROVIDER: "vsphere" }).filter((kv): kv is [string, string] => kv[1] !== undefined));
+    const env = Object.fromEntries(
+      Object.entries({ ...vsphereEnv(sim), CLOUD_PROVIDER: "vsphere" }).filter(
+        (kv): kv is [string, string] => kv[1] !== undefined,
+      ),
+    );
     daemon = await startDaemon(dirs, env);
     let out = "";
-    const status = await runPod({ socketPath: dirs.socketPath, command: ["echo", "from vsphere"], stdout: (c) => (out += Buffer.from(c).toString()), stderr: () => {} });
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "from vsphere"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
     expect({ status, out }).toEqual({ status: 0, out: "from vsphere\n" });
     expect(guests.booted.size).toBe(1);
     expect((await peerVms(simClient(sim), AbortSignal.timeout(10_000))).size).toBe(0);

@@ -19,12 +19,19 @@ const OVERLAYS = ["local", "aws", "azure", "gcp", "libvirt", "vsphere"] as const
 const NAMESPACE = "confidential-containers-system";
 
 // A loose view of rendered objects: the tests index into them freely.
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; [key: string]: any };
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  [key: string]: any;
+};
 
 const rendered = new Map<string, K8sObject[]>();
 
 async function kustomize(overlay: string): Promise<K8sObject[]> {
-  const { stdout } = await promisify(execFile)(KUBECTL, ["kustomize", path.join(ROOT, "deploy/overlays", overlay)], { maxBuffer: 16 << 20 });
+  const { stdout } = await promisify(execFile)(KUBECTL, ["kustomize", path.join(ROOT, "deploy/overlays", overlay)], {
+    maxBuffer: 16 << 20,
+  });
   return parseAllDocuments(stdout).map((doc) => {
     if (doc.errors.length > 0) throw new Error(`${overlay}: ${doc.errors[0]!.message}`);
     return doc.toJS() as K8sObject;
@@ -38,12 +45,15 @@ beforeAll(async () => {
   try {
     await promisify(execFile)(KUBECTL, ["version", "--client"]);
   } catch (err) {
-    renderError = new Error(`"${KUBECTL}" cannot run (${(err as Error).message.split("\n")[0]}): install kubectl (Debian: apt-get install kubernetes-client) or set KUBECTL`);
+    renderError = new Error(
+      `"${KUBECTL}" cannot run (${(err as Error).message.split("\n")[0]}): install kubectl (Debian: apt-get install kubernetes-client) or set KUBECTL`,
+    );
     return;
   }
   const all = await Promise.all(OVERLAYS.map(async (o) => [o, await kustomize(o).catch((err: Error) => err)] as const));
   for (const [o, result] of all) {
-    if (result instanceof Error) renderError ??= new Error(`kubectl kustomize deploy/overlays/${o} failed: ${result.message}`);
+    if (result instanceof Error)
+      renderError ??= new Error(`kubectl kustomize deploy/overlays/${o} failed: ${result.message}`);
     else rendered.set(o, result);
   }
 });
@@ -88,8 +98,17 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
         "ServiceAccount/peerpods-webhook",
       ].sort(),
     );
-    const clusterScoped = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "RuntimeClass", "MutatingWebhookConfiguration"]);
-    for (const o of objects(overlay)) expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(clusterScoped.has(o.kind) ? undefined : NAMESPACE);
+    const clusterScoped = new Set([
+      "Namespace",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "RuntimeClass",
+      "MutatingWebhookConfiguration",
+    ]);
+    for (const o of objects(overlay))
+      expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe(
+        clusterScoped.has(o.kind) ? undefined : NAMESPACE,
+      );
     expect(one(overlay, "ConfigMap", "peer-pods-cm").data.CLOUD_PROVIDER).toBe(overlay);
     expect(one(overlay, "Secret", "peer-pods-secret").type).toBe("Opaque");
   });
@@ -157,7 +176,10 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
 
   it("configures the daemon from peer-pods-cm, peer-pods-secret and the downward API", () => {
     const c = one(overlay, "DaemonSet", "cloud-api-adaptor").spec.template.spec.containers[0];
-    expect(c.envFrom).toEqual([{ configMapRef: { name: "peer-pods-cm" } }, { secretRef: { name: "peer-pods-secret", optional: true } }]);
+    expect(c.envFrom).toEqual([
+      { configMapRef: { name: "peer-pods-cm" } },
+      { secretRef: { name: "peer-pods-secret", optional: true } },
+    ]);
     expect(c.env).toContainEqual({ name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } });
   });
 
@@ -178,7 +200,9 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
       { apiGroups: [""], resources: ["nodes/status"], verbs: ["patch"] },
     ]);
     // get by name only: no list or watch, so the daemon cannot enumerate secrets.
-    expect(one(overlay, "ClusterRole", "peerpods-registry-auth").rules).toEqual([{ apiGroups: [""], resources: ["pods", "serviceaccounts", "secrets"], verbs: ["get"] }]);
+    expect(one(overlay, "ClusterRole", "peerpods-registry-auth").rules).toEqual([
+      { apiGroups: [""], resources: ["pods", "serviceaccounts", "secrets"], verbs: ["get"] },
+    ]);
     for (const name of ["peerpods-node-capacity", "peerpods-registry-auth"]) {
       const binding = one(overlay, "ClusterRoleBinding", name);
       expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name });
@@ -192,7 +216,9 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     expect(rc.apiVersion).toBe("node.k8s.io/v1");
     expect(rc.handler).toBe("kata-remote");
     expect(rc.overhead).toEqual({ podFixed: { cpu: "250m", memory: "350Mi" } });
-    expect(rc.scheduling.nodeSelector).toEqual(one(overlay, "DaemonSet", "cloud-api-adaptor").spec.template.spec.nodeSelector);
+    expect(rc.scheduling.nodeSelector).toEqual(
+      one(overlay, "DaemonSet", "cloud-api-adaptor").spec.template.spec.nodeSelector,
+    );
   });
 
   it("sends only peer pod creations outside system namespaces to the webhook, failing closed", () => {
@@ -203,14 +229,30 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     expect(hook.sideEffects).toBe("None");
     expect(hook.failurePolicy).toBe("Fail");
     expect(hook.reinvocationPolicy).toBe("IfNeeded");
-    expect(hook.rules).toEqual([{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" }]);
+    expect(hook.rules).toEqual([
+      { operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"], scope: "Namespaced" },
+    ]);
     const service = one(overlay, "Service", "peerpods-webhook");
-    expect(hook.clientConfig.service).toEqual({ name: service.metadata.name, namespace: service.metadata.namespace, path: MUTATE_PATH, port: service.spec.ports[0].port });
-    expect(hook.namespaceSelector.matchExpressions).toEqual([{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: [...SYSTEM_NAMESPACES, NAMESPACE] }]);
+    expect(hook.clientConfig.service).toEqual({
+      name: service.metadata.name,
+      namespace: service.metadata.namespace,
+      path: MUTATE_PATH,
+      port: service.spec.ports[0].port,
+    });
+    expect(hook.namespaceSelector.matchExpressions).toEqual([
+      { key: "kubernetes.io/metadata.name", operator: "NotIn", values: [...SYSTEM_NAMESPACES, NAMESPACE] },
+    ]);
     const runtimeClass = one(overlay, "RuntimeClass").metadata.name;
-    expect(hook.matchConditions).toEqual([{ name: "peer-pods-only", expression: `has(object.spec.runtimeClassName) && object.spec.runtimeClassName == '${runtimeClass}'` }]);
+    expect(hook.matchConditions).toEqual([
+      {
+        name: "peer-pods-only",
+        expression: `has(object.spec.runtimeClassName) && object.spec.runtimeClassName == '${runtimeClass}'`,
+      },
+    ]);
     const cert = one(overlay, "Certificate", "peerpods-webhook");
-    expect(config.metadata.annotations?.["cert-manager.io/inject-ca-from"]).toBe(`${cert.metadata.namespace}/${cert.metadata.name}`);
+    expect(config.metadata.annotations?.["cert-manager.io/inject-ca-from"]).toBe(
+      `${cert.metadata.namespace}/${cert.metadata.name}`,
+    );
     expect(cert.spec.dnsNames).toContain(`${service.metadata.name}.${service.metadata.namespace}.svc`);
   });
 
@@ -224,13 +266,20 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
     expect(Object.keys(packageJson.bin)).toContain("peerpods-webhook");
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext.runAsNonRoot).toBe(true);
-    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
 
     const env = Object.fromEntries(c.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
     const known = new Set(Object.values(webhookConfigSpec).map((f) => f.env));
     for (const name of Object.keys(env)) expect(known, `webhook variable ${name}`).toContain(name);
     expect(env.TARGET_RUNTIME_CLASS).toBe(one(overlay, "RuntimeClass").metadata.name);
-    expect(c.env).toContainEqual({ name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } });
+    expect(c.env).toContainEqual({
+      name: "POD_NAMESPACE",
+      valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } },
+    });
     const service = one(overlay, "Service", "peerpods-webhook");
     const port = c.ports.find((p: { name: string }) => p.name === service.spec.ports[0].targetPort);
     expect(port.containerPort).toBe(Number(env.WEBHOOK_PORT));
@@ -246,14 +295,27 @@ describe.each(OVERLAYS)("overlay %s", (overlay) => {
 });
 
 describe("provider configuration", () => {
-  const specs: Record<string, object> = { local: localConfigSpec, aws: awsConfigSpec, azure: azureConfigSpec, gcp: gcpConfigSpec };
+  const specs: Record<string, object> = {
+    local: localConfigSpec,
+    aws: awsConfigSpec,
+    azure: azureConfigSpec,
+    gcp: gcpConfigSpec,
+  };
 
-  it.each(Object.keys(specs))("peer-pods-cm and peer-pods-secret of %s use only variables the daemon reads", (overlay) => {
-    const known = new Set([...Object.values(daemonConfigSpec), ...Object.values(specs[overlay]!)].map((f) => (f as { env: string }).env));
-    const keys = [...Object.keys(one(overlay, "ConfigMap").data), ...Object.keys(one(overlay, "Secret").stringData ?? {})];
-    expect(keys.length).toBeGreaterThan(1);
-    for (const key of keys) expect(known, `${overlay}: ${key}`).toContain(key);
-  });
+  it.each(Object.keys(specs))(
+    "peer-pods-cm and peer-pods-secret of %s use only variables the daemon reads",
+    (overlay) => {
+      const known = new Set(
+        [...Object.values(daemonConfigSpec), ...Object.values(specs[overlay]!)].map((f) => (f as { env: string }).env),
+      );
+      const keys = [
+        ...Object.keys(one(overlay, "ConfigMap").data),
+        ...Object.keys(one(overlay, "Secret").stringData ?? {}),
+      ];
+      expect(keys.length).toBeGreaterThan(1);
+      for (const key of keys) expect(known, `${overlay}: ${key}`).toContain(key);
+    },
+  );
 
   it("keeps credentials out of the ConfigMaps", () => {
     for (const overlay of OVERLAYS) {

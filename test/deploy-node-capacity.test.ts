@@ -20,7 +20,8 @@ function capturingLogger() {
   const lines: Array<{ level: string; msg: string; err?: string }> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split("\n")) if (line.trim() !== "") lines.push(JSON.parse(line) as (typeof lines)[number]);
+      for (const line of chunk.toString().split("\n"))
+        if (line.trim() !== "") lines.push(JSON.parse(line) as (typeof lines)[number]);
       done();
     },
   });
@@ -35,7 +36,14 @@ function kubeConfigOf(text: string): KubeConfig {
 }
 
 function start(o: Partial<NodeCapacityOptions> & Pick<NodeCapacityOptions, "logger">): NodeCapacity {
-  const handle = startNodeCapacity({ nodeName: "worker-1", limit: 10, kubeConfig: kubeConfigOf(api.kubeconfig()), intervalMs: 60_000, backoffMs: 10, ...o });
+  const handle = startNodeCapacity({
+    nodeName: "worker-1",
+    limit: 10,
+    kubeConfig: kubeConfigOf(api.kubeconfig()),
+    intervalMs: 60_000,
+    backoffMs: 10,
+    ...o,
+  });
   handles.push(handle);
   return handle;
 }
@@ -75,7 +83,10 @@ describe("advertising kata.peerpods.io/vm", () => {
     expect(await handle.firstRound).toEqual({ outcome: "set" });
     expect(api.node("worker-1")?.status.capacity).toEqual({ ...BASE_CAPACITY, "kata.peerpods.io/vm": "10" });
     expect(api.node("worker-1")?.status.allocatable).toEqual(BASE_CAPACITY);
-    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual(["GET /api/v1/nodes/worker-1", "PATCH /api/v1/nodes/worker-1/status"]);
+    expect(api.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /api/v1/nodes/worker-1",
+      "PATCH /api/v1/nodes/worker-1/status",
+    ]);
     const patch = api.requests[1]!;
     expect(patch.contentType).toBe("application/merge-patch+json");
     expect(JSON.parse(patch.body)).toEqual({ status: { capacity: { "kata.peerpods.io/vm": "10" } } });
@@ -131,14 +142,19 @@ describe("advertising kata.peerpods.io/vm", () => {
 
   it("does not retry a missing node or a forbidden patch, and explains the RBAC it needs", async () => {
     const { logger, warnings } = capturingLogger();
-    expect(await start({ logger, nodeName: "no-such-node" }).firstRound).toEqual({ outcome: "failed", reason: 'HTTP 404: nodes "no-such-node" not found' });
+    expect(await start({ logger, nodeName: "no-such-node" }).firstRound).toEqual({
+      outcome: "failed",
+      reason: 'HTTP 404: nodes "no-such-node" not found',
+    });
     expect(api.requests).toHaveLength(1);
 
     api.requests.length = 0;
     api.failNext("PATCH", { status: 403 });
     const forbidden = await start({ logger }).firstRound;
     expect(forbidden.outcome).toBe("failed");
-    expect(forbidden.reason).toMatch(/^HTTP 403: injected 403 \(the service account needs get on nodes and patch on nodes\/status\)$/);
+    expect(forbidden.reason).toMatch(
+      /^HTTP 403: injected 403 \(the service account needs get on nodes and patch on nodes\/status\)$/,
+    );
     expect(api.requests.map((r) => r.method)).toEqual(["GET", "PATCH"]);
     expect(warnings()).toHaveLength(2);
   });
@@ -154,10 +170,15 @@ describe("advertising kata.peerpods.io/vm", () => {
 describe("the local API server", () => {
   it("takes client-node's default PATCH format (JSON Patch) as the API server does, and refuses unknown ones", async () => {
     const core = kubeConfigOf(api.kubeconfig()).makeApiClient(CoreV1Api);
-    await core.patchNodeStatus({ name: "worker-1", body: [{ op: "add", path: "/status/capacity/example.com~1thing", value: "2" }] });
+    await core.patchNodeStatus({
+      name: "worker-1",
+      body: [{ op: "add", path: "/status/capacity/example.com~1thing", value: "2" }],
+    });
     expect(api.requests.at(-1)!.contentType).toBe("application/json-patch+json");
     expect(api.node("worker-1")?.status.capacity?.["example.com/thing"]).toBe("2");
-    const refused = await core.patchNodeStatus({ name: "worker-1", body: {} }, setHeaderOptions("Content-Type", "text/plain")).catch((err: unknown) => err);
+    const refused = await core
+      .patchNodeStatus({ name: "worker-1", body: {} }, setHeaderOptions("Content-Type", "text/plain"))
+      .catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(ApiException);
     expect((refused as ApiException<string>).code).toBe(415);
   });
@@ -177,7 +198,8 @@ describe("no Kubernetes API is a warning, not a failure", () => {
     const closed = await FakeKubeApi.start();
     const url = closed.url;
     await closed.close();
-    const round = await start({ logger, attempts: 2, kubeConfig: kubeConfigOf(api.kubeconfig({ server: url })) }).firstRound;
+    const round = await start({ logger, attempts: 2, kubeConfig: kubeConfigOf(api.kubeconfig({ server: url })) })
+      .firstRound;
     expect(round.outcome).toBe("failed");
     expect(round.reason).toMatch(/ECONNREFUSED/);
     expect(warnings()).toHaveLength(1);
@@ -186,7 +208,8 @@ describe("no Kubernetes API is a warning, not a failure", () => {
   it("when the API's certificate is not the one trusted", async () => {
     const { logger } = capturingLogger();
     const other = await TestCa.create("another CA");
-    const round = await start({ logger, attempts: 1, kubeConfig: kubeConfigOf(api.kubeconfig({ caPem: other.pem })) }).firstRound;
+    const round = await start({ logger, attempts: 1, kubeConfig: kubeConfigOf(api.kubeconfig({ caPem: other.pem })) })
+      .firstRound;
     expect(round.outcome).toBe("failed");
     expect(round.reason).toMatch(/certificate|self-signed|verify/i);
   });
@@ -218,7 +241,10 @@ describe("finding the API", () => {
     await mkdir(sa, { recursive: true });
     await writeFile(path.join(sa, "token"), api.token);
     await writeFile(path.join(sa, "ca.crt"), api.ca.pem);
-    const source = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(api.port) }, serviceAccountDir: sa });
+    const source = loadKubeConfig({
+      env: { KUBERNETES_SERVICE_HOST: "127.0.0.1", KUBERNETES_SERVICE_PORT: String(api.port) },
+      serviceAccountDir: sa,
+    });
     expect(source?.origin).toBe("in-cluster service account");
     const { logger } = capturingLogger();
     expect(await start({ logger, kubeConfig: source!.kubeConfig }).firstRound).toEqual({ outcome: "set" });
@@ -227,7 +253,12 @@ describe("finding the API", () => {
 
   it("finds nothing outside a cluster, and fails loudly on a broken KUBECONFIG", async () => {
     expect(loadKubeConfig({ env: {}, serviceAccountDir: path.join(dir, "absent") })).toBeUndefined();
-    expect(loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" }, serviceAccountDir: path.join(dir, "absent") })).toBeUndefined();
+    expect(
+      loadKubeConfig({
+        env: { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" },
+        serviceAccountDir: path.join(dir, "absent"),
+      }),
+    ).toBeUndefined();
     expect(() => loadKubeConfig({ env: { KUBECONFIG: path.join(dir, "missing.yaml") } })).toThrow(/ENOENT/);
   });
 });

@@ -41,7 +41,10 @@ beforeAll(async () => {
     certFile: path.join(dir, "tls.crt"),
     keyFile: path.join(dir, "tls.key"),
     tlsPollIntervalMs: 50,
-    policy: { runtimeClass: "kata-remote", excludedNamespaces: new Set(["kube-system", "kube-public", "kube-node-lease", OWN_NAMESPACE]) },
+    policy: {
+      runtimeClass: "kata-remote",
+      excludedNamespaces: new Set(["kube-system", "kube-public", "kube-node-lease", OWN_NAMESPACE]),
+    },
     logger: pino({ level: "silent" }),
   });
 });
@@ -51,7 +54,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function reviewBody(pod: Pod, o: { namespace?: string; operation?: string; kind?: string } = {}): { uid: string; body: string } {
+function reviewBody(
+  pod: Pod,
+  o: { namespace?: string; operation?: string; kind?: string } = {},
+): { uid: string; body: string } {
   const uid = `uid-${++uidCounter}`;
   const review = {
     apiVersion: "admission.k8s.io/v1",
@@ -65,7 +71,10 @@ function reviewBody(pod: Pod, o: { namespace?: string; operation?: string; kind?
       name: (pod.metadata as { name?: string } | undefined)?.name,
       namespace: o.namespace ?? "default",
       operation: o.operation ?? "CREATE",
-      userInfo: { username: "system:serviceaccount:kube-system:replicaset-controller", groups: ["system:authenticated"] },
+      userInfo: {
+        username: "system:serviceaccount:kube-system:replicaset-controller",
+        groups: ["system:authenticated"],
+      },
       object: pod,
       oldObject: null,
       dryRun: false,
@@ -77,7 +86,13 @@ function reviewBody(pod: Pod, o: { namespace?: string; operation?: string; kind?
 
 interface Reviewed {
   readonly reply: HttpsReply;
-  readonly response: { uid: string; allowed: boolean; patchType?: string; patch?: string; status?: { code: number; message: string } };
+  readonly response: {
+    uid: string;
+    allowed: boolean;
+    patchType?: string;
+    patch?: string;
+    status?: { code: number; message: string };
+  };
   readonly patch: PatchOp[] | undefined;
 }
 
@@ -92,7 +107,10 @@ async function review(pod: Pod, o: { namespace?: string; operation?: string; kin
   expect(parsed.response.uid).toBe(uid);
   const response = parsed.response;
   if (response.patch !== undefined) expect(response.patchType).toBe("JSONPatch");
-  const patch = response.patch === undefined ? undefined : (JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")) as PatchOp[]);
+  const patch =
+    response.patch === undefined
+      ? undefined
+      : (JSON.parse(Buffer.from(response.patch, "base64").toString("utf8")) as PatchOp[]);
   return { reply, response, patch };
 }
 
@@ -114,9 +132,22 @@ describe("peer pods", () => {
   it("moves CPU and memory of every container into the VM size and takes one peer-pod VM", async () => {
     const pod = peerPod(
       {
-        initContainers: [{ name: "init", image: "busybox", resources: { requests: { cpu: "2", memory: "64Mi" }, limits: { cpu: "2", memory: "64Mi" } } }],
+        initContainers: [
+          {
+            name: "init",
+            image: "busybox",
+            resources: { requests: { cpu: "2", memory: "64Mi" }, limits: { cpu: "2", memory: "64Mi" } },
+          },
+        ],
         containers: [
-          { name: "app", image: "nginx", resources: { requests: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "1Gi" }, limits: { cpu: "1", memory: "512Mi" } } },
+          {
+            name: "app",
+            image: "nginx",
+            resources: {
+              requests: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "1Gi" },
+              limits: { cpu: "1", memory: "512Mi" },
+            },
+          },
           { name: "log", image: "fluent-bit", resources: { requests: { cpu: "250m", memory: "100M" } } },
         ],
       },
@@ -144,7 +175,10 @@ describe("peer pods", () => {
           {
             name: "app",
             image: "nginx",
-            resources: { requests: { "ephemeral-storage": "1Gi", "kata.peerpods.io/vm": "1" }, limits: { "kata.peerpods.io/vm": "1" } },
+            resources: {
+              requests: { "ephemeral-storage": "1Gi", "kata.peerpods.io/vm": "1" },
+              limits: { "kata.peerpods.io/vm": "1" },
+            },
           },
           { name: "log", image: "fluent-bit" },
         ],
@@ -155,9 +189,24 @@ describe("peer pods", () => {
   it("gives a pod without resources the peer-pod VM only", async () => {
     const pod = peerPod({ containers: [{ name: "app", image: "busybox", command: ["sleep", "1d"] }] });
     const { patch } = await review(pod);
-    expect(patch).toEqual([{ op: "add", path: "/spec/containers/0/resources", value: { requests: { "kata.peerpods.io/vm": "1" }, limits: { "kata.peerpods.io/vm": "1" } } }]);
+    expect(patch).toEqual([
+      {
+        op: "add",
+        path: "/spec/containers/0/resources",
+        value: { requests: { "kata.peerpods.io/vm": "1" }, limits: { "kata.peerpods.io/vm": "1" } },
+      },
+    ]);
     expect(await admitted(pod)).toEqual(
-      peerPod({ containers: [{ name: "app", image: "busybox", command: ["sleep", "1d"], resources: { requests: { "kata.peerpods.io/vm": "1" }, limits: { "kata.peerpods.io/vm": "1" } } }] }),
+      peerPod({
+        containers: [
+          {
+            name: "app",
+            image: "busybox",
+            command: ["sleep", "1d"],
+            resources: { requests: { "kata.peerpods.io/vm": "1" }, limits: { "kata.peerpods.io/vm": "1" } },
+          },
+        ],
+      }),
     );
   });
 
@@ -165,19 +214,36 @@ describe("peer pods", () => {
     const pod = peerPod({
       containers: [
         { name: "a", image: "x", resources: { limits: { memory: "1Gi" }, claims: [{ name: "gpu" }] } },
-        { name: "b", image: "x", resources: { requests: { cpu: "1", "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } } },
+        {
+          name: "b",
+          image: "x",
+          resources: { requests: { cpu: "1", "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } },
+        },
       ],
     });
     const out = (await admitted(pod)) as { spec: { containers: unknown[] }; metadata: { annotations: unknown } };
     expect(out.spec.containers).toEqual([
-      { name: "a", image: "x", resources: { claims: [{ name: "gpu" }], requests: { "kata.peerpods.io/vm": "1" }, limits: { "kata.peerpods.io/vm": "1" } } },
+      {
+        name: "a",
+        image: "x",
+        resources: {
+          claims: [{ name: "gpu" }],
+          requests: { "kata.peerpods.io/vm": "1" },
+          limits: { "kata.peerpods.io/vm": "1" },
+        },
+      },
       { name: "b", image: "x", resources: { requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "1" } } },
     ]);
-    expect(out.metadata.annotations).toEqual({ "io.katacontainers.config.hypervisor.default_vcpus": "1", "io.katacontainers.config.hypervisor.default_memory": "1024" });
+    expect(out.metadata.annotations).toEqual({
+      "io.katacontainers.config.hypervisor.default_vcpus": "1",
+      "io.katacontainers.config.hypervisor.default_memory": "1024",
+    });
   });
 
   it("passes an instance type from the peerpods.io/instance-type label, the annotation winning", async () => {
-    const byLabel = (await admitted(peerPod({ containers: [{ name: "a", image: "x" }] }, { labels: { "peerpods.io/instance-type": "m6a.xlarge" } }))) as {
+    const byLabel = (await admitted(
+      peerPod({ containers: [{ name: "a", image: "x" }] }, { labels: { "peerpods.io/instance-type": "m6a.xlarge" } }),
+    )) as {
       metadata: { annotations: Record<string, string> };
     };
     expect(byLabel.metadata.annotations).toEqual({ "io.katacontainers.config.hypervisor.machine_type": "m6a.xlarge" });
@@ -185,7 +251,10 @@ describe("peer pods", () => {
     const both = (await admitted(
       peerPod(
         { containers: [{ name: "a", image: "x" }] },
-        { labels: { "peerpods.io/instance-type": "m6a.xlarge" }, annotations: { "peerpods.io/instance-type": "Standard_DC4as_v5" } },
+        {
+          labels: { "peerpods.io/instance-type": "m6a.xlarge" },
+          annotations: { "peerpods.io/instance-type": "Standard_DC4as_v5" },
+        },
       ),
     )) as { metadata: { annotations: Record<string, string> } };
     expect(both.metadata.annotations).toEqual({
@@ -198,7 +267,13 @@ describe("peer pods", () => {
     const out = (await admitted(
       peerPod(
         { containers: [{ name: "a", image: "x", resources: { requests: { cpu: "3", memory: "3Gi" } } }] },
-        { annotations: { "io.katacontainers.config.hypervisor.default_vcpus": "8", "io.katacontainers.config.hypervisor.machine_type": "c6a.2xlarge" }, labels: { "peerpods.io/instance-type": "t3.small" } },
+        {
+          annotations: {
+            "io.katacontainers.config.hypervisor.default_vcpus": "8",
+            "io.katacontainers.config.hypervisor.machine_type": "c6a.2xlarge",
+          },
+          labels: { "peerpods.io/instance-type": "t3.small" },
+        },
       ),
     )) as { metadata: { annotations: Record<string, string> } };
     expect(out.metadata.annotations).toEqual({
@@ -211,16 +286,28 @@ describe("peer pods", () => {
   it("sizes sidecar init containers beside the app", async () => {
     const out = (await admitted(
       peerPod({
-        initContainers: [{ name: "mesh", image: "proxy", restartPolicy: "Always", resources: { requests: { cpu: "500m", memory: "128Mi" } } }],
+        initContainers: [
+          {
+            name: "mesh",
+            image: "proxy",
+            restartPolicy: "Always",
+            resources: { requests: { cpu: "500m", memory: "128Mi" } },
+          },
+        ],
         containers: [{ name: "a", image: "x", resources: { requests: { cpu: "1", memory: "1Gi" } } }],
       }),
     )) as { metadata: { annotations: Record<string, string> }; spec: { initContainers: unknown[] } };
-    expect(out.metadata.annotations).toEqual({ "io.katacontainers.config.hypervisor.default_vcpus": "2", "io.katacontainers.config.hypervisor.default_memory": "1152" });
+    expect(out.metadata.annotations).toEqual({
+      "io.katacontainers.config.hypervisor.default_vcpus": "2",
+      "io.katacontainers.config.hypervisor.default_memory": "1152",
+    });
     expect(out.spec.initContainers).toEqual([{ name: "mesh", image: "proxy", restartPolicy: "Always" }]);
   });
 
   it("answers an already mutated pod with no patch (reinvocation)", async () => {
-    const first = await admitted(peerPod({ containers: [{ name: "a", image: "x", resources: { requests: { cpu: "1" } } }] }));
+    const first = await admitted(
+      peerPod({ containers: [{ name: "a", image: "x", resources: { requests: { cpu: "1" } } }] }),
+    );
     const again = await review(first);
     expect(again.response.allowed).toBe(true);
     expect(again.patch).toBeUndefined();
@@ -253,7 +340,12 @@ describe("other pods are allowed unchanged", () => {
 });
 
 describe("malformed input", () => {
-  async function post(body: string, contentType = "application/json", method = "POST", pathName = MUTATE_PATH): Promise<{ status: number; error: string }> {
+  async function post(
+    body: string,
+    contentType = "application/json",
+    method = "POST",
+    pathName = MUTATE_PATH,
+  ): Promise<{ status: number; error: string }> {
     const reply = await httpsCall({ port: server.port, path: pathName, ca: ca.pem, body, contentType, method });
     expect(reply.contentType).toBe("application/json");
     return { status: reply.status, error: (JSON.parse(reply.body) as { error: string }).error };
@@ -262,17 +354,35 @@ describe("malformed input", () => {
   it("answers HTTP 400 with the reason when the body is no AdmissionReview v1", async () => {
     expect(await post("{not json")).toEqual({ status: 400, error: expect.stringMatching(/^the body is not JSON: /) });
     expect(await post("[]")).toEqual({ status: 400, error: "the body must be a JSON object (an AdmissionReview)" });
-    expect(await post(JSON.stringify({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview", request: { uid: "u" } }))).toEqual({
+    expect(
+      await post(
+        JSON.stringify({ apiVersion: "admission.k8s.io/v1beta1", kind: "AdmissionReview", request: { uid: "u" } }),
+      ),
+    ).toEqual({
       status: 400,
-      error: 'apiVersion must be admission.k8s.io/v1, not "admission.k8s.io/v1beta1" (list only v1 in admissionReviewVersions)',
+      error:
+        'apiVersion must be admission.k8s.io/v1, not "admission.k8s.io/v1beta1" (list only v1 in admissionReviewVersions)',
     });
-    expect(await post(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "Pod" }))).toEqual({ status: 400, error: 'kind must be AdmissionReview, not "Pod"' });
-    expect(await post(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }))).toEqual({ status: 400, error: "request is missing" });
-    expect(await post(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { object: {} } }))).toEqual({ status: 400, error: "request.uid is missing" });
+    expect(await post(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "Pod" }))).toEqual({
+      status: 400,
+      error: 'kind must be AdmissionReview, not "Pod"',
+    });
+    expect(await post(JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview" }))).toEqual({
+      status: 400,
+      error: "request is missing",
+    });
+    expect(
+      await post(
+        JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { object: {} } }),
+      ),
+    ).toEqual({ status: 400, error: "request.uid is missing" });
   });
 
   it("refuses other content types, methods and paths", async () => {
-    expect(await post("{}", "text/plain")).toEqual({ status: 415, error: 'content-type must be application/json, not "text/plain"' });
+    expect(await post("{}", "text/plain")).toEqual({
+      status: 415,
+      error: 'content-type must be application/json, not "text/plain"',
+    });
     expect((await post("", "application/json", "GET")).status).toBe(405);
     expect((await post("{}", "application/json", "POST", "/mutate")).status).toBe(404);
   });
@@ -290,14 +400,24 @@ describe("malformed input", () => {
     const cases: Array<[Pod, string]> = [
       [peerPod({ containers: "app" }), "spec.containers must be a list"],
       [peerPod({ containers: [] }), "spec.containers is empty"],
-      [peerPod({ containers: [{ name: "a", resources: { requests: { cpu: "lots" } } }] }), 'containers[0] (a) resources.requests.cpu: "lots" is not a Kubernetes quantity (such as 500m, 2, 128Mi or 1G)'],
-      [peerPod({ containers: [{ name: "a", resources: { limits: { memory: { big: true } } } }] }), 'spec.containers[0].resources.limits["memory"] must be a string'],
+      [
+        peerPod({ containers: [{ name: "a", resources: { requests: { cpu: "lots" } } }] }),
+        'containers[0] (a) resources.requests.cpu: "lots" is not a Kubernetes quantity (such as 500m, 2, 128Mi or 1G)',
+      ],
+      [
+        peerPod({ containers: [{ name: "a", resources: { limits: { memory: { big: true } } } }] }),
+        'spec.containers[0].resources.limits["memory"] must be a string',
+      ],
       [{ ...peerPod({ containers: [{ name: "a" }] }), metadata: "x" }, "metadata must be an object"],
     ];
     for (const [pod, reason] of cases) {
       const { response, patch } = await review(pod);
       expect(patch).toBeUndefined();
-      expect(response).toEqual({ uid: response.uid, allowed: false, status: { code: 400, message: `peer-pods webhook cannot prepare this kata-remote pod: ${reason}` } });
+      expect(response).toEqual({
+        uid: response.uid,
+        allowed: false,
+        status: { code: 400, message: `peer-pods webhook cannot prepare this kata-remote pod: ${reason}` },
+      });
     }
   });
 
@@ -342,7 +462,10 @@ describe("certificate rotation", () => {
     expect(await servedSerial(ca.pem)).toBe(before);
 
     await writeAtomically(path.join(dir, "tls.key"), renewed.key);
-    const after = await eventually(() => servedSerial(renewedCa.pem), (serial) => serial !== before);
+    const after = await eventually(
+      () => servedSerial(renewedCa.pem),
+      (serial) => serial !== before,
+    );
     expect(after.toLowerCase()).toBe(new X509Certificate(renewed.cert).serialNumber.toLowerCase());
     await expect(servedSerial(ca.pem)).rejects.toThrow(/self-signed|unable to verify|certificate/);
     // Admission goes on over the renewed certificate.
@@ -361,7 +484,10 @@ describe("the peerpods-webhook binary", () => {
   }
 
   function run(env: Record<string, string>, args: string[] = []) {
-    const child = spawn(process.execPath, [path.join(ROOT, "bin/peerpods-webhook.js"), ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [path.join(ROOT, "bin/peerpods-webhook.js"), ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
@@ -376,7 +502,12 @@ describe("the peerpods-webhook binary", () => {
   });
 
   it("exits 1 when the certificate files are missing", async () => {
-    const p = run({ WEBHOOK_PORT: String(await freePort()), TLS_CERT_FILE: path.join(dir, "nope.crt"), TLS_KEY_FILE: path.join(dir, "nope.key"), LOG_LEVEL: "silent" });
+    const p = run({
+      WEBHOOK_PORT: String(await freePort()),
+      TLS_CERT_FILE: path.join(dir, "nope.crt"),
+      TLS_KEY_FILE: path.join(dir, "nope.key"),
+      LOG_LEVEL: "silent",
+    });
     expect(await p.exited).toBe(1);
     expect(p.stderr()).toContain("cannot read TLS files");
   });
@@ -386,7 +517,13 @@ describe("the peerpods-webhook binary", () => {
     await writeFile(path.join(certDir, "tls.crt"), tls.cert);
     await writeFile(path.join(certDir, "tls.key"), tls.key);
     const port = await freePort();
-    const p = run({ WEBHOOK_PORT: String(port), TLS_CERT_FILE: path.join(certDir, "tls.crt"), TLS_KEY_FILE: path.join(certDir, "tls.key"), TARGET_RUNTIME_CLASS: "peer", POD_NAMESPACE: "peer-ns" });
+    const p = run({
+      WEBHOOK_PORT: String(port),
+      TLS_CERT_FILE: path.join(certDir, "tls.crt"),
+      TLS_KEY_FILE: path.join(certDir, "tls.key"),
+      TARGET_RUNTIME_CLASS: "peer",
+      POD_NAMESPACE: "peer-ns",
+    });
     try {
       const deadline = Date.now() + 10_000;
       while (!p.stderr().includes("serving admission reviews")) {

@@ -50,7 +50,10 @@ describe("Go ttrpc peer", () => {
     }
   });
 
-  function echo(req: EchoInit, extra: { timeoutMs?: number; localTimeoutMs?: number; metadata?: Record<string, string> } = {}): Promise<GoCallResult> {
+  function echo(
+    req: EchoInit,
+    extra: { timeoutMs?: number; localTimeoutMs?: number; metadata?: Record<string, string> } = {},
+  ): Promise<GoCallResult> {
     if (!client) throw new Error("Go client did not start");
     return client.call({ service: ECHO, method: "Echo", payload: encodeEchoRequest(req), ...extra });
   }
@@ -66,7 +69,10 @@ describe("Go ttrpc peer", () => {
   });
 
   it("carries metadata and the deadline to the server", async () => {
-    const result = await echo({ data: new Uint8Array([1]) }, { timeoutMs: 5000, metadata: { "x-trace": "abc", Mixed: "Case" } });
+    const result = await echo(
+      { data: new Uint8Array([1]) },
+      { timeoutMs: 5000, metadata: { "x-trace": "abc", Mixed: "Case" } },
+    );
     expect(result.code).toBe(0);
     const resp = decodeEchoResponse(result.payload);
     expect(resp.metadata).toEqual({ "x-trace": "abc", Mixed: "Case" });

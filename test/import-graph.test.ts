@@ -23,7 +23,8 @@ const isTestOnly = (f: string) => f.endsWith(".test.ts") || f.startsWith("test/"
 
 // Static and dynamic imports, and re-exports. Type-only imports count: a cycle of types is
 // still a cycle a reader has to untangle.
-const IMPORT = /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\bimport\s*["']([^"']+)["']/g;
+const IMPORT =
+  /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\bimport\s*["']([^"']+)["']/g;
 // A module started as a process of its own (`new URL("./vm-main.ts", import.meta.url)`).
 const SPAWNED = /new URL\(\s*["'](\.[^"']+\.(?:ts|js))["']\s*,\s*import\.meta\.url\s*\)/g;
 
@@ -45,7 +46,10 @@ function graph(): Map<string, Node> {
       .split("\n")
       .filter((line) => !/^\s*(\/\/|\/\*|\*)/.test(line))
       .join("\n");
-    const imports = [...text.matchAll(IMPORT)].map((m) => m[1] ?? m[2] ?? m[3]!).filter((s) => s.startsWith(".")).map((s) => resolve(f, s));
+    const imports = [...text.matchAll(IMPORT)]
+      .map((m) => m[1] ?? m[2] ?? m[3]!)
+      .filter((s) => s.startsWith("."))
+      .map((s) => resolve(f, s));
     const spawns = [...text.matchAll(SPAWNED)].map((m) => resolve(f, m[1]!));
     g.set(f, { imports, spawns });
   }
@@ -121,7 +125,9 @@ describe("import graph", () => {
     const reached = new Set<string>();
     // The binaries: bin/ for the node's, src/cli/ also for those of the peer VM (minimal-agent),
     // and the peer-pod image's tooling under podvm/ (its forwarder executable's entry point).
-    const todo = [...g.keys()].filter((f) => f.startsWith("bin/") || ((f.startsWith("src/cli/") || f.startsWith("podvm/")) && !isTestOnly(f)));
+    const todo = [...g.keys()].filter(
+      (f) => f.startsWith("bin/") || ((f.startsWith("src/cli/") || f.startsWith("podvm/")) && !isTestOnly(f)),
+    );
     expect(todo.length).toBeGreaterThan(0);
     while (todo.length > 0) {
       const f = todo.pop()!;
@@ -129,7 +135,9 @@ describe("import graph", () => {
       reached.add(f);
       todo.push(...g.get(f)!.imports, ...g.get(f)!.spawns);
     }
-    const unused = [...g.keys()].filter((f) => (f.startsWith("src/") || f.startsWith("providers/")) && !isTestOnly(f) && !reached.has(f));
+    const unused = [...g.keys()].filter(
+      (f) => (f.startsWith("src/") || f.startsWith("providers/")) && !isTestOnly(f) && !reached.has(f),
+    );
     expect(unused).toEqual([]);
   });
 });

@@ -19,7 +19,10 @@ interface LockPackage {
 }
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as LockPackage;
-const lock = JSON.parse(fs.readFileSync(path.join(REPO, "package-lock.json"), "utf8")) as { lockfileVersion: number; packages: Record<string, LockPackage> };
+const lock = JSON.parse(fs.readFileSync(path.join(REPO, "package-lock.json"), "utf8")) as {
+  lockfileVersion: number;
+  packages: Record<string, LockPackage>;
+};
 
 /** Where npm finds `name` for the package at `from`: its own node_modules, then each parent's. */
 function resolve(from: string, name: string): string | undefined {
@@ -46,9 +49,11 @@ describe("package-lock.json", () => {
     const missing: string[] = [];
     for (const [at, p] of Object.entries(lock.packages)) {
       const needed = { ...p.dependencies, ...p.optionalDependencies, ...(at === "" ? p.devDependencies : {}) };
-      for (const name of Object.keys(needed)) if (resolve(at, name) === undefined) missing.push(`${name} (for ${at || "the project"})`);
+      for (const name of Object.keys(needed))
+        if (resolve(at, name) === undefined) missing.push(`${name} (for ${at || "the project"})`);
       for (const name of Object.keys(p.peerDependencies ?? {})) {
-        if (p.peerDependenciesMeta?.[name]?.optional !== true && resolve(at, name) === undefined) missing.push(`${name} (peer of ${at})`);
+        if (p.peerDependenciesMeta?.[name]?.optional !== true && resolve(at, name) === undefined)
+          missing.push(`${name} (peer of ${at})`);
       }
     }
     expect(missing).toEqual([]);

@@ -9,7 +9,14 @@ import { AgentService } from "../src/gen/agent_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs, type RunningDaemon, type SandboxInfo } from "./support/daemon-process.ts";
+import {
+  cleanupDaemonDirs,
+  makeDaemonDirs,
+  startDaemon,
+  type DaemonDirs,
+  type RunningDaemon,
+  type SandboxInfo,
+} from "./support/daemon-process.ts";
 import { WorkerNode, type WorkerPod } from "./support/worker-node.ts";
 
 const h = Hypervisor.method;
@@ -38,12 +45,18 @@ async function sandboxes(): Promise<SandboxInfo[]> {
 
 /** Starts a pod on `pod`'s namespace whose container serves a TCP echo in the VM's podns. */
 async function startPod(id: string, pod: WorkerPod): Promise<Client> {
-  const { agentSocketPath } = await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: pod.path }));
+  const { agentSocketPath } = await onHypervisor(dirs.socketPath, (c) =>
+    c.call(h.createVM, { id, annotations: {}, networkNamespacePath: pod.path }),
+  );
   await onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 120_000 }));
   const agent = await Client.connect(agentSocketPath);
   const a = AgentService.method;
   const script = `require("net").createServer((s) => s.pipe(s)).listen(${ECHO_PORT}, () => console.log("listening"))`;
-  await agent.call(a.createContainer, { containerId: "echo", execId: "echo", OCI: { Process: { Args: [process.execPath, "-e", script], Cwd: "/", Env: [] } } });
+  await agent.call(a.createContainer, {
+    containerId: "echo",
+    execId: "echo",
+    OCI: { Process: { Args: [process.execPath, "-e", script], Cwd: "/", Env: [] } },
+  });
   await agent.call(a.startContainer, { containerId: "echo" });
   const first = await agent.call(a.readStdout, { containerId: "echo", execId: "echo", len: 100 });
   expect(Buffer.from(first.data).toString()).toBe("listening\n");
@@ -74,7 +87,11 @@ describe("pod network through the VXLAN tunnel", () => {
     await reachable(pod);
     // Back from the VM: a process in podns reaches the pod's gateway on the node.
     const a = AgentService.method;
-    await agent.call(a.execProcess, { containerId: "echo", execId: "ping", process: { Args: ["ping", "-c", "1", "-W", "3", node.gateway], Cwd: "/", Env: ["PATH=/usr/bin:/bin"] } });
+    await agent.call(a.execProcess, {
+      containerId: "echo",
+      execId: "ping",
+      process: { Args: ["ping", "-c", "1", "-W", "3", node.gateway], Cwd: "/", Env: ["PATH=/usr/bin:/bin"] },
+    });
     expect((await agent.call(a.waitProcess, { containerId: "echo", execId: "ping" })).status).toBe(0);
     const info = (await sandboxes()).find((s) => s.id === "net1")!;
     expect(info).toMatchObject({ state: "running", vni: 700000, tunnel: "up" });
@@ -92,7 +109,8 @@ describe("pod network through the VXLAN tunnel", () => {
     await Promise.all(agents.map((a, i) => stopPod(`many${i}`, a)));
     expect(await sandboxes()).toEqual([]);
     expect(await leftoverDevices()).toEqual([]);
-    for (const p of pods.slice(0, 5)) expect(await runIn(p, ["tc", "filter", "show", "dev", "eth0", "ingress"])).toBe("");
+    for (const p of pods.slice(0, 5))
+      expect(await runIn(p, ["tc", "filter", "show", "dev", "eth0", "ingress"])).toBe("");
     expect(await fs.readdir(dirs.vmsDir)).toEqual([]);
   }, 300_000);
 
@@ -117,20 +135,33 @@ describe("pod network through the VXLAN tunnel", () => {
 
   it("refuses at CreateVM the daemon's own network namespace (a tc redirect there cuts the node off)", async () => {
     const id = "own-netns";
-    const err = await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: `/run/netns/${node.netns}` })).catch((e: unknown) => e);
+    const err = await onHypervisor(dirs.socketPath, (c) =>
+      c.call(h.createVM, { id, annotations: {}, networkNamespacePath: `/run/netns/${node.netns}` }),
+    ).catch((e: unknown) => e);
     await onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
-    expect(err).toMatchObject({ code: Code.INVALID_ARGUMENT, statusMessage: expect.stringContaining("the daemon's own network namespace") });
+    expect(err).toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      statusMessage: expect.stringContaining("the daemon's own network namespace"),
+    });
   });
 
   it.each([
-    ["a netns path that does not exist", async () => ({ path: "/run/netns/caa-no-such-ns", ip: "" }) as WorkerPod, /does not exist/],
+    [
+      "a netns path that does not exist",
+      async () => ({ path: "/run/netns/caa-no-such-ns", ip: "" }) as WorkerPod,
+      /does not exist/,
+    ],
     ["a netns with only lo", () => node.addPod({ withInterface: false }), /interface/],
     ["an MTU below the VXLAN overhead", () => node.addPod({ mtu: 100 }), /MTU/],
   ])("fails StartVM clearly for %s and leaves nothing", async (_name, makePod, message) => {
     const pod = await makePod();
     const id = `bad${Math.floor(Math.random() * 1e6)}`;
-    await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: pod.path }));
-    const err = await onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 })).catch((e: unknown) => e);
+    await onHypervisor(dirs.socketPath, (c) =>
+      c.call(h.createVM, { id, annotations: {}, networkNamespacePath: pod.path }),
+    );
+    const err = await onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 })).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: expect.any(Number), statusMessage: expect.stringMatching(message) });
     expect((err as { code: number }).code).not.toBe(Code.OK);
     await onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
@@ -142,7 +173,8 @@ describe("pod network through the VXLAN tunnel", () => {
 describe("debug endpoints", () => {
   it("answer /debug/* to loopback only, probes and metrics to the node's address too", async () => {
     const url = (p: string) => `http://10.${node.octet}.2.1:${daemon.probePort}${p}`;
-    const status = async (p: string) => Number(await node.exec("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url(p)]));
+    const status = async (p: string) =>
+      Number(await node.exec("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url(p)]));
     expect(await status("/debug/sandboxes")).toBe(403);
     expect(await status("/metrics")).toBe(200);
     expect(await status("/readyz")).toBe(200);
@@ -157,8 +189,12 @@ describe("VNI exhaustion", () => {
     const a = await node.addPod();
     const b = await node.addPod();
     const agent = await startPod("last", a);
-    await onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id: "none", annotations: {}, networkNamespacePath: b.path }));
-    await expect(onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id: "none" }, { timeoutMs: 60_000 }))).rejects.toMatchObject({
+    await onHypervisor(dirs.socketPath, (c) =>
+      c.call(h.createVM, { id: "none", annotations: {}, networkNamespacePath: b.path }),
+    );
+    await expect(
+      onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id: "none" }, { timeoutMs: 60_000 })),
+    ).rejects.toMatchObject({
       code: Code.RESOURCE_EXHAUSTED,
       statusMessage: expect.stringContaining("no free VXLAN VNI"),
     });
@@ -169,6 +205,8 @@ describe("VNI exhaustion", () => {
 });
 
 function runIn(pod: WorkerPod, args: string[]): Promise<string> {
-  return import("../src/util/run-command.ts").then(({ runCommand }) => runCommand("nsenter", [`--net=${pod.path}`, "--", ...args])).then((s) => s.trim());
+  return import("../src/util/run-command.ts")
+    .then(({ runCommand }) => runCommand("nsenter", [`--net=${pod.path}`, "--", ...args]))
+    .then((s) => s.trim());
 }
 void path;

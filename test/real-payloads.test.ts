@@ -36,9 +36,7 @@ import {
 import { ProcessSchema } from "../src/gen/oci_pb.js";
 import { Echo } from "./support/gen/test/echo_pb.js";
 
-const payloadDir = fileURLToPath(
-  new URL("../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url),
-);
+const payloadDir = fileURLToPath(new URL("../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url));
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 
 // The services whose requests the shim sends, searched by method name.
@@ -53,9 +51,7 @@ function methodOfFile(file: string): string {
 
 /** The request schema of the one shim-facing method with this name. */
 function requestSchemaFor(method: string): DescMessage {
-  const found = shimServices.flatMap((service) =>
-    service.methods.filter((candidate) => candidate.name === method),
-  );
+  const found = shimServices.flatMap((service) => service.methods.filter((candidate) => candidate.name === method));
   if (found.length !== 1 || found[0] === undefined) {
     throw new Error(`method ${method} is defined ${found.length} times across the services`);
   }
@@ -227,11 +223,7 @@ describe("shim 3.5.0 request payloads", () => {
         fromBinary(WaitProcessRequestSchema, await payload(file)),
       ),
     );
-    expect(waits.map((w) => w.execId)).toEqual([
-      "c3",
-      "42516126-7943-4ae5-81b1-b4833a496bb0",
-      "c3",
-    ]);
+    expect(waits.map((w) => w.execId)).toEqual(["c3", "42516126-7943-4ae5-81b1-b4833a496bb0", "c3"]);
   });
 
   it("SignalProcess sends SIGTERM then SIGKILL to every process of the container", async () => {

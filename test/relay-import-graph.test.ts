@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const IMPORT = /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\bimport\s*["']([^"']+)["']/g;
+const IMPORT =
+  /\b(?:import|export)\s[^;]*?\bfrom\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\bimport\s*["']([^"']+)["']/g;
 
 /** The relay's own files and the packages they import, from bin/peerpod-relay.js on. */
 function reach(entry: string): { files: string[]; packages: Set<string> } {
@@ -27,7 +28,8 @@ function reach(entry: string): { files: string[]; packages: Set<string> } {
       // Type-only imports are erased: they load nothing.
       if (/^\s*(import|export)\s+type\s/.test(m[0])) continue;
       if (spec.startsWith(".")) todo.push(path.normalize(path.join(path.dirname(f), spec)));
-      else if (!spec.startsWith("node:")) packages.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
+      else if (!spec.startsWith("node:"))
+        packages.add(spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0]!);
     }
   }
   return { files: [...files].sort(), packages };
@@ -48,7 +50,11 @@ describe("peerpod-relay's import graph", () => {
     expect(files.filter((f) => f.startsWith("src/pki/"))).toEqual(["src/pki/tls-options.ts", "src/pki/tls-profile.ts"]);
     expect(files.filter((f) => f.startsWith("src/cli/"))).toEqual(["src/cli/peerpod-relay.ts"]);
     expect(files.filter((f) => f.startsWith("src/relay/client/"))).toEqual([]);
-    expect(files.filter((f) => f.startsWith("src/ttrpc/")).filter((f) => /\/(client|server|typed-service|index)\.ts$/.test(f))).toEqual([]);
+    expect(
+      files
+        .filter((f) => f.startsWith("src/ttrpc/"))
+        .filter((f) => /\/(client|server|typed-service|index)\.ts$/.test(f)),
+    ).toEqual([]);
   });
 
   it("stays small enough to review in one sitting", () => {

@@ -10,7 +10,18 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
-import { Client, Code, decodeResponse, encodeRequestFrame, FrameDecoder, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType, type Frame, type KeyValue } from "../src/ttrpc/index.ts";
+import {
+  Client,
+  Code,
+  decodeResponse,
+  encodeRequestFrame,
+  FrameDecoder,
+  HEADER_LENGTH,
+  MAX_DATA_LENGTH,
+  MessageType,
+  type Frame,
+  type KeyValue,
+} from "../src/ttrpc/index.ts";
 import { Echo } from "./support/echo-service.ts";
 import { startEchoServerProcess, type EchoServerProcess, type ServerStats } from "./support/echo-server-process.ts";
 
@@ -108,7 +119,8 @@ class SteadyCaller {
       data.write(`call ${i}`);
       try {
         const resp = await client.call(Echo.method.echo, { data }, { timeoutMs: 5000 });
-        if (!Buffer.from(resp.data).equals(data)) this.failures.push(`call ${i}: wrong data (${resp.data.length} bytes)`);
+        if (!Buffer.from(resp.data).equals(data))
+          this.failures.push(`call ${i}: wrong data (${resp.data.length} bytes)`);
         else this.answered++;
       } catch (err) {
         this.failures.push(`call ${i}: ${(err as Error).message}`);
@@ -136,18 +148,36 @@ interface RequestSpec {
 }
 
 const requestSpec: fc.Arbitrary<RequestSpec> = fc.record({
-  service: fc.oneof({ weight: 4, arbitrary: fc.constant(ECHO) }, { weight: 1, arbitrary: fc.string({ maxLength: 20 }) }),
-  method: fc.oneof({ weight: 4, arbitrary: fc.constant("Echo") }, { weight: 1, arbitrary: fc.string({ maxLength: 10 }) }),
+  service: fc.oneof(
+    { weight: 4, arbitrary: fc.constant(ECHO) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
+  ),
+  method: fc.oneof(
+    { weight: 4, arbitrary: fc.constant("Echo") },
+    { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
+  ),
   data: fc.uint8Array({ maxLength: 600 }),
   timeoutNano: fc.oneof(fc.constant(0), fc.integer({ min: 1e9, max: 60e9 }), fc.constant(-1)),
-  metadata: fc.array(fc.record({ key: fc.string({ maxLength: 8 }), value: fc.string({ maxLength: 8 }) }), { maxLength: 3 }),
+  metadata: fc.array(fc.record({ key: fc.string({ maxLength: 8 }), value: fc.string({ maxLength: 8 }) }), {
+    maxLength: 3,
+  }),
   flags: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 255 }) }),
 });
 
 /** Valid request frames on ids 1, 3, 5 ..., concatenated, and where each frame starts. */
 function encodeRequests(specs: readonly RequestSpec[]): { bytes: Buffer; offsets: number[] } {
   const frames = specs.map((s, i) =>
-    encodeRequestFrame(2 * i + 1, { service: s.service, method: s.method, payload: echoPayload(s.data), timeoutNano: s.timeoutNano, metadata: s.metadata }, s.flags),
+    encodeRequestFrame(
+      2 * i + 1,
+      {
+        service: s.service,
+        method: s.method,
+        payload: echoPayload(s.data),
+        timeoutNano: s.timeoutNano,
+        metadata: s.metadata,
+      },
+      s.flags,
+    ),
   );
   const offsets: number[] = [];
   let at = 0;
@@ -178,9 +208,17 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({
     kind: fc.constant("length" as const),
     frame: fc.nat(),
-    value: fc.oneof(fc.integer({ min: 0, max: 2048 }), fc.constantFrom(MAX_DATA_LENGTH, MAX_DATA_LENGTH + 1, 0xffff_ffff), fc.integer({ min: 0, max: 0xffff_ffff })),
+    value: fc.oneof(
+      fc.integer({ min: 0, max: 2048 }),
+      fc.constantFrom(MAX_DATA_LENGTH, MAX_DATA_LENGTH + 1, 0xffff_ffff),
+      fc.integer({ min: 0, max: 0xffff_ffff }),
+    ),
   }),
-  fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), junk: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant("insert" as const),
+    at: fc.nat(),
+    junk: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  }),
 );
 
 function mutate(bytes: Buffer, offsets: readonly number[], m: Mutation): Buffer {
@@ -276,8 +314,11 @@ describe("our Server under hostile input", () => {
           if (want.code !== Code.OK) continue;
           const echo = fromBinary(EchoResponseSchema, resp.payload);
           expect(new Uint8Array(echo.data)).toEqual(spec.data);
-          expect(echo.metadata).toEqual(Object.fromEntries([...spec.metadata].reverse().map((kv) => [kv.key, kv.value])));
-          if (spec.timeoutNano > 0) expect(Number(echo.deadlineRemainingMs)).toBeGreaterThan(spec.timeoutNano / 1e6 - 2000);
+          expect(echo.metadata).toEqual(
+            Object.fromEntries([...spec.metadata].reverse().map((kv) => [kv.key, kv.value])),
+          );
+          if (spec.timeoutNano > 0)
+            expect(Number(echo.deadlineRemainingMs)).toBeGreaterThan(spec.timeoutNano / 1e6 - 2000);
           else expect(echo.deadlineRemainingMs).toBe(0n);
         }
       }),
@@ -296,7 +337,13 @@ describe("our Server under hostile input", () => {
   });
 
   it("drops connections that stop inside a header", async () => {
-    const header = encodeRequestFrame(1, { service: ECHO, method: "Echo", payload: echoPayload(Buffer.from("hi")), timeoutNano: 0, metadata: [] });
+    const header = encodeRequestFrame(1, {
+      service: ECHO,
+      method: "Echo",
+      payload: echoPayload(Buffer.from("hi")),
+      timeoutNano: 0,
+      metadata: [],
+    });
     const before = (await stats()).protocolErrors;
     const started = performance.now();
     const conns = await Promise.all(Array.from({ length: HEADER_LENGTH - 1 }, () => openRaw(socketPath)));
@@ -347,7 +394,8 @@ describe("our Server under hostile input", () => {
       header[8] = MessageType.Request;
       conn.socket.write(header);
       while (!conn.isClosed() && sent < total) {
-        if (!conn.socket.write(chunk)) await Promise.race([new Promise((resolve) => conn.socket.once("drain", resolve)), conn.closed]);
+        if (!conn.socket.write(chunk))
+          await Promise.race([new Promise((resolve) => conn.socket.once("drain", resolve)), conn.closed]);
         sent += chunk.length;
       }
       conn.socket.destroy();
@@ -363,7 +411,13 @@ describe("our Server under hostile input", () => {
   });
 
   it("drops slow-loris writers after the frame timeout", async () => {
-    const frame = encodeRequestFrame(1, { service: ECHO, method: "Echo", payload: echoPayload(Buffer.alloc(200, 7)), timeoutNano: 0, metadata: [] });
+    const frame = encodeRequestFrame(1, {
+      service: ECHO,
+      method: "Echo",
+      payload: echoPayload(Buffer.alloc(200, 7)),
+      timeoutNano: 0,
+      metadata: [],
+    });
     const before = (await stats()).protocolErrors;
     const lorises = await Promise.all(Array.from({ length: 10 }, () => openRaw(socketPath)));
     const started = performance.now();
@@ -394,14 +448,20 @@ describe("our Server under hostile input", () => {
   it("holds 500 idle connections while serving, and forgets them when they go", async () => {
     const before = await stats();
     const idle = await Promise.all(Array.from({ length: 500 }, () => openRaw(socketPath)));
-    await until("the server holds every idle connection", async () => (await stats()).connections >= before.connections + 500);
+    await until(
+      "the server holds every idle connection",
+      async () => (await stats()).connections >= before.connections + 500,
+    );
     // Idle is not a crime: no frame has started, so none of them is dropped.
     await sleep(FRAME_TIMEOUT_MS * 2);
     expect(idle.filter((c) => c.isClosed())).toHaveLength(0);
     const crowded = await stats();
     expect(crowded.heapUsed - before.heapUsed).toBeLessThan(16 * MiB);
     for (const c of idle) c.socket.destroy();
-    await until("the server lets the idle connections go", async () => (await stats()).connections === before.connections);
+    await until(
+      "the server lets the idle connections go",
+      async () => (await stats()).connections === before.connections,
+    );
   });
 
   it("stops reading from a client that never reads its answers, and frees it when it goes", async () => {
@@ -411,10 +471,21 @@ describe("our Server under hostile input", () => {
     const limit = 2000; // 128 MiB of requests if the server kept reading
     let sent = 0;
     while (sent < limit) {
-      const ok = conn.socket.write(encodeRequestFrame(2 * sent + 1, { service: ECHO, method: "Echo", payload: echoPayload(data), timeoutNano: 0, metadata: [] }));
+      const ok = conn.socket.write(
+        encodeRequestFrame(2 * sent + 1, {
+          service: ECHO,
+          method: "Echo",
+          payload: echoPayload(data),
+          timeoutNano: 0,
+          metadata: [],
+        }),
+      );
       sent++;
       if (ok) continue;
-      const drained = await Promise.race([new Promise((resolve) => conn.socket.once("drain", () => resolve(true))), sleep(300).then(() => false)]);
+      const drained = await Promise.race([
+        new Promise((resolve) => conn.socket.once("drain", () => resolve(true))),
+        sleep(300).then(() => false),
+      ]);
       if (!drained) break;
     }
     // The server pushed back: it stopped reading, so its unread answers and our unsent
@@ -426,7 +497,10 @@ describe("our Server under hostile input", () => {
     // If the stall left a request half-read, the frame timeout has dropped the connection by
     // now; otherwise it is held, paused, until the client goes.
     conn.socket.destroy();
-    await until("the server frees the stalled connection", async () => (await stats()).connections === before.connections);
+    await until(
+      "the server frees the stalled connection",
+      async () => (await stats()).connections === before.connections,
+    );
   });
 
   it("keeps its memory bounded through all of it", async () => {

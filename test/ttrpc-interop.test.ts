@@ -6,7 +6,16 @@ import { join } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
-import { Client, Code, encodeRequestFrame, HEADER_LENGTH, listenUnix, MAX_DATA_LENGTH, Server, TtrpcError } from "../src/ttrpc/index.ts";
+import {
+  Client,
+  Code,
+  encodeRequestFrame,
+  HEADER_LENGTH,
+  listenUnix,
+  MAX_DATA_LENGTH,
+  Server,
+  TtrpcError,
+} from "../src/ttrpc/index.ts";
 import { Echo, echoHandlers } from "./support/echo-service.ts";
 import { startGoClient, startGoServer, type GoCallResult, type GoClient, type GoServer } from "./support/go-peer.ts";
 
@@ -24,7 +33,8 @@ const text = (s: string) => new TextEncoder().encode(s);
  */
 function echoRequestWithFrameData(frameData: number): Uint8Array {
   const envelopeSize = (payload: Uint8Array) =>
-    encodeRequestFrame(1, { service: ECHO, method: "Echo", payload, timeoutNano: 0, metadata: [] }).length - HEADER_LENGTH;
+    encodeRequestFrame(1, { service: ECHO, method: "Echo", payload, timeoutNano: 0, metadata: [] }).length -
+    HEADER_LENGTH;
   let dataLength = frameData - 64;
   for (let i = 0; i < 8; i++) {
     const payload = encodeEcho({ data: new Uint8Array(dataLength).fill(0x5a) });
@@ -61,7 +71,10 @@ describe("Go client → our Server", () => {
     }
   });
 
-  function call(init: EchoInit, extra: { timeoutMs?: number; localTimeoutMs?: number; metadata?: Record<string, string> } = {}): Promise<GoCallResult> {
+  function call(
+    init: EchoInit,
+    extra: { timeoutMs?: number; localTimeoutMs?: number; metadata?: Record<string, string> } = {},
+  ): Promise<GoCallResult> {
     if (goClient === undefined) throw new Error("Go client did not start");
     return goClient.call({ service: ECHO, method: "Echo", payload: encodeEcho(init), ...extra });
   }
@@ -78,7 +91,9 @@ describe("Go client → our Server", () => {
 
   it("answers 100 concurrent calls on one connection, each with its own data", async () => {
     const started = performance.now();
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => call({ data: text(`call-${i}`), sleepMs: 200n })));
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => call({ data: text(`call-${i}`), sleepMs: 200n })),
+    );
     // One after another they would take 20 s.
     expect(performance.now() - started).toBeLessThan(5000);
     results.forEach((result, i) => {
@@ -183,7 +198,11 @@ describe("our Client → Go server", () => {
 
   it("runs 100 concurrent calls on one connection, each answered with its own data", async () => {
     const started = performance.now();
-    const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => connected().call(Echo.method.echo, { data: text(`call-${i}`), sleepMs: 200n })));
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        connected().call(Echo.method.echo, { data: text(`call-${i}`), sleepMs: 200n }),
+      ),
+    );
     expect(performance.now() - started).toBeLessThan(5000);
     replies.forEach((resp, i) => expect(new TextDecoder().decode(resp.data)).toBe(`call-${i}`));
   });
@@ -196,11 +215,15 @@ describe("our Client → Go server", () => {
 
   it("fails a call that outlives its deadline DEADLINE_EXCEEDED and keeps the connection", async () => {
     const started = performance.now();
-    await expect(connected().call(Echo.method.echo, { sleepMs: 10_000n }, { timeoutMs: 200 })).rejects.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
+    await expect(connected().call(Echo.method.echo, { sleepMs: 10_000n }, { timeoutMs: 200 })).rejects.toMatchObject({
+      code: Code.DEADLINE_EXCEEDED,
+    });
     expect(performance.now() - started).toBeLessThan(3000);
     // The Go server's own late DEADLINE_EXCEEDED answer must not disturb the next call.
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(new TextDecoder().decode((await connected().call(Echo.method.echo, { data: text("next") })).data)).toBe("next");
+    expect(new TextDecoder().decode((await connected().call(Echo.method.echo, { data: text("next") })).data)).toBe(
+      "next",
+    );
   });
 
   it("receives the Go server's status code and message", async () => {
@@ -210,7 +233,11 @@ describe("our Client → Go server", () => {
   });
 
   it("sends metadata the Go server reads", async () => {
-    const resp = await connected().call(Echo.method.echo, {}, { metadata: { "x-trace": "abc", Mixed: "Case", multi: ["first", "second"] } });
+    const resp = await connected().call(
+      Echo.method.echo,
+      {},
+      { metadata: { "x-trace": "abc", Mixed: "Case", multi: ["first", "second"] } },
+    );
     expect(resp.metadata).toEqual({ "x-trace": "abc", Mixed: "Case", multi: "first" });
   });
 
@@ -219,13 +246,23 @@ describe("our Client → Go server", () => {
     const reply = decodeEcho(await connected().callRaw(ECHO, "Echo", fits));
     expect(reply.data.length).toBe(fromBinary(EchoRequestSchema, fits).data.length);
     const tooBig = echoRequestWithFrameData(MAX_DATA_LENGTH + 1);
-    await expect(connected().callRaw(ECHO, "Echo", tooBig)).rejects.toMatchObject({ code: Code.RESOURCE_EXHAUSTED, statusMessage: expect.stringContaining("exceed") });
-    expect(new TextDecoder().decode((await connected().call(Echo.method.echo, { data: text("still here") })).data)).toBe("still here");
+    await expect(connected().callRaw(ECHO, "Echo", tooBig)).rejects.toMatchObject({
+      code: Code.RESOURCE_EXHAUSTED,
+      statusMessage: expect.stringContaining("exceed"),
+    });
+    expect(
+      new TextDecoder().decode((await connected().call(Echo.method.echo, { data: text("still here") })).data),
+    ).toBe("still here");
     expect(connected().closed).toBe(false);
   });
 
   it("gets UNIMPLEMENTED for an unknown method", async () => {
-    await expect(connected().callRaw(ECHO, "Nope", new Uint8Array(0))).rejects.toMatchObject({ code: Code.UNIMPLEMENTED, statusMessage: expect.stringContaining("Nope") });
-    await expect(connected().callRaw("ttrpc.test.Missing", "Echo", new Uint8Array(0))).rejects.toMatchObject({ code: Code.UNIMPLEMENTED });
+    await expect(connected().callRaw(ECHO, "Nope", new Uint8Array(0))).rejects.toMatchObject({
+      code: Code.UNIMPLEMENTED,
+      statusMessage: expect.stringContaining("Nope"),
+    });
+    await expect(connected().callRaw("ttrpc.test.Missing", "Echo", new Uint8Array(0))).rejects.toMatchObject({
+      code: Code.UNIMPLEMENTED,
+    });
   });
 });

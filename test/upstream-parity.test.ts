@@ -13,7 +13,14 @@ import { azureConfigSpec, azureProviderConfig } from "../providers/azure/config.
 import { libvirtConfigSpec, libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { vsphereConfigSpec } from "../providers/vsphere/config.ts";
 import { daemonConfigSpec, type ConfigSpec } from "../src/config/index.ts";
-import { isUpstreamDefault, loadDaemonSettings, UPSTREAM_FLAGS, UPSTREAM_SETTINGS, upstreamSettingsFor, type UpstreamSetting } from "../src/config/upstream/index.ts";
+import {
+  isUpstreamDefault,
+  loadDaemonSettings,
+  UPSTREAM_FLAGS,
+  UPSTREAM_SETTINGS,
+  upstreamSettingsFor,
+  type UpstreamSetting,
+} from "../src/config/upstream/index.ts";
 import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs } from "./support/daemon-process.ts";
 import { FAKE_AMI, FAKE_SG, FAKE_SUBNET, FakeEc2 } from "./support/fake-ec2.ts";
 import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";
@@ -25,7 +32,9 @@ const DAEMON = path.join(ROOT, "src/cli/cloud-api-adaptor.ts");
 type Env = Record<string, string>;
 
 function helmFixture(provider: "aws" | "azure" | "libvirt"): Env {
-  const doc = parseYaml(fs.readFileSync(path.join(ROOT, "test/fixtures/upstream-helm", `${provider}.yaml`), "utf8")) as { configMap: Env; secret: Env };
+  const doc = parseYaml(
+    fs.readFileSync(path.join(ROOT, "test/fixtures/upstream-helm", `${provider}.yaml`), "utf8"),
+  ) as { configMap: Env; secret: Env };
   return { ...doc.configMap, ...doc.secret };
 }
 
@@ -35,7 +44,8 @@ const SPECS: Record<string, readonly ConfigSpec[]> = {
   libvirt: [daemonConfigSpec, libvirtConfigSpec],
   vsphere: [daemonConfigSpec, vsphereConfigSpec],
 };
-const specEnvs = (provider: string): Set<string> => new Set((SPECS[provider] ?? []).flatMap((spec) => Object.values(spec).map((f) => f.env)));
+const specEnvs = (provider: string): Set<string> =>
+  new Set((SPECS[provider] ?? []).flatMap((spec) => Object.values(spec).map((f) => f.env)));
 
 /** A value upstream would act on: the other boolean, or some text. */
 function nonDefault(setting: UpstreamSetting): string {
@@ -75,7 +85,11 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
       endpoint: undefined,
       imdsEndpoint: "http://169.254.169.254",
       maxAttempts: 5,
-      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: undefined },
+      credentials: {
+        accessKeyId: "AKIDEXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        sessionToken: undefined,
+      },
     });
   });
 
@@ -83,7 +97,12 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
     const env = helmFixture("azure");
     const { config, findings } = loadDaemonSettings({ env, argv: [] });
     expect(findings).toEqual([]);
-    expect(config).toMatchObject({ cloudProvider: "azure", forwarderPort: 15150, proxyTimeoutMs: 300_000, peerpodsLimitPerNode: 10 });
+    expect(config).toMatchObject({
+      cloudProvider: "azure",
+      forwarderPort: 15150,
+      proxyTimeoutMs: 300_000,
+      peerpodsLimitPerNode: 10,
+    });
     expect(azureProviderConfig(env)).toMatchObject({
       subscriptionId: "0b7a3c1e-5d2f-4e8a-9c6b-1f2e3d4c5b6a",
       region: "eastus",
@@ -96,7 +115,12 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
       confidentialVm: true,
       tags: new Map(),
       usePublicIp: false,
-      credential: { kind: "client-secret", tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47", clientId: "4e2a9c1d-0f3b-4a5c-8d7e-6b1a2c3d4e5f", clientSecret: "client-secret-value" },
+      credential: {
+        kind: "client-secret",
+        tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        clientId: "4e2a9c1d-0f3b-4a5c-8d7e-6b1a2c3d4e5f",
+        clientSecret: "client-secret-value",
+      },
     });
   });
 
@@ -139,7 +163,8 @@ describe("the compatibility table", () => {
       for (const provider of setting.providers ?? ["aws", "azure", "libvirt", "vsphere"]) {
         const read = specEnvs(provider).has(setting.env);
         const honoured = setting.handling.kind === "honoured";
-        if (honoured !== read && !(ACCEPTED_NOT_USED.has(setting.env) && read)) wrong.push(`${provider}:${setting.env} (${setting.handling.kind}, ${read ? "read" : "not read"})`);
+        if (honoured !== read && !(ACCEPTED_NOT_USED.has(setting.env) && read))
+          wrong.push(`${provider}:${setting.env} (${setting.handling.kind}, ${read ? "read" : "not read"})`);
       }
     }
     expect(wrong).toEqual([]);
@@ -147,7 +172,10 @@ describe("the compatibility table", () => {
 
   it("is what docs/coming-from-go.md lists: every upstream variable and flag appears there", () => {
     const doc = fs.readFileSync(path.join(ROOT, "docs/coming-from-go.md"), "utf8");
-    const missing = [...UPSTREAM_SETTINGS.map((s) => `\`${s.env}\``), ...UPSTREAM_FLAGS.map((f) => `\`-${f.flag}\``)].filter((name) => !doc.includes(name));
+    const missing = [
+      ...UPSTREAM_SETTINGS.map((s) => `\`${s.env}\``),
+      ...UPSTREAM_FLAGS.map((f) => `\`-${f.flag}\``),
+    ].filter((name) => !doc.includes(name));
     expect(missing).toEqual([]);
   });
 });
@@ -158,7 +186,10 @@ describe("the daemon process with upstream settings", () => {
 
   beforeAll(async () => {
     dirs = await makeDaemonDirs("caa-parity-");
-    fake = await FakeEc2.start({ launcher: localVmLauncher(path.join(dirs.root, "instances"), pino({ level: "silent" })), bootDelayMs: 50 });
+    fake = await FakeEc2.start({
+      launcher: localVmLauncher(path.join(dirs.root, "instances"), pino({ level: "silent" })),
+      bootDelayMs: 50,
+    });
   });
   afterAll(async () => {
     await fake?.close();
@@ -166,7 +197,9 @@ describe("the daemon process with upstream settings", () => {
   });
 
   it("starts on the aws Helm fixture with upstream's defaults and warns once per unsupported setting and flag", async () => {
-    const fixture = Object.fromEntries(Object.entries(helmFixture("aws")).filter(([k]) => k !== "PODS_DIR" && k !== "REMOTE_HYPERVISOR_ENDPOINT"));
+    const fixture = Object.fromEntries(
+      Object.entries(helmFixture("aws")).filter(([k]) => k !== "PODS_DIR" && k !== "REMOTE_HYPERVISOR_ENDPOINT"),
+    );
     const daemon = await startDaemon(
       dirs,
       {
@@ -187,7 +220,9 @@ describe("the daemon process with upstream settings", () => {
         .logs()
         .split("\n")
         .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as { level: string; msg: string; config?: Record<string, unknown>; setting?: string });
+        .map(
+          (l) => JSON.parse(l) as { level: string; msg: string; config?: Record<string, unknown>; setting?: string },
+        );
       const starting = lines.find((l) => l.msg === "starting");
       expect(starting?.config).toMatchObject({
         CLOUD_PROVIDER: "aws",
@@ -197,7 +232,11 @@ describe("the daemon process with upstream settings", () => {
         PEERPODS_LIMIT_PER_NODE: 10,
         DISABLE_TLS: false,
       });
-      expect(lines.filter((l) => l.level === "warn" && l.setting !== undefined).map((l) => l.setting)).toEqual(["TUNNEL_TYPE", "SECURE_COMMS_KBS_ADDR", "POD_SUBNET_CIDRS"]);
+      expect(lines.filter((l) => l.level === "warn" && l.setting !== undefined).map((l) => l.setting)).toEqual([
+        "TUNNEL_TYPE",
+        "SECURE_COMMS_KBS_ADDR",
+        "POD_SUBNET_CIDRS",
+      ]);
       expect(daemon.logs()).not.toContain("wJalrXUtnFEMI");
     } finally {
       await daemon.stop();

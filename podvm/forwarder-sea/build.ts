@@ -47,13 +47,24 @@ export async function buildForwarderExecutable(outFile: string): Promise<void> {
     await fs.writeFile(bundle, await bundleForwarder());
     const blob = path.join(work, "forwarder.blob");
     // No code cache or snapshot: both vary from build to build, and the image must not.
-    await fs.writeFile(path.join(work, "sea-config.json"), JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, useSnapshot: false }));
+    await fs.writeFile(
+      path.join(work, "sea-config.json"),
+      JSON.stringify({
+        main: bundle,
+        output: blob,
+        disableExperimentalSEAWarning: true,
+        useCodeCache: false,
+        useSnapshot: false,
+      }),
+    );
     await run(process.execPath, ["--experimental-sea-config", path.join(work, "sea-config.json")], { cwd: work });
     const exe = path.join(work, "agent-protocol-forwarder");
     await fs.copyFile(await fs.realpath(process.execPath), exe);
     await fs.chmod(exe, 0o755);
     const postject = path.join(REPO, "node_modules/postject/dist/cli.js");
-    await run(process.execPath, [postject, exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE], { maxBuffer: 16 * 1024 * 1024 });
+    await run(process.execPath, [postject, exe, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SEA_FUSE], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
     await fs.mkdir(path.dirname(path.resolve(outFile)), { recursive: true });
     await fs.copyFile(exe, outFile);
     await fs.chmod(outFile, 0o755);

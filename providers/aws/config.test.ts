@@ -88,9 +88,13 @@ describe("AWS provider configuration", () => {
   });
 
   it("fails naming TAGS for bad syntax, reserved keys and oversized tags", () => {
-    expect(failure({ ...base, TAGS: "team=infra,oops" }).message).toMatch(/TAGS="team=infra,oops": expected .*"oops" has no "="/);
+    expect(failure({ ...base, TAGS: "team=infra,oops" }).message).toMatch(
+      /TAGS="team=infra,oops": expected .*"oops" has no "="/,
+    );
     expect(failure({ ...base, TAGS: "=x" }).message).toMatch(/TAGS=.*empty key/);
-    expect(failure({ ...base, TAGS: "Name=mine" }).message).toMatch(/TAGS="Name=mine": expected no key set by the daemon itself .*"Name"/);
+    expect(failure({ ...base, TAGS: "Name=mine" }).message).toMatch(
+      /TAGS="Name=mine": expected no key set by the daemon itself .*"Name"/,
+    );
     expect(failure({ ...base, TAGS: "peerpods.cluster=other" }).message).toMatch(/TAGS=.*"peerpods\.cluster"/);
     expect(failure({ ...base, TAGS: "aws:cloudformation=x" }).message).toMatch(/TAGS=.*reserved by AWS/);
     expect(failure({ ...base, TAGS: `${"k".repeat(129)}=v` }).message).toMatch(/TAGS=.*at most 128 characters/);
@@ -100,8 +104,17 @@ describe("AWS provider configuration", () => {
   it("names every other bad value at once", () => {
     const syntax = failure({ ...base, ROOT_VOLUME_SIZE: "-1", USE_PUBLIC_IP: "sometimes", AWS_MAX_ATTEMPTS: "0" });
     expect(variables(syntax).sort()).toEqual(["AWS_MAX_ATTEMPTS", "ROOT_VOLUME_SIZE", "USE_PUBLIC_IP"]);
-    const meaning = failure({ ...base, AWS_REGION: "Frankfurt", AWS_ENDPOINT_URL_EC2: "ec2.local:8080", AWS_EC2_METADATA_SERVICE_ENDPOINT: "169.254.169.254" });
-    expect(variables(meaning).sort()).toEqual(["AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_ENDPOINT_URL_EC2", "AWS_REGION"]);
+    const meaning = failure({
+      ...base,
+      AWS_REGION: "Frankfurt",
+      AWS_ENDPOINT_URL_EC2: "ec2.local:8080",
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: "169.254.169.254",
+    });
+    expect(variables(meaning).sort()).toEqual([
+      "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+      "AWS_ENDPOINT_URL_EC2",
+      "AWS_REGION",
+    ]);
     expect(meaning.message).toContain('AWS_REGION="Frankfurt": expected a region name such as us-east-1');
   });
 

@@ -1,7 +1,17 @@
 // The AWS provider's settings, under upstream's peer-pods-cm names and the AWS SDK's standard
 // variables. Region, subnet and security groups may be left unset on an EC2 worker: they then
 // come from the worker's own metadata (see worker-placement.ts).
-import { boolField, ConfigError, InvalidConfigError, intField, listField, loadConfig, mapField, stringField, type ConfigOf } from "../../src/config/index.ts";
+import {
+  boolField,
+  ConfigError,
+  InvalidConfigError,
+  intField,
+  listField,
+  loadConfig,
+  mapField,
+  stringField,
+  type ConfigOf,
+} from "../../src/config/index.ts";
 import { OWNERSHIP_KEYS } from "../provider.ts";
 
 export const DEFAULT_IMDS_ENDPOINT = "http://169.254.169.254";
@@ -32,7 +42,8 @@ export const awsConfigSpec = Object.freeze({
   }),
   securityGroupIds: listField({
     env: "AWS_SG_IDS",
-    description: "Security groups of the peer VMs, comma-separated; they must let the worker reach port 15150 (and VXLAN 4789/udp).",
+    description:
+      "Security groups of the peer VMs, comma-separated; they must let the worker reach port 15150 (and VXLAN 4789/udp).",
   }),
   keyName: stringField({
     env: "SSH_KP_NAME",
@@ -82,7 +93,8 @@ export const awsConfigSpec = Object.freeze({
     default: "5",
     min: 1,
     max: 20,
-    description: "Attempts per EC2 call (the SDK's adaptive retry for throttling and 5xx), always within the call's deadline.",
+    description:
+      "Attempts per EC2 call (the SDK's adaptive retry for throttling and 5xx), always within the call's deadline.",
   }),
   accessKeyId: stringField({
     env: "AWS_ACCESS_KEY_ID",
@@ -150,15 +162,33 @@ export function awsProviderConfig(env: Readonly<Record<string, string | undefine
   const tags: ReadonlyMap<string, string> = c.tags ?? new Map();
   const shown = (env.TAGS ?? "").trim();
   for (const [key, value] of tags) {
-    if (key.length > 128) bad("TAGS", shown, `tag keys of at most 128 characters (${JSON.stringify(key.slice(0, 20))}... is longer)`);
-    else if (value.length > 256) bad("TAGS", shown, `tag values of at most 256 characters (the value of ${JSON.stringify(key)} is longer)`);
-    else if (key.toLowerCase().startsWith("aws:")) bad("TAGS", shown, `no key starting with "aws:" (reserved by AWS): ${JSON.stringify(key)}`);
-    else if (RESERVED_TAG_KEYS.has(key)) bad("TAGS", shown, `no key set by the daemon itself (${[...RESERVED_TAG_KEYS].join(", ")}): ${JSON.stringify(key)}`);
+    if (key.length > 128)
+      bad("TAGS", shown, `tag keys of at most 128 characters (${JSON.stringify(key.slice(0, 20))}... is longer)`);
+    else if (value.length > 256)
+      bad("TAGS", shown, `tag values of at most 256 characters (the value of ${JSON.stringify(key)} is longer)`);
+    else if (key.toLowerCase().startsWith("aws:"))
+      bad("TAGS", shown, `no key starting with "aws:" (reserved by AWS): ${JSON.stringify(key)}`);
+    else if (RESERVED_TAG_KEYS.has(key))
+      bad(
+        "TAGS",
+        shown,
+        `no key set by the daemon itself (${[...RESERVED_TAG_KEYS].join(", ")}): ${JSON.stringify(key)}`,
+      );
   }
   if (tags.size > 40) bad("TAGS", shown, "at most 40 tags (EC2 allows 50, the daemon sets up to 4 and keeps room)");
   if ((c.accessKeyId === undefined) !== (c.secretAccessKey === undefined)) {
-    const [set, unset] = c.accessKeyId === undefined ? ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"] : ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
-    problems.push(new ConfigError({ variable: unset, expected: `required when ${set} is set (or unset both to use the SDK's default credential chain)`, source: "missing", secret: true }));
+    const [set, unset] =
+      c.accessKeyId === undefined
+        ? ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"]
+        : ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+    problems.push(
+      new ConfigError({
+        variable: unset,
+        expected: `required when ${set} is set (or unset both to use the SDK's default credential chain)`,
+        source: "missing",
+        secret: true,
+      }),
+    );
   }
   if (c.sessionToken !== undefined && c.accessKeyId === undefined) {
     bad("AWS_SESSION_TOKEN", "", "only together with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", true);

@@ -2,7 +2,15 @@
 // instance-type choice and its capacity fallback, and the deadline.
 import { afterEach, describe, expect, it } from "vitest";
 import { awsEnv, awsProvider, deadline, NO_RESOURCES, vmRequest } from "../../test/support/aws-fixture.ts";
-import { FAKE_AMI, FAKE_KEY_PAIR, FAKE_SG, FAKE_SUBNET, FakeEc2, type FakeEc2Options, type FakeInstanceView } from "../../test/support/fake-ec2.ts";
+import {
+  FAKE_AMI,
+  FAKE_KEY_PAIR,
+  FAKE_SG,
+  FAKE_SUBNET,
+  FakeEc2,
+  type FakeEc2Options,
+  type FakeInstanceView,
+} from "../../test/support/fake-ec2.ts";
 import { ProviderError } from "../provider.ts";
 import type { AwsProvider } from "./provider.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
@@ -12,7 +20,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(env: Record<string, string | undefined> = {}, options: FakeEc2Options = {}): Promise<{ fake: FakeEc2; p: AwsProvider }> {
+async function setup(
+  env: Record<string, string | undefined> = {},
+  options: FakeEc2Options = {},
+): Promise<{ fake: FakeEc2; p: AwsProvider }> {
   const fake = await FakeEc2.start(options);
   cleanups.push(() => fake.close());
   const p = awsProvider(awsEnv(fake, env));
@@ -20,11 +31,15 @@ async function setup(env: Record<string, string | undefined> = {}, options: Fake
   return { fake, p };
 }
 
-const running = (fake: FakeEc2): FakeInstanceView[] => fake.instances().filter((i) => i.state === "pending" || i.state === "running");
+const running = (fake: FakeEc2): FakeInstanceView[] =>
+  fake.instances().filter((i) => i.state === "pending" || i.state === "running");
 
 describe("AWS createVm", () => {
   it("launches one instance as the daemon asked and waits until it runs with its address", async () => {
-    const { fake, p } = await setup({ ROOT_VOLUME_SIZE: "42", SSH_KP_NAME: FAKE_KEY_PAIR, TAGS: "team=infra,cost=7" }, { bootDelayMs: 300 });
+    const { fake, p } = await setup(
+      { ROOT_VOLUME_SIZE: "42", SSH_KP_NAME: FAKE_KEY_PAIR, TAGS: "team=infra,cost=7" },
+      { bootDelayMs: 300 },
+    );
     const req = vmRequest(1);
     const started = Date.now();
     const vm = await p.createVm(req, deadline());
@@ -46,7 +61,14 @@ describe("AWS createVm", () => {
       amdSevSnp: "enabled",
       rootVolume: { deviceName: "/dev/xvda", sizeGiB: 42, deleteOnTermination: true },
     });
-    const tags = { Name: req.name, "peerpods.sandbox-id": "sandbox-1", "peerpods.node": "worker-1", "peerpods.cluster": "cluster-a", team: "infra", cost: "7" };
+    const tags = {
+      Name: req.name,
+      "peerpods.sandbox-id": "sandbox-1",
+      "peerpods.node": "worker-1",
+      "peerpods.cluster": "cluster-a",
+      team: "infra",
+      cost: "7",
+    };
     expect(instance!.tags).toEqual(tags);
     expect(instance!.volumeTags).toEqual(tags);
     // The user-data went over the wire base64-encoded, as EC2 wants it.
@@ -68,7 +90,11 @@ describe("AWS createVm", () => {
     const vm = await p.createVm(vmRequest(9), deadline());
     const params = fake.calls("RunInstances").at(-1)!.params;
     expect(Object.keys(params).filter((k) => k.startsWith("BlockDeviceMapping"))).toEqual([]);
-    expect(fake.instance(vm.id)!.rootVolume).toEqual({ deviceName: "/dev/xvda", sizeGiB: undefined, deleteOnTermination: true });
+    expect(fake.instance(vm.id)!.rootVolume).toEqual({
+      deviceName: "/dev/xvda",
+      sizeGiB: undefined,
+      deleteOnTermination: true,
+    });
   });
 
   it("launches plain VMs with DISABLECVM and reaches them by public address with USE_PUBLIC_IP", async () => {
@@ -124,24 +150,40 @@ describe("AWS createVm", () => {
     const vm = await p.createVm(req, deadline());
     await p.deleteVm(vm, deadline());
     const err = await rejection(p.createVm(req, deadline()));
-    expect(err.message).toMatch(new RegExp(`instance ${vm.id} launched earlier .* is (shutting-down|terminated); a new attempt needs a new token`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `instance ${vm.id} launched earlier .* is (shutting-down|terminated); a new attempt needs a new token`,
+      ),
+    );
     expect(running(fake)).toEqual([]);
   });
 
   it("uses the pod's image annotation instead of PODVM_AMI_ID, naming it when it does not exist", async () => {
     const other = { id: "ami-0eeee00000000000e", name: "gpu-image", rootDeviceName: "/dev/sda1" };
-    const { fake, p } = await setup({}, { images: [{ id: FAKE_AMI, name: "podvm", rootDeviceName: "/dev/xvda" }, other] });
+    const { fake, p } = await setup(
+      {},
+      { images: [{ id: FAKE_AMI, name: "podvm", rootDeviceName: "/dev/xvda" }, other] },
+    );
     const vm = await p.createVm(vmRequest(6, { resources: { ...NO_RESOURCES, image: other.id } }), deadline());
-    expect(fake.instance(vm.id)).toMatchObject({ imageId: other.id, rootVolume: { deviceName: "/dev/sda1", sizeGiB: 30 } });
+    expect(fake.instance(vm.id)).toMatchObject({
+      imageId: other.id,
+      rootVolume: { deviceName: "/dev/sda1", sizeGiB: 30 },
+    });
 
-    const err = await rejection(p.createVm(vmRequest(7, { resources: { ...NO_RESOURCES, image: "ami-0badbadbadbadbad0" } }), deadline()));
-    expect(err.message).toContain("annotation io.katacontainers.config.hypervisor.image=ami-0badbadbadbadbad0: InvalidAMIID.NotFound");
+    const err = await rejection(
+      p.createVm(vmRequest(7, { resources: { ...NO_RESOURCES, image: "ami-0badbadbadbadbad0" } }), deadline()),
+    );
+    expect(err.message).toContain(
+      "annotation io.katacontainers.config.hypervisor.image=ami-0badbadbadbadbad0: InvalidAMIID.NotFound",
+    );
     expect(err.retryable).toBe(false);
   });
 
   it("refuses user-data EC2 would refuse, before launching anything", async () => {
     const { fake, p } = await setup();
-    const err = await rejection(p.createVm(vmRequest(8, { userData: "#cloud-config\n" + "x".repeat(17000) }), deadline()));
+    const err = await rejection(
+      p.createVm(vmRequest(8, { userData: "#cloud-config\n" + "x".repeat(17000) }), deadline()),
+    );
     expect(err.message).toMatch(/user-data for podvm-test-8 is 17014 bytes; EC2 accepts at most 16384/);
     expect(fake.calls("RunInstances")).toEqual([]);
   });
@@ -154,7 +196,9 @@ describe("AWS createVm", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1450);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(err.retryable).toBe(true);
-    expect(err.message).toMatch(/instance i-[0-9a-f]+ did not run in time \(last seen pending\): the call's deadline passed/);
+    expect(err.message).toMatch(
+      /instance i-[0-9a-f]+ did not run in time \(last seen pending\): the call's deadline passed/,
+    );
     expect(running(fake)).toHaveLength(1);
 
     // The daemon's rollback knows only the name (createVm never answered).
@@ -202,7 +246,9 @@ describe("AWS instance-type choice", () => {
   it("fails naming the annotation when it is not allowed, and the sizes when nothing fits", async () => {
     const { fake, p } = await setup(list);
     const notAllowed = await rejection(p.createVm(sized(1, undefined, undefined, "g5.xlarge"), deadline()));
-    expect(notAllowed.message).toMatch(/instance type "g5\.xlarge" \(machine_type annotation\) is not allowed: PODVM_INSTANCE_TYPES lists c6a\.large/);
+    expect(notAllowed.message).toMatch(
+      /instance type "g5\.xlarge" \(machine_type annotation\) is not allowed: PODVM_INSTANCE_TYPES lists c6a\.large/,
+    );
     const tooBig = await rejection(p.createVm(sized(2, 16, undefined), deadline()));
     expect(tooBig.message).toMatch(/no type in PODVM_INSTANCE_TYPES .* has at least 16 vCPUs/);
     expect(fake.calls("RunInstances")).toEqual([]);
@@ -242,7 +288,9 @@ describe("AWS instance-type choice", () => {
     fake.setCapacity("c6a.large", false);
     const err = await rejection(p.createVm(sized(1, undefined, undefined, "c6a.large"), deadline()));
     expect(err.retryable).toBe(true);
-    expect(err.message).toMatch(/EC2 has no capacity for ec2:RunInstances: InsufficientInstanceCapacity: We currently do not have sufficient c6a\.large capacity/);
+    expect(err.message).toMatch(
+      /EC2 has no capacity for ec2:RunInstances: InsufficientInstanceCapacity: We currently do not have sufficient c6a\.large capacity/,
+    );
     expect(fake.instances()).toEqual([]);
   });
 

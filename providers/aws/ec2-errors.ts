@@ -24,7 +24,7 @@ const RESOURCE_CODES: Readonly<Record<string, keyof CallHints>> = {
   "InvalidAMIID.Unavailable": "image",
   "InvalidSubnetID.NotFound": "subnet",
   "InvalidSubnetID.Malformed": "subnet",
-  "InvalidSubnet": "subnet",
+  InvalidSubnet: "subnet",
   "InvalidGroup.NotFound": "securityGroups",
   "InvalidGroupId.Malformed": "securityGroups",
   "InvalidKeyPair.NotFound": "keyName",
@@ -32,8 +32,22 @@ const RESOURCE_CODES: Readonly<Record<string, keyof CallHints>> = {
   InvalidInstanceType: "instanceType",
 };
 
-const PERMISSION_CODES: ReadonlySet<string> = new Set(["UnauthorizedOperation", "AccessDenied", "AccessDeniedException", "OptInRequired", "Blocked", "PendingVerification"]);
-const CREDENTIAL_CODES: ReadonlySet<string> = new Set(["AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "RequestExpired", "UnrecognizedClientException"]);
+const PERMISSION_CODES: ReadonlySet<string> = new Set([
+  "UnauthorizedOperation",
+  "AccessDenied",
+  "AccessDeniedException",
+  "OptInRequired",
+  "Blocked",
+  "PendingVerification",
+]);
+const CREDENTIAL_CODES: ReadonlySet<string> = new Set([
+  "AuthFailure",
+  "InvalidClientTokenId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "RequestExpired",
+  "UnrecognizedClientException",
+]);
 const QUOTA_CODES: ReadonlySet<string> = new Set([
   "InstanceLimitExceeded",
   "VcpuLimitExceeded",
@@ -44,9 +58,28 @@ const QUOTA_CODES: ReadonlySet<string> = new Set([
   "TagLimitExceeded",
 ]);
 /** EC2 has no room for the type right now; another type or later may work. */
-export const CAPACITY_CODES: ReadonlySet<string> = new Set(["InsufficientInstanceCapacity", "InsufficientCapacity", "InsufficientHostCapacity", "Unsupported"]);
-const THROTTLE_CODES: ReadonlySet<string> = new Set(["RequestLimitExceeded", "Throttling", "ThrottlingException", "RequestThrottled"]);
-const NETWORK_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+export const CAPACITY_CODES: ReadonlySet<string> = new Set([
+  "InsufficientInstanceCapacity",
+  "InsufficientCapacity",
+  "InsufficientHostCapacity",
+  "Unsupported",
+]);
+const THROTTLE_CODES: ReadonlySet<string> = new Set([
+  "RequestLimitExceeded",
+  "Throttling",
+  "ThrottlingException",
+  "RequestThrottled",
+]);
+const NETWORK_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
 
 interface SdkErrorShape {
   readonly name?: string;
@@ -65,7 +98,12 @@ export function ec2ErrorCode(err: unknown): string | undefined {
  * Explains a failed call `ec2:<action>`. `signal` tells a deadline from other failures;
  * `hints` name the settings the call used.
  */
-export function explainEc2Error(err: unknown, action: string, signal: AbortSignal, hints: CallHints = {}): ProviderError {
+export function explainEc2Error(
+  err: unknown,
+  action: string,
+  signal: AbortSignal,
+  hints: CallHints = {},
+): ProviderError {
   if (err instanceof ProviderError) return err;
   const e = (err ?? {}) as SdkErrorShape;
   const message = e.message ?? String(err);
@@ -75,7 +113,8 @@ export function explainEc2Error(err: unknown, action: string, signal: AbortSigna
   const said = code === undefined ? message : `${code}: ${message}`;
   const fail = (text: string, retryable: boolean) => new ProviderError(text, { retryable, cause: err });
 
-  if (signal.aborted) return fail(`ec2:${action} stopped: the call's deadline passed (${describeReason(signal.reason)})`, true);
+  if (signal.aborted)
+    return fail(`ec2:${action} stopped: the call's deadline passed (${describeReason(signal.reason)})`, true);
   if (code === undefined) {
     if (e.name === "CredentialsProviderError") {
       return fail(
@@ -83,7 +122,8 @@ export function explainEc2Error(err: unknown, action: string, signal: AbortSigna
         true,
       );
     }
-    if (NETWORK_CODES.has(e.code ?? "") || e.name === "TimeoutError") return fail(`cannot reach the EC2 endpoint for ec2:${action}${tries}: ${message}`, true);
+    if (NETWORK_CODES.has(e.code ?? "") || e.name === "TimeoutError")
+      return fail(`cannot reach the EC2 endpoint for ec2:${action}${tries}: ${message}`, true);
     return fail(`ec2:${action} failed: ${message}`, false);
   }
   const resource = RESOURCE_CODES[code];
@@ -92,10 +132,18 @@ export function explainEc2Error(err: unknown, action: string, signal: AbortSigna
     return fail(`${hint.variable}=${hint.value}: ${said} (ec2:${action})`, false);
   }
   if (PERMISSION_CODES.has(code)) {
-    return fail(`the daemon's AWS identity may not call ec2:${action}: grant it (see the IAM policy in the AWS provider's README). EC2 said ${said}`, false);
+    return fail(
+      `the daemon's AWS identity may not call ec2:${action}: grant it (see the IAM policy in the AWS provider's README). EC2 said ${said}`,
+      false,
+    );
   }
-  if (CREDENTIAL_CODES.has(code)) return fail(`EC2 rejected the daemon's AWS credentials on ec2:${action}: ${said}`, false);
-  if (QUOTA_CODES.has(code)) return fail(`an AWS quota stops ec2:${action}: ${said}; ask for a higher limit in Service Quotas or free some`, true);
+  if (CREDENTIAL_CODES.has(code))
+    return fail(`EC2 rejected the daemon's AWS credentials on ec2:${action}: ${said}`, false);
+  if (QUOTA_CODES.has(code))
+    return fail(
+      `an AWS quota stops ec2:${action}: ${said}; ask for a higher limit in Service Quotas or free some`,
+      true,
+    );
   if (CAPACITY_CODES.has(code)) return fail(`EC2 has no capacity for ec2:${action}${tries}: ${said}`, true);
   if (THROTTLE_CODES.has(code)) return fail(`EC2 throttled ec2:${action}${tries}: ${said}`, true);
   if ((e.$metadata?.httpStatusCode ?? 0) >= 500) return fail(`EC2 failed ec2:${action}${tries}: ${said}`, true);

@@ -43,7 +43,8 @@ describe("AWS provider under injected faults", () => {
   for (const { name, fault, times } of transient) {
     it(`retries ${name} on every call of a create, list and delete`, async () => {
       const { fake, p } = await setup();
-      for (const action of ["RunInstances", "DescribeInstances", "TerminateInstances"]) fake.inject(action, fault, times);
+      for (const action of ["RunInstances", "DescribeInstances", "TerminateInstances"])
+        fake.inject(action, fault, times);
       const vm = await p.createVm(vmRequest(1), deadline());
       expectOnlyOwned(fake, [vm]);
       expect(await p.listOwnedVms(vm.owner, deadline())).toEqual([vm]);
@@ -71,7 +72,9 @@ describe("AWS provider under injected faults", () => {
     fake.inject("RunInstances", { kind: "throttle" }, 100);
     const err = await rejection(p.createVm(vmRequest(3), deadline()));
     expect(err.retryable).toBe(true);
-    expect(err.message).toBe("EC2 throttled ec2:RunInstances after 3 attempts: RequestLimitExceeded: Request limit exceeded.");
+    expect(err.message).toBe(
+      "EC2 throttled ec2:RunInstances after 3 attempts: RequestLimitExceeded: Request limit exceeded.",
+    );
     expect(fake.calls("RunInstances")).toHaveLength(3);
     expectOnlyOwned(fake, []);
   });
@@ -94,7 +97,9 @@ describe("AWS provider under injected faults", () => {
     fake.inject("RunInstances", { kind: "unauthorized" }, Infinity);
     const err = await rejection(p.createVm(vmRequest(5), deadline()));
     expect(err.retryable).toBe(false);
-    expect(err.message).toMatch(/^the daemon's AWS identity may not call ec2:RunInstances: grant it .* UnauthorizedOperation: You are not authorized/);
+    expect(err.message).toMatch(
+      /^the daemon's AWS identity may not call ec2:RunInstances: grant it .* UnauthorizedOperation: You are not authorized/,
+    );
     expect(fake.calls("RunInstances")).toHaveLength(1);
     expectOnlyOwned(fake, []);
   });
@@ -105,7 +110,11 @@ describe("AWS provider under injected faults", () => {
       fake.inject("RunInstances", { kind: "quota", code });
       const err = await rejection(p.createVm(vmRequest(9), deadline()));
       expect(err.retryable).toBe(true);
-      expect(err.message).toMatch(new RegExp(`^an AWS quota stops ec2:RunInstances: ${code}: .*; ask for a higher limit in Service Quotas or free some$`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^an AWS quota stops ec2:RunInstances: ${code}: .*; ask for a higher limit in Service Quotas or free some$`,
+        ),
+      );
       expect(fake.calls("RunInstances")).toHaveLength(1);
       expectOnlyOwned(fake, []);
     });
@@ -146,4 +155,3 @@ describe("AWS provider under injected faults", () => {
     expectOnlyOwned(fake, []);
   });
 });
-

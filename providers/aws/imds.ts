@@ -23,18 +23,38 @@ export class ImdsClient {
   }
 
   async get(path: string, signal: AbortSignal): Promise<string> {
-    const token = this.token ?? (this.token = await this.request("PUT", "/latest/api/token", { "x-aws-ec2-metadata-token-ttl-seconds": String(TOKEN_TTL_SECONDS) }, signal));
+    const token =
+      this.token ??
+      (this.token = await this.request(
+        "PUT",
+        "/latest/api/token",
+        { "x-aws-ec2-metadata-token-ttl-seconds": String(TOKEN_TTL_SECONDS) },
+        signal,
+      ));
     return (await this.request("GET", path, { "x-aws-ec2-metadata-token": token }, signal)).trim();
   }
 
-  private async request(method: string, path: string, headers: Record<string, string>, signal: AbortSignal): Promise<string> {
+  private async request(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<string> {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]), redirect: "error" });
+      res = await fetch(url, {
+        method,
+        headers,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]),
+        redirect: "error",
+      });
     } catch (err) {
       signal.throwIfAborted();
-      throw new ImdsError(`instance metadata service at ${this.base} did not answer ${method} ${path}: ${(err as Error).message}`, { cause: err });
+      throw new ImdsError(
+        `instance metadata service at ${this.base} did not answer ${method} ${path}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const body = await res.text();
     if (!res.ok) throw new ImdsError(`instance metadata service answered ${method} ${path} with HTTP ${res.status}`);
@@ -53,7 +73,10 @@ export async function readRegion(imds: ImdsClient, signal: AbortSignal): Promise
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 /** The subnet and security groups of the worker's primary network interface. */
-export async function readPrimaryInterface(imds: ImdsClient, signal: AbortSignal): Promise<{ subnetId: string; securityGroupIds: string[] }> {
+export async function readPrimaryInterface(
+  imds: ImdsClient,
+  signal: AbortSignal,
+): Promise<{ subnetId: string; securityGroupIds: string[] }> {
   const mac = await imds.get("/latest/meta-data/mac", signal);
   if (!MAC.test(mac)) throw new ImdsError(`instance metadata service gave ${JSON.stringify(mac)} as the MAC address`);
   const nic = `/latest/meta-data/network/interfaces/macs/${mac}`;

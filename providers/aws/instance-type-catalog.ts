@@ -1,6 +1,11 @@
 // Sizes of instance types, from DescribeInstanceTypes, asked once per type and kept: they do
 // not change while the daemon runs.
-import { DescribeInstanceTypesCommand, type EC2Client, type InstanceTypeInfo, type _InstanceType } from "@aws-sdk/client-ec2";
+import {
+  DescribeInstanceTypesCommand,
+  type EC2Client,
+  type InstanceTypeInfo,
+  type _InstanceType,
+} from "@aws-sdk/client-ec2";
 import type { InstanceTypeSpec } from "../instance-types.ts";
 import { ProviderError } from "../provider.ts";
 import { explainEc2Error, type SettingHint } from "./ec2-errors.ts";
@@ -14,14 +19,21 @@ export class InstanceTypeCatalog {
   private readonly known = new Map<string, InstanceTypeFacts>();
 
   /** Facts for every name, in order; an unknown name is an error naming `hint`. */
-  async lookup(client: EC2Client, names: readonly string[], hint: SettingHint, signal: AbortSignal): Promise<InstanceTypeFacts[]> {
+  async lookup(
+    client: EC2Client,
+    names: readonly string[],
+    hint: SettingHint,
+    signal: AbortSignal,
+  ): Promise<InstanceTypeFacts[]> {
     const missing = [...new Set(names.filter((n) => !this.known.has(n)))];
     // DescribeInstanceTypes takes up to 100 names per call.
     for (let i = 0; i < missing.length; i += 100) {
       const batch = missing.slice(i, i + 100);
       let found: InstanceTypeInfo[];
       try {
-        const out = await client.send(new DescribeInstanceTypesCommand({ InstanceTypes: batch as _InstanceType[] }), { abortSignal: signal });
+        const out = await client.send(new DescribeInstanceTypesCommand({ InstanceTypes: batch as _InstanceType[] }), {
+          abortSignal: signal,
+        });
         found = out.InstanceTypes ?? [];
       } catch (err) {
         throw explainEc2Error(err, "DescribeInstanceTypes", signal, { instanceType: hint });
@@ -30,7 +42,9 @@ export class InstanceTypeCatalog {
     }
     const absent = names.filter((n) => !this.known.has(n));
     if (absent.length > 0) {
-      throw new ProviderError(`${hint.variable}=${hint.value}: EC2 does not offer instance type(s) ${absent.join(", ")} in this region`);
+      throw new ProviderError(
+        `${hint.variable}=${hint.value}: EC2 does not offer instance type(s) ${absent.join(", ")} in this region`,
+      );
     }
     return names.map((n) => this.known.get(n)!);
   }

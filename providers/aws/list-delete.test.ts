@@ -25,8 +25,14 @@ describe("AWS listOwnedVms", () => {
     const { fake, p } = await setup();
     const mine: VmInstance[] = [];
     for (let n = 0; n < 13; n++) mine.push(await p.createVm(vmRequest(n), deadline()));
-    await p.createVm(vmRequest(100, { owner: { sandboxId: "s-100", node: "worker-2", cluster: "cluster-a" } }), deadline());
-    await p.createVm(vmRequest(101, { owner: { sandboxId: "s-101", node: "worker-1", cluster: "cluster-b" } }), deadline());
+    await p.createVm(
+      vmRequest(100, { owner: { sandboxId: "s-100", node: "worker-2", cluster: "cluster-a" } }),
+      deadline(),
+    );
+    await p.createVm(
+      vmRequest(101, { owner: { sandboxId: "s-101", node: "worker-1", cluster: "cluster-b" } }),
+      deadline(),
+    );
     await p.deleteVm(mine[3]!, deadline());
     await p.deleteVm(mine[7]!, deadline());
     const live = mine.filter((_, n) => n !== 3 && n !== 7);
@@ -108,6 +114,8 @@ describe("AWS deleteVm", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ProviderError);
-    expect((err as ProviderError).message).toBe('ec2:DescribeInstances refused: InvalidInstanceID.Malformed: Invalid id: "vm-17"');
+    expect((err as ProviderError).message).toBe(
+      'ec2:DescribeInstances refused: InvalidInstanceID.Malformed: Invalid id: "vm-17"',
+    );
   });
 });

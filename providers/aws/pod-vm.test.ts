@@ -49,8 +49,17 @@ describe("AWS provider with instances backed by local VMs", () => {
 
     // An unusual port: the VM can only listen there if it read the daemon's user-data.
     const port = 15_000 + (process.pid % 1000);
-    const userData = buildUserData({ version: 1, sandboxId: "sandbox-pod-1", listenPort: port, tls: undefined, podNetwork: undefined });
-    const req = vmRequest(1, { userData, owner: { sandboxId: "sandbox-pod-1", node: "worker-1", cluster: "cluster-a" } });
+    const userData = buildUserData({
+      version: 1,
+      sandboxId: "sandbox-pod-1",
+      listenPort: port,
+      tls: undefined,
+      podNetwork: undefined,
+    });
+    const req = vmRequest(1, {
+      userData,
+      owner: { sandboxId: "sandbox-pod-1", node: "worker-1", cluster: "cluster-a" },
+    });
 
     await p.check(deadline());
     const vm = await p.createVm(req, deadline(60_000));

@@ -17,7 +17,16 @@ import {
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { chooseInstanceType, InstanceTypeError, type InstanceTypeChoice } from "../instance-types.ts";
-import { OWNERSHIP_KEYS, ProviderError, type CreateVmRequest, type Ownership, type Provider, type ResourceRequest, type VmInstance, type VmRef } from "../provider.ts";
+import {
+  OWNERSHIP_KEYS,
+  ProviderError,
+  type CreateVmRequest,
+  type Ownership,
+  type Provider,
+  type ResourceRequest,
+  type VmInstance,
+  type VmRef,
+} from "../provider.ts";
 import { clientTokenFor } from "./client-token.ts";
 import type { AwsProviderConfig } from "./config.ts";
 import { createEc2Client } from "./ec2-client.ts";
@@ -45,7 +54,6 @@ interface Connection {
   readonly placement: Placement;
 }
 
-
 export class AwsProvider implements Provider {
   readonly name = "aws";
   private readonly config: AwsProviderConfig;
@@ -66,14 +74,24 @@ export class AwsProvider implements Provider {
     const { client, placement } = await this.connect(signal);
     const hints = this.hints(placement);
     const problems: ProviderError[] = [];
-    const collect = (p: Promise<unknown>) => p.catch((err: unknown) => problems.push(explainEc2Error(err, "check", signal)));
+    const collect = (p: Promise<unknown>) =>
+      p.catch((err: unknown) => problems.push(explainEc2Error(err, "check", signal)));
     const typeNames = [...new Set([...this.config.instanceTypes, this.config.instanceType])];
     await Promise.all([
       collect(this.rootDeviceOf(client, this.config.amiId, hints.image!, signal)),
       collect(this.checkSubnet(client, placement, hints.subnet!, signal)),
       collect(this.checkSecurityGroups(client, placement, hints.securityGroups!, signal)),
       collect(this.checkInstanceTypes(client, typeNames, signal)),
-      collect(this.describeAll(client, [{ Name: "tag-key", Values: [OWNERSHIP_KEYS.sandboxId] }, { Name: "instance-state-name", Values: ["pending"] }], signal)),
+      collect(
+        this.describeAll(
+          client,
+          [
+            { Name: "tag-key", Values: [OWNERSHIP_KEYS.sandboxId] },
+            { Name: "instance-state-name", Values: ["pending"] },
+          ],
+          signal,
+        ),
+      ),
     ]);
     // Launch permissions (RunInstances and tagging at launch) by dry run, once the settings it
     // uses are known good, so its error cannot hide theirs.
@@ -84,7 +102,15 @@ export class AwsProvider implements Provider {
         cause: problems.length === 1 ? problems[0] : new AggregateError(problems),
       });
     }
-    this.logger.info({ region: placement.region, subnet: placement.subnetId, securityGroups: placement.securityGroupIds, ami: this.config.amiId }, "AWS provider ready");
+    this.logger.info(
+      {
+        region: placement.region,
+        subnet: placement.subnetId,
+        securityGroups: placement.securityGroupIds,
+        ami: this.config.amiId,
+      },
+      "AWS provider ready",
+    );
   }
 
   async createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
@@ -104,7 +130,14 @@ export class AwsProvider implements Provider {
     // A launch that fell back to another type has its own token; after a crash, look for it
     // before launching the first choice again.
     if (candidates.length > 1) {
-      const found = await this.describeAll(client, [{ Name: "client-token", Values: tokens }, { Name: "instance-state-name", Values: ["pending", "running"] }], signal);
+      const found = await this.describeAll(
+        client,
+        [
+          { Name: "client-token", Values: tokens },
+          { Name: "instance-state-name", Values: ["pending", "running"] },
+        ],
+        signal,
+      );
       const existing = found[0]?.InstanceId;
       if (existing !== undefined) {
         log.info({ vmId: existing }, "found the instance an earlier attempt launched");
@@ -115,7 +148,15 @@ export class AwsProvider implements Provider {
     for (let k = 0; k < candidates.length; k++) {
       const instanceType = candidates[k]!;
       const input = runInstancesInput(
-        { name: req.name, owner: req.owner, userData: req.userData, imageId, rootDeviceName, instanceType, clientToken: tokens[k]! },
+        {
+          name: req.name,
+          owner: req.owner,
+          userData: req.userData,
+          imageId,
+          rootDeviceName,
+          instanceType,
+          clientToken: tokens[k]!,
+        },
         this.config,
         placement,
       );
@@ -126,17 +167,24 @@ export class AwsProvider implements Provider {
       } catch (err) {
         const code = ec2ErrorCode(err);
         if (code !== undefined && CAPACITY_CODES.has(code) && k + 1 < candidates.length && !signal.aborted) {
-          log.warn({ instanceType, next: candidates[k + 1], code }, "no EC2 capacity for the smallest fitting type; trying the next one");
+          log.warn(
+            { instanceType, next: candidates[k + 1], code },
+            "no EC2 capacity for the smallest fitting type; trying the next one",
+          );
           continue;
         }
         throw explainEc2Error(err, "RunInstances", signal, { ...hints, instanceType: typeHint(choice, instanceType) });
       }
       const id = launched?.InstanceId;
-      if (id === undefined) throw new ProviderError(`ec2:RunInstances for ${req.name} answered without an instance`, { retryable: true });
+      if (id === undefined)
+        throw new ProviderError(`ec2:RunInstances for ${req.name} answered without an instance`, { retryable: true });
       const state = launched!.State?.Name;
       if (state === "shutting-down" || state === "terminated") {
         // EC2 keeps answering a used token with its (now gone) instance.
-        throw new ProviderError(`instance ${id} launched earlier for ${req.name} with this token is ${state}; a new attempt needs a new token`, { retryable: true });
+        throw new ProviderError(
+          `instance ${id} launched earlier for ${req.name} with this token is ${state}; a new attempt needs a new token`,
+          { retryable: true },
+        );
       }
       log.info({ vmId: id, instanceType, reason: choice.reason }, "EC2 instance launched");
       return this.awaitRunning(client, id, signal);
@@ -167,13 +215,19 @@ export class AwsProvider implements Provider {
     }
     const ids = found.map((i) => i.InstanceId).filter((id): id is string => id !== undefined);
     if (vm.id !== undefined && vm.id !== "" && ids.length === 0) {
-      this.logger.info({ vm: vm.name, vmId: vm.id }, "no live instance with this id carries the sandbox's marks: nothing to terminate");
+      this.logger.info(
+        { vm: vm.name, vmId: vm.id },
+        "no live instance with this id carries the sandbox's marks: nothing to terminate",
+      );
     }
     if (ids.length === 0) return;
     try {
       const out = await client.send(new TerminateInstancesCommand({ InstanceIds: ids }), { abortSignal: signal });
       for (const change of out.TerminatingInstances ?? []) {
-        this.logger.info({ vm: vm.name, vmId: change.InstanceId, from: change.PreviousState?.Name, to: change.CurrentState?.Name }, "EC2 instance terminating");
+        this.logger.info(
+          { vm: vm.name, vmId: change.InstanceId, from: change.PreviousState?.Name, to: change.CurrentState?.Name },
+          "EC2 instance terminating",
+        );
       }
     } catch (err) {
       // Already gone (terminated instances vanish from EC2 after a while): done.
@@ -208,7 +262,16 @@ export class AwsProvider implements Provider {
     if (this.connection === undefined) {
       const attempt = (async (): Promise<Connection> => {
         const placement = await resolvePlacement(this.config, signal, this.options.imdsTimeoutMs ?? 1000);
-        if (placement.fromImds.length > 0) this.logger.info({ fromImds: placement.fromImds, region: placement.region, subnet: placement.subnetId, securityGroups: placement.securityGroupIds }, "placement from the worker's instance metadata");
+        if (placement.fromImds.length > 0)
+          this.logger.info(
+            {
+              fromImds: placement.fromImds,
+              region: placement.region,
+              subnet: placement.subnetId,
+              securityGroups: placement.securityGroupIds,
+            },
+            "placement from the worker's instance metadata",
+          );
         return { client: createEc2Client(this.config, placement.region), placement };
       })();
       this.connection = attempt;
@@ -221,17 +284,28 @@ export class AwsProvider implements Provider {
   }
 
   private hints(placement: Placement, resources?: ResourceRequest): CallHints {
-    const learned = (variable: string) => (placement.fromImds.includes(variable) ? `${variable} (from the worker's metadata)` : variable);
+    const learned = (variable: string) =>
+      placement.fromImds.includes(variable) ? `${variable} (from the worker's metadata)` : variable;
     const image = resources?.image;
     return {
-      image: image === undefined ? { variable: "PODVM_AMI_ID", value: this.config.amiId } : { variable: `annotation ${ANNOTATIONS.image}`, value: image },
+      image:
+        image === undefined
+          ? { variable: "PODVM_AMI_ID", value: this.config.amiId }
+          : { variable: `annotation ${ANNOTATIONS.image}`, value: image },
       subnet: { variable: learned("AWS_SUBNET_ID"), value: placement.subnetId },
       securityGroups: { variable: learned("AWS_SG_IDS"), value: placement.securityGroupIds.join(",") },
-      ...(this.config.keyName === undefined ? {} : { keyName: { variable: "SSH_KP_NAME", value: this.config.keyName } }),
+      ...(this.config.keyName === undefined
+        ? {}
+        : { keyName: { variable: "SSH_KP_NAME", value: this.config.keyName } }),
     };
   }
 
-  private async rootDeviceOf(client: EC2Client, imageId: string, hint: SettingHint, signal: AbortSignal): Promise<string | undefined> {
+  private async rootDeviceOf(
+    client: EC2Client,
+    imageId: string,
+    hint: SettingHint,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
     if (this.rootDevices.has(imageId)) return this.rootDevices.get(imageId);
     let image;
     try {
@@ -240,28 +314,50 @@ export class AwsProvider implements Provider {
     } catch (err) {
       throw explainEc2Error(err, "DescribeImages", signal, { image: hint });
     }
-    if (image === undefined) throw new ProviderError(`${hint.variable}=${hint.value}: no such AMI visible to this account in this region`);
-    if (image.State !== "available") throw new ProviderError(`${hint.variable}=${hint.value}: AMI is ${image.State ?? "in an unknown state"}, not available`);
+    if (image === undefined)
+      throw new ProviderError(`${hint.variable}=${hint.value}: no such AMI visible to this account in this region`);
+    if (image.State !== "available")
+      throw new ProviderError(
+        `${hint.variable}=${hint.value}: AMI is ${image.State ?? "in an unknown state"}, not available`,
+      );
     this.rootDevices.set(imageId, image.RootDeviceName);
     return image.RootDeviceName;
   }
 
-  private async checkSubnet(client: EC2Client, placement: Placement, hint: SettingHint, signal: AbortSignal): Promise<void> {
+  private async checkSubnet(
+    client: EC2Client,
+    placement: Placement,
+    hint: SettingHint,
+    signal: AbortSignal,
+  ): Promise<void> {
     try {
-      const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: [placement.subnetId] }), { abortSignal: signal });
+      const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: [placement.subnetId] }), {
+        abortSignal: signal,
+      });
       const subnet = out.Subnets?.find((s) => s.SubnetId === placement.subnetId);
-      if (subnet === undefined) throw new ProviderError(`${hint.variable}=${hint.value}: no such subnet in ${placement.region}`);
+      if (subnet === undefined)
+        throw new ProviderError(`${hint.variable}=${hint.value}: no such subnet in ${placement.region}`);
     } catch (err) {
       throw explainEc2Error(err, "DescribeSubnets", signal, { subnet: hint });
     }
   }
 
-  private async checkSecurityGroups(client: EC2Client, placement: Placement, hint: SettingHint, signal: AbortSignal): Promise<void> {
+  private async checkSecurityGroups(
+    client: EC2Client,
+    placement: Placement,
+    hint: SettingHint,
+    signal: AbortSignal,
+  ): Promise<void> {
     try {
-      const out = await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [...placement.securityGroupIds] }), { abortSignal: signal });
+      const out = await client.send(new DescribeSecurityGroupsCommand({ GroupIds: [...placement.securityGroupIds] }), {
+        abortSignal: signal,
+      });
       const seen = new Set((out.SecurityGroups ?? []).map((g) => g.GroupId));
       const missing = placement.securityGroupIds.filter((id) => !seen.has(id));
-      if (missing.length > 0) throw new ProviderError(`${hint.variable}=${hint.value}: no security group ${missing.join(", ")} in ${placement.region}`);
+      if (missing.length > 0)
+        throw new ProviderError(
+          `${hint.variable}=${hint.value}: no security group ${missing.join(", ")} in ${placement.region}`,
+        );
     } catch (err) {
       throw explainEc2Error(err, "DescribeSecurityGroups", signal, { securityGroups: hint });
     }
@@ -302,11 +398,20 @@ export class AwsProvider implements Provider {
     throw new ProviderError("ec2:RunInstances with DryRun launched an instance: the endpoint ignores DryRun");
   }
 
-  private async chooseType(client: EC2Client, resources: ResourceRequest, signal: AbortSignal): Promise<InstanceTypeChoice> {
+  private async chooseType(
+    client: EC2Client,
+    resources: ResourceRequest,
+    signal: AbortSignal,
+  ): Promise<InstanceTypeChoice> {
     const allowed =
       this.config.instanceTypes.length === 0
         ? []
-        : await this.types.lookup(client, this.config.instanceTypes, { variable: "PODVM_INSTANCE_TYPES", value: this.config.instanceTypes.join(",") }, signal);
+        : await this.types.lookup(
+            client,
+            this.config.instanceTypes,
+            { variable: "PODVM_INSTANCE_TYPES", value: this.config.instanceTypes.join(",") },
+            signal,
+          );
     try {
       return chooseInstanceType(resources, {
         allowed,
@@ -333,15 +438,28 @@ export class AwsProvider implements Provider {
           throw explainEc2Error(err, "DescribeInstances", s);
         }
       },
-      { initialDelayMs: this.options.pollInitialMs ?? 1000, maxDelayMs: this.options.pollMaxMs ?? 5000, usePublicIp: this.config.usePublicIp, logger: this.logger },
+      {
+        initialDelayMs: this.options.pollInitialMs ?? 1000,
+        maxDelayMs: this.options.pollMaxMs ?? 5000,
+        usePublicIp: this.config.usePublicIp,
+        logger: this.logger,
+      },
       signal,
     );
-    this.logger.info({ vmId: id, address: toVmInstance(instance, this.config.usePublicIp).address }, "EC2 instance running");
+    this.logger.info(
+      { vmId: id, address: toVmInstance(instance, this.config.usePublicIp).address },
+      "EC2 instance running",
+    );
     return toVmInstance(instance, this.config.usePublicIp);
   }
 
   /** Every instance matching the filters, page by page. */
-  private async describeAll(client: EC2Client, filters: Filter[], signal: AbortSignal, instanceIds?: string[]): Promise<Instance[]> {
+  private async describeAll(
+    client: EC2Client,
+    filters: Filter[],
+    signal: AbortSignal,
+    instanceIds?: string[],
+  ): Promise<Instance[]> {
     const out: Instance[] = [];
     let next: string | undefined;
     do {
@@ -349,7 +467,10 @@ export class AwsProvider implements Provider {
       try {
         // EC2 takes no MaxResults together with instance ids.
         const paging = instanceIds === undefined ? { MaxResults: this.options.pageSize ?? 100, NextToken: next } : {};
-        page = await client.send(new DescribeInstancesCommand({ Filters: filters, InstanceIds: instanceIds, ...paging }), { abortSignal: signal });
+        page = await client.send(
+          new DescribeInstancesCommand({ Filters: filters, InstanceIds: instanceIds, ...paging }),
+          { abortSignal: signal },
+        );
       } catch (err) {
         throw explainEc2Error(err, "DescribeInstances", signal);
       }

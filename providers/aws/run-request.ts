@@ -29,14 +29,25 @@ export function vmTags(name: string, owner: Ownership, extra: ReadonlyMap<string
   ];
 }
 
-export function runInstancesInput(spec: LaunchSpec, config: AwsProviderConfig, placement: Placement, dryRun = false): RunInstancesCommandInput {
+export function runInstancesInput(
+  spec: LaunchSpec,
+  config: AwsProviderConfig,
+  placement: Placement,
+  dryRun = false,
+): RunInstancesCommandInput {
   const tags = vmTags(spec.name, spec.owner, config.tags);
   // A public address needs an explicit network interface; EC2 then refuses an instance-level
   // subnet or security groups in the same request.
   const network: Partial<RunInstancesCommandInput> = config.usePublicIp
     ? {
         NetworkInterfaces: [
-          { DeviceIndex: 0, AssociatePublicIpAddress: true, DeleteOnTermination: true, SubnetId: placement.subnetId, Groups: [...placement.securityGroupIds] },
+          {
+            DeviceIndex: 0,
+            AssociatePublicIpAddress: true,
+            DeleteOnTermination: true,
+            SubnetId: placement.subnetId,
+            Groups: [...placement.securityGroupIds],
+          },
         ],
       }
     : { SubnetId: placement.subnetId, SecurityGroupIds: [...placement.securityGroupIds] };
@@ -54,7 +65,14 @@ export function runInstancesInput(spec: LaunchSpec, config: AwsProviderConfig, p
     // ROOT_VOLUME_SIZE=0 keeps the image's size, as upstream.
     ...(spec.rootDeviceName === undefined || config.rootVolumeSizeGiB === 0
       ? {}
-      : { BlockDeviceMappings: [{ DeviceName: spec.rootDeviceName, Ebs: { VolumeSize: config.rootVolumeSizeGiB, DeleteOnTermination: true } }] }),
+      : {
+          BlockDeviceMappings: [
+            {
+              DeviceName: spec.rootDeviceName,
+              Ebs: { VolumeSize: config.rootVolumeSizeGiB, DeleteOnTermination: true },
+            },
+          ],
+        }),
     ...(config.disableCvm ? {} : { CpuOptions: { AmdSevSnp: "enabled" } }),
     TagSpecifications: [
       { ResourceType: "instance", Tags: tags },

@@ -47,7 +47,10 @@ export async function waitUntilRunning(
       await sleep(delay, undefined, { signal });
     } catch (err) {
       if (!signal.aborted) throw err;
-      throw new ProviderError(`instance ${id} did not run in time (last seen ${last}): the call's deadline passed`, { retryable: true, cause: signal.reason });
+      throw new ProviderError(`instance ${id} did not run in time (last seen ${last}): the call's deadline passed`, {
+        retryable: true,
+        cause: signal.reason,
+      });
     }
     delay = Math.min(options.maxDelayMs, Math.round(delay * 1.5));
   }

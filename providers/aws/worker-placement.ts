@@ -14,14 +14,23 @@ export interface Placement {
   readonly fromImds: readonly string[];
 }
 
-export async function resolvePlacement(config: AwsProviderConfig, signal: AbortSignal, imdsTimeoutMs: number): Promise<Placement> {
+export async function resolvePlacement(
+  config: AwsProviderConfig,
+  signal: AbortSignal,
+  imdsTimeoutMs: number,
+): Promise<Placement> {
   const missing = [
     config.region === undefined ? "AWS_REGION" : undefined,
     config.subnetId === undefined ? "AWS_SUBNET_ID" : undefined,
     config.securityGroupIds.length === 0 ? "AWS_SG_IDS" : undefined,
   ].filter((v): v is string => v !== undefined);
   if (missing.length === 0) {
-    return { region: config.region!, subnetId: config.subnetId!, securityGroupIds: config.securityGroupIds, fromImds: [] };
+    return {
+      region: config.region!,
+      subnetId: config.subnetId!,
+      securityGroupIds: config.securityGroupIds,
+      fromImds: [],
+    };
   }
   if (config.imdsEndpoint === undefined) {
     throw unresolved(missing, "the instance metadata service is disabled (AWS_EC2_METADATA_DISABLED)");

@@ -34,7 +34,12 @@ export function armFailure(err: unknown): ArmFailure {
   }
   const body = bodyError(e.details);
   const code = typeof e.code === "string" && e.code !== "" ? e.code : body?.code;
-  return { code, detailCodes: body === undefined ? [] : detailCodes(body), message: body?.message ?? e.message, status };
+  return {
+    code,
+    detailCodes: body === undefined ? [] : detailCodes(body),
+    message: body?.message ?? e.message,
+    status,
+  };
 }
 
 interface BodyError {
@@ -114,5 +119,13 @@ export class ArmOperationError extends Error {
 
 /** The identity library could not get a token (bad secret, no managed identity, ...). */
 export function isSignInFailure(err: unknown): boolean {
-  return err instanceof Error && ["AuthenticationError", "AggregateAuthenticationError", "CredentialUnavailableError", "AuthenticationRequiredError"].includes(err.name);
+  return (
+    err instanceof Error &&
+    [
+      "AuthenticationError",
+      "AggregateAuthenticationError",
+      "CredentialUnavailableError",
+      "AuthenticationRequiredError",
+    ].includes(err.name)
+  );
 }

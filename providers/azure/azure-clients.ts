@@ -54,12 +54,17 @@ export class AzureClients {
   }
 
   private options() {
-    const tlsOptions: TlsSettings | undefined = this.tuning.trustedCa === undefined ? undefined : { ca: this.tuning.trustedCa };
+    const tlsOptions: TlsSettings | undefined =
+      this.tuning.trustedCa === undefined ? undefined : { ca: this.tuning.trustedCa };
     return {
       endpoint: this.endpoint,
       // Tokens are for the Resource Manager the requests go to (sovereign clouds differ).
       credentials: { scopes: [`${new URL(this.endpoint).origin}/.default`] },
-      retryOptions: { maxRetries: this.tuning.maxRetries, retryDelayInMs: this.tuning.retryDelayMs, maxRetryDelayInMs: 30_000 },
+      retryOptions: {
+        maxRetries: this.tuning.maxRetries,
+        retryDelayInMs: this.tuning.retryDelayMs,
+        maxRetryDelayInMs: 30_000,
+      },
       ...(tlsOptions === undefined ? {} : { tlsOptions }),
     };
   }

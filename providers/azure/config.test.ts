@@ -47,7 +47,12 @@ describe("Azure provider configuration", () => {
     expect(c.nsg).toBeUndefined();
     expect(c.authorityHost).toBeUndefined();
     expect(c.resourceManagerEndpoint).toBe("https://management.azure.com");
-    expect(c.credential).toEqual({ kind: "client-secret", tenantId: BASE.AZURE_TENANT_ID, clientId: "client-1", clientSecret: "s3cr3t-value" });
+    expect(c.credential).toEqual({
+      kind: "client-secret",
+      tenantId: BASE.AZURE_TENANT_ID,
+      clientId: "client-1",
+      clientSecret: "s3cr3t-value",
+    });
   });
 
   it("reads sizes, tags, switches, endpoints and the NSG", () => {
@@ -76,7 +81,13 @@ describe("Azure provider configuration", () => {
 
   it("names every missing required variable", () => {
     const { variables } = problems({});
-    expect(variables).toEqual(["AZURE_SUBSCRIPTION_ID", "AZURE_REGION", "AZURE_RESOURCE_GROUP", "AZURE_SUBNET_ID", "AZURE_IMAGE_ID"]);
+    expect(variables).toEqual([
+      "AZURE_SUBSCRIPTION_ID",
+      "AZURE_REGION",
+      "AZURE_RESOURCE_GROUP",
+      "AZURE_SUBNET_ID",
+      "AZURE_IMAGE_ID",
+    ]);
   });
 
   it("names each malformed value and what was expected", () => {
@@ -109,23 +120,51 @@ describe("Azure provider configuration", () => {
     );
     expect(message).toContain('AZURE_SUBNET_ID="/subscriptions/');
     expect(message).toContain("subnets/SUBNET");
-    expect(message).toContain("AZURE_RESOURCE_MANAGER_ENDPOINT=\"http://management.azure.com\": expected an https:// URL");
+    expect(message).toContain(
+      'AZURE_RESOURCE_MANAGER_ENDPOINT="http://management.azure.com": expected an https:// URL',
+    );
   });
 
   it("asks for the application and tenant of a client secret, and never shows the secret", () => {
-    const { variables, message } = problems({ ...BASE, AZURE_CLIENT_ID: undefined, AZURE_TENANT_ID: undefined, AZURE_CLIENT_SECRET: "hunter2-secret" });
+    const { variables, message } = problems({
+      ...BASE,
+      AZURE_CLIENT_ID: undefined,
+      AZURE_TENANT_ID: undefined,
+      AZURE_CLIENT_SECRET: "hunter2-secret",
+    });
     expect(variables).toEqual(["AZURE_CLIENT_ID", "AZURE_TENANT_ID"]);
     expect(message).toContain("when AZURE_CLIENT_SECRET is set");
     expect(message).not.toContain("hunter2-secret");
   });
 
   it("chooses workload identity with a federated token file, else managed identity", () => {
-    const workload = azureProviderConfig({ ...BASE, AZURE_CLIENT_SECRET: undefined, AZURE_FEDERATED_TOKEN_FILE: "/var/run/secrets/azure/tokens/azure-identity-token" });
-    expect(workload.credential).toEqual({ kind: "workload-identity", tenantId: BASE.AZURE_TENANT_ID, clientId: "client-1", tokenFile: "/var/run/secrets/azure/tokens/azure-identity-token" });
-    expect(problems({ ...BASE, AZURE_CLIENT_SECRET: undefined, AZURE_TENANT_ID: undefined, AZURE_FEDERATED_TOKEN_FILE: "/t" }).variables).toEqual(["AZURE_TENANT_ID"]);
+    const workload = azureProviderConfig({
+      ...BASE,
+      AZURE_CLIENT_SECRET: undefined,
+      AZURE_FEDERATED_TOKEN_FILE: "/var/run/secrets/azure/tokens/azure-identity-token",
+    });
+    expect(workload.credential).toEqual({
+      kind: "workload-identity",
+      tenantId: BASE.AZURE_TENANT_ID,
+      clientId: "client-1",
+      tokenFile: "/var/run/secrets/azure/tokens/azure-identity-token",
+    });
+    expect(
+      problems({
+        ...BASE,
+        AZURE_CLIENT_SECRET: undefined,
+        AZURE_TENANT_ID: undefined,
+        AZURE_FEDERATED_TOKEN_FILE: "/t",
+      }).variables,
+    ).toEqual(["AZURE_TENANT_ID"]);
     const userAssigned = azureProviderConfig({ ...BASE, AZURE_CLIENT_SECRET: undefined, AZURE_TENANT_ID: undefined });
     expect(userAssigned.credential).toEqual({ kind: "managed-identity", clientId: "client-1" });
-    const systemAssigned = azureProviderConfig({ ...BASE, AZURE_CLIENT_SECRET: undefined, AZURE_TENANT_ID: undefined, AZURE_CLIENT_ID: undefined });
+    const systemAssigned = azureProviderConfig({
+      ...BASE,
+      AZURE_CLIENT_SECRET: undefined,
+      AZURE_TENANT_ID: undefined,
+      AZURE_CLIENT_ID: undefined,
+    });
     expect(systemAssigned.credential).toEqual({ kind: "managed-identity", clientId: undefined });
   });
 
@@ -142,9 +181,14 @@ describe("Azure provider configuration", () => {
     expect(azureProviderConfig({ ...BASE, SSH_KEY_PATH: pub }).sshPublicKey).toBe(key);
 
     const priv = path.join(dir, "id_rsa");
-    fs.writeFileSync(priv, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n");
+    fs.writeFileSync(
+      priv,
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+    );
     expect(problems({ ...BASE, SSH_KEY_PATH: priv }).message).toContain("not a private key");
-    expect(problems({ ...BASE, SSH_KEY_PATH: path.join(dir, "absent.pub") }).message).toMatch(/SSH_KEY_PATH=.*absent\.pub.*ENOENT/);
+    expect(problems({ ...BASE, SSH_KEY_PATH: path.join(dir, "absent.pub") }).message).toMatch(
+      /SSH_KEY_PATH=.*absent\.pub.*ENOENT/,
+    );
   });
 
   it("accepts each image id form Azure boots from", () => {

@@ -13,38 +13,71 @@ import {
   type ConfigOf,
   type ValueSource,
 } from "../../src/config/index.ts";
-import { IMAGE_ID_EXPECTED, parseImageId, parseNsgId, parseSubnetId, type ImageRef, type NsgRef, type SubnetRef } from "./resource-id.ts";
+import {
+  IMAGE_ID_EXPECTED,
+  parseImageId,
+  parseNsgId,
+  parseSubnetId,
+  type ImageRef,
+  type NsgRef,
+  type SubnetRef,
+} from "./resource-id.ts";
 import { parseSshPublicKey } from "./ssh-key.ts";
 
 export const DEFAULT_RESOURCE_MANAGER_ENDPOINT = "https://management.azure.com";
 
 export const azureConfigSpec = Object.freeze({
-  subscriptionId: stringField({ env: "AZURE_SUBSCRIPTION_ID", required: true, description: "Subscription (a GUID) that holds the peer VMs." }),
-  region: stringField({ env: "AZURE_REGION", required: true, description: "Region (location) of the peer VMs, e.g. eastus." }),
-  resourceGroup: stringField({ env: "AZURE_RESOURCE_GROUP", required: true, description: "Resource group that receives the peer VMs, their NICs and disks." }),
+  subscriptionId: stringField({
+    env: "AZURE_SUBSCRIPTION_ID",
+    required: true,
+    description: "Subscription (a GUID) that holds the peer VMs.",
+  }),
+  region: stringField({
+    env: "AZURE_REGION",
+    required: true,
+    description: "Region (location) of the peer VMs, e.g. eastus.",
+  }),
+  resourceGroup: stringField({
+    env: "AZURE_RESOURCE_GROUP",
+    required: true,
+    description: "Resource group that receives the peer VMs, their NICs and disks.",
+  }),
   subnetId: stringField({
     env: "AZURE_SUBNET_ID",
     required: true,
-    description: "Subnet id (/subscriptions/…/virtualNetworks/VNET/subnets/SUBNET) the peer VMs' NICs join; it must reach the worker nodes.",
+    description:
+      "Subnet id (/subscriptions/…/virtualNetworks/VNET/subnets/SUBNET) the peer VMs' NICs join; it must reach the worker nodes.",
   }),
   imageId: stringField({
     env: "AZURE_IMAGE_ID",
     required: true,
-    description: "Pod VM image: a managed image, gallery image (version) id, or /CommunityGalleries/… or /SharedGalleries/… id.",
+    description:
+      "Pod VM image: a managed image, gallery image (version) id, or /CommunityGalleries/… or /SharedGalleries/… id.",
   }),
   nsgId: stringField({
     env: "AZURE_NSG_ID",
-    description: "Network security group id set on each NIC; it must let the worker nodes reach port 15150 (forwarder) and VXLAN.",
+    description:
+      "Network security group id set on each NIC; it must let the worker nodes reach port 15150 (forwarder) and VXLAN.",
   }),
-  instanceSize: stringField({ env: "AZURE_INSTANCE_SIZE", default: "Standard_DC2as_v5", description: "VM size used when the pod names none and asks for no size." }),
+  instanceSize: stringField({
+    env: "AZURE_INSTANCE_SIZE",
+    default: "Standard_DC2as_v5",
+    description: "VM size used when the pod names none and asks for no size.",
+  }),
   instanceSizes: listField({
     env: "AZURE_INSTANCE_SIZES",
-    description: "Allowed VM sizes (comma-separated); a pod's vCPU/memory request picks the smallest that fits, falling back to the next on capacity errors.",
+    description:
+      "Allowed VM sizes (comma-separated); a pod's vCPU/memory request picks the smallest that fits, falling back to the next on capacity errors.",
   }),
-  sshUsername: stringField({ env: "SSH_USERNAME", default: "peerpod", description: "Admin user of the peer VMs (password login is always disabled)." }),
+  sshUsername: stringField({
+    env: "SSH_USERNAME",
+    default: "peerpod",
+    description: "Admin user of the peer VMs (password login is always disabled).",
+  }),
   sshKeyPath: stringField({
     env: "SSH_KEY_PATH",
-    description: "OpenSSH public key file for the admin user; unset: a throwaway key whose private half is never stored (no SSH access).",
+    description:
+      "OpenSSH public key file for the admin user; unset: a throwaway key whose private half is never stored (no SSH access).",
   }),
   disableCvm: boolField({
     env: "DISABLECVM",
@@ -54,7 +87,8 @@ export const azureConfigSpec = Object.freeze({
   enableSecureBoot: boolField({
     env: "ENABLE_SECURE_BOOT",
     default: "false",
-    description: "Turn UEFI secure boot on in confidential VMs (upstream's default: off; vTPM is always on). Ordinary VMs (DISABLECVM) get no UEFI security profile.",
+    description:
+      "Turn UEFI secure boot on in confidential VMs (upstream's default: off; vTPM is always on). Ordinary VMs (DISABLECVM) get no UEFI security profile.",
   }),
   rootVolumeSizeGiB: intField({
     env: "ROOT_VOLUME_SIZE",
@@ -63,21 +97,38 @@ export const azureConfigSpec = Object.freeze({
     max: 4095,
     description: "OS disk size of the peer VMs in GiB; 0: the image's size (a size below it is refused by Azure).",
   }),
-  tags: mapField({ env: "TAGS", description: "Extra tags k1=v1,k2=v2 on every VM, NIC, disk and public IP (keys starting peerpods. are reserved)." }),
-  usePublicIp: boolField({ env: "USE_PUBLIC_IP", default: "false", description: "Give each peer VM a public IP and reach its forwarder there (development only)." }),
+  tags: mapField({
+    env: "TAGS",
+    description: "Extra tags k1=v1,k2=v2 on every VM, NIC, disk and public IP (keys starting peerpods. are reserved).",
+  }),
+  usePublicIp: boolField({
+    env: "USE_PUBLIC_IP",
+    default: "false",
+    description: "Give each peer VM a public IP and reach its forwarder there (development only).",
+  }),
   clientId: stringField({
     env: "AZURE_CLIENT_ID",
-    description: "Application (client) id for a client secret or workload identity; with neither, the user-assigned managed identity to use.",
+    description:
+      "Application (client) id for a client secret or workload identity; with neither, the user-assigned managed identity to use.",
   }),
-  clientSecret: stringField({ env: "AZURE_CLIENT_SECRET", secret: true, description: "Client secret of the AZURE_CLIENT_ID application (peer-pods-secret)." }),
-  tenantId: stringField({ env: "AZURE_TENANT_ID", description: "Directory (tenant) id for a client secret or workload identity." }),
+  clientSecret: stringField({
+    env: "AZURE_CLIENT_SECRET",
+    secret: true,
+    description: "Client secret of the AZURE_CLIENT_ID application (peer-pods-secret).",
+  }),
+  tenantId: stringField({
+    env: "AZURE_TENANT_ID",
+    description: "Directory (tenant) id for a client secret or workload identity.",
+  }),
   federatedTokenFile: stringField({
     env: "AZURE_FEDERATED_TOKEN_FILE",
-    description: "Workload identity: the projected service-account token file (set by the Azure workload identity webhook).",
+    description:
+      "Workload identity: the projected service-account token file (set by the Azure workload identity webhook).",
   }),
   authorityHost: stringField({
     env: "AZURE_AUTHORITY_HOST",
-    description: "Microsoft Entra authority for sovereign clouds (e.g. https://login.microsoftonline.us); when set, instance discovery is disabled.",
+    description:
+      "Microsoft Entra authority for sovereign clouds (e.g. https://login.microsoftonline.us); when set, instance discovery is disabled.",
   }),
   resourceManagerEndpoint: stringField({
     env: "AZURE_RESOURCE_MANAGER_ENDPOINT",
@@ -88,8 +139,18 @@ export const azureConfigSpec = Object.freeze({
 
 /** How the provider signs in to Azure. */
 export type AzureCredentialConfig =
-  | { readonly kind: "client-secret"; readonly tenantId: string; readonly clientId: string; readonly clientSecret: string }
-  | { readonly kind: "workload-identity"; readonly tenantId: string; readonly clientId: string; readonly tokenFile: string }
+  | {
+      readonly kind: "client-secret";
+      readonly tenantId: string;
+      readonly clientId: string;
+      readonly clientSecret: string;
+    }
+  | {
+      readonly kind: "workload-identity";
+      readonly tenantId: string;
+      readonly clientId: string;
+      readonly tokenFile: string;
+    }
   | { readonly kind: "managed-identity"; readonly clientId: string | undefined };
 
 export interface AzureProviderConfig {
@@ -126,7 +187,22 @@ const REGION = /^[a-z][a-z0-9]*$/i;
 const RESOURCE_GROUP = /^[\w().-]{0,89}[\w()-]$/;
 // Linux user names Azure accepts; it also refuses a list of common names (root, admin, ...).
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
-const REFUSED_USER_NAMES: ReadonlySet<string> = new Set(["root", "admin", "administrator", "user", "guest", "test", "sys", "adm", "backup", "console", "owner", "server", "sql", "support"]);
+const REFUSED_USER_NAMES: ReadonlySet<string> = new Set([
+  "root",
+  "admin",
+  "administrator",
+  "user",
+  "guest",
+  "test",
+  "sys",
+  "adm",
+  "backup",
+  "console",
+  "owner",
+  "server",
+  "sql",
+  "support",
+]);
 const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
 
 export function azureProviderConfig(env: Readonly<Record<string, string | undefined>>): AzureProviderConfig {
@@ -145,32 +221,56 @@ export function azureProviderConfig(env: Readonly<Record<string, string | undefi
   };
   const bad = (variable: string, value: string, expected: string, source: ValueSource = "env") =>
     problems.push(new ConfigError({ variable, value, expected, source }));
-  const missing = (variable: string, why: string) => problems.push(new ConfigError({ variable, expected: `required ${why}`, source: "missing" }));
+  const missing = (variable: string, why: string) =>
+    problems.push(new ConfigError({ variable, expected: `required ${why}`, source: "missing" }));
 
   const subscriptionId = raw("AZURE_SUBSCRIPTION_ID");
-  if (subscriptionId !== undefined && !GUID.test(subscriptionId)) bad("AZURE_SUBSCRIPTION_ID", subscriptionId, "a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)");
+  if (subscriptionId !== undefined && !GUID.test(subscriptionId))
+    bad(
+      "AZURE_SUBSCRIPTION_ID",
+      subscriptionId,
+      "a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)",
+    );
   const region = raw("AZURE_REGION");
-  if (region !== undefined && !REGION.test(region)) bad("AZURE_REGION", region, "a region name such as eastus or westeurope");
+  if (region !== undefined && !REGION.test(region))
+    bad("AZURE_REGION", region, "a region name such as eastus or westeurope");
   const resourceGroup = raw("AZURE_RESOURCE_GROUP");
   if (resourceGroup !== undefined && !RESOURCE_GROUP.test(resourceGroup)) {
-    bad("AZURE_RESOURCE_GROUP", resourceGroup, "a resource group name (letters, digits, - _ . ( ), at most 90, not ending in '.')");
+    bad(
+      "AZURE_RESOURCE_GROUP",
+      resourceGroup,
+      "a resource group name (letters, digits, - _ . ( ), at most 90, not ending in '.')",
+    );
   }
 
   const subnetText = raw("AZURE_SUBNET_ID");
   const subnet = subnetText === undefined ? undefined : parseSubnetId(subnetText);
   if (subnetText !== undefined && subnet === undefined) {
-    bad("AZURE_SUBNET_ID", subnetText, "a subnet id /subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/VNET/subnets/SUBNET");
+    bad(
+      "AZURE_SUBNET_ID",
+      subnetText,
+      "a subnet id /subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/VNET/subnets/SUBNET",
+    );
   }
   const imageText = raw("AZURE_IMAGE_ID");
   const image = imageText === undefined ? undefined : parseImageId(imageText);
   if (imageText !== undefined && image === undefined) bad("AZURE_IMAGE_ID", imageText, IMAGE_ID_EXPECTED);
   const nsgText = raw("AZURE_NSG_ID");
   const nsg = nsgText === undefined ? undefined : parseNsgId(nsgText);
-  if (nsgText !== undefined && nsg === undefined) bad("AZURE_NSG_ID", nsgText, "a network security group id /subscriptions/…/providers/Microsoft.Network/networkSecurityGroups/NAME");
+  if (nsgText !== undefined && nsg === undefined)
+    bad(
+      "AZURE_NSG_ID",
+      nsgText,
+      "a network security group id /subscriptions/…/providers/Microsoft.Network/networkSecurityGroups/NAME",
+    );
 
   const sshUsername = raw("SSH_USERNAME");
   if (sshUsername !== undefined && (!USER_NAME.test(sshUsername) || REFUSED_USER_NAMES.has(sshUsername))) {
-    bad("SSH_USERNAME", sshUsername, "a Linux user name Azure accepts (lower-case letters, digits, - and _; not root, admin or another reserved name)");
+    bad(
+      "SSH_USERNAME",
+      sshUsername,
+      "a Linux user name Azure accepts (lower-case letters, digits, - and _; not root, admin or another reserved name)",
+    );
   }
   let sshPublicKey: string | undefined;
   const sshKeyPath = raw("SSH_KEY_PATH");
@@ -179,27 +279,52 @@ export function azureProviderConfig(env: Readonly<Record<string, string | undefi
     try {
       text = fs.readFileSync(sshKeyPath, "utf8");
     } catch (err) {
-      bad("SSH_KEY_PATH", sshKeyPath, `a readable OpenSSH public key file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      bad(
+        "SSH_KEY_PATH",
+        sshKeyPath,
+        `a readable OpenSSH public key file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
     if (text !== undefined) {
       sshPublicKey = parseSshPublicKey(text);
-      if (sshPublicKey === undefined) bad("SSH_KEY_PATH", sshKeyPath, "a file holding an OpenSSH public key line (ssh-rsa, ssh-ed25519 or ecdsa-sha2-…), not a private key");
+      if (sshPublicKey === undefined)
+        bad(
+          "SSH_KEY_PATH",
+          sshKeyPath,
+          "a file holding an OpenSSH public key line (ssh-rsa, ssh-ed25519 or ecdsa-sha2-…), not a private key",
+        );
     }
   }
 
   const tags = c?.tags ?? new Map<string, string>();
   const tagsText = raw("TAGS") ?? "";
   for (const [key, value] of tags) {
-    if (key.toLowerCase().startsWith(RESERVED_TAG_PREFIX)) bad("TAGS", tagsText, `tags whose keys do not start with ${RESERVED_TAG_PREFIX} (reserved for ownership; found ${JSON.stringify(key)})`);
-    else if (key.length > 512 || TAG_NAME_FORBIDDEN.test(key)) bad("TAGS", tagsText, `tag names of at most 512 characters without < > % & \\ ? / (found ${JSON.stringify(key)})`);
-    else if (value.length > 256) bad("TAGS", tagsText, `tag values of at most 256 characters (the value of ${JSON.stringify(key)} is longer)`);
+    if (key.toLowerCase().startsWith(RESERVED_TAG_PREFIX))
+      bad(
+        "TAGS",
+        tagsText,
+        `tags whose keys do not start with ${RESERVED_TAG_PREFIX} (reserved for ownership; found ${JSON.stringify(key)})`,
+      );
+    else if (key.length > 512 || TAG_NAME_FORBIDDEN.test(key))
+      bad(
+        "TAGS",
+        tagsText,
+        `tag names of at most 512 characters without < > % & \\ ? / (found ${JSON.stringify(key)})`,
+      );
+    else if (value.length > 256)
+      bad("TAGS", tagsText, `tag values of at most 256 characters (the value of ${JSON.stringify(key)} is longer)`);
   }
-  if (tags.size > 45) bad("TAGS", tagsText, "at most 45 tags (Azure allows 50 per resource and the provider writes its own)");
+  if (tags.size > 45)
+    bad("TAGS", tagsText, "at most 45 tags (Azure allows 50 per resource and the provider writes its own)");
 
   const armText = raw("AZURE_RESOURCE_MANAGER_ENDPOINT");
-  const resourceManagerEndpoint = armText === undefined ? DEFAULT_RESOURCE_MANAGER_ENDPOINT : checkHttpsUrl(armText, "AZURE_RESOURCE_MANAGER_ENDPOINT", bad);
+  const resourceManagerEndpoint =
+    armText === undefined
+      ? DEFAULT_RESOURCE_MANAGER_ENDPOINT
+      : checkHttpsUrl(armText, "AZURE_RESOURCE_MANAGER_ENDPOINT", bad);
   const authorityText = raw("AZURE_AUTHORITY_HOST");
-  const authorityHost = authorityText === undefined ? undefined : checkHttpsUrl(authorityText, "AZURE_AUTHORITY_HOST", bad);
+  const authorityHost =
+    authorityText === undefined ? undefined : checkHttpsUrl(authorityText, "AZURE_AUTHORITY_HOST", bad);
 
   const clientId = raw("AZURE_CLIENT_ID");
   const clientSecret = raw("AZURE_CLIENT_SECRET");
@@ -207,17 +332,24 @@ export function azureProviderConfig(env: Readonly<Record<string, string | undefi
   const tokenFile = raw("AZURE_FEDERATED_TOKEN_FILE");
   let credential: AzureCredentialConfig | undefined;
   if (clientSecret !== undefined) {
-    if (clientId === undefined) missing("AZURE_CLIENT_ID", "when AZURE_CLIENT_SECRET is set (the application the secret belongs to)");
-    if (tenantId === undefined) missing("AZURE_TENANT_ID", "when AZURE_CLIENT_SECRET is set (the application's directory)");
-    if (clientId !== undefined && tenantId !== undefined) credential = { kind: "client-secret", tenantId, clientId, clientSecret };
+    if (clientId === undefined)
+      missing("AZURE_CLIENT_ID", "when AZURE_CLIENT_SECRET is set (the application the secret belongs to)");
+    if (tenantId === undefined)
+      missing("AZURE_TENANT_ID", "when AZURE_CLIENT_SECRET is set (the application's directory)");
+    if (clientId !== undefined && tenantId !== undefined)
+      credential = { kind: "client-secret", tenantId, clientId, clientSecret };
   } else if (tokenFile !== undefined) {
-    if (clientId === undefined) missing("AZURE_CLIENT_ID", "with AZURE_FEDERATED_TOKEN_FILE (workload identity: the federated application)");
-    if (tenantId === undefined) missing("AZURE_TENANT_ID", "with AZURE_FEDERATED_TOKEN_FILE (workload identity: the application's directory)");
-    if (clientId !== undefined && tenantId !== undefined) credential = { kind: "workload-identity", tenantId, clientId, tokenFile };
+    if (clientId === undefined)
+      missing("AZURE_CLIENT_ID", "with AZURE_FEDERATED_TOKEN_FILE (workload identity: the federated application)");
+    if (tenantId === undefined)
+      missing("AZURE_TENANT_ID", "with AZURE_FEDERATED_TOKEN_FILE (workload identity: the application's directory)");
+    if (clientId !== undefined && tenantId !== undefined)
+      credential = { kind: "workload-identity", tenantId, clientId, tokenFile };
   } else {
     credential = { kind: "managed-identity", clientId };
   }
-  if (tenantId !== undefined && !GUID.test(tenantId) && !/^[a-z0-9.-]+$/i.test(tenantId)) bad("AZURE_TENANT_ID", tenantId, "a tenant id (a GUID) or domain name");
+  if (tenantId !== undefined && !GUID.test(tenantId) && !/^[a-z0-9.-]+$/i.test(tenantId))
+    bad("AZURE_TENANT_ID", tenantId, "a tenant id (a GUID) or domain name");
 
   if (problems.length > 0 || c === undefined) throw new InvalidConfigError(problems);
   return {
@@ -243,7 +375,11 @@ export function azureProviderConfig(env: Readonly<Record<string, string | undefi
 }
 
 /** The URL without a trailing slash, or undefined after reporting why it is not an https URL. */
-function checkHttpsUrl(text: string, variable: string, bad: (variable: string, value: string, expected: string) => void): string | undefined {
+function checkHttpsUrl(
+  text: string,
+  variable: string,
+  bad: (variable: string, value: string, expected: string) => void,
+): string | undefined {
   let url: URL;
   try {
     url = new URL(text);
@@ -252,7 +388,11 @@ function checkHttpsUrl(text: string, variable: string, bad: (variable: string, v
     return undefined;
   }
   if (url.protocol !== "https:" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") {
-    bad(variable, text, "an https:// URL without query, fragment or credentials (Azure refuses tokens over plain http)");
+    bad(
+      variable,
+      text,
+      "an https:// URL without query, fragment or credentials (Azure refuses tokens over plain http)",
+    );
     return undefined;
   }
   return url.href.replace(/\/+$/, "");

@@ -24,9 +24,16 @@ export function createCredential(config: AzureCredentialConfig, transport: Crede
     case "client-secret":
       return new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, common);
     case "workload-identity":
-      return new WorkloadIdentityCredential({ ...common, tenantId: config.tenantId, clientId: config.clientId, tokenFilePath: config.tokenFile });
+      return new WorkloadIdentityCredential({
+        ...common,
+        tenantId: config.tenantId,
+        clientId: config.clientId,
+        tokenFilePath: config.tokenFile,
+      });
     case "managed-identity":
-      return config.clientId === undefined ? new ManagedIdentityCredential(common) : new ManagedIdentityCredential({ ...common, clientId: config.clientId });
+      return config.clientId === undefined
+        ? new ManagedIdentityCredential(common)
+        : new ManagedIdentityCredential({ ...common, clientId: config.clientId });
   }
 }
 
@@ -38,6 +45,8 @@ export function describeCredential(config: AzureCredentialConfig): string {
     case "workload-identity":
       return `workload identity of application ${config.clientId} in tenant ${config.tenantId} (token file ${config.tokenFile})`;
     case "managed-identity":
-      return config.clientId === undefined ? "the VM's system-assigned managed identity" : `user-assigned managed identity ${config.clientId}`;
+      return config.clientId === undefined
+        ? "the VM's system-assigned managed identity"
+        : `user-assigned managed identity ${config.clientId}`;
   }
 }

@@ -14,7 +14,8 @@ let bed: AzureTestBed | undefined;
 let launcher: ReturnType<typeof localVmLauncher> | undefined;
 let dir: string | undefined;
 afterEach(async () => {
-  if (launcher !== undefined) for (const vm of await launcher.local.listOwnedVms(TEST_OWNER)) await launcher.local.deleteVm(vm);
+  if (launcher !== undefined)
+    for (const vm of await launcher.local.listOwnedVms(TEST_OWNER)) await launcher.local.deleteVm(vm);
   await bed?.close();
   if (dir !== undefined) await fs.rm(dir, { recursive: true, force: true });
   bed = launcher = dir = undefined;
@@ -48,14 +49,25 @@ describe("Azure provider with local VMs behind the fake endpoint", () => {
     launcher = localVmLauncher(path.join(dir, "vms"), dir);
     bed = await azureTestBed({ fake: { launcher } });
     const port = 15150;
-    const userData = buildUserData({ version: 1, sandboxId: "sandbox-local-1", listenPort: port, tls: undefined, podNetwork: undefined });
-    const vm = await bed.provider.createVm(bed.request("podvm-local-1", { sandboxId: "sandbox-local-1", userData }), AbortSignal.timeout(30_000));
+    const userData = buildUserData({
+      version: 1,
+      sandboxId: "sandbox-local-1",
+      listenPort: port,
+      tls: undefined,
+      podNetwork: undefined,
+    });
+    const vm = await bed.provider.createVm(
+      bed.request("podvm-local-1", { sandboxId: "sandbox-local-1", userData }),
+      AbortSignal.timeout(30_000),
+    );
 
     expect(vm.address).toMatch(/^127\.\d+\.\d+\.\d+$/);
     expect(bed.fake.model.nics.get("podvm-local-1-nic")!.privateIp).toBe(vm.address);
     await waitForListener(vm.address!, port, 15_000);
     const local = await launcher.local.listOwnedVms(TEST_OWNER);
-    expect(local.map((v) => [v.name, v.address, v.owner.sandboxId])).toEqual([["podvm-local-1", vm.address, "sandbox-local-1"]]);
+    expect(local.map((v) => [v.name, v.address, v.owner.sandboxId])).toEqual([
+      ["podvm-local-1", vm.address, "sandbox-local-1"],
+    ]);
 
     await bed.provider.deleteVm(vm, AbortSignal.timeout(30_000));
     expect(await launcher.local.listOwnedVms(TEST_OWNER)).toEqual([]);

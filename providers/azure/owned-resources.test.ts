@@ -19,8 +19,26 @@ describe("Azure provider: owned VMs, NICs and disks", () => {
     // podvm-own-2 deleted by hand without its delete options: its NIC and disk stay behind.
     m.abandonVm("podvm-own-2");
     // A public IP of ours that lost its NIC, and a NIC that is not ours at all.
-    m.putPublicIp("podvm-own-3-ip", { location: "eastus", tags: { "peerpods.sandbox-id": "sandbox-3", "peerpods.node": TEST_OWNER.node, "peerpods.cluster": TEST_OWNER.cluster } }, "2026-01-01");
-    m.putNic("someone-elses-nic", { location: "eastus", properties: { ipConfigurations: [{ name: "ipconfig1", properties: { subnet: { id: m.subnetId() } } }] } }, "2026-01-01");
+    m.putPublicIp(
+      "podvm-own-3-ip",
+      {
+        location: "eastus",
+        tags: {
+          "peerpods.sandbox-id": "sandbox-3",
+          "peerpods.node": TEST_OWNER.node,
+          "peerpods.cluster": TEST_OWNER.cluster,
+        },
+      },
+      "2026-01-01",
+    );
+    m.putNic(
+      "someone-elses-nic",
+      {
+        location: "eastus",
+        properties: { ipConfigurations: [{ name: "ipconfig1", properties: { subnet: { id: m.subnetId() } } }] },
+      },
+      "2026-01-01",
+    );
     await bed.fake.idle();
 
     const before = bed.fake.requests.length;
@@ -35,7 +53,11 @@ describe("Azure provider: owned VMs, NICs and disks", () => {
       ].sort(),
     );
     const vm = owned.find((v) => v.details?.kind === "vm")!;
-    expect(vm).toMatchObject({ id: kept.id, address: kept.address, details: { instanceType: "Standard_DC2as_v5", provisioningState: "Succeeded" } });
+    expect(vm).toMatchObject({
+      id: kept.id,
+      address: kept.address,
+      details: { instanceType: "Standard_DC2as_v5", provisioningState: "Succeeded" },
+    });
     // Four NICs and three disks do not fit one page of two: those lists followed nextLink.
     const lists = bed.fake.requests.slice(before);
     expect(lists.filter((r) => r.type === "networkInterfaces" && r.query.includes("skiptoken")).length).toBe(1);
@@ -52,11 +74,16 @@ describe("Azure provider: owned VMs, NICs and disks", () => {
 
   it("lists a VM whose create failed so reconciliation removes it", async () => {
     bed = await azureTestBed();
-    bed.fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "fail-operation", code: "AllocationFailed", message: "Allocation failed." } });
+    bed.fake.inject({
+      method: "PUT",
+      type: "virtualMachines",
+      action: { kind: "fail-operation", code: "AllocationFailed", message: "Allocation failed." },
+    });
     // The daemon died right after Azure accepted the create: nobody cleaned up.
     const crash = new AbortController();
     const attempt = bed.provider.createVm(bed.request("podvm-own-4"), crash.signal).catch((e: unknown) => e);
-    while (!bed.fake.requests.some((r) => r.method === "PUT" && r.type === "virtualMachines" && r.status === 201)) await new Promise((r) => setTimeout(r, 5));
+    while (!bed.fake.requests.some((r) => r.method === "PUT" && r.type === "virtualMachines" && r.status === 201))
+      await new Promise((r) => setTimeout(r, 5));
     crash.abort();
     await attempt;
     await bed.fake.idle();

@@ -40,13 +40,19 @@ export async function listOwnedResources(
     if (o === undefined || vm.id === undefined || vm.name === undefined) continue;
     const nic = nics.find((n) => sameArmId(n.virtualMachine?.id, vm.id));
     const ipConfig = nic?.ipConfigurations?.find((c) => c.primary === true) ?? nic?.ipConfigurations?.[0];
-    const publicIp = ips.find((ip) => ipConfig?.publicIPAddress?.id !== undefined && sameArmId(ip.id, ipConfig.publicIPAddress.id));
+    const publicIp = ips.find(
+      (ip) => ipConfig?.publicIPAddress?.id !== undefined && sameArmId(ip.id, ipConfig.publicIPAddress.id),
+    );
     out.push({
       id: vm.id,
       name: vm.name,
       address: publicIp?.ipAddress ?? ipConfig?.privateIPAddress,
       owner: o,
-      details: { kind: "vm", instanceType: vm.hardwareProfile?.vmSize ?? "", provisioningState: vm.provisioningState ?? "" },
+      details: {
+        kind: "vm",
+        instanceType: vm.hardwareProfile?.vmSize ?? "",
+        provisioningState: vm.provisioningState ?? "",
+      },
     });
   }
   const orphan = (kind: OwnedKind, r: Tagged, inUse: boolean) => {

@@ -34,9 +34,19 @@ async function failure(p: Promise<unknown>): Promise<ProviderError> {
 describe("Azure provider under failed creates", () => {
   it("deletes the Failed VM and its NIC when the creation ends Failed, naming the code it parsed", async () => {
     bed = await azureTestBed();
-    bed.fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "fail-operation", code: "OSProvisioningClientError", message: "OS provisioning failed for VM 'podvm-f1' due to an error reported by the guest." } });
+    bed.fake.inject({
+      method: "PUT",
+      type: "virtualMachines",
+      action: {
+        kind: "fail-operation",
+        code: "OSProvisioningClientError",
+        message: "OS provisioning failed for VM 'podvm-f1' due to an error reported by the guest.",
+      },
+    });
     const err = await failure(bed.provider.createVm(bed.request("podvm-f1"), deadline()));
-    expect(err.message).toContain("Azure refused to create VM podvm-f1 (size Standard_DC2as_v5): OSProvisioningClientError: OS provisioning failed");
+    expect(err.message).toContain(
+      "Azure refused to create VM podvm-f1 (size Standard_DC2as_v5): OSProvisioningClientError: OS provisioning failed",
+    );
     expect(err.retryable).toBe(false);
     // The SDK reported it as a plain error whose message alone carries the code.
     const sdkError = err.cause as Error;
@@ -49,9 +59,19 @@ describe("Azure provider under failed creates", () => {
 
   it("reports no capacity, retryable, for a size nobody chose by fit, and cleans up", async () => {
     bed = await azureTestBed();
-    bed.fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "fail-operation", code: "AllocationFailed", message: "Allocation failed. We do not have sufficient capacity for the requested VM size in this region." } });
+    bed.fake.inject({
+      method: "PUT",
+      type: "virtualMachines",
+      action: {
+        kind: "fail-operation",
+        code: "AllocationFailed",
+        message: "Allocation failed. We do not have sufficient capacity for the requested VM size in this region.",
+      },
+    });
     const err = await failure(bed.provider.createVm(bed.request("podvm-f2"), deadline()));
-    expect(err.message).toContain("Azure has no capacity for VM podvm-f2 in eastus: tried Standard_DC2as_v5 (AllocationFailed: Allocation failed.");
+    expect(err.message).toContain(
+      "Azure has no capacity for VM podvm-f2 in eastus: tried Standard_DC2as_v5 (AllocationFailed: Allocation failed.",
+    );
     expect(err.retryable).toBe(true);
     expect(bed.fake.count("PUT", "virtualMachines")).toBe(1);
     expect(counts(bed)).toEqual(NOTHING);
@@ -59,12 +79,23 @@ describe("Azure provider under failed creates", () => {
 
   it("falls back to the next fitting size on AllocationFailed, SkuNotAvailable and QuotaExceeded", async () => {
     bed = await azureTestBed({ env: { AZURE_INSTANCE_SIZES: SIZES } });
-    bed.fake.inject({ method: "PUT", type: "virtualMachines", vmSize: "Standard_DC4as_v5", action: { kind: "fail-operation", code: "AllocationFailed", message: "Allocation failed." } });
+    bed.fake.inject({
+      method: "PUT",
+      type: "virtualMachines",
+      vmSize: "Standard_DC4as_v5",
+      action: { kind: "fail-operation", code: "AllocationFailed", message: "Allocation failed." },
+    });
     bed.fake.inject({
       method: "PUT",
       type: "virtualMachines",
       vmSize: "Standard_EC4as_v5",
-      action: { kind: "error", status: 409, code: "SkuNotAvailable", message: "The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_EC4as_v5' is currently not available in location 'eastus'." },
+      action: {
+        kind: "error",
+        status: 409,
+        code: "SkuNotAvailable",
+        message:
+          "The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_EC4as_v5' is currently not available in location 'eastus'.",
+      },
     });
     const vm = await bed.provider.createVm(bed.request("podvm-f3", { resources: { vcpus: 3 } }), deadline());
     expect(vm.details?.instanceType).toBe("Standard_DC8as_v5");
@@ -80,10 +111,14 @@ describe("Azure provider under failed creates", () => {
       action: {
         kind: "fail-operation",
         code: "QuotaExceeded",
-        message: "Operation could not be completed as it results in exceeding approved standardDCASv5Family Cores quota. Current Limit: 8, Current Usage: 8, Additional Required: 2.",
+        message:
+          "Operation could not be completed as it results in exceeding approved standardDCASv5Family Cores quota. Current Limit: 8, Current Usage: 8, Additional Required: 2.",
       },
     });
-    const next = await bed.provider.createVm(bed.request("podvm-f4", { resources: { vcpus: 1, memoryMiB: 2048 } }), deadline());
+    const next = await bed.provider.createVm(
+      bed.request("podvm-f4", { resources: { vcpus: 1, memoryMiB: 2048 } }),
+      deadline(),
+    );
     expect(next.details?.instanceType).toBe("Standard_DC4as_v5");
   });
 
@@ -92,10 +127,19 @@ describe("Azure provider under failed creates", () => {
     bed.fake.inject({
       method: "PUT",
       type: "virtualMachines",
-      action: { kind: "error", status: 409, code: "OperationNotAllowed", message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota." },
+      action: {
+        kind: "error",
+        status: 409,
+        code: "OperationNotAllowed",
+        message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.",
+      },
     });
-    const err = await failure(bed.provider.createVm(bed.request("podvm-f5", { resources: { instanceType: "Standard_DC4as_v5" } }), deadline()));
-    expect(err.message).toMatch(/Azure quota exhausted creating VM podvm-f5 \(size Standard_DC4as_v5\) in eastus: .* raise the quota or lower PEERPODS_LIMIT_PER_NODE/);
+    const err = await failure(
+      bed.provider.createVm(bed.request("podvm-f5", { resources: { instanceType: "Standard_DC4as_v5" } }), deadline()),
+    );
+    expect(err.message).toMatch(
+      /Azure quota exhausted creating VM podvm-f5 \(size Standard_DC4as_v5\) in eastus: .* raise the quota or lower PEERPODS_LIMIT_PER_NODE/,
+    );
     expect(err.retryable).toBe(true);
     expect(bed.fake.count("PUT", "virtualMachines")).toBe(1);
     expect(counts(bed)).toEqual(NOTHING);
@@ -106,10 +150,17 @@ describe("Azure provider under failed creates", () => {
     bed.fake.inject({
       method: "PUT",
       type: "virtualMachines",
-      action: { kind: "error", status: 400, code: "InvalidParameter", message: "The gallery image version is not replicated to region eastus." },
+      action: {
+        kind: "error",
+        status: 400,
+        code: "InvalidParameter",
+        message: "The gallery image version is not replicated to region eastus.",
+      },
     });
     const err = await failure(bed.provider.createVm(bed.request("podvm-f6"), deadline()));
-    expect(err.message).toContain("InvalidParameter: The gallery image version is not replicated to region eastus. (check AZURE_IMAGE_ID)");
+    expect(err.message).toContain(
+      "InvalidParameter: The gallery image version is not replicated to region eastus. (check AZURE_IMAGE_ID)",
+    );
     expect(err.retryable).toBe(false);
     expect(bed.fake.count("PUT", "networkInterfaces")).toBe(1);
     expect(bed.fake.count("DELETE", "networkInterfaces")).toBe(1);
@@ -119,7 +170,9 @@ describe("Azure provider under failed creates", () => {
   it("surfaces Azure's own refusal of a confidential VM on a size without it", async () => {
     bed = await azureTestBed({ env: { AZURE_INSTANCE_SIZE: "Standard_D2as_v5" } });
     const err = await failure(bed.provider.createVm(bed.request("podvm-f7"), deadline()));
-    expect(err.message).toContain("BadRequest: The VM size 'Standard_D2as_v5' is not supported for creation of VMs with Security Type ConfidentialVM.");
+    expect(err.message).toContain(
+      "BadRequest: The VM size 'Standard_D2as_v5' is not supported for creation of VMs with Security Type ConfidentialVM.",
+    );
     expect(err.message).toContain("DISABLECVM=true creates ordinary VMs");
     expect(counts(bed)).toEqual(NOTHING);
   });
@@ -133,11 +186,14 @@ describe("Azure provider under failed creates", () => {
         kind: "error",
         status: 403,
         code: "AuthorizationFailed",
-        message: "The client 'peerpods' does not have authorization to perform action 'Microsoft.Compute/virtualMachines/read' over scope '/subscriptions/…/resourceGroups/rg-peerpods'.",
+        message:
+          "The client 'peerpods' does not have authorization to perform action 'Microsoft.Compute/virtualMachines/read' over scope '/subscriptions/…/resourceGroups/rg-peerpods'.",
       },
     });
     const err = await failure(bed.provider.createVm(bed.request("podvm-f8"), deadline()));
-    expect(err.message).toMatch(/^preparing Azure VM podvm-f8: AuthorizationFailed: The client 'peerpods' does not have authorization .*virtualMachines\/read/);
+    expect(err.message).toMatch(
+      /^preparing Azure VM podvm-f8: AuthorizationFailed: The client 'peerpods' does not have authorization .*virtualMachines\/read/,
+    );
     expect(err.retryable).toBe(false);
     expect(counts(bed)).toEqual(NOTHING);
   });
@@ -146,7 +202,11 @@ describe("Azure provider under failed creates", () => {
 describe("Azure provider under throttling and transient failures", () => {
   it("waits out a 429 with Retry-After and succeeds within the deadline", async () => {
     bed = await azureTestBed();
-    const throttle = bed.fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "throttle", retryAfterSeconds: 1 } });
+    const throttle = bed.fake.inject({
+      method: "PUT",
+      type: "virtualMachines",
+      action: { kind: "throttle", retryAfterSeconds: 1 },
+    });
     const started = Date.now();
     await bed.provider.createVm(bed.request("podvm-t1"), deadline());
     expect(throttle.hits).toBe(1);
@@ -180,8 +240,18 @@ describe("Azure provider under throttling and transient failures", () => {
 
   it("retries 5xx answers, polls and lists", async () => {
     bed = await azureTestBed();
-    bed.fake.inject({ method: "PUT", type: "networkInterfaces", action: { kind: "error", status: 500, code: "InternalServerError", message: "An unexpected error occured." }, times: 2 });
-    bed.fake.inject({ method: "GET", type: "operations", action: { kind: "error", status: 503, code: "ServiceUnavailable", message: "busy" }, times: 2 });
+    bed.fake.inject({
+      method: "PUT",
+      type: "networkInterfaces",
+      action: { kind: "error", status: 500, code: "InternalServerError", message: "An unexpected error occured." },
+      times: 2,
+    });
+    bed.fake.inject({
+      method: "GET",
+      type: "operations",
+      action: { kind: "error", status: 503, code: "ServiceUnavailable", message: "busy" },
+      times: 2,
+    });
     bed.fake.inject({ method: "GET", type: "disks", action: { kind: "throttle", retryAfterSeconds: 0 }, times: 1 });
     await bed.provider.createVm(bed.request("podvm-t3"), deadline());
     const owned = await bed.provider.listOwnedVms({ node: "worker-a", cluster: "cluster-1" }, deadline());
@@ -202,7 +272,9 @@ describe("Azure provider under throttling and transient failures", () => {
     const drop = bed.fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "drop-after-accept" } });
     const vm = await bed.provider.createVm(bed.request("podvm-t5"), deadline());
     expect(drop.hits).toBe(1);
-    const puts = bed.fake.requests.filter((r) => r.method === "PUT" && r.type === "virtualMachines").map((r) => r.status);
+    const puts = bed.fake.requests
+      .filter((r) => r.method === "PUT" && r.type === "virtualMachines")
+      .map((r) => r.status);
     // The SDK resent the PUT; Azure answered that the first one is still running.
     expect(puts).toEqual(["dropped", 409]);
     expect(vm.id).toBe(bed.fake.model.vms.get("podvm-t5")!.id);
@@ -226,7 +298,13 @@ describe("Azure provider under throttling and transient failures", () => {
       method: "DELETE",
       type: "networkInterfaces",
       times: 2,
-      action: { kind: "error", status: 400, code: "NicReservedForAnotherVm", message: "Nic(s) in request is reserved for another Virtual Machine for 180 seconds. Please provide another nic(s) or retry after 180 seconds." },
+      action: {
+        kind: "error",
+        status: 400,
+        code: "NicReservedForAnotherVm",
+        message:
+          "Nic(s) in request is reserved for another Virtual Machine for 180 seconds. Please provide another nic(s) or retry after 180 seconds.",
+      },
     });
     await bed.provider.deleteVm(vm, deadline());
     expect(reserved.hits).toBe(2);

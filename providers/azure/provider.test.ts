@@ -32,22 +32,45 @@ describe("Azure provider: create", () => {
 
     const { vm: v, nic, disk } = stored(bed, req.name);
     expect(vm).toMatchObject({ id: v!.id, name: req.name, address: nic!.privateIp, owner: req.owner });
-    expect(vm.details).toMatchObject({ kind: "vm", instanceType: "Standard_DC2as_v5", region: "eastus", confidential: "true" });
+    expect(vm.details).toMatchObject({
+      kind: "vm",
+      instanceType: "Standard_DC2as_v5",
+      region: "eastus",
+      confidential: "true",
+    });
     // NIC first, then the VM referencing it.
     const puts = bed.fake.requests.filter((r) => r.method === "PUT").map((r) => r.type);
     expect(puts).toEqual(["networkInterfaces", "virtualMachines"]);
 
     const props = v!.properties as Record<string, any>;
-    expect(props.securityProfile).toEqual({ securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: false, vTpmEnabled: true } });
+    expect(props.securityProfile).toEqual({
+      securityType: "ConfidentialVM",
+      uefiSettings: { secureBootEnabled: false, vTpmEnabled: true },
+    });
     expect(props.storageProfile.osDisk).not.toHaveProperty("diskSizeGB");
-    expect(props.storageProfile.osDisk).toMatchObject({ deleteOption: "Delete", managedDisk: { securityProfile: { securityEncryptionType: "VMGuestStateOnly" } } });
+    expect(props.storageProfile.osDisk).toMatchObject({
+      deleteOption: "Delete",
+      managedDisk: { securityProfile: { securityEncryptionType: "VMGuestStateOnly" } },
+    });
     expect(props.storageProfile.imageReference).toEqual({ id: bed.fake.model.galleryImageVersionId() });
-    expect(props.networkProfile.networkInterfaces).toEqual([{ id: nic!.id, properties: { primary: true, deleteOption: "Delete" } }]);
-    expect(props.osProfile).toMatchObject({ adminUsername: "peerpod", computerName: req.name, linuxConfiguration: { disablePasswordAuthentication: true } });
+    expect(props.networkProfile.networkInterfaces).toEqual([
+      { id: nic!.id, properties: { primary: true, deleteOption: "Delete" } },
+    ]);
+    expect(props.osProfile).toMatchObject({
+      adminUsername: "peerpod",
+      computerName: req.name,
+      linuxConfiguration: { disablePasswordAuthentication: true },
+    });
     expect(props.osProfile.linuxConfiguration.ssh.publicKeys[0].keyData).toMatch(/^ssh-rsa \S+ peerpod-no-login$/);
     expect(v!.userData).toBe(req.userData);
 
-    const tags = { team: "peerpods", "cost-center": "42", "peerpods.sandbox-id": "0123456789abcdef", "peerpods.node": TEST_OWNER.node, "peerpods.cluster": TEST_OWNER.cluster };
+    const tags = {
+      team: "peerpods",
+      "cost-center": "42",
+      "peerpods.sandbox-id": "0123456789abcdef",
+      "peerpods.node": TEST_OWNER.node,
+      "peerpods.cluster": TEST_OWNER.cluster,
+    };
     expect(v!.tags).toMatchObject(tags);
     expect(nic!.tags).toMatchObject(tags);
     expect(nic!.nsgId).toBe(bed.fake.model.nsgId());
@@ -61,7 +84,10 @@ describe("Azure provider: create", () => {
     bed = await azureTestBed({ env: { ENABLE_SECURE_BOOT: "true", ROOT_VOLUME_SIZE: "64" } });
     await bed.provider.createVm(bed.request("podvm-secure-1"), deadline());
     const props = stored(bed, "podvm-secure-1").vm!.properties as Record<string, any>;
-    expect(props.securityProfile).toEqual({ securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } });
+    expect(props.securityProfile).toEqual({
+      securityType: "ConfidentialVM",
+      uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
+    });
     expect(props.storageProfile.osDisk.diskSizeGB).toBe(64);
   });
 
@@ -75,14 +101,27 @@ describe("Azure provider: create", () => {
   });
 
   it("picks the smallest allowed size that fits the pod, or the one the pod names", async () => {
-    bed = await azureTestBed({ env: { AZURE_INSTANCE_SIZES: "Standard_DC8as_v5,Standard_EC4as_v5,Standard_DC4as_v5,Standard_DC2as_v5" } });
-    const fit = await bed.provider.createVm(bed.request("podvm-fit-1", { resources: { vcpus: 3, memoryMiB: 12_000 } }), deadline());
+    bed = await azureTestBed({
+      env: { AZURE_INSTANCE_SIZES: "Standard_DC8as_v5,Standard_EC4as_v5,Standard_DC4as_v5,Standard_DC2as_v5" },
+    });
+    const fit = await bed.provider.createVm(
+      bed.request("podvm-fit-1", { resources: { vcpus: 3, memoryMiB: 12_000 } }),
+      deadline(),
+    );
     expect(fit.details?.instanceType).toBe("Standard_DC4as_v5");
-    const big = await bed.provider.createVm(bed.request("podvm-fit-2", { resources: { memoryMiB: 20_000 } }), deadline());
+    const big = await bed.provider.createVm(
+      bed.request("podvm-fit-2", { resources: { memoryMiB: 20_000 } }),
+      deadline(),
+    );
     expect(big.details?.instanceType).toBe("Standard_EC4as_v5");
-    const named = await bed.provider.createVm(bed.request("podvm-fit-3", { resources: { instanceType: "Standard_DC8as_v5", vcpus: 1 } }), deadline());
+    const named = await bed.provider.createVm(
+      bed.request("podvm-fit-3", { resources: { instanceType: "Standard_DC8as_v5", vcpus: 1 } }),
+      deadline(),
+    );
     expect(named.details?.instanceType).toBe("Standard_DC8as_v5");
-    const refused = await bed.provider.createVm(bed.request("podvm-fit-4", { resources: { instanceType: "Standard_B2s" } }), deadline()).catch((e: unknown) => e);
+    const refused = await bed.provider
+      .createVm(bed.request("podvm-fit-4", { resources: { instanceType: "Standard_B2s" } }), deadline())
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ProviderError);
     expect((refused as Error).message).toContain("AZURE_INSTANCE_SIZES lists");
     expect(stored(bed, "podvm-fit-4").nic).toBeUndefined();
@@ -92,8 +131,12 @@ describe("Azure provider: create", () => {
     bed = await azureTestBed();
     const image = bed.fake.model.communityImageId();
     await bed.provider.createVm(bed.request("podvm-img-1", { resources: { image } }), deadline());
-    expect((stored(bed, "podvm-img-1").vm!.properties as Record<string, any>).storageProfile.imageReference).toEqual({ communityGalleryImageId: image });
-    const bad = await bed.provider.createVm(bed.request("podvm-img-2", { resources: { image: "ubuntu:latest" } }), deadline()).catch((e: unknown) => e);
+    expect((stored(bed, "podvm-img-1").vm!.properties as Record<string, any>).storageProfile.imageReference).toEqual({
+      communityGalleryImageId: image,
+    });
+    const bad = await bed.provider
+      .createVm(bed.request("podvm-img-2", { resources: { image: "ubuntu:latest" } }), deadline())
+      .catch((e: unknown) => e);
     expect((bad as Error).message).toContain('image annotation "ubuntu:latest" is not an Azure image id');
   });
 
@@ -109,15 +152,21 @@ describe("Azure provider: create", () => {
 
   it("refuses names Azure cannot hold and user-data beyond 64 KiB, making nothing", async () => {
     bed = await azureTestBed();
-    await expect(bed.provider.createVm(bed.request("podvm-" + "x".repeat(60)), deadline())).rejects.toThrow(/not a valid Azure VM name/);
-    await expect(bed.provider.createVm(bed.request("podvm-big-1", { userData: "x".repeat(70_000) }), deadline())).rejects.toThrow(/at most 65535/);
+    await expect(bed.provider.createVm(bed.request("podvm-" + "x".repeat(60)), deadline())).rejects.toThrow(
+      /not a valid Azure VM name/,
+    );
+    await expect(
+      bed.provider.createVm(bed.request("podvm-big-1", { userData: "x".repeat(70_000) }), deadline()),
+    ).rejects.toThrow(/at most 65535/);
     expect(bed.fake.count("PUT", "networkInterfaces")).toBe(0);
   });
 
   it("leaves alone a VM of the same name that another sandbox owns", async () => {
     bed = await azureTestBed();
     await bed.provider.createVm(bed.request("podvm-shared-1", { sandboxId: "sandbox-a" }), deadline());
-    const err = await bed.provider.createVm(bed.request("podvm-shared-1", { sandboxId: "sandbox-b" }), deadline()).catch((e: unknown) => e);
+    const err = await bed.provider
+      .createVm(bed.request("podvm-shared-1", { sandboxId: "sandbox-b" }), deadline())
+      .catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/VM podvm-shared-1 already exists .* belongs to sandbox sandbox-a/);
     expect(stored(bed, "podvm-shared-1").vm!.provisioningState).toBe("Succeeded");
     expect(bed.fake.count("DELETE", "virtualMachines")).toBe(0);
@@ -129,10 +178,16 @@ describe("Azure provider: a create retried after a crash", () => {
     bed = await azureTestBed();
     const req = bed.request("podvm-crash-nic");
     // The first attempt dies after the NIC: Azure keeps failing the VM PUT until its deadline.
-    bed.fake.inject({ method: "PUT", type: "virtualMachines", action: { kind: "error", status: 503, code: "ServiceUnavailable", message: "try later" }, times: 1000 });
+    bed.fake.inject({
+      method: "PUT",
+      type: "virtualMachines",
+      action: { kind: "error", status: 503, code: "ServiceUnavailable", message: "try later" },
+      times: 1000,
+    });
     const crash = new AbortController();
     const attempt = bed.provider.createVm(req, crash.signal).catch((e: unknown) => e);
-    while (!bed.fake.requests.some((r) => r.method === "PUT" && r.type === "virtualMachines" && r.status === 503)) await new Promise((r) => setTimeout(r, 5));
+    while (!bed.fake.requests.some((r) => r.method === "PUT" && r.type === "virtualMachines" && r.status === 503))
+      await new Promise((r) => setTimeout(r, 5));
     crash.abort();
     const first = await attempt;
     expect(first).toBeInstanceOf(ProviderError);
@@ -153,7 +208,8 @@ describe("Azure provider: a create retried after a crash", () => {
     const req = bed.request("podvm-crash-vm");
     const crash = new AbortController();
     const first = bed.provider.createVm(req, crash.signal).catch((e: unknown) => e);
-    while (!bed.fake.requests.some((r) => r.method === "PUT" && r.type === "virtualMachines" && r.status === 201)) await new Promise((r) => setTimeout(r, 5));
+    while (!bed.fake.requests.some((r) => r.method === "PUT" && r.type === "virtualMachines" && r.status === 201))
+      await new Promise((r) => setTimeout(r, 5));
     crash.abort();
     expect(await first).toBeInstanceOf(ProviderError);
     expect(stored(bed, req.name).vm!.provisioningState).toBe("Creating");
@@ -178,7 +234,10 @@ describe("Azure provider: a create retried after a crash", () => {
     bed = await azureTestBed();
     await bed.provider.createVm(bed.request("podvm-retry-1", { token: "attempt-1" }), deadline());
     const firstId = stored(bed, "podvm-retry-1").vm!.vmId;
-    await bed.provider.createVm(bed.request("podvm-retry-1", { token: "attempt-2", userData: "#cloud-config\n# second\n" }), deadline());
+    await bed.provider.createVm(
+      bed.request("podvm-retry-1", { token: "attempt-2", userData: "#cloud-config\n# second\n" }),
+      deadline(),
+    );
     const v = stored(bed, "podvm-retry-1").vm!;
     expect(v.vmId).not.toBe(firstId);
     expect(v.userData).toBe("#cloud-config\n# second\n");

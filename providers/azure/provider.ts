@@ -36,7 +36,13 @@ interface Found {
 }
 
 /** Codes that mean "the resource is busy a moment": wait and try again within the deadline. */
-const BUSY_CODES: ReadonlySet<string> = new Set(["AnotherOperationInProgress", "OperationPreempted", "RetryableError", "NicInUse", "NicReservedForAnotherVm"]);
+const BUSY_CODES: ReadonlySet<string> = new Set([
+  "AnotherOperationInProgress",
+  "OperationPreempted",
+  "RetryableError",
+  "NicInUse",
+  "NicReservedForAnotherVm",
+]);
 
 export interface AzureProviderOptions {
   /** PEM CA to trust instead of the system's: a private Resource Manager endpoint. Node also
@@ -87,9 +93,14 @@ export class AzureProvider implements Provider {
 
   async createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
     const names = azureVmNames(req.name);
-    if (names === undefined) throw new ProviderError(`VM name ${JSON.stringify(req.name)} is not a valid Azure VM name (1–64 letters, digits, - _ .)`);
+    if (names === undefined)
+      throw new ProviderError(
+        `VM name ${JSON.stringify(req.name)} is not a valid Azure VM name (1–64 letters, digits, - _ .)`,
+      );
     if (Buffer.byteLength(req.userData) > MAX_CUSTOM_DATA_BYTES) {
-      throw new ProviderError(`user-data for ${names.vm} is ${Buffer.byteLength(req.userData)} bytes; Azure custom data holds at most ${MAX_CUSTOM_DATA_BYTES}`);
+      throw new ProviderError(
+        `user-data for ${names.vm} is ${Buffer.byteLength(req.userData)} bytes; Azure custom data holds at most ${MAX_CUSTOM_DATA_BYTES}`,
+      );
     }
     const image = this.imageFor(req);
     const log = this.logger.child({ vm: names.vm, sandbox: req.owner.sandboxId });
@@ -103,7 +114,10 @@ export class AzureProvider implements Provider {
       if (signal.aborted || isAbort(err)) throw this.deadlineError(names, "creating", err);
       if (isSignInFailure(err)) throw signInError(this.config, err);
       const f = armFailure(err);
-      throw new ProviderError(`preparing Azure VM ${names.vm}: ${describeFailure(f)}`, { retryable: f.status === undefined || f.status === 429 || f.status >= 500, cause: err });
+      throw new ProviderError(`preparing Azure VM ${names.vm}: ${describeFailure(f)}`, {
+        retryable: f.status === undefined || f.status === 429 || f.status >= 500,
+        cause: err,
+      });
     }
 
     const sizes = [choice.name, ...choice.fallbacks];
@@ -123,8 +137,16 @@ export class AzureProvider implements Provider {
         );
         found = { vm: undefined, nic: undefined };
         tried.push(`${size} (${describeFailure(f)})`);
-        if (capacity !== undefined && choice.reason === "smallest-fit" && i + 1 < sizes.length && cleanup === undefined) {
-          log.warn({ size, next: sizes[i + 1], code: capacity }, "no capacity for this size; trying the next fitting size");
+        if (
+          capacity !== undefined &&
+          choice.reason === "smallest-fit" &&
+          i + 1 < sizes.length &&
+          cleanup === undefined
+        ) {
+          log.warn(
+            { size, next: sizes[i + 1], code: capacity },
+            "no capacity for this size; trying the next fitting size",
+          );
           continue;
         }
         throw this.createError(names, size, f, capacity, tried, cleanup, err);
@@ -157,8 +179,15 @@ export class AzureProvider implements Provider {
       return await listOwnedResources(this.clients, this.config.resourceGroup, owner, signal);
     } catch (err) {
       if (isSignInFailure(err)) throw signInError(this.config, err);
-      if (signal.aborted || isAbort(err)) throw new ProviderError("deadline reached while listing Azure VMs, NICs and disks", { retryable: true, cause: err });
-      throw new ProviderError(`listing Azure VMs, NICs and disks in ${this.config.resourceGroup}: ${describeFailure(armFailure(err))}`, { retryable: true, cause: err });
+      if (signal.aborted || isAbort(err))
+        throw new ProviderError("deadline reached while listing Azure VMs, NICs and disks", {
+          retryable: true,
+          cause: err,
+        });
+      throw new ProviderError(
+        `listing Azure VMs, NICs and disks in ${this.config.resourceGroup}: ${describeFailure(armFailure(err))}`,
+        { retryable: true, cause: err },
+      );
     }
   }
 
@@ -204,7 +233,9 @@ export class AzureProvider implements Provider {
       });
       log.info({ size, confidential: this.config.confidentialVm }, "creating VM");
       try {
-        vm = await this.clients.computeFor().virtualMachines.createOrUpdate(this.config.resourceGroup, names.vm, spec, this.lro(signal));
+        vm = await this.clients
+          .computeFor()
+          .virtualMachines.createOrUpdate(this.config.resourceGroup, names.vm, spec, this.lro(signal));
       } catch (err) {
         // A dropped answer retried by the SDK meets the create it started: wait for it.
         if (!isConflictInProgress(armFailure(err))) throw err;
@@ -236,10 +267,13 @@ export class AzureProvider implements Provider {
     const [vm, nic] = await Promise.all([this.getVm(names.vm, signal), this.getNic(names.nic, signal)]);
     const check = (what: string, name: string, tags: Record<string, string> | undefined) => {
       const o = ownerFromTags(tags);
-      if (o !== undefined && o.sandboxId === owner.sandboxId && o.node === owner.node && o.cluster === owner.cluster) return;
+      if (o !== undefined && o.sandboxId === owner.sandboxId && o.node === owner.node && o.cluster === owner.cluster)
+        return;
       throw new ProviderError(
         `Azure ${what} ${name} already exists in ${this.config.resourceGroup} and belongs to ` +
-          (o === undefined ? "no peer pod (no ownership tags)" : `sandbox ${o.sandboxId} on node ${o.node} of cluster ${o.cluster}`) +
+          (o === undefined
+            ? "no peer pod (no ownership tags)"
+            : `sandbox ${o.sandboxId} on node ${o.node} of cluster ${o.cluster}`) +
           "; it is left alone",
       );
     };
@@ -248,11 +282,22 @@ export class AzureProvider implements Provider {
     return { vm, nic };
   }
 
-  private async ensurePublicIp(names: AzureVmNames, tags: Record<string, string>, signal: AbortSignal): Promise<string> {
+  private async ensurePublicIp(
+    names: AzureVmNames,
+    tags: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<string> {
     const network = this.clients.networkFor();
-    const existing = await this.ignoreNotFound(network.publicIPAddresses.get(this.config.resourceGroup, names.publicIp, { abortSignal: signal }));
+    const existing = await this.ignoreNotFound(
+      network.publicIPAddresses.get(this.config.resourceGroup, names.publicIp, { abortSignal: signal }),
+    );
     if (existing?.id !== undefined) return existing.id;
-    const ip = await network.publicIPAddresses.createOrUpdate(this.config.resourceGroup, names.publicIp, publicIpSpec({ location: this.config.region, tags }), this.lro(signal));
+    const ip = await network.publicIPAddresses.createOrUpdate(
+      this.config.resourceGroup,
+      names.publicIp,
+      publicIpSpec({ location: this.config.region, tags }),
+      this.lro(signal),
+    );
     if (ip.id === undefined) throw new Error(`Azure returned public IP ${names.publicIp} without an id`);
     return ip.id;
   }
@@ -265,13 +310,24 @@ export class AzureProvider implements Provider {
     signal: AbortSignal,
   ): Promise<string> {
     // One an earlier attempt made (ownership already checked) is reused as it is.
-    if (existing?.id !== undefined && existing.provisioningState === "Succeeded" && existing.virtualMachine === undefined) return existing.id;
+    if (
+      existing?.id !== undefined &&
+      existing.provisioningState === "Succeeded" &&
+      existing.virtualMachine === undefined
+    )
+      return existing.id;
     const nic = await this.clients
       .networkFor()
       .networkInterfaces.createOrUpdate(
         this.config.resourceGroup,
         names.nic,
-        nicSpec({ location: this.config.region, subnetId: this.config.subnet.id, nsgId: this.config.nsg?.id, publicIpId, tags }),
+        nicSpec({
+          location: this.config.region,
+          subnetId: this.config.subnet.id,
+          nsgId: this.config.nsg?.id,
+          publicIpId,
+          tags,
+        }),
         this.lro(signal),
       );
     if (nic.id === undefined) throw new Error(`Azure returned NIC ${names.nic} without an id`);
@@ -279,7 +335,12 @@ export class AzureProvider implements Provider {
   }
 
   /** Disks made with a VM carry none of its tags: tag ours so orphans can be found. */
-  private async tagOsDisk(names: AzureVmNames, tags: Record<string, string>, log: Logger, signal: AbortSignal): Promise<void> {
+  private async tagOsDisk(
+    names: AzureVmNames,
+    tags: Record<string, string>,
+    log: Logger,
+    signal: AbortSignal,
+  ): Promise<void> {
     try {
       await this.clients.computeFor().disks.update(this.config.resourceGroup, names.osDisk, { tags }, this.lro(signal));
     } catch (err) {
@@ -292,7 +353,9 @@ export class AzureProvider implements Provider {
   private async addressOf(names: AzureVmNames, signal: AbortSignal): Promise<string | undefined> {
     const network = this.clients.networkFor();
     if (this.config.usePublicIp) {
-      const ip = await network.publicIPAddresses.get(this.config.resourceGroup, names.publicIp, { abortSignal: signal });
+      const ip = await network.publicIPAddresses.get(this.config.resourceGroup, names.publicIp, {
+        abortSignal: signal,
+      });
       return ip.ipAddress;
     }
     const nic = await network.networkInterfaces.get(this.config.resourceGroup, names.nic, { abortSignal: signal });
@@ -303,7 +366,9 @@ export class AzureProvider implements Provider {
   /** Polls a VM another request is creating until it settles; a Failed VM throws its code. */
   private async waitForVm(name: string, signal: AbortSignal): Promise<VirtualMachine> {
     for (;;) {
-      const vm = await this.clients.computeFor().virtualMachines.get(this.config.resourceGroup, name, { abortSignal: signal, expand: "instanceView" });
+      const vm = await this.clients
+        .computeFor()
+        .virtualMachines.get(this.config.resourceGroup, name, { abortSignal: signal, expand: "instanceView" });
       if (vm.provisioningState === "Succeeded") return vm;
       if (vm.provisioningState === "Failed") {
         const status = vm.instanceView?.statuses?.find((s) => s.code?.startsWith("ProvisioningState/failed") === true);
@@ -318,7 +383,8 @@ export class AzureProvider implements Provider {
     const wanted = req.resources.image?.trim();
     if (wanted === undefined || wanted === "") return this.config.image;
     const image = parseImageId(wanted);
-    if (image === undefined) throw new ProviderError(`the pod's image annotation ${JSON.stringify(wanted)} is not an Azure image id`);
+    if (image === undefined)
+      throw new ProviderError(`the pod's image annotation ${JSON.stringify(wanted)} is not an Azure image id`);
     return image;
   }
 
@@ -365,9 +431,12 @@ export class AzureProvider implements Provider {
     const compute = this.clients.computeFor(ref.subscriptionId);
     const network = this.clients.networkFor(ref.subscriptionId);
     let remove: () => PromiseLike<void>;
-    if (isArmType(ref, "Microsoft.Network", "networkInterfaces")) remove = () => network.networkInterfaces.delete(ref.resourceGroup, name, this.lro(signal));
-    else if (isArmType(ref, "Microsoft.Network", "publicIPAddresses")) remove = () => network.publicIPAddresses.delete(ref.resourceGroup, name, this.lro(signal));
-    else if (isArmType(ref, "Microsoft.Compute", "disks")) remove = () => compute.disks.delete(ref.resourceGroup, name, this.lro(signal));
+    if (isArmType(ref, "Microsoft.Network", "networkInterfaces"))
+      remove = () => network.networkInterfaces.delete(ref.resourceGroup, name, this.lro(signal));
+    else if (isArmType(ref, "Microsoft.Network", "publicIPAddresses"))
+      remove = () => network.publicIPAddresses.delete(ref.resourceGroup, name, this.lro(signal));
+    else if (isArmType(ref, "Microsoft.Compute", "disks"))
+      remove = () => compute.disks.delete(ref.resourceGroup, name, this.lro(signal));
     else throw new ProviderError(`${ref.id} is not a resource the Azure provider makes`);
     await this.whenIdle(remove, signal);
     this.logger.info({ resource: ref.id }, "orphaned resource deleted");
@@ -396,11 +465,15 @@ export class AzureProvider implements Provider {
   }
 
   private getVm(name: string, signal: AbortSignal): Promise<VirtualMachine | undefined> {
-    return this.ignoreNotFound(this.clients.computeFor().virtualMachines.get(this.config.resourceGroup, name, { abortSignal: signal }));
+    return this.ignoreNotFound(
+      this.clients.computeFor().virtualMachines.get(this.config.resourceGroup, name, { abortSignal: signal }),
+    );
   }
 
   private getNic(name: string, signal: AbortSignal) {
-    return this.ignoreNotFound(this.clients.networkFor().networkInterfaces.get(this.config.resourceGroup, name, { abortSignal: signal }));
+    return this.ignoreNotFound(
+      this.clients.networkFor().networkInterfaces.get(this.config.resourceGroup, name, { abortSignal: signal }),
+    );
   }
 
   private async ignoreNotFound<T>(p: Promise<T>): Promise<T | undefined> {
@@ -413,7 +486,10 @@ export class AzureProvider implements Provider {
   }
 
   private deadlineError(names: AzureVmNames | undefined, doing: string, cause: unknown): ProviderError {
-    return new ProviderError(`deadline reached while ${doing} Azure VM ${names?.vm ?? "(unnamed)"}`, { retryable: true, cause });
+    return new ProviderError(`deadline reached while ${doing} Azure VM ${names?.vm ?? "(unnamed)"}`, {
+      retryable: true,
+      cause,
+    });
   }
 
   private createError(
@@ -425,7 +501,8 @@ export class AzureProvider implements Provider {
     cleanup: string | undefined,
     cause: unknown,
   ): ProviderError {
-    const left = cleanup === undefined ? "" : `; removing what it made also failed (${cleanup}), reconciliation will retry`;
+    const left =
+      cleanup === undefined ? "" : `; removing what it made also failed (${cleanup}), reconciliation will retry`;
     if (capacity === "QuotaExceeded") {
       return new ProviderError(
         `Azure quota exhausted creating VM ${names.vm} (size ${size}) in ${this.config.region}: ${f.message} — raise the quota or lower PEERPODS_LIMIT_PER_NODE${left}`,
@@ -439,15 +516,20 @@ export class AzureProvider implements Provider {
       );
     }
     const hint = hintFor(f);
-    const retryable = f.status === undefined ? f.code === undefined || isConflictInProgress(f) : f.status === 429 || f.status >= 500;
-    return new ProviderError(`Azure refused to create VM ${names.vm} (size ${size}): ${describeFailure(f)}${hint}${left}`, { retryable, cause });
+    const retryable =
+      f.status === undefined ? f.code === undefined || isConflictInProgress(f) : f.status === 429 || f.status >= 500;
+    return new ProviderError(
+      `Azure refused to create VM ${names.vm} (size ${size}): ${describeFailure(f)}${hint}${left}`,
+      { retryable, cause },
+    );
   }
 }
 
 /** Which setting an error most likely points at. */
 function hintFor(f: ArmFailure): string {
   const text = `${f.code ?? ""} ${f.message}`;
-  if (/securityProfile|confidential|SecurityType/i.test(text)) return " (confidential VMs need a CVM size and image; DISABLECVM=true creates ordinary VMs)";
+  if (/securityProfile|confidential|SecurityType/i.test(text))
+    return " (confidential VMs need a CVM size and image; DISABLECVM=true creates ordinary VMs)";
   if (/image|gallery/i.test(text)) return " (check AZURE_IMAGE_ID)";
   if (/subnet|virtualNetwork/i.test(text)) return " (check AZURE_SUBNET_ID)";
   if (/networkSecurityGroup|nsg/i.test(text)) return " (check AZURE_NSG_ID)";

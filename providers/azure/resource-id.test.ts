@@ -5,7 +5,9 @@ const SUB = "0b7a3c1e-5d2f-4e8a-9c6b-1f2e3d4c5b6a";
 
 describe("Azure resource ids", () => {
   it("splits an id into subscription, group, namespace, types and names", () => {
-    const ref = parseArmId(`/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/s1/`);
+    const ref = parseArmId(
+      `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/s1/`,
+    );
     expect(ref).toEqual({
       id: `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1/subnets/s1`,
       subscriptionId: SUB,
@@ -15,24 +17,49 @@ describe("Azure resource ids", () => {
       names: ["v1", "s1"],
     });
     expect(parseArmId(`/subscriptions/${SUB}/resourceGroups/rg1`)).toBeUndefined();
-    expect(parseArmId(`/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks`)).toBeUndefined();
-    expect(parseArmId(`subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1`)).toBeUndefined();
-    expect(parseArmId(`/subscriptions/${SUB}/resourceGroups//providers/Microsoft.Network/virtualNetworks/v1`)).toBeUndefined();
+    expect(
+      parseArmId(`/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks`),
+    ).toBeUndefined();
+    expect(
+      parseArmId(`subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Network/virtualNetworks/v1`),
+    ).toBeUndefined();
+    expect(
+      parseArmId(`/subscriptions/${SUB}/resourceGroups//providers/Microsoft.Network/virtualNetworks/v1`),
+    ).toBeUndefined();
   });
 
   it("reads subnets and NSGs whatever the case of the path words", () => {
-    expect(parseSubnetId(`/SUBSCRIPTIONS/${SUB}/resourcegroups/RG/providers/microsoft.network/VIRTUALNETWORKS/v/Subnets/s`)).toMatchObject({ virtualNetwork: "v", subnet: "s", resourceGroup: "RG" });
-    expect(parseSubnetId(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n`)).toBeUndefined();
-    expect(parseNsgId(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n`)).toMatchObject({ name: "n" });
+    expect(
+      parseSubnetId(`/SUBSCRIPTIONS/${SUB}/resourcegroups/RG/providers/microsoft.network/VIRTUALNETWORKS/v/Subnets/s`),
+    ).toMatchObject({ virtualNetwork: "v", subnet: "s", resourceGroup: "RG" });
+    expect(
+      parseSubnetId(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n`),
+    ).toBeUndefined();
+    expect(
+      parseNsgId(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n`),
+    ).toMatchObject({ name: "n" });
   });
 
   it("tells the image forms apart", () => {
     const rg = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute`;
     expect(parseImageId(`${rg}/images/podvm`)).toMatchObject({ kind: "managed-image", name: "podvm" });
-    expect(parseImageId(`${rg}/galleries/g/images/i`)).toMatchObject({ kind: "gallery-image", gallery: "g", image: "i" });
-    expect(parseImageId(`${rg}/galleries/g/images/i/versions/1.2.3`)).toMatchObject({ kind: "gallery-image-version", version: "1.2.3" });
-    expect(parseImageId("/CommunityGalleries/cg-1/Images/i/Versions/2024.1.0")).toMatchObject({ kind: "community-gallery", gallery: "cg-1" });
-    expect(parseImageId("/sharedGalleries/sg-1/images/i/versions/1.0.0")).toMatchObject({ kind: "shared-gallery", gallery: "sg-1" });
+    expect(parseImageId(`${rg}/galleries/g/images/i`)).toMatchObject({
+      kind: "gallery-image",
+      gallery: "g",
+      image: "i",
+    });
+    expect(parseImageId(`${rg}/galleries/g/images/i/versions/1.2.3`)).toMatchObject({
+      kind: "gallery-image-version",
+      version: "1.2.3",
+    });
+    expect(parseImageId("/CommunityGalleries/cg-1/Images/i/Versions/2024.1.0")).toMatchObject({
+      kind: "community-gallery",
+      gallery: "cg-1",
+    });
+    expect(parseImageId("/sharedGalleries/sg-1/images/i/versions/1.0.0")).toMatchObject({
+      kind: "shared-gallery",
+      gallery: "sg-1",
+    });
     expect(parseImageId(`${rg}/disks/d1`)).toBeUndefined();
     expect(parseImageId("Canonical:0001-com-ubuntu:22_04:latest")).toBeUndefined();
   });

@@ -31,7 +31,12 @@ export class SizeCatalog {
     for await (const s of this.client.virtualMachineSizes.list(this.region, { abortSignal: signal })) {
       if (s.name === undefined) continue;
       // The sizes list carries no GPU count; GPU sizes are picked by naming them.
-      out.set(s.name.toLowerCase(), { name: s.name, vcpus: s.numberOfCores ?? 0, memoryMiB: s.memoryInMB ?? 0, gpus: 0 });
+      out.set(s.name.toLowerCase(), {
+        name: s.name,
+        vcpus: s.numberOfCores ?? 0,
+        memoryMiB: s.memoryInMB ?? 0,
+        gpus: 0,
+      });
     }
     return out;
   }

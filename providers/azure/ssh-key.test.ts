@@ -22,7 +22,10 @@ describe("SSH public keys", () => {
     const { e, n } = rsaParts(line);
     // mpint: a leading zero byte keeps the modulus positive.
     expect(n[0]).toBe(0);
-    const key = createPublicKey({ key: { kty: "RSA", n: n.subarray(1).toString("base64url"), e: e.toString("base64url") }, format: "jwk" });
+    const key = createPublicKey({
+      key: { kty: "RSA", n: n.subarray(1).toString("base64url"), e: e.toString("base64url") },
+      format: "jwk",
+    });
     expect(key.asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(key.asymmetricKeyDetails?.publicExponent).toBe(65537n);
     expect(await throwawaySshPublicKey()).not.toBe(line);
@@ -31,7 +34,9 @@ describe("SSH public keys", () => {
   it("finds the key line in an authorized_keys text and refuses anything else", async () => {
     const line = await throwawaySshPublicKey("me@host");
     expect(parseSshPublicKey(`\n# comment\n${line}\n`)).toBe(line);
-    expect(parseSshPublicKey("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----")).toBeUndefined();
+    expect(
+      parseSshPublicKey("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"),
+    ).toBeUndefined();
     // The blob must start with the same key type as the line.
     expect(parseSshPublicKey(line.replace("ssh-rsa", "ssh-ed25519"))).toBeUndefined();
     expect(parseSshPublicKey("")).toBeUndefined();

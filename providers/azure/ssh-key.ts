@@ -30,8 +30,13 @@ export function parseSshPublicKey(text: string): string | undefined {
 export async function throwawaySshPublicKey(comment = "peerpod-no-login"): Promise<string> {
   const { publicKey } = await generate("rsa", { modulusLength: 2048 });
   const jwk = publicKey.export({ format: "jwk" });
-  if (jwk.n === undefined || jwk.e === undefined) throw new Error("RSA public key export lacks its modulus or exponent");
-  const blob = Buffer.concat([sshString(Buffer.from("ssh-rsa")), sshString(mpint(Buffer.from(jwk.e, "base64url"))), sshString(mpint(Buffer.from(jwk.n, "base64url")))]);
+  if (jwk.n === undefined || jwk.e === undefined)
+    throw new Error("RSA public key export lacks its modulus or exponent");
+  const blob = Buffer.concat([
+    sshString(Buffer.from("ssh-rsa")),
+    sshString(mpint(Buffer.from(jwk.e, "base64url"))),
+    sshString(mpint(Buffer.from(jwk.n, "base64url"))),
+  ]);
   return `ssh-rsa ${blob.toString("base64")} ${comment}`;
 }
 

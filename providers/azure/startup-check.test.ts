@@ -24,7 +24,13 @@ describe("Azure start-up check", () => {
     await bed.provider.check(AbortSignal.timeout(10_000));
     expect(bed.fake.identity.tokenRequests).toBe(1);
     const arm = bed.fake.requests.filter((r) => r.path.startsWith("/subscriptions/"));
-    expect(arm.map((r) => r.type).sort()).toEqual(["networkSecurityGroups", "subnets", "versions", "virtualMachines", "vmSizes"]);
+    expect(arm.map((r) => r.type).sort()).toEqual([
+      "networkSecurityGroups",
+      "subnets",
+      "versions",
+      "virtualMachines",
+      "vmSizes",
+    ]);
     // Every Resource Manager request names its api-version, as Azure demands.
     expect(arm.every((r) => /^\d{4}-\d{2}-\d{2}$/.test(r.apiVersion ?? ""))).toBe(true);
   });
@@ -35,7 +41,9 @@ describe("Azure start-up check", () => {
     for (const id of [m.managedImageId(), m.galleryImageId(), m.communityImageId()]) {
       await bed.restarted({ AZURE_IMAGE_ID: id }).check(AbortSignal.timeout(10_000));
     }
-    expect(bed.fake.requests.filter((r) => r.type === "images" || r.type === "versions").map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(bed.fake.requests.filter((r) => r.type === "images" || r.type === "versions").map((r) => r.status)).toEqual([
+      200, 200, 200,
+    ]);
   });
 
   it("names every variable whose resource is missing, in one error", async () => {
@@ -48,10 +56,13 @@ describe("Azure start-up check", () => {
       AZURE_INSTANCE_SIZE: "Standard_NoSuch_v9",
       AZURE_INSTANCE_SIZES: "Standard_DC2as_v5,Standard_Gone_v1",
     };
-    const err = await bed.restarted(env).check(AbortSignal.timeout(10_000)).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const err = await bed
+      .restarted(env)
+      .check(AbortSignal.timeout(10_000))
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
     expect(err).toBeInstanceOf(ProviderError);
     if (err === undefined) return;
     expect(err.message).toContain(`AZURE_SUBNET_ID=${env.AZURE_SUBNET_ID}: subnet not found`);
@@ -64,7 +75,9 @@ describe("Azure start-up check", () => {
 
   it("names a missing resource group", async () => {
     const err = await checkError({ AZURE_RESOURCE_GROUP: "rg-missing" });
-    expect(err.message).toContain(`AZURE_RESOURCE_GROUP=rg-missing: resource group not found in subscription ${bed!.fake.subscriptionId}`);
+    expect(err.message).toContain(
+      `AZURE_RESOURCE_GROUP=rg-missing: resource group not found in subscription ${bed!.fake.subscriptionId}`,
+    );
   });
 
   it("names the subscription Azure does not know", async () => {
@@ -74,7 +87,9 @@ describe("Azure start-up check", () => {
 
   it("reports a refused sign-in with the identity it tried, and stops there", async () => {
     const err = await checkError({ AZURE_CLIENT_SECRET: "wrong-secret" });
-    expect(err.message).toMatch(/^Azure sign-in with the client secret of application 4e2a9c1d-[\w-]+ in tenant 72f988bf-[\w-]+ failed: .*AADSTS7000215/);
+    expect(err.message).toMatch(
+      /^Azure sign-in with the client secret of application 4e2a9c1d-[\w-]+ in tenant 72f988bf-[\w-]+ failed: .*AADSTS7000215/,
+    );
     expect(err.message).not.toContain("wrong-secret");
     expect(bed!.fake.requests.filter((r) => r.path.startsWith("/subscriptions/"))).toEqual([]);
   });

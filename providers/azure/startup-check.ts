@@ -21,7 +21,12 @@ export async function checkAzureSetup(
 ): Promise<void> {
   const problems: string[] = [];
   // What a failed probe means: missing resource → `missing`; anything else → Azure's words.
-  const probe = async (variable: string, value: string, missing: string, call: () => Promise<unknown>): Promise<boolean> => {
+  const probe = async (
+    variable: string,
+    value: string,
+    missing: string,
+    call: () => Promise<unknown>,
+  ): Promise<boolean> => {
     try {
       await call();
       return true;
@@ -37,7 +42,9 @@ export async function checkAzureSetup(
       } else if (isNotFound(f)) {
         problems.push(`${variable}=${value}: ${missing}`);
       } else if (f.code === "AuthorizationFailed" || f.status === 403) {
-        problems.push(`${variable}=${value}: the identity (${describeCredential(config.credential)}) may not read it: ${describeFailure(f)}`);
+        problems.push(
+          `${variable}=${value}: the identity (${describeCredential(config.credential)}) may not read it: ${describeFailure(f)}`,
+        );
       } else {
         problems.push(`${variable}=${value}: ${describeFailure(f)}`);
       }
@@ -53,12 +60,16 @@ export async function checkAzureSetup(
 
   const subnet = config.subnet;
   await probe("AZURE_SUBNET_ID", subnet.id, "subnet not found", () =>
-    clients.networkFor(subnet.subscriptionId).subnets.get(subnet.resourceGroup, subnet.virtualNetwork, subnet.subnet, { abortSignal: signal }),
+    clients
+      .networkFor(subnet.subscriptionId)
+      .subnets.get(subnet.resourceGroup, subnet.virtualNetwork, subnet.subnet, { abortSignal: signal }),
   );
   const nsg = config.nsg;
   if (nsg !== undefined) {
     await probe("AZURE_NSG_ID", nsg.id, "network security group not found", () =>
-      clients.networkFor(nsg.subscriptionId).networkSecurityGroups.get(nsg.resourceGroup, nsg.name, { abortSignal: signal }),
+      clients
+        .networkFor(nsg.subscriptionId)
+        .networkSecurityGroups.get(nsg.resourceGroup, nsg.name, { abortSignal: signal }),
     );
   }
 
@@ -69,13 +80,29 @@ export async function checkAzureSetup(
       case "managed-image":
         return clients.computeFor(image.subscriptionId).images.get(image.resourceGroup, image.name, options);
       case "gallery-image":
-        return clients.computeFor(image.subscriptionId).galleryImages.get(image.resourceGroup, image.gallery, image.image, options);
+        return clients
+          .computeFor(image.subscriptionId)
+          .galleryImages.get(image.resourceGroup, image.gallery, image.image, options);
       case "gallery-image-version":
-        return clients.computeFor(image.subscriptionId).galleryImageVersions.get(image.resourceGroup, image.gallery, image.image, image.version, options);
+        return clients
+          .computeFor(image.subscriptionId)
+          .galleryImageVersions.get(image.resourceGroup, image.gallery, image.image, image.version, options);
       case "community-gallery":
-        return compute.communityGalleryImageVersions.get(config.region, image.gallery, image.image, image.version, options);
+        return compute.communityGalleryImageVersions.get(
+          config.region,
+          image.gallery,
+          image.image,
+          image.version,
+          options,
+        );
       case "shared-gallery":
-        return compute.sharedGalleryImageVersions.get(config.region, image.gallery, image.image, image.version, options);
+        return compute.sharedGalleryImageVersions.get(
+          config.region,
+          image.gallery,
+          image.image,
+          image.version,
+          options,
+        );
     }
   });
 
@@ -83,20 +110,31 @@ export async function checkAzureSetup(
   await probe("AZURE_REGION", config.region, "region not found", async () => {
     catalog = await sizes.all(signal);
   });
-  if (catalog !== undefined && catalog.size === 0) problems.push(`AZURE_REGION=${config.region}: the region lists no VM sizes`);
+  if (catalog !== undefined && catalog.size === 0)
+    problems.push(`AZURE_REGION=${config.region}: the region lists no VM sizes`);
   if (catalog !== undefined && catalog.size > 0) {
-    if (!catalog.has(config.instanceSize.toLowerCase())) problems.push(`AZURE_INSTANCE_SIZE=${config.instanceSize}: region ${config.region} offers no such VM size`);
+    if (!catalog.has(config.instanceSize.toLowerCase()))
+      problems.push(`AZURE_INSTANCE_SIZE=${config.instanceSize}: region ${config.region} offers no such VM size`);
     const unknown = config.instanceSizes.filter((s) => !catalog!.has(s.toLowerCase()));
-    if (unknown.length > 0) problems.push(`AZURE_INSTANCE_SIZES=${config.instanceSizes.join(",")}: region ${config.region} offers no VM size ${unknown.join(", ")}`);
+    if (unknown.length > 0)
+      problems.push(
+        `AZURE_INSTANCE_SIZES=${config.instanceSizes.join(",")}: region ${config.region} offers no VM size ${unknown.join(", ")}`,
+      );
   }
 
   if (problems.length > 0) {
-    throw new ProviderError(`Azure configuration check failed${groupOk ? "" : " (no VM can be created)"}:\n  ${problems.join("\n  ")}`);
+    throw new ProviderError(
+      `Azure configuration check failed${groupOk ? "" : " (no VM can be created)"}:\n  ${problems.join("\n  ")}`,
+    );
   }
 }
 
 /** A sign-in failure, with the reason the authority could not be read when the library hid it. */
-async function diagnosedSignInError(config: AzureProviderConfig, trustedCa: string | undefined, err: unknown): Promise<ProviderError> {
+async function diagnosedSignInError(
+  config: AzureProviderConfig,
+  trustedCa: string | undefined,
+  err: unknown,
+): Promise<ProviderError> {
   const plain = signInError(config, err);
   const c = config.credential;
   if (c.kind === "managed-identity" || !/endpoints_resolution_error/.test(plain.message)) return plain;
@@ -106,5 +144,7 @@ async function diagnosedSignInError(config: AzureProviderConfig, trustedCa: stri
 
 export function signInError(config: AzureProviderConfig, err: unknown): ProviderError {
   const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
-  return new ProviderError(`Azure sign-in with the ${describeCredential(config.credential)} failed: ${why}`, { cause: err });
+  return new ProviderError(`Azure sign-in with the ${describeCredential(config.credential)} failed: ${why}`, {
+    cause: err,
+  });
 }

@@ -13,7 +13,11 @@ export const TOKEN_TAG = "peerpods.create-token";
 /** OS disk type: the image's boot disk; Standard SSD is the cheapest disk CVMs accept. */
 export const OS_DISK_TYPE = "StandardSSD_LRS";
 
-export function ownershipTags(owner: Ownership, extra: ReadonlyMap<string, string>, token?: string): Record<string, string> {
+export function ownershipTags(
+  owner: Ownership,
+  extra: ReadonlyMap<string, string>,
+  token?: string,
+): Record<string, string> {
   const tags: Record<string, string> = Object.fromEntries(extra);
   tags[OWNERSHIP_KEYS.sandboxId] = owner.sandboxId;
   tags[OWNERSHIP_KEYS.node] = owner.node;
@@ -47,7 +51,13 @@ export interface PublicIpSpecInput {
 }
 
 export function publicIpSpec(input: PublicIpSpecInput): PublicIPAddress {
-  return { location: input.location, tags: input.tags, sku: { name: "Standard" }, publicIPAllocationMethod: "Static", publicIPAddressVersion: "IPv4" };
+  return {
+    location: input.location,
+    tags: input.tags,
+    sku: { name: "Standard" },
+    publicIPAllocationMethod: "Static",
+    publicIPAddressVersion: "IPv4",
+  };
 }
 
 export interface NicSpecInput {
@@ -69,7 +79,9 @@ export function nicSpec(input: NicSpecInput): NetworkInterface {
         privateIPAllocationMethod: "Dynamic",
         subnet: { id: input.subnetId },
         // The public IP goes when the NIC goes (the NIC itself goes with the VM).
-        ...(input.publicIpId === undefined ? {} : { publicIPAddress: { id: input.publicIpId, deleteOption: "Delete" } }),
+        ...(input.publicIpId === undefined
+          ? {}
+          : { publicIPAddress: { id: input.publicIpId, deleteOption: "Delete" } }),
       },
     ],
     ...(input.nsgId === undefined ? {} : { networkSecurityGroup: { id: input.nsgId } }),
@@ -121,15 +133,28 @@ export function vmSpec(input: VmSpecInput): VirtualMachine {
       customData: Buffer.from(input.userData, "utf8").toString("base64"),
       linuxConfiguration: {
         disablePasswordAuthentication: true,
-        ssh: { publicKeys: [{ path: `/home/${input.adminUsername}/.ssh/authorized_keys`, keyData: input.sshPublicKey }] },
+        ssh: {
+          publicKeys: [{ path: `/home/${input.adminUsername}/.ssh/authorized_keys`, keyData: input.sshPublicKey }],
+        },
       },
     },
     networkProfile: { networkInterfaces: [{ id: input.nicId, primary: true, deleteOption: "Delete" }] },
-    ...(input.confidential ? { securityProfile: { securityType: "ConfidentialVM", uefiSettings: { secureBootEnabled: input.secureBoot, vTpmEnabled: true } } } : {}),
+    ...(input.confidential
+      ? {
+          securityProfile: {
+            securityType: "ConfidentialVM",
+            uefiSettings: { secureBootEnabled: input.secureBoot, vTpmEnabled: true },
+          },
+        }
+      : {}),
   };
 }
 
-export function imageReference(image: ImageRef): { id?: string; communityGalleryImageId?: string; sharedGalleryImageId?: string } {
+export function imageReference(image: ImageRef): {
+  id?: string;
+  communityGalleryImageId?: string;
+  sharedGalleryImageId?: string;
+} {
   switch (image.kind) {
     case "community-gallery":
       return { communityGalleryImageId: image.id };

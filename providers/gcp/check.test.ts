@@ -16,7 +16,14 @@ const signal = () => AbortSignal.timeout(30_000);
 
 describe("gcp start-up check", () => {
   it("passes for a good setup, with a subnetwork, an image family and a machine type list", async () => {
-    await bed.restarted({ GCP_NETWORK: "peerpods", GCP_SUBNETWORK: "workers", PODVM_IMAGE_NAME: "projects/peerpods-test-1/global/images/family/podvm", GCP_INSTANCE_TYPES: "n2d-standard-2,n2d-standard-4" }).check(signal());
+    await bed
+      .restarted({
+        GCP_NETWORK: "peerpods",
+        GCP_SUBNETWORK: "workers",
+        PODVM_IMAGE_NAME: "projects/peerpods-test-1/global/images/family/podvm",
+        GCP_INSTANCE_TYPES: "n2d-standard-2,n2d-standard-4",
+      })
+      .check(signal());
     // machineTypes.list was read page by page (page size 2 here).
     expect(bed.fake.requests.filter((r) => r.resource === "machineTypes").length).toBeGreaterThan(2);
   });
@@ -34,7 +41,10 @@ describe("gcp start-up check", () => {
         })
         .check(signal()),
     );
-    const lines = err.message.split("\n").slice(1).map((l) => l.trim());
+    const lines = err.message
+      .split("\n")
+      .slice(1)
+      .map((l) => l.trim());
     expect(lines).toEqual(
       expect.arrayContaining([
         "GCP_NETWORK=projects/peerpods-test-1/global/networks/nope-net: network not found",
@@ -57,7 +67,9 @@ describe("gcp start-up check", () => {
     bed.fake.model.denied.add("compute.instances.list");
     try {
       const err = await rejection(bed.restarted().check(signal()));
-      expect(err.message).toMatch(/GCP_ZONE=us-central1-a: service account .* may not read it \(compute\.instances\.list\)/);
+      expect(err.message).toMatch(
+        /GCP_ZONE=us-central1-a: service account .* may not read it \(compute\.instances\.list\)/,
+      );
     } finally {
       bed.fake.model.denied.clear();
     }

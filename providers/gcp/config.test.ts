@@ -4,9 +4,19 @@ import { describe, expect, it } from "vitest";
 import { InvalidConfigError, renderSpecMarkdown } from "../../src/config/index.ts";
 import { gcpConfigSpec, gcpProviderConfig, parseComputeEndpoint } from "./config.ts";
 
-const PEM = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+const PEM = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  .privateKey.export({ type: "pkcs8", format: "pem" })
+  .toString();
 const KEY = (o: Record<string, unknown> = {}) =>
-  JSON.stringify({ type: "service_account", project_id: "p", private_key_id: "k1", private_key: PEM, client_email: "sa@proj-123.iam.gserviceaccount.com", token_uri: "https://oauth2.example.test/token", ...o });
+  JSON.stringify({
+    type: "service_account",
+    project_id: "p",
+    private_key_id: "k1",
+    private_key: PEM,
+    client_email: "sa@proj-123.iam.gserviceaccount.com",
+    token_uri: "https://oauth2.example.test/token",
+    ...o,
+  });
 const BASE: Record<string, string> = {
   GCP_PROJECT_ID: "proj-123",
   GCP_ZONE: "europe-west4-b",
@@ -57,11 +67,22 @@ describe("GCP provider configuration", () => {
     });
     expect(c.network).toBe("projects/host-proj/global/networks/shared");
     expect(c.subnetwork).toBe("projects/proj-123/regions/europe-west4/subnetworks/workers");
-    expect(c.image).toEqual({ kind: "family", project: "img-proj", family: "podvm", path: "projects/img-proj/global/images/family/podvm" });
-    expect(c.serviceAccountKey).toMatchObject({ clientEmail: "sa@proj-123.iam.gserviceaccount.com", tokenUri: "https://oauth2.example.test/token" });
+    expect(c.image).toEqual({
+      kind: "family",
+      project: "img-proj",
+      family: "podvm",
+      path: "projects/img-proj/global/images/family/podvm",
+    });
+    expect(c.serviceAccountKey).toMatchObject({
+      clientEmail: "sa@proj-123.iam.gserviceaccount.com",
+      tokenUri: "https://oauth2.example.test/token",
+    });
     expect(c.endpoint).toMatchObject({ protocol: "https", host: "compute-psc.p.googleapis.com", port: 8443 });
     expect(c.confidentialType).toBeUndefined();
-    expect([...c.labels]).toEqual([["team", "platform"], ["cost-center", "4711"]]);
+    expect([...c.labels]).toEqual([
+      ["team", "platform"],
+      ["cost-center", "4711"],
+    ]);
   });
 
   it("reports every bad value at once, never the key", () => {
@@ -76,21 +97,40 @@ describe("GCP provider configuration", () => {
       ROOT_VOLUME_SIZE: "5",
     });
     expect(variables).toEqual(
-      expect.arrayContaining(["GCP_PROJECT_ID", "GCP_ZONE", "PODVM_IMAGE_NAME", "GCP_CREDENTIALS", "GCP_COMPUTE_ENDPOINT", "TAGS", "ROOT_VOLUME_SIZE", "GCP_CONFIDENTIAL_TYPE"]),
+      expect.arrayContaining([
+        "GCP_PROJECT_ID",
+        "GCP_ZONE",
+        "PODVM_IMAGE_NAME",
+        "GCP_CREDENTIALS",
+        "GCP_COMPUTE_ENDPOINT",
+        "TAGS",
+        "ROOT_VOLUME_SIZE",
+        "GCP_CONFIDENTIAL_TYPE",
+      ]),
     );
     expect(message).not.toContain("not a key");
     expect(message).toContain("GCP_CREDENTIALS=<redacted>");
   });
 
   it("requires a confidential type unless DISABLECVM, and a service-account key", () => {
-    const { message } = problems({ ...BASE, GCP_CONFIDENTIAL_TYPE: undefined, GCP_CREDENTIALS: KEY({ type: "authorized_user" }) });
+    const { message } = problems({
+      ...BASE,
+      GCP_CONFIDENTIAL_TYPE: undefined,
+      GCP_CREDENTIALS: KEY({ type: "authorized_user" }),
+    });
     expect(message).toMatch(/GCP_CONFIDENTIAL_TYPE: required unless DISABLECVM=true/);
     expect(message).toMatch(/GCP_CREDENTIALS=<redacted>: expected a key of type "service_account"/);
-    expect(problems({ ...BASE, GCP_CREDENTIALS: KEY({ token_uri: "http://plain.example/token" }) }).message).toMatch(/token_uri is an https:\/\/ URL/);
+    expect(problems({ ...BASE, GCP_CREDENTIALS: KEY({ token_uri: "http://plain.example/token" }) }).message).toMatch(
+      /token_uri is an https:\/\/ URL/,
+    );
   });
 
   it("splits GCP_COMPUTE_ENDPOINT into host, port and protocol", () => {
-    expect(parseComputeEndpoint("https://127.0.0.1:9443")).toMatchObject({ protocol: "https", host: "127.0.0.1", port: 9443 });
+    expect(parseComputeEndpoint("https://127.0.0.1:9443")).toMatchObject({
+      protocol: "https",
+      host: "127.0.0.1",
+      port: 9443,
+    });
     expect(parseComputeEndpoint("https://[::1]:9443/")).toMatchObject({ host: "::1", port: 9443 });
     expect(parseComputeEndpoint("https://compute.googleapis.com/compute/v1")).toBeUndefined();
     expect(parseComputeEndpoint("https://user:pw@compute.googleapis.com")).toBeUndefined();

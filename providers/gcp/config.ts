@@ -32,41 +32,62 @@ export const gcpConfigSpec = Object.freeze({
   }),
   subnetwork: stringField({
     env: "GCP_SUBNETWORK",
-    description: "Subnetwork of the peer VMs (needed on custom-mode networks): a name in the zone's region or projects/P/regions/R/subnetworks/S.",
+    description:
+      "Subnetwork of the peer VMs (needed on custom-mode networks): a name in the zone's region or projects/P/regions/R/subnetworks/S.",
   }),
   imageName: stringField({
     env: "PODVM_IMAGE_NAME",
     required: true,
-    description: "Pod VM image: a name in GCP_PROJECT_ID, projects/P/global/images/NAME or projects/P/global/images/family/FAMILY (the pod's image annotation, when set, wins).",
+    description:
+      "Pod VM image: a name in GCP_PROJECT_ID, projects/P/global/images/NAME or projects/P/global/images/family/FAMILY (the pod's image annotation, when set, wins).",
   }),
-  machineType: stringField({ env: "GCP_MACHINE_TYPE", default: "e2-medium", description: "Machine type used when the pod names none and asks for no size." }),
+  machineType: stringField({
+    env: "GCP_MACHINE_TYPE",
+    default: "e2-medium",
+    description: "Machine type used when the pod names none and asks for no size.",
+  }),
   instanceTypes: listField({
     env: "GCP_INSTANCE_TYPES",
     description:
       "Allowed machine types, comma-separated. A pod's machine_type must be one of them (or GCP_MACHINE_TYPE); a pod asking for vCPUs/memory/GPUs gets the smallest listed type that fits, the next one when the zone has no capacity.",
   }),
-  diskType: stringField({ env: "GCP_DISK_TYPE", default: "pd-standard", description: "Boot disk type (pd-standard, pd-balanced, pd-ssd, hyperdisk-balanced, ...)." }),
+  diskType: stringField({
+    env: "GCP_DISK_TYPE",
+    default: "pd-standard",
+    description: "Boot disk type (pd-standard, pd-balanced, pd-ssd, hyperdisk-balanced, ...).",
+  }),
   rootVolumeSizeGiB: intField({
     env: "ROOT_VOLUME_SIZE",
     min: 10,
     max: 65536,
     description: "Boot disk size in GiB; unset: the image's own size.",
   }),
-  disableCvm: boolField({ env: "DISABLECVM", default: "false", description: "Create ordinary VMs instead of confidential VMs (then GCP_CONFIDENTIAL_TYPE is ignored)." }),
+  disableCvm: boolField({
+    env: "DISABLECVM",
+    default: "false",
+    description: "Create ordinary VMs instead of confidential VMs (then GCP_CONFIDENTIAL_TYPE is ignored).",
+  }),
   confidentialType: enumField({
     env: "GCP_CONFIDENTIAL_TYPE",
     values: CONFIDENTIAL_TYPES,
-    description: "Confidential VM technology (SEV, SEV_SNP or TDX); required unless DISABLECVM=true, and every machine type must support it.",
+    description:
+      "Confidential VM technology (SEV, SEV_SNP or TDX); required unless DISABLECVM=true, and every machine type must support it.",
   }),
-  usePublicIp: boolField({ env: "USE_PUBLIC_IP", default: "false", description: "Give each peer VM an external address and reach its forwarder there (workers outside the VPC)." }),
+  usePublicIp: boolField({
+    env: "USE_PUBLIC_IP",
+    default: "false",
+    description: "Give each peer VM an external address and reach its forwarder there (workers outside the VPC).",
+  }),
   tags: mapField({
     env: "TAGS",
-    description: "Extra labels k1=v1,k2=v2 on every peer VM and its boot disk (GCP label rules; keys starting peerpods- are reserved).",
+    description:
+      "Extra labels k1=v1,k2=v2 on every peer VM and its boot disk (GCP label rules; keys starting peerpods- are reserved).",
   }),
   credentials: stringField({
     env: "GCP_CREDENTIALS",
     secret: true,
-    description: "Service-account key (the JSON text); tokens come from its token_uri. Unset: Application Default Credentials (workload identity, metadata server).",
+    description:
+      "Service-account key (the JSON text); tokens come from its token_uri. Unset: Application Default Credentials (workload identity, metadata server).",
   }),
   computeEndpoint: stringField({
     env: "GCP_COMPUTE_ENDPOINT",
@@ -129,10 +150,16 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
     const v = env[variable]?.trim();
     return v === undefined || v === "" ? undefined : v;
   };
-  const bad = (variable: string, value: string, expected: string, secret = false) => problems.push(new ConfigError({ variable, value, expected, source: "env", secret }));
+  const bad = (variable: string, value: string, expected: string, secret = false) =>
+    problems.push(new ConfigError({ variable, value, expected, source: "env", secret }));
 
   const projectId = raw("GCP_PROJECT_ID");
-  if (projectId !== undefined && !PROJECT_ID.test(projectId)) bad("GCP_PROJECT_ID", projectId, "a project id (6-30 lower-case letters, digits and hyphens, starting with a letter)");
+  if (projectId !== undefined && !PROJECT_ID.test(projectId))
+    bad(
+      "GCP_PROJECT_ID",
+      projectId,
+      "a project id (6-30 lower-case letters, digits and hyphens, starting with a letter)",
+    );
   const zone = raw("GCP_ZONE");
   const zoneMatch = zone === undefined ? null : ZONE.exec(zone);
   if (zone !== undefined && zoneMatch === null) bad("GCP_ZONE", zone, "a zone name such as us-central1-a");
@@ -147,11 +174,13 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
   const subnetText = raw("GCP_SUBNETWORK");
   let subnetwork: string | undefined;
   if (subnetText !== undefined) {
-    if (RESOURCE_NAME.test(subnetText)) subnetwork = `projects/${projectId ?? ""}/regions/${region}/subnetworks/${subnetText}`;
+    if (RESOURCE_NAME.test(subnetText))
+      subnetwork = `projects/${projectId ?? ""}/regions/${region}/subnetworks/${subnetText}`;
     else if (SUBNETWORK_PATH.test(stripPrefix(subnetText))) {
       subnetwork = stripPrefix(subnetText);
       const subnetRegion = subnetwork.split("/")[3];
-      if (region !== "" && subnetRegion !== region) bad("GCP_SUBNETWORK", subnetText, `a subnetwork in ${region}, the region of GCP_ZONE=${zone ?? ""}`);
+      if (region !== "" && subnetRegion !== region)
+        bad("GCP_SUBNETWORK", subnetText, `a subnetwork in ${region}, the region of GCP_ZONE=${zone ?? ""}`);
     } else bad("GCP_SUBNETWORK", subnetText, "a subnetwork name or projects/PROJECT/regions/REGION/subnetworks/NAME");
   }
 
@@ -159,11 +188,20 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
   const image = imageText === undefined ? undefined : parseImageRef(imageText, projectId ?? "");
   if (imageText !== undefined && image === undefined) bad("PODVM_IMAGE_NAME", imageText, IMAGE_EXPECTED);
 
-  for (const [variable, value] of [["GCP_MACHINE_TYPE", raw("GCP_MACHINE_TYPE")], ["GCP_DISK_TYPE", raw("GCP_DISK_TYPE")]] as const) {
-    if (value !== undefined && !MACHINE_TYPE.test(value)) bad(variable, value, "a Compute Engine type name such as e2-medium or pd-balanced");
+  for (const [variable, value] of [
+    ["GCP_MACHINE_TYPE", raw("GCP_MACHINE_TYPE")],
+    ["GCP_DISK_TYPE", raw("GCP_DISK_TYPE")],
+  ] as const) {
+    if (value !== undefined && !MACHINE_TYPE.test(value))
+      bad(variable, value, "a Compute Engine type name such as e2-medium or pd-balanced");
   }
   const badTypes = (c?.instanceTypes ?? []).filter((t) => !MACHINE_TYPE.test(t));
-  if (badTypes.length > 0) bad("GCP_INSTANCE_TYPES", raw("GCP_INSTANCE_TYPES") ?? "", `machine type names such as n2d-standard-2 (not ${badTypes.map((t) => JSON.stringify(t)).join(", ")})`);
+  if (badTypes.length > 0)
+    bad(
+      "GCP_INSTANCE_TYPES",
+      raw("GCP_INSTANCE_TYPES") ?? "",
+      `machine type names such as n2d-standard-2 (not ${badTypes.map((t) => JSON.stringify(t)).join(", ")})`,
+    );
 
   const disableCvm = c?.disableCvm ?? /^(1|t|true|yes)$/i.test(raw("DISABLECVM") ?? "");
   if (!disableCvm && raw("GCP_CONFIDENTIAL_TYPE") === undefined) {
@@ -180,11 +218,27 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
   const labels = c?.tags ?? looseMap(raw("TAGS"));
   const tagsText = raw("TAGS") ?? "";
   for (const [key, value] of labels) {
-    if (key.startsWith(LABEL_PREFIX)) bad("TAGS", tagsText, `label keys not starting with ${LABEL_PREFIX} (reserved for ownership; found ${JSON.stringify(key)})`);
-    else if (!isLabelKey(key)) bad("TAGS", tagsText, `label keys of 1-63 lower-case letters, digits, - and _, starting with a letter (not ${JSON.stringify(key)})`);
-    else if (!isLabelValue(value)) bad("TAGS", tagsText, `label values of at most 63 lower-case letters, digits, - and _ (the value of ${JSON.stringify(key)} is not)`);
+    if (key.startsWith(LABEL_PREFIX))
+      bad(
+        "TAGS",
+        tagsText,
+        `label keys not starting with ${LABEL_PREFIX} (reserved for ownership; found ${JSON.stringify(key)})`,
+      );
+    else if (!isLabelKey(key))
+      bad(
+        "TAGS",
+        tagsText,
+        `label keys of 1-63 lower-case letters, digits, - and _, starting with a letter (not ${JSON.stringify(key)})`,
+      );
+    else if (!isLabelValue(value))
+      bad(
+        "TAGS",
+        tagsText,
+        `label values of at most 63 lower-case letters, digits, - and _ (the value of ${JSON.stringify(key)} is not)`,
+      );
   }
-  if (labels.size > 60) bad("TAGS", tagsText, "at most 60 labels (GCP allows 64 per resource and the provider writes its own)");
+  if (labels.size > 60)
+    bad("TAGS", tagsText, "at most 60 labels (GCP allows 64 per resource and the provider writes its own)");
 
   const credText = raw("GCP_CREDENTIALS");
   let serviceAccountKey: ServiceAccountKey | undefined;
@@ -196,7 +250,8 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
 
   const endpointText = raw("GCP_COMPUTE_ENDPOINT") ?? DEFAULT_COMPUTE_ENDPOINT;
   const endpoint = parseComputeEndpoint(endpointText);
-  if (endpoint === undefined) bad("GCP_COMPUTE_ENDPOINT", endpointText, "an https://HOST[:PORT] URL without path, query or credentials");
+  if (endpoint === undefined)
+    bad("GCP_COMPUTE_ENDPOINT", endpointText, "an https://HOST[:PORT] URL without path, query or credentials");
 
   if (problems.length > 0 || c === undefined) throw new InvalidConfigError(problems);
   return {
@@ -226,7 +281,15 @@ export function parseComputeEndpoint(text: string): ComputeEndpoint | undefined 
   } catch {
     return undefined;
   }
-  if (url.protocol !== "https:" || url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "" || (url.pathname !== "/" && url.pathname !== "")) return undefined;
+  if (
+    url.protocol !== "https:" ||
+    url.username !== "" ||
+    url.password !== "" ||
+    url.search !== "" ||
+    url.hash !== "" ||
+    (url.pathname !== "/" && url.pathname !== "")
+  )
+    return undefined;
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   if (host === "") return undefined;
   return { protocol: "https", host, port: url.port === "" ? 443 : Number(url.port), url: text };

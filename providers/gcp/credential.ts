@@ -21,7 +21,10 @@ const TOKEN_TIMEOUT_MS = 30_000;
 /** Both kinds of client the compute library accepts as `authClient`. */
 export type GcpAuth = AuthClient | GoogleAuth;
 
-export function createAuth(key: ServiceAccountKey | undefined, env: Readonly<Record<string, string | undefined>>): GcpAuth {
+export function createAuth(
+  key: ServiceAccountKey | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): GcpAuth {
   if (key !== undefined) return new TokenUriJwt(key);
   const file = env.GOOGLE_APPLICATION_CREDENTIALS?.trim();
   if (file !== undefined && file !== "") {
@@ -39,7 +42,9 @@ export function createAuth(key: ServiceAccountKey | undefined, env: Readonly<Rec
 
 /** Names the credential for logs and errors, without secrets. */
 export function describeAuth(key: ServiceAccountKey | undefined): string {
-  return key === undefined ? "Application Default Credentials" : `service account ${key.clientEmail} (token endpoint ${key.tokenUri})`;
+  return key === undefined
+    ? "Application Default Credentials"
+    : `service account ${key.clientEmail} (token endpoint ${key.tokenUri})`;
 }
 
 /** google-auth-library's JWT client with the token exchange aimed at the key's token_uri. */
@@ -83,7 +88,10 @@ export async function exchangeJwt(key: ServiceAccountKey, scopes: readonly strin
     });
   } catch (err) {
     const why = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new TokenError(`cannot reach the token endpoint ${key.tokenUri} for ${who}: ${why?.code ?? why?.message ?? (err as Error).message}`, { transient: true, cause: err });
+    throw new TokenError(
+      `cannot reach the token endpoint ${key.tokenUri} for ${who}: ${why?.code ?? why?.message ?? (err as Error).message}`,
+      { transient: true, cause: err },
+    );
   }
   const text = await res.text();
   let body: Record<string, unknown> = {};
@@ -95,13 +103,23 @@ export async function exchangeJwt(key: ServiceAccountKey, scopes: readonly strin
   const transient = res.status === 429 || res.status >= 500;
   if (!res.ok) {
     const code = typeof body.error === "string" ? body.error : undefined;
-    const said = code === undefined ? `HTTP ${res.status}` : `${code}${typeof body.error_description === "string" ? `: ${body.error_description}` : ""}`;
-    throw new TokenError(`the token endpoint ${key.tokenUri} refused ${who}: ${said}`, { status: res.status, ...(code === undefined ? {} : { error: code }), transient });
+    const said =
+      code === undefined
+        ? `HTTP ${res.status}`
+        : `${code}${typeof body.error_description === "string" ? `: ${body.error_description}` : ""}`;
+    throw new TokenError(`the token endpoint ${key.tokenUri} refused ${who}: ${said}`, {
+      status: res.status,
+      ...(code === undefined ? {} : { error: code }),
+      transient,
+    });
   }
   const accessToken = body.access_token;
   const expiresIn = typeof body.expires_in === "number" ? body.expires_in : Number(body.expires_in ?? 3600);
   if (typeof accessToken !== "string" || accessToken === "") {
-    throw new TokenError(`the token endpoint ${key.tokenUri} answered ${who} without an access_token`, { status: res.status, transient: false });
+    throw new TokenError(`the token endpoint ${key.tokenUri} answered ${who} without an access_token`, {
+      status: res.status,
+      transient: false,
+    });
   }
   return { accessToken, expiresAt: Date.now() + (Number.isFinite(expiresIn) ? expiresIn : 3600) * 1000 };
 }

@@ -14,7 +14,8 @@ afterEach(async () => {
   bed.fake.clearFaults();
   bed.fake.model.denied.clear();
   await bed.fake.idle();
-  for (const vm of await bed.provider.listOwnedVms(TEST_OWNER, AbortSignal.timeout(10_000))) await bed.provider.deleteVm(vm, AbortSignal.timeout(10_000));
+  for (const vm of await bed.provider.listOwnedVms(TEST_OWNER, AbortSignal.timeout(10_000)))
+    await bed.provider.deleteVm(vm, AbortSignal.timeout(10_000));
   await bed.fake.idle();
 });
 afterAll(async () => {
@@ -28,7 +29,12 @@ describe("gcp provider faults", () => {
   it("retries a throttled insert and a failing operation wait with the same request id", async () => {
     const before = inserts().length;
     bed.fake.inject({ method: "POST", resource: "instances", action: { kind: "throttle" }, times: 2 });
-    bed.fake.inject({ method: "POST", resource: "operations", action: { kind: "error", status: 503, reason: "backendError", message: "Backend Error" }, times: 2 });
+    bed.fake.inject({
+      method: "POST",
+      resource: "operations",
+      action: { kind: "error", status: 503, reason: "backendError", message: "Backend Error" },
+      times: 2,
+    });
     const vm = await bed.provider.createVm(bed.request("podvm-throttled"), signal());
     expect(vm.address).toBeDefined();
     const mine = inserts().slice(before);
@@ -78,24 +84,71 @@ describe("gcp provider faults", () => {
       method: "POST",
       resource: "instances",
       machineType: "n2d-standard-4",
-      action: { kind: "fail-operation", failure: { code: "ZONE_RESOURCE_POOL_EXHAUSTED", message: "The zone 'projects/peerpods-test-1/zones/us-central1-a' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.", httpStatus: 503 } },
+      action: {
+        kind: "fail-operation",
+        failure: {
+          code: "ZONE_RESOURCE_POOL_EXHAUSTED",
+          message:
+            "The zone 'projects/peerpods-test-1/zones/us-central1-a' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.",
+          httpStatus: 503,
+        },
+      },
     });
     const vm = await bed.provider.createVm(bed.request("podvm-fallback", { resources: { vcpus: 4 } }), signal());
     expect(vm.details?.machineType).toBe("n2d-highmem-4");
-    expect(inserts().slice(-2).map((r) => String(r.body!.machineType).split("/").at(-1))).toEqual(["n2d-standard-4", "n2d-highmem-4"]);
-    expect(new Set(inserts().slice(-2).map((r) => r.requestId)).size).toBe(2);
+    expect(
+      inserts()
+        .slice(-2)
+        .map((r) => String(r.body!.machineType).split("/").at(-1)),
+    ).toEqual(["n2d-standard-4", "n2d-highmem-4"]);
+    expect(
+      new Set(
+        inserts()
+          .slice(-2)
+          .map((r) => r.requestId),
+      ).size,
+    ).toBe(2);
 
     for (const t of ["n2d-standard-4", "n2d-highmem-4", "n2d-standard-8"]) {
-      bed.fake.inject({ method: "POST", resource: "instances", machineType: t, action: { kind: "fail-operation", failure: { code: "QUOTA_EXCEEDED", message: "Quota 'N2D_CPUS' exceeded.  Limit: 24.0 in region us-central1.", httpStatus: 403 } } });
+      bed.fake.inject({
+        method: "POST",
+        resource: "instances",
+        machineType: t,
+        action: {
+          kind: "fail-operation",
+          failure: {
+            code: "QUOTA_EXCEEDED",
+            message: "Quota 'N2D_CPUS' exceeded.  Limit: 24.0 in region us-central1.",
+            httpStatus: 403,
+          },
+        },
+      });
     }
-    const err = await rejection(bed.provider.createVm(bed.request("podvm-noroom", { resources: { vcpus: 4 } }), signal()));
+    const err = await rejection(
+      bed.provider.createVm(bed.request("podvm-noroom", { resources: { vcpus: 4 } }), signal()),
+    );
     expect(err.retryable).toBe(true);
-    expect(err.message).toMatch(/no capacity in us-central1-a for podvm-noroom: tried n2d-standard-4 \(QUOTA_EXCEEDED.*n2d-highmem-4.*n2d-standard-8/);
+    expect(err.message).toMatch(
+      /no capacity in us-central1-a for podvm-noroom: tried n2d-standard-4 \(QUOTA_EXCEEDED.*n2d-highmem-4.*n2d-standard-8/,
+    );
   });
 
   it("does not swap a machine type the pod named when the zone has none", async () => {
-    bed.fake.inject({ method: "POST", resource: "instances", action: { kind: "fail-operation", failure: { code: "ZONE_RESOURCE_POOL_EXHAUSTED", message: "The zone does not have enough resources available to fulfill the request.", httpStatus: 503 } } });
-    const err = await rejection(bed.provider.createVm(bed.request("podvm-named", { resources: { instanceType: "n2d-standard-4" } }), signal()));
+    bed.fake.inject({
+      method: "POST",
+      resource: "instances",
+      action: {
+        kind: "fail-operation",
+        failure: {
+          code: "ZONE_RESOURCE_POOL_EXHAUSTED",
+          message: "The zone does not have enough resources available to fulfill the request.",
+          httpStatus: 503,
+        },
+      },
+    });
+    const err = await rejection(
+      bed.provider.createVm(bed.request("podvm-named", { resources: { instanceType: "n2d-standard-4" } }), signal()),
+    );
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/no capacity.*ZONE_RESOURCE_POOL_EXHAUSTED/);
     expect(inserts().at(-1)!.body!.machineType).toMatch(/n2d-standard-4$/);
@@ -105,27 +158,50 @@ describe("gcp provider faults", () => {
     bed.fake.model.denied.add("compute.instances.create");
     const err = await rejection(bed.provider.createVm(bed.request("podvm-denied"), signal()));
     expect(err.retryable).toBe(false);
-    expect(err.message).toMatch(/service account peerpods@peerpods-test-1\.iam\.gserviceaccount\.com .* lacks IAM permission compute\.instances\.create/);
+    expect(err.message).toMatch(
+      /service account peerpods@peerpods-test-1\.iam\.gserviceaccount\.com .* lacks IAM permission compute\.instances\.create/,
+    );
   });
 
   it("names the variable of an image that does not exist", async () => {
-    const err = await rejection(bed.restarted({ PODVM_IMAGE_NAME: "projects/peerpods-test-1/global/images/nope" }).createVm(bed.request("podvm-noimage"), signal()));
+    const err = await rejection(
+      bed
+        .restarted({ PODVM_IMAGE_NAME: "projects/peerpods-test-1/global/images/nope" })
+        .createVm(bed.request("podvm-noimage"), signal()),
+    );
     expect(err.message).toMatch(/^PODVM_IMAGE_NAME=projects\/peerpods-test-1\/global\/images\/nope: .*was not found/);
     expect(err.retryable).toBe(false);
   });
 
   it("reports an operation that ends in error in Google's words and leaves nothing", async () => {
-    bed.fake.inject({ method: "POST", resource: "instances", action: { kind: "fail-operation", failure: { code: "UNSUPPORTED_OPERATION", message: "Confidential VM is not supported for this machine type.", httpStatus: 400 } } });
+    bed.fake.inject({
+      method: "POST",
+      resource: "instances",
+      action: {
+        kind: "fail-operation",
+        failure: {
+          code: "UNSUPPORTED_OPERATION",
+          message: "Confidential VM is not supported for this machine type.",
+          httpStatus: 400,
+        },
+      },
+    });
     const err = await rejection(bed.provider.createVm(bed.request("podvm-opfail"), signal()));
     expect(err.message).toMatch(/UNSUPPORTED_OPERATION: Confidential VM is not supported/);
     expect(bed.fake.model.instances.size).toBe(0);
   });
 
   it("says when the token endpoint refuses the service account", async () => {
-    const other = bed.restarted({ GCP_CREDENTIALS: bed.fake.serviceAccountKey({ client_email: "someone-else@peerpods-test-1.iam.gserviceaccount.com" }) });
+    const other = bed.restarted({
+      GCP_CREDENTIALS: bed.fake.serviceAccountKey({
+        client_email: "someone-else@peerpods-test-1.iam.gserviceaccount.com",
+      }),
+    });
     const err = await rejection(other.listOwnedVms(TEST_OWNER, signal()));
     expect(err.retryable).toBe(false);
-    expect(err.message).toMatch(/GCP sign-in failed .*token endpoint https:\/\/127\.0\.0\.1:\d+\/token refused service account someone-else@.*invalid_grant/);
+    expect(err.message).toMatch(
+      /GCP sign-in failed .*token endpoint https:\/\/127\.0\.0\.1:\d+\/token refused service account someone-else@.*invalid_grant/,
+    );
     expect(err.message).toMatch(/GCP_CREDENTIALS/);
   });
 });

@@ -48,13 +48,21 @@ const PERMISSION = /Required '([a-zA-Z]+\.[a-zA-Z]+\.[a-zA-Z]+)' permission/;
 
 export function gceFailure(err: unknown): GceFailure {
   const token = findToken(err);
-  if (token !== undefined) return { status: token.status, reason: token.error, message: token.message, permission: undefined, token };
-  if (err instanceof OperationError) return { status: err.httpStatus, reason: err.code, message: err.message, permission: undefined, token: undefined };
-  if (!(err instanceof Error)) return { status: undefined, reason: undefined, message: String(err), permission: undefined, token: undefined };
+  if (token !== undefined)
+    return { status: token.status, reason: token.error, message: token.message, permission: undefined, token };
+  if (err instanceof OperationError)
+    return { status: err.httpStatus, reason: err.code, message: err.message, permission: undefined, token: undefined };
+  if (!(err instanceof Error))
+    return { status: undefined, reason: undefined, message: String(err), permission: undefined, token: undefined };
   const e = err as Error & GoogleErrorShape;
   const status = typeof e.httpStatusCode === "number" ? e.httpStatusCode : undefined;
   const legacy = (Array.isArray(e.errors) ? e.errors : rawErrors(e)).find((x) => typeof x.reason === "string");
-  const reason = typeof e.reason === "string" && e.reason !== "" ? e.reason : typeof legacy?.reason === "string" ? legacy.reason : undefined;
+  const reason =
+    typeof e.reason === "string" && e.reason !== ""
+      ? e.reason
+      : typeof legacy?.reason === "string"
+        ? legacy.reason
+        : undefined;
   const metaPermission = e.errorInfoMetadata?.permission;
   const permission = typeof metaPermission === "string" ? metaPermission : PERMISSION.exec(e.message)?.[1];
   // The transport prefixes gRPC status numbers ("7 PERMISSION_DENIED: ..."); keep Google's words.
@@ -111,7 +119,11 @@ export function isQuota(f: GceFailure): boolean {
   return f.reason === "QUOTA_EXCEEDED" || f.reason === "quotaExceeded";
 }
 
-const THROTTLE_REASONS: ReadonlySet<string> = new Set(["rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"]);
+const THROTTLE_REASONS: ReadonlySet<string> = new Set([
+  "rateLimitExceeded",
+  "userRateLimitExceeded",
+  "RATE_LIMIT_EXCEEDED",
+]);
 
 /** Trying the same request again soon can help: throttling, server errors, a lost connection. */
 export function isTransient(f: GceFailure): boolean {

@@ -5,14 +5,18 @@ export type ImageRef =
   | { readonly kind: "image"; readonly project: string; readonly name: string; readonly path: string }
   | { readonly kind: "family"; readonly project: string; readonly family: string; readonly path: string };
 
-export const IMAGE_EXPECTED = "an image name, projects/PROJECT/global/images/NAME or projects/PROJECT/global/images/family/FAMILY";
+export const IMAGE_EXPECTED =
+  "an image name, projects/PROJECT/global/images/NAME or projects/PROJECT/global/images/family/FAMILY";
 
 const NAME = /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
 const QUALIFIED = /^projects\/([^/]+)\/global\/images\/(?:(family)\/)?([a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)$/;
 
 /** `project` is where a bare name lives; undefined when `text` names no image. */
 export function parseImageRef(text: string, project: string): ImageRef | undefined {
-  const t = text.trim().replace(/^https:\/\/[^/]+\/compute\/v1\//, "").replace(/^\/+/, "");
+  const t = text
+    .trim()
+    .replace(/^https:\/\/[^/]+\/compute\/v1\//, "")
+    .replace(/^\/+/, "");
   if (NAME.test(t)) return { kind: "image", project, name: t, path: `projects/${project}/global/images/${t}` };
   const m = QUALIFIED.exec(t);
   if (m === null) return undefined;

@@ -21,7 +21,9 @@ describe("gcp provider: list and delete", () => {
     const owned = await bed.provider.listOwnedVms(TEST_OWNER, signal());
     expect(owned.map((v) => v.name).sort()).toEqual(["podvm-l1", "podvm-l2", "podvm-l3"]);
     expect(owned[0]!.owner).toMatchObject(TEST_OWNER);
-    const lists = bed.fake.requests.filter((r) => r.method === "GET" && r.resource === "instances" && r.name === undefined);
+    const lists = bed.fake.requests.filter(
+      (r) => r.method === "GET" && r.resource === "instances" && r.name === undefined,
+    );
     expect(lists.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -33,8 +35,14 @@ describe("gcp provider: list and delete", () => {
     await bed.provider.deleteVm({ id: undefined, name: "podvm-never-made", owner: ownerOf("podvm-l2") }, signal());
 
     // Another sandbox's marks: left alone (ours is not there, which counts as gone).
-    await bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: { ...ownerOf("podvm-l2"), sandboxId: "someone-else" } }, signal());
-    await bed.provider.deleteVm({ id: undefined, name: "podvm-l2", owner: { ...ownerOf("podvm-l2"), cluster: "Cluster-2" } }, signal());
+    await bed.provider.deleteVm(
+      { id: undefined, name: "podvm-l2", owner: { ...ownerOf("podvm-l2"), sandboxId: "someone-else" } },
+      signal(),
+    );
+    await bed.provider.deleteVm(
+      { id: undefined, name: "podvm-l2", owner: { ...ownerOf("podvm-l2"), cluster: "Cluster-2" } },
+      signal(),
+    );
     expect(bed.fake.model.instances.has("podvm-l2")).toBe(true);
 
     // Labels that disagree with the full marks in metadata (edited by hand, or another tool's VM): not ours.
@@ -51,12 +59,19 @@ describe("gcp provider: list and delete", () => {
   it("finds a boot disk no instance uses and deletes it through deleteVm", async () => {
     const owner = { sandboxId: "crashed-sandbox", ...TEST_OWNER };
     bed.fake.model.addOrphanDisk("podvm-crashed", ownerLabels(owner, new Map()), ownerDescription(owner));
-    bed.fake.model.addOrphanDisk("someone-elses-disk", { [OWNER_KEYS.node]: labelValue(TEST_OWNER.node), [OWNER_KEYS.cluster]: labelValue(TEST_OWNER.cluster) }, "not ours");
+    bed.fake.model.addOrphanDisk(
+      "someone-elses-disk",
+      { [OWNER_KEYS.node]: labelValue(TEST_OWNER.node), [OWNER_KEYS.cluster]: labelValue(TEST_OWNER.cluster) },
+      "not ours",
+    );
     const owned = await bed.provider.listOwnedVms(TEST_OWNER, signal());
     const disk = owned.find((v) => v.details?.kind === "disk");
     expect(disk).toMatchObject({ name: "disk/podvm-crashed", owner, address: undefined });
     expect(owned.filter((v) => v.details?.kind === "disk")).toHaveLength(1);
-    await bed.provider.deleteVm({ id: disk!.id, name: disk!.name, owner: { ...owner, sandboxId: "another" } }, signal());
+    await bed.provider.deleteVm(
+      { id: disk!.id, name: disk!.name, owner: { ...owner, sandboxId: "another" } },
+      signal(),
+    );
     expect(bed.fake.model.disks.has("podvm-crashed")).toBe(true);
     await bed.provider.deleteVm(disk!, signal());
     expect(bed.fake.model.disks.has("podvm-crashed")).toBe(false);

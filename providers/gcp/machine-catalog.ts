@@ -40,7 +40,16 @@ export class MachineCatalog {
       const token = pageToken;
       const [items, , raw] = await withRetries(
         "listing machine types",
-        () => this.clients.machineTypes.list({ project: this.project, zone: this.zone, maxResults: 500, ...(token === undefined ? {} : { pageToken: token }) }, this.clients.call(signal)),
+        () =>
+          this.clients.machineTypes.list(
+            {
+              project: this.project,
+              zone: this.zone,
+              maxResults: 500,
+              ...(token === undefined ? {} : { pageToken: token }),
+            },
+            this.clients.call(signal),
+          ),
         this.tuning,
         this.logger,
         signal,

@@ -17,6 +17,8 @@ describe("gcp ownership marks", () => {
     expect(instanceOwner(vm)).toEqual(owner);
     expect(instanceOwner({ ...vm, labels: { ...vm.labels, [OWNER_KEYS.node]: "n-2" } })).toBeUndefined();
     expect(instanceOwner({ labels: vm.labels })).toBeUndefined();
-    expect(ownerFilter(owner)).toBe(`(labels.peerpods-node = "${labelValue("n.1")}") AND (labels.peerpods-cluster = "prod")`);
+    expect(ownerFilter(owner)).toBe(
+      `(labels.peerpods-node = "${labelValue("n.1")}") AND (labels.peerpods-cluster = "prod")`,
+    );
   });
 });

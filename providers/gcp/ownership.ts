@@ -53,7 +53,9 @@ const DISK_DESCRIPTION_PREFIX = "peer pod VM boot disk ";
 
 /** A boot disk's description, carrying the owner in full. */
 export function ownerDescription(owner: Ownership): string {
-  return DISK_DESCRIPTION_PREFIX + JSON.stringify({ sandboxId: owner.sandboxId, node: owner.node, cluster: owner.cluster });
+  return (
+    DISK_DESCRIPTION_PREFIX + JSON.stringify({ sandboxId: owner.sandboxId, node: owner.node, cluster: owner.cluster })
+  );
 }
 
 interface Labelled {
@@ -61,7 +63,13 @@ interface Labelled {
 }
 
 /** The owner of an instance: its metadata's full values, when its labels agree. */
-export function instanceOwner(i: Labelled & { readonly metadata?: { readonly items?: ReadonlyArray<{ readonly key?: string | null; readonly value?: string | null }> | null } | null }): Ownership | undefined {
+export function instanceOwner(
+  i: Labelled & {
+    readonly metadata?: {
+      readonly items?: ReadonlyArray<{ readonly key?: string | null; readonly value?: string | null }> | null;
+    } | null;
+  },
+): Ownership | undefined {
   const items = i.metadata?.items ?? [];
   const get = (key: string) => items.find((it) => it.key === key)?.value ?? undefined;
   return agreed(i, get(OWNER_KEYS.sandboxId), get(OWNER_KEYS.node), get(OWNER_KEYS.cluster));
@@ -81,10 +89,20 @@ export function diskOwner(d: Labelled & { readonly description?: string | null }
   return agreed(d, s(o.sandboxId), s(o.node), s(o.cluster));
 }
 
-function agreed(r: Labelled, sandboxId: string | undefined, node: string | undefined, cluster: string | undefined): Ownership | undefined {
+function agreed(
+  r: Labelled,
+  sandboxId: string | undefined,
+  node: string | undefined,
+  cluster: string | undefined,
+): Ownership | undefined {
   if (sandboxId === undefined || node === undefined || cluster === undefined) return undefined;
   const labels = r.labels ?? {};
-  if (labels[OWNER_KEYS.sandboxId] !== labelValue(sandboxId) || labels[OWNER_KEYS.node] !== labelValue(node) || labels[OWNER_KEYS.cluster] !== labelValue(cluster)) return undefined;
+  if (
+    labels[OWNER_KEYS.sandboxId] !== labelValue(sandboxId) ||
+    labels[OWNER_KEYS.node] !== labelValue(node) ||
+    labels[OWNER_KEYS.cluster] !== labelValue(cluster)
+  )
+    return undefined;
   return { sandboxId, node, cluster };
 }
 

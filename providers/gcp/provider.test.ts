@@ -17,7 +17,11 @@ describe("gcp provider", () => {
   it("creates a confidential instance with user-data, labels, full owner and Shielded VM defaults", async () => {
     const req = bed.request("podvm-basic");
     const vm = await bed.provider.createVm(req, AbortSignal.timeout(30_000));
-    expect(vm).toMatchObject({ name: "podvm-basic", address: expect.stringMatching(/^10\.128\.0\.\d+$/), owner: req.owner });
+    expect(vm).toMatchObject({
+      name: "podvm-basic",
+      address: expect.stringMatching(/^10\.128\.0\.\d+$/),
+      owner: req.owner,
+    });
     const inserts = bed.fake.requests.filter((r) => r.method === "POST" && r.resource === "instances");
     expect(inserts).toHaveLength(1);
     const body = inserts[0]!.body!;
@@ -35,8 +39,19 @@ describe("gcp provider", () => {
     expect(body.labels[OWNER_KEYS.node]).toMatch(/^worker-a-example-internal-[0-9a-f]{8}$/);
     expect(body.confidentialInstanceConfig).toEqual({ confidentialInstanceType: "SEV_SNP" });
     expect(body.scheduling).toEqual({ onHostMaintenance: "TERMINATE" });
-    expect(body.shieldedInstanceConfig).toEqual({ enableSecureBoot: false, enableVtpm: true, enableIntegrityMonitoring: true });
-    expect(body.disks[0]).toMatchObject({ boot: true, autoDelete: true, initializeParams: { sourceImage: "projects/peerpods-test-1/global/images/podvm-image", diskType: "zones/us-central1-a/diskTypes/pd-standard" } });
+    expect(body.shieldedInstanceConfig).toEqual({
+      enableSecureBoot: false,
+      enableVtpm: true,
+      enableIntegrityMonitoring: true,
+    });
+    expect(body.disks[0]).toMatchObject({
+      boot: true,
+      autoDelete: true,
+      initializeParams: {
+        sourceImage: "projects/peerpods-test-1/global/images/podvm-image",
+        diskType: "zones/us-central1-a/diskTypes/pd-standard",
+      },
+    });
     expect(bed.fake.tokenRequests).toBeGreaterThan(0);
 
     const owned = await bed.provider.listOwnedVms(TEST_OWNER, AbortSignal.timeout(10_000));

@@ -9,7 +9,14 @@ import type { protos } from "@google-cloud/compute";
 import type { Logger } from "pino";
 import { ANNOTATIONS } from "../../src/kata/annotations.ts";
 import { chooseInstanceType, InstanceTypeError, type InstanceTypeChoice } from "../instance-types.ts";
-import { ProviderError, type CreateVmRequest, type Ownership, type Provider, type VmInstance, type VmRef } from "../provider.ts";
+import {
+  ProviderError,
+  type CreateVmRequest,
+  type Ownership,
+  type Provider,
+  type VmInstance,
+  type VmRef,
+} from "../provider.ts";
 import { ComputeClients } from "./compute-clients.ts";
 import { RESOURCE_NAME, type GcpProviderConfig } from "./config.ts";
 import { supportsConfidential } from "./confidential.ts";
@@ -58,19 +65,42 @@ export class GcpProvider implements Provider {
     this.tuning = { baseDelayMs: options.retryDelayMs ?? 1000, maxDelayMs: 30_000 };
     this.pollIntervalMs = options.pollIntervalMs ?? 2000;
     this.auth = describeAuth(config.serviceAccountKey);
-    this.clients = new ComputeClients(createAuth(config.serviceAccountKey, options.env ?? process.env), config.endpoint, config.serviceAccountKey?.universeDomain);
+    this.clients = new ComputeClients(
+      createAuth(config.serviceAccountKey, options.env ?? process.env),
+      config.endpoint,
+      config.serviceAccountKey?.universeDomain,
+    );
     this.catalog = new MachineCatalog(this.clients, config.projectId, config.zone, this.tuning, logger);
   }
 
   async check(signal: AbortSignal): Promise<void> {
-    await checkGcpSetup({ config: this.config, clients: this.clients, catalog: this.catalog, tuning: this.tuning, logger: this.logger, auth: this.auth }, signal);
-    this.logger.info({ project: this.config.projectId, zone: this.config.zone, image: this.config.image.path, credential: this.auth }, "GCP provider ready");
+    await checkGcpSetup(
+      {
+        config: this.config,
+        clients: this.clients,
+        catalog: this.catalog,
+        tuning: this.tuning,
+        logger: this.logger,
+        auth: this.auth,
+      },
+      signal,
+    );
+    this.logger.info(
+      { project: this.config.projectId, zone: this.config.zone, image: this.config.image.path, credential: this.auth },
+      "GCP provider ready",
+    );
   }
 
   async createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
-    if (!RESOURCE_NAME.test(req.name)) throw new ProviderError(`VM name ${JSON.stringify(req.name)} is not a valid Compute Engine instance name (1-63 lower-case letters, digits and -, starting with a letter)`);
+    if (!RESOURCE_NAME.test(req.name))
+      throw new ProviderError(
+        `VM name ${JSON.stringify(req.name)} is not a valid Compute Engine instance name (1-63 lower-case letters, digits and -, starting with a letter)`,
+      );
     const size = Buffer.byteLength(req.userData, "utf8");
-    if (size > MAX_USER_DATA_BYTES) throw new ProviderError(`user-data for ${req.name} is ${size} bytes; a Compute Engine metadata value holds at most ${MAX_USER_DATA_BYTES}`);
+    if (size > MAX_USER_DATA_BYTES)
+      throw new ProviderError(
+        `user-data for ${req.name} is ${size} bytes; a Compute Engine metadata value holds at most ${MAX_USER_DATA_BYTES}`,
+      );
     const log = this.logger.child({ vm: req.name, sandbox: req.owner.sandboxId });
     const hints = this.hints(req);
     const image = this.imageFor(req);
@@ -83,7 +113,11 @@ export class GcpProvider implements Provider {
       if (existing !== undefined) {
         const o = instanceOwner(existing);
         if (!sameOwner(o, req.owner)) throw this.notOursError("instance", req.name, o);
-        if (instanceToken(existing) === req.token && existing.status !== "STOPPING" && existing.status !== "TERMINATED") {
+        if (
+          instanceToken(existing) === req.token &&
+          existing.status !== "STOPPING" &&
+          existing.status !== "TERMINATED"
+        ) {
           log.info({ status: existing.status }, "found the instance an earlier attempt made");
           return await this.awaitRunning(req, signal);
         }
@@ -117,29 +151,60 @@ export class GcpProvider implements Provider {
       });
       const requestId = requestIdFor(req.token, machineType);
       try {
-        log.info({ machineType, reason: choice.reason, requestId, confidential: this.config.confidentialType ?? "none" }, "inserting instance");
+        log.info(
+          { machineType, reason: choice.reason, requestId, confidential: this.config.confidentialType ?? "none" },
+          "inserting instance",
+        );
         const [op] = await withRetries(
           `inserting instance ${req.name}`,
-          () => this.clients.instances.insert({ project: this.config.projectId, zone: this.config.zone, requestId, instanceResource: spec }, this.clients.call(signal)),
+          () =>
+            this.clients.instances.insert(
+              { project: this.config.projectId, zone: this.config.zone, requestId, instanceResource: spec },
+              this.clients.call(signal),
+            ),
           this.tuning,
           log,
           signal,
         );
-        await waitForOperation(this.clients, this.config.projectId, this.config.zone, op.latestResponse as protos.google.cloud.compute.v1.IOperation, this.tuning, log, signal);
+        await waitForOperation(
+          this.clients,
+          this.config.projectId,
+          this.config.zone,
+          op.latestResponse as protos.google.cloud.compute.v1.IOperation,
+          this.tuning,
+          log,
+          signal,
+        );
         return await this.awaitRunning(req, signal);
       } catch (err) {
         const f = gceFailure(err);
         const capacity = capacityReason(f);
         tried.push(`${machineType} (${describeFailure(f)})`);
-        if (capacity !== undefined && choice.reason === "smallest-fit" && k + 1 < candidates.length && !signal.aborted) {
-          log.warn({ machineType, next: candidates[k + 1], reason: capacity }, "no capacity for this machine type; trying the next fitting one");
+        if (
+          capacity !== undefined &&
+          choice.reason === "smallest-fit" &&
+          k + 1 < candidates.length &&
+          !signal.aborted
+        ) {
+          log.warn(
+            { machineType, next: candidates[k + 1], reason: capacity },
+            "no capacity for this machine type; trying the next fitting one",
+          );
           // A failed insert leaves no instance, but make sure before inserting another.
-          await this.deleteInstance(req.name, signal).catch((e: unknown) => log.warn({ err: (e as Error).message }, "could not make sure no instance is left"));
+          await this.deleteInstance(req.name, signal).catch((e: unknown) =>
+            log.warn({ err: (e as Error).message }, "could not make sure no instance is left"),
+          );
           continue;
         }
-        const e = explainGceError(err, `${what} (machine type ${machineType})`, this.auth, { ...hints, machineType: { variable: typeVariable(choice), value: machineType } });
+        const e = explainGceError(err, `${what} (machine type ${machineType})`, this.auth, {
+          ...hints,
+          machineType: { variable: typeVariable(choice), value: machineType },
+        });
         if (capacity !== undefined && tried.length > 1) {
-          throw new ProviderError(`no capacity in ${this.config.zone} for ${req.name}: tried ${tried.join(", ")} — add machine types to GCP_INSTANCE_TYPES or use another zone`, { retryable: true, cause: err });
+          throw new ProviderError(
+            `no capacity in ${this.config.zone} for ${req.name}: tried ${tried.join(", ")} — add machine types to GCP_INSTANCE_TYPES or use another zone`,
+            { retryable: true, cause: err },
+          );
         }
         throw e;
       }
@@ -158,7 +223,8 @@ export class GcpProvider implements Provider {
         if (disk === undefined) return;
         const o = diskOwner(disk);
         if (!sameOwner(o, vm.owner)) return this.leftAlone("disk", name, o);
-        if ((disk.users ?? []).length > 0) throw new ProviderError(`disk ${name} is in use by ${disk.users!.join(", ")}; it is left alone`);
+        if ((disk.users ?? []).length > 0)
+          throw new ProviderError(`disk ${name} is in use by ${disk.users!.join(", ")}; it is left alone`);
         await this.deleteDisk(name, signal);
         this.logger.info({ disk: name }, "orphaned boot disk deleted");
         return;
@@ -176,11 +242,23 @@ export class GcpProvider implements Provider {
 
   async listOwnedVms(owner: Omit<Ownership, "sandboxId">, signal: AbortSignal): Promise<VmInstance[]> {
     const filter = ownerFilter(owner);
-    const mine = (o: Ownership | undefined): o is Ownership => o !== undefined && o.node === owner.node && o.cluster === owner.cluster;
+    const mine = (o: Ownership | undefined): o is Ownership =>
+      o !== undefined && o.node === owner.node && o.cluster === owner.cluster;
     try {
       const out: VmInstance[] = [];
-      const instances = await this.listAll("listing instances", (pageToken) =>
-        this.clients.instances.list({ project: this.config.projectId, zone: this.config.zone, filter, maxResults: 100, ...(pageToken === undefined ? {} : { pageToken }) }, this.clients.call(signal)),
+      const instances = await this.listAll(
+        "listing instances",
+        (pageToken) =>
+          this.clients.instances.list(
+            {
+              project: this.config.projectId,
+              zone: this.config.zone,
+              filter,
+              maxResults: 100,
+              ...(pageToken === undefined ? {} : { pageToken }),
+            },
+            this.clients.call(signal),
+          ),
         signal,
       );
       for (const i of instances) {
@@ -191,18 +269,40 @@ export class GcpProvider implements Provider {
           name: i.name,
           address: instanceAddress(i, this.config.usePublicIp),
           owner: o,
-          details: { kind: "instance", machineType: lastSegment(i.machineType), status: i.status ?? "", zone: this.config.zone },
+          details: {
+            kind: "instance",
+            machineType: lastSegment(i.machineType),
+            status: i.status ?? "",
+            zone: this.config.zone,
+          },
         });
       }
-      const disks = await this.listAll("listing disks", (pageToken) =>
-        this.clients.disks.list({ project: this.config.projectId, zone: this.config.zone, filter, maxResults: 100, ...(pageToken === undefined ? {} : { pageToken }) }, this.clients.call(signal)),
+      const disks = await this.listAll(
+        "listing disks",
+        (pageToken) =>
+          this.clients.disks.list(
+            {
+              project: this.config.projectId,
+              zone: this.config.zone,
+              filter,
+              maxResults: 100,
+              ...(pageToken === undefined ? {} : { pageToken }),
+            },
+            this.clients.call(signal),
+          ),
         signal,
       );
       for (const d of disks) {
         const o = diskOwner(d);
         // A boot disk no instance uses: left by an instance that failed or was deleted without it.
         if (!mine(o) || typeof d.name !== "string" || (d.users ?? []).length > 0) continue;
-        out.push({ id: DISK_ID_PREFIX + d.name, name: DISK_NAME_PREFIX + d.name, address: undefined, owner: o, details: { kind: "disk", zone: this.config.zone } });
+        out.push({
+          id: DISK_ID_PREFIX + d.name,
+          name: DISK_NAME_PREFIX + d.name,
+          address: undefined,
+          owner: o,
+          details: { kind: "disk", zone: this.config.zone },
+        });
       }
       return out;
     } catch (err) {
@@ -230,18 +330,32 @@ export class GcpProvider implements Provider {
             name: req.name,
             address,
             owner: req.owner,
-            details: { kind: "instance", machineType: lastSegment(i.machineType), zone: this.config.zone, confidential: this.config.confidentialType ?? "none" },
+            details: {
+              kind: "instance",
+              machineType: lastSegment(i.machineType),
+              zone: this.config.zone,
+              confidential: this.config.confidentialType ?? "none",
+            },
           };
         }
         if (i.status === "STOPPING" || i.status === "TERMINATED" || i.status === "SUSPENDED") {
-          throw new ProviderError(`instance ${req.name} became ${i.status} while starting${i.statusMessage ? `: ${i.statusMessage}` : ""}`, { retryable: true });
+          throw new ProviderError(
+            `instance ${req.name} became ${i.status} while starting${i.statusMessage ? `: ${i.statusMessage}` : ""}`,
+            { retryable: true },
+          );
         }
-        last = i.status === "RUNNING" ? `RUNNING without ${this.config.usePublicIp ? "an external" : "an internal"} address` : (i.status ?? "unknown");
+        last =
+          i.status === "RUNNING"
+            ? `RUNNING without ${this.config.usePublicIp ? "an external" : "an internal"} address`
+            : (i.status ?? "unknown");
       }
       try {
         await sleep(this.pollIntervalMs, undefined, { signal });
       } catch {
-        throw new ProviderError(`instance ${req.name} did not run in time (last seen ${last}): the call's deadline passed`, { retryable: true });
+        throw new ProviderError(
+          `instance ${req.name} did not run in time (last seen ${last}): the call's deadline passed`,
+          { retryable: true },
+        );
       }
     }
   }
@@ -250,7 +364,11 @@ export class GcpProvider implements Provider {
     try {
       const [i] = await withRetries(
         `reading instance ${name}`,
-        () => this.clients.instances.get({ project: this.config.projectId, zone: this.config.zone, instance: name }, this.clients.call(signal)),
+        () =>
+          this.clients.instances.get(
+            { project: this.config.projectId, zone: this.config.zone, instance: name },
+            this.clients.call(signal),
+          ),
         this.tuning,
         this.logger,
         signal,
@@ -266,7 +384,11 @@ export class GcpProvider implements Provider {
     try {
       const [d] = await withRetries(
         `reading disk ${name}`,
-        () => this.clients.disks.get({ project: this.config.projectId, zone: this.config.zone, disk: name }, this.clients.call(signal)),
+        () =>
+          this.clients.disks.get(
+            { project: this.config.projectId, zone: this.config.zone, disk: name },
+            this.clients.call(signal),
+          ),
         this.tuning,
         this.logger,
         signal,
@@ -284,12 +406,24 @@ export class GcpProvider implements Provider {
     try {
       const [op] = await withRetries(
         `deleting instance ${name}`,
-        () => this.clients.instances.delete({ project: this.config.projectId, zone: this.config.zone, instance: name, requestId }, this.clients.call(signal)),
+        () =>
+          this.clients.instances.delete(
+            { project: this.config.projectId, zone: this.config.zone, instance: name, requestId },
+            this.clients.call(signal),
+          ),
         this.tuning,
         this.logger,
         signal,
       );
-      await waitForOperation(this.clients, this.config.projectId, this.config.zone, op.latestResponse as protos.google.cloud.compute.v1.IOperation, this.tuning, this.logger, signal);
+      await waitForOperation(
+        this.clients,
+        this.config.projectId,
+        this.config.zone,
+        op.latestResponse as protos.google.cloud.compute.v1.IOperation,
+        this.tuning,
+        this.logger,
+        signal,
+      );
     } catch (err) {
       if (isNotFound(gceFailure(err))) return;
       throw err;
@@ -301,12 +435,24 @@ export class GcpProvider implements Provider {
     try {
       const [op] = await withRetries(
         `deleting disk ${name}`,
-        () => this.clients.disks.delete({ project: this.config.projectId, zone: this.config.zone, disk: name, requestId }, this.clients.call(signal)),
+        () =>
+          this.clients.disks.delete(
+            { project: this.config.projectId, zone: this.config.zone, disk: name, requestId },
+            this.clients.call(signal),
+          ),
         this.tuning,
         this.logger,
         signal,
       );
-      await waitForOperation(this.clients, this.config.projectId, this.config.zone, op.latestResponse as protos.google.cloud.compute.v1.IOperation, this.tuning, this.logger, signal);
+      await waitForOperation(
+        this.clients,
+        this.config.projectId,
+        this.config.zone,
+        op.latestResponse as protos.google.cloud.compute.v1.IOperation,
+        this.tuning,
+        this.logger,
+        signal,
+      );
     } catch (err) {
       if (isNotFound(gceFailure(err))) return;
       throw err;
@@ -314,7 +460,11 @@ export class GcpProvider implements Provider {
   }
 
   /** Every item of a paged list. */
-  private async listAll<T>(what: string, page: (pageToken: string | undefined) => Promise<[T[], unknown, { nextPageToken?: string | null } | undefined]>, signal: AbortSignal): Promise<T[]> {
+  private async listAll<T>(
+    what: string,
+    page: (pageToken: string | undefined) => Promise<[T[], unknown, { nextPageToken?: string | null } | undefined]>,
+    signal: AbortSignal,
+  ): Promise<T[]> {
     const out: T[] = [];
     let pageToken: string | undefined;
     do {
@@ -334,32 +484,49 @@ export class GcpProvider implements Provider {
     });
     let choice: InstanceTypeChoice;
     try {
-      choice = chooseInstanceType(req.resources, { allowed, defaultType: this.config.machineType, allowedVariable: "GCP_INSTANCE_TYPES", defaultVariable: "GCP_MACHINE_TYPE" });
+      choice = chooseInstanceType(req.resources, {
+        allowed,
+        defaultType: this.config.machineType,
+        allowedVariable: "GCP_INSTANCE_TYPES",
+        defaultVariable: "GCP_MACHINE_TYPE",
+      });
     } catch (err) {
       if (err instanceof InstanceTypeError) throw new ProviderError(err.message, { cause: err });
       throw err;
     }
     const ct = this.config.confidentialType;
     if (ct !== undefined && !supportsConfidential(choice.name, ct)) {
-      throw new ProviderError(`machine type ${choice.name} (${choice.reason === "annotation" ? `annotation ${ANNOTATIONS.machineType}` : typeVariable(choice)}) cannot run ${ct} confidential VMs; choose a type that can, or set DISABLECVM=true`);
+      throw new ProviderError(
+        `machine type ${choice.name} (${choice.reason === "annotation" ? `annotation ${ANNOTATIONS.machineType}` : typeVariable(choice)}) cannot run ${ct} confidential VMs; choose a type that can, or set DISABLECVM=true`,
+      );
     }
-    return ct === undefined ? choice : { ...choice, fallbacks: choice.fallbacks.filter((t) => supportsConfidential(t, ct)) };
+    return ct === undefined
+      ? choice
+      : { ...choice, fallbacks: choice.fallbacks.filter((t) => supportsConfidential(t, ct)) };
   }
 
   private imageFor(req: CreateVmRequest): string {
     const wanted = req.resources.image?.trim();
     if (wanted === undefined || wanted === "") return this.config.image.path;
     const ref = parseImageRef(wanted, this.config.projectId);
-    if (ref === undefined) throw new ProviderError(`the pod's image annotation ${JSON.stringify(wanted)} is not a Compute Engine image (expected a name, projects/P/global/images/NAME or .../images/family/F)`);
+    if (ref === undefined)
+      throw new ProviderError(
+        `the pod's image annotation ${JSON.stringify(wanted)} is not a Compute Engine image (expected a name, projects/P/global/images/NAME or .../images/family/F)`,
+      );
     return ref.path;
   }
 
   private hints(req: CreateVmRequest): CallHints {
     const image = req.resources.image?.trim();
     return {
-      image: image === undefined || image === "" ? { variable: "PODVM_IMAGE_NAME", value: this.config.image.path } : { variable: `annotation ${ANNOTATIONS.image}`, value: image },
+      image:
+        image === undefined || image === ""
+          ? { variable: "PODVM_IMAGE_NAME", value: this.config.image.path }
+          : { variable: `annotation ${ANNOTATIONS.image}`, value: image },
       network: { variable: "GCP_NETWORK", value: this.config.network },
-      ...(this.config.subnetwork === undefined ? {} : { subnetwork: { variable: "GCP_SUBNETWORK", value: this.config.subnetwork } }),
+      ...(this.config.subnetwork === undefined
+        ? {}
+        : { subnetwork: { variable: "GCP_SUBNETWORK", value: this.config.subnetwork } }),
       diskType: { variable: "GCP_DISK_TYPE", value: this.config.diskType },
       zone: { variable: "GCP_ZONE", value: this.config.zone },
       project: { variable: "GCP_PROJECT_ID", value: this.config.projectId },
@@ -377,11 +544,17 @@ export class GcpProvider implements Provider {
 }
 
 function describeOwner(o: Ownership | undefined): string {
-  return o === undefined ? "carries no peer pod ownership marks (or marks that disagree)" : `belongs to sandbox ${o.sandboxId} on node ${o.node} of cluster ${o.cluster}`;
+  return o === undefined
+    ? "carries no peer pod ownership marks (or marks that disagree)"
+    : `belongs to sandbox ${o.sandboxId} on node ${o.node} of cluster ${o.cluster}`;
 }
 
 function typeVariable(choice: InstanceTypeChoice): string {
-  return choice.reason === "annotation" ? `annotation ${ANNOTATIONS.machineType}` : choice.reason === "default" ? "GCP_MACHINE_TYPE" : "GCP_INSTANCE_TYPES";
+  return choice.reason === "annotation"
+    ? `annotation ${ANNOTATIONS.machineType}`
+    : choice.reason === "default"
+      ? "GCP_MACHINE_TYPE"
+      : "GCP_INSTANCE_TYPES";
 }
 
 function lastSegment(url: string | null | undefined): string {

@@ -20,7 +20,13 @@ export class DeadlineError extends Error {
   }
 }
 
-export async function withRetries<T>(what: string, call: () => Promise<T>, tuning: RetryTuning, logger: Logger, signal: AbortSignal): Promise<T> {
+export async function withRetries<T>(
+  what: string,
+  call: () => Promise<T>,
+  tuning: RetryTuning,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<T> {
   let delay = tuning.baseDelayMs;
   for (let attempt = 1; ; attempt++) {
     if (signal.aborted) throw new DeadlineError(what, signal.reason);
@@ -30,7 +36,10 @@ export async function withRetries<T>(what: string, call: () => Promise<T>, tunin
       if (signal.aborted) throw new DeadlineError(what, err);
       const f = gceFailure(err);
       if (!isTransient(f)) throw err;
-      logger.warn({ attempt, status: f.status, reason: f.reason, err: f.message.split("\n")[0] }, `${what}: transient failure; trying again`);
+      logger.warn(
+        { attempt, status: f.status, reason: f.reason, err: f.message.split("\n")[0] },
+        `${what}: transient failure; trying again`,
+      );
       try {
         await sleep(delay, undefined, { signal });
       } catch {

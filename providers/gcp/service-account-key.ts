@@ -25,10 +25,12 @@ export function parseServiceAccountKey(text: string): ServiceAccountKey | string
   if (typeof json !== "object" || json === null) return "a service-account key in JSON (an object)";
   const o = json as Record<string, unknown>;
   const str = (k: string) => (typeof o[k] === "string" && o[k] !== "" ? (o[k] as string) : undefined);
-  if (str("type") !== "service_account") return `a key of type "service_account" (found type ${JSON.stringify(o.type ?? null)}; user and external-account credentials go through Application Default Credentials)`;
+  if (str("type") !== "service_account")
+    return `a key of type "service_account" (found type ${JSON.stringify(o.type ?? null)}; user and external-account credentials go through Application Default Credentials)`;
   const clientEmail = str("client_email");
   const privateKey = str("private_key");
-  if (clientEmail === undefined || privateKey === undefined) return "a service-account key with client_email and private_key";
+  if (clientEmail === undefined || privateKey === undefined)
+    return "a service-account key with client_email and private_key";
   try {
     createPrivateKey(privateKey);
   } catch {
@@ -41,6 +43,14 @@ export function parseServiceAccountKey(text: string): ServiceAccountKey | string
   } catch {
     url = undefined;
   }
-  if (url === undefined || url.protocol !== "https:") return `a service-account key whose token_uri is an https:// URL (found ${JSON.stringify(tokenUri)})`;
-  return { clientEmail, privateKey, privateKeyId: str("private_key_id"), tokenUri, projectId: str("project_id"), universeDomain: str("universe_domain") };
+  if (url === undefined || url.protocol !== "https:")
+    return `a service-account key whose token_uri is an https:// URL (found ${JSON.stringify(tokenUri)})`;
+  return {
+    clientEmail,
+    privateKey,
+    privateKeyId: str("private_key_id"),
+    tokenUri,
+    projectId: str("project_id"),
+    universeDomain: str("universe_domain"),
+  };
 }

@@ -30,7 +30,12 @@ export async function checkGcpSetup(ctx: CheckContext, signal: AbortSignal): Pro
   const call = { project: config.projectId };
   const options = () => clients.call(signal);
   // One look at a resource: missing → `missing`; anything else in Google's words.
-  const probe = async (variable: string, value: string, missing: string, request: () => Promise<unknown>): Promise<boolean> => {
+  const probe = async (
+    variable: string,
+    value: string,
+    missing: string,
+    request: () => Promise<unknown>,
+  ): Promise<boolean> => {
     try {
       await withRetries(`checking ${variable}`, request, ctx.tuning, ctx.logger, signal);
       return true;
@@ -43,7 +48,9 @@ export async function checkGcpSetup(ctx: CheckContext, signal: AbortSignal): Pro
       } else if (isNotFound(f)) {
         problems.push(`${variable}=${value}: ${missing}`);
       } else if (isPermissionDenied(f)) {
-        problems.push(`${variable}=${value}: ${ctx.auth} may not read it (${f.permission ?? "permission denied"}): ${describeFailure(f)}`);
+        problems.push(
+          `${variable}=${value}: ${ctx.auth} may not read it (${f.permission ?? "permission denied"}): ${describeFailure(f)}`,
+        );
       } else {
         problems.push(`${variable}=${value}: ${explainGceError(err, `checking ${variable}`, ctx.auth).message}`);
       }
@@ -51,24 +58,42 @@ export async function checkGcpSetup(ctx: CheckContext, signal: AbortSignal): Pro
     }
   };
 
-  const zoneOk = await probe("GCP_ZONE", config.zone, `no such zone in project ${config.projectId}`, () => clients.zones.get({ ...call, zone: config.zone }, options()));
+  const zoneOk = await probe("GCP_ZONE", config.zone, `no such zone in project ${config.projectId}`, () =>
+    clients.zones.get({ ...call, zone: config.zone }, options()),
+  );
   const [, networkName] = /\/global\/networks\/(.+)$/.exec(config.network) ?? [];
   const networkProject = config.network.split("/")[1] ?? config.projectId;
   const checks: Array<Promise<unknown>> = [
-    probe("GCP_NETWORK", config.network, "network not found", () => clients.networks.get({ project: networkProject, network: networkName ?? "" }, options())),
-    probe("PODVM_IMAGE_NAME", config.image.path, config.image.kind === "family" ? "no image in that family" : "image not found", () =>
-      config.image.kind === "family"
-        ? clients.images.getFromFamily({ project: config.image.project, family: config.image.family }, options())
-        : clients.images.get({ project: config.image.project, image: config.image.name }, options()),
+    probe("GCP_NETWORK", config.network, "network not found", () =>
+      clients.networks.get({ project: networkProject, network: networkName ?? "" }, options()),
+    ),
+    probe(
+      "PODVM_IMAGE_NAME",
+      config.image.path,
+      config.image.kind === "family" ? "no image in that family" : "image not found",
+      () =>
+        config.image.kind === "family"
+          ? clients.images.getFromFamily({ project: config.image.project, family: config.image.family }, options())
+          : clients.images.get({ project: config.image.project, image: config.image.name }, options()),
     ),
     probe("GCP_ZONE", config.zone, "the credential may not list instances here", () =>
-      clients.instances.list({ ...call, zone: config.zone, maxResults: 1, filter: `labels.${OWNER_KEYS.cluster}:*` }, options()),
+      clients.instances.list(
+        { ...call, zone: config.zone, maxResults: 1, filter: `labels.${OWNER_KEYS.cluster}:*` },
+        options(),
+      ),
     ),
   ];
   const subnetwork = config.subnetwork;
   if (subnetwork !== undefined) {
     const [, subProject, , subRegion, , subName] = subnetwork.split("/");
-    checks.push(probe("GCP_SUBNETWORK", subnetwork, "subnetwork not found", () => clients.subnetworks.get({ project: subProject ?? "", region: subRegion ?? "", subnetwork: subName ?? "" }, options())));
+    checks.push(
+      probe("GCP_SUBNETWORK", subnetwork, "subnetwork not found", () =>
+        clients.subnetworks.get(
+          { project: subProject ?? "", region: subRegion ?? "", subnetwork: subName ?? "" },
+          options(),
+        ),
+      ),
+    );
   }
   await Promise.all(checks);
 
@@ -78,14 +103,20 @@ export async function checkGcpSetup(ctx: CheckContext, signal: AbortSignal): Pro
       catalog = await ctx.catalog.all(signal);
     });
     if (catalog !== undefined) {
-      if (!catalog.has(config.machineType)) problems.push(`GCP_MACHINE_TYPE=${config.machineType}: zone ${config.zone} offers no such machine type`);
+      if (!catalog.has(config.machineType))
+        problems.push(`GCP_MACHINE_TYPE=${config.machineType}: zone ${config.zone} offers no such machine type`);
       const unknown = config.instanceTypes.filter((t) => !catalog!.has(t));
-      if (unknown.length > 0) problems.push(`GCP_INSTANCE_TYPES=${config.instanceTypes.join(",")}: zone ${config.zone} offers no machine type ${unknown.join(", ")}`);
+      if (unknown.length > 0)
+        problems.push(
+          `GCP_INSTANCE_TYPES=${config.instanceTypes.join(",")}: zone ${config.zone} offers no machine type ${unknown.join(", ")}`,
+        );
     }
   }
   const ct = config.confidentialType;
   if (ct !== undefined) {
-    const plain = [...new Set([config.machineType, ...config.instanceTypes])].filter((t) => !supportsConfidential(t, ct));
+    const plain = [...new Set([config.machineType, ...config.instanceTypes])].filter(
+      (t) => !supportsConfidential(t, ct),
+    );
     if (plain.length > 0) {
       problems.push(
         `GCP_CONFIDENTIAL_TYPE=${ct}: machine type ${plain.join(", ")} cannot run it (${ct} runs on ${familiesFor(ct).join(", ")}); set GCP_MACHINE_TYPE/GCP_INSTANCE_TYPES to such types or DISABLECVM=true`,
@@ -97,10 +128,14 @@ export async function checkGcpSetup(ctx: CheckContext, signal: AbortSignal): Pro
     try {
       const [img] =
         config.image.kind === "family"
-          ? await clients.images.getFromFamily({ project: config.image.project, family: config.image.family }, options())
+          ? await clients.images.getFromFamily(
+              { project: config.image.project, family: config.image.family },
+              options(),
+            )
           : await clients.images.get({ project: config.image.project, image: config.image.name }, options());
       const need = Number(img.diskSizeGb ?? 0);
-      if (need > config.rootVolumeSizeGiB) problems.push(`ROOT_VOLUME_SIZE=${config.rootVolumeSizeGiB}: the image needs a disk of at least ${need} GiB`);
+      if (need > config.rootVolumeSizeGiB)
+        problems.push(`ROOT_VOLUME_SIZE=${config.rootVolumeSizeGiB}: the image needs a disk of at least ${need} GiB`);
     } catch {
       // reported above as an image problem
     }

@@ -36,7 +36,9 @@ describe("NoCloud cidata image", () => {
     const { stdout: listing } = await run("mdir", ["-i", file, "-b", "::"]);
     expect(listing.split("\n").filter(Boolean).sort()).toEqual(["::/meta-data", "::/user-data"]);
     expect((await run("mtype", ["-i", file, "::user-data"])).stdout).toBe(userData);
-    expect((await run("mtype", ["-i", file, "::meta-data"])).stdout).toBe("instance-id: podvm-abc\nlocal-hostname: podvm-abc\n");
+    expect((await run("mtype", ["-i", file, "::meta-data"])).stdout).toBe(
+      "instance-id: podvm-abc\nlocal-hostname: podvm-abc\n",
+    );
   });
 
   it("carries large user-data across many clusters intact", async () => {
@@ -54,6 +56,11 @@ describe("NoCloud cidata image", () => {
 
   it("refuses names FAT cannot hold and duplicates", () => {
     expect(() => buildCidataImage([{ name: "a/b", content: Buffer.alloc(1) }])).toThrow(/seed file name/);
-    expect(() => buildCidataImage([{ name: "user-data", content: Buffer.alloc(1) }, { name: "USER-DATA", content: Buffer.alloc(1) }])).toThrow(/twice/);
+    expect(() =>
+      buildCidataImage([
+        { name: "user-data", content: Buffer.alloc(1) },
+        { name: "USER-DATA", content: Buffer.alloc(1) },
+      ]),
+    ).toThrow(/twice/);
   });
 });

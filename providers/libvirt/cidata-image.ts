@@ -28,7 +28,8 @@ export function noCloudFiles(instanceId: string, hostname: string, userData: str
 export function buildCidataImage(files: readonly SeedFile[], volumeId = 0x50504f44): Buffer {
   const names = new Set<string>();
   for (const f of files) {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(f.name)) throw new RangeError(`seed file name ${JSON.stringify(f.name)}: letters, digits, '.', '_' and '-' only`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(f.name))
+      throw new RangeError(`seed file name ${JSON.stringify(f.name)}: letters, digits, '.', '_' and '-' only`);
     if (names.has(f.name.toLowerCase())) throw new RangeError(`seed file ${f.name} given twice`);
     names.add(f.name.toLowerCase());
   }
@@ -40,11 +41,15 @@ export function buildCidataImage(files: readonly SeedFile[], volumeId = 0x50504f
   let sectorsPerCluster = 1;
   while (clustersFor(files, sectorsPerCluster) + 16 > FAT12_MAX_CLUSTERS) {
     sectorsPerCluster *= 2;
-    if (sectorsPerCluster > 64) throw new RangeError(`seed data of ${dataBytes} bytes is too large for the cidata volume`);
+    if (sectorsPerCluster > 64)
+      throw new RangeError(`seed data of ${dataBytes} bytes is too large for the cidata volume`);
   }
   const clusterBytes = sectorsPerCluster * SECTOR;
   // Room for the files plus slack, at least 1 MiB like common seed images.
-  const dataClusters = Math.min(FAT12_MAX_CLUSTERS, Math.max(clustersFor(files, sectorsPerCluster) + 16, Math.floor((1024 * 1024) / clusterBytes)));
+  const dataClusters = Math.min(
+    FAT12_MAX_CLUSTERS,
+    Math.max(clustersFor(files, sectorsPerCluster) + 16, Math.floor((1024 * 1024) / clusterBytes)),
+  );
   const fatSectors = Math.ceil(Math.ceil(((dataClusters + 2) * 3) / 2) / SECTOR);
   const rootSectors = (ROOT_ENTRIES * DIR_ENTRY) / SECTOR;
   const reserved = 1;
@@ -76,7 +81,8 @@ export function buildCidataImage(files: readonly SeedFile[], volumeId = 0x50504f
     writeShortEntry(root, slot++, short, first, f.content.length);
   });
   const fatBytes = fat.bytes();
-  for (let copy = 0; copy < 2; copy++) img.set(fatBytes.subarray(0, fatSectors * SECTOR), (reserved + copy * fatSectors) * SECTOR);
+  for (let copy = 0; copy < 2; copy++)
+    img.set(fatBytes.subarray(0, fatSectors * SECTOR), (reserved + copy * fatSectors) * SECTOR);
   return img;
 }
 
@@ -84,7 +90,10 @@ function clustersFor(files: readonly SeedFile[], sectorsPerCluster: number): num
   return files.reduce((n, f) => n + Math.ceil(f.content.length / (sectorsPerCluster * SECTOR)), 0);
 }
 
-function writeBootSector(img: Buffer, p: { sectorsPerCluster: number; reserved: number; fatSectors: number; totalSectors: number; volumeId: number }): void {
+function writeBootSector(
+  img: Buffer,
+  p: { sectorsPerCluster: number; reserved: number; fatSectors: number; totalSectors: number; volumeId: number },
+): void {
   img.set([0xeb, 0x3c, 0x90], 0);
   img.write("PEERPODS", 3, "ascii");
   img.writeUInt16LE(SECTOR, 11);

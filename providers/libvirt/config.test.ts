@@ -28,9 +28,16 @@ describe("libvirt provider configuration", () => {
   });
 
   it("takes upstream's LIBVIRT_ROOT_DISK_SIZE (0: the image's size) and LIBVIRT_CPUSET, refusing a malformed cpuset", () => {
-    expect(libvirtProviderConfig({ LIBVIRT_ROOT_DISK_SIZE: "12", LIBVIRT_CPUSET: "0-3,8,^2" })).toMatchObject({ rootDiskBytes: 12n * 1024n ** 3n, cpuset: "0-3,8,^2" });
-    expect(() => libvirtProviderConfig({ LIBVIRT_ROOT_DISK_SIZE: "-5" })).toThrow(/LIBVIRT_ROOT_DISK_SIZE="-5": expected an integer/);
-    expect(() => libvirtProviderConfig({ LIBVIRT_CPUSET: "all" })).toThrow(/LIBVIRT_CPUSET="all": expected a cpuset such as 0-3,8,\^2/);
+    expect(libvirtProviderConfig({ LIBVIRT_ROOT_DISK_SIZE: "12", LIBVIRT_CPUSET: "0-3,8,^2" })).toMatchObject({
+      rootDiskBytes: 12n * 1024n ** 3n,
+      cpuset: "0-3,8,^2",
+    });
+    expect(() => libvirtProviderConfig({ LIBVIRT_ROOT_DISK_SIZE: "-5" })).toThrow(
+      /LIBVIRT_ROOT_DISK_SIZE="-5": expected an integer/,
+    );
+    expect(() => libvirtProviderConfig({ LIBVIRT_CPUSET: "all" })).toThrow(
+      /LIBVIRT_CPUSET="all": expected a cpuset such as 0-3,8,\^2/,
+    );
   });
 
   it("reads every setting", () => {
@@ -61,7 +68,9 @@ describe("libvirt provider configuration", () => {
       consoleLogDir: undefined,
       efiFirmware: undefined,
     });
-    expect(libvirtProviderConfig({ LIBVIRT_EFI_FIRMWARE: "/usr/share/edk2/ovmf/OVMF_CODE.fd" }).efiFirmware).toBe("/usr/share/edk2/ovmf/OVMF_CODE.fd");
+    expect(libvirtProviderConfig({ LIBVIRT_EFI_FIRMWARE: "/usr/share/edk2/ovmf/OVMF_CODE.fd" }).efiFirmware).toBe(
+      "/usr/share/edk2/ovmf/OVMF_CODE.fd",
+    );
   });
 
   it("names every bad variable at once", () => {
@@ -85,7 +94,14 @@ describe("libvirt provider configuration", () => {
     // Field-level problems stop first; the cross-field ones are checked on valid fields.
     let second: unknown;
     try {
-      libvirtProviderConfig({ LIBVIRT_URI: "qemu+tls://host/system", LIBVIRT_POOL: "a/b", LIBVIRT_MEMORY: "8192", LIBVIRT_MAX_MEMORY: "4096", LIBVIRT_INITRD: "/boot/initrd.img", LIBVIRT_EFI_FIRMWARE: "OVMF.fd" });
+      libvirtProviderConfig({
+        LIBVIRT_URI: "qemu+tls://host/system",
+        LIBVIRT_POOL: "a/b",
+        LIBVIRT_MEMORY: "8192",
+        LIBVIRT_MAX_MEMORY: "4096",
+        LIBVIRT_INITRD: "/boot/initrd.img",
+        LIBVIRT_EFI_FIRMWARE: "OVMF.fd",
+      });
     } catch (e) {
       second = e;
     }

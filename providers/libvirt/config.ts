@@ -1,14 +1,24 @@
 // The libvirt provider's settings, under upstream's peer-pods-cm names (LIBVIRT_URI, _POOL,
 // _NET, _VOL_NAME, _CPU, _MEMORY, _EFI_FIRMWARE) plus the few this provider adds (limits, direct kernel
 // boot for development images, how long to wait for an address and for a clean shutdown).
-import { ConfigError, durationField, enumField, InvalidConfigError, intField, loadConfig, stringField, type ConfigOf } from "../../src/config/index.ts";
+import {
+  ConfigError,
+  durationField,
+  enumField,
+  InvalidConfigError,
+  intField,
+  loadConfig,
+  stringField,
+  type ConfigOf,
+} from "../../src/config/index.ts";
 import { LibvirtUriError, parseLibvirtUri } from "./rpc/index.ts";
 
 export const libvirtConfigSpec = Object.freeze({
   uri: stringField({
     env: "LIBVIRT_URI",
     default: "qemu:///system",
-    description: "libvirt connection URI: qemu:///system (local socket), qemu+unix:///system?socket=PATH, qemu+tcp://HOST/system, qemu+ssh://USER@HOST/system?keyfile=PATH&no_verify=1.",
+    description:
+      "libvirt connection URI: qemu:///system (local socket), qemu+unix:///system?socket=PATH, qemu+tcp://HOST/system, qemu+ssh://USER@HOST/system?keyfile=PATH&no_verify=1.",
   }),
   pool: stringField({
     env: "LIBVIRT_POOL",
@@ -23,7 +33,8 @@ export const libvirtConfigSpec = Object.freeze({
   volumeName: stringField({
     env: "LIBVIRT_VOL_NAME",
     default: "podvm.qcow2",
-    description: "Base volume (the peer-pod image podvm/build.sh makes, uploaded with peerpod-ctl image upload libvirt) in LIBVIRT_POOL; each VM's disk is a copy-on-write qcow2 over it. The pod's image annotation, when set, names another volume of the pool.",
+    description:
+      "Base volume (the peer-pod image podvm/build.sh makes, uploaded with peerpod-ctl image upload libvirt) in LIBVIRT_POOL; each VM's disk is a copy-on-write qcow2 over it. The pod's image annotation, when set, names another volume of the pool.",
   }),
   cpu: intField({
     env: "LIBVIRT_CPU",
@@ -57,12 +68,14 @@ export const libvirtConfigSpec = Object.freeze({
     env: "LIBVIRT_DOMAIN_TYPE",
     default: "auto",
     values: ["auto", "kvm", "qemu"] as const,
-    description: "kvm (hardware virtualisation), qemu (emulation, slow) or auto: kvm when the host's capabilities offer it.",
+    description:
+      "kvm (hardware virtualisation), qemu (emulation, slow) or auto: kvm when the host's capabilities offer it.",
   }),
   efiFirmware: stringField({
     env: "LIBVIRT_EFI_FIRMWARE",
     default: "/usr/share/OVMF/OVMF_CODE_4M.fd",
-    description: "UEFI firmware (code) on the libvirt host the base volume boots with (the podvm/ image boots by UEFI); its variable store comes from the matching VARS file and is deleted with the VM. \"none\": BIOS. Not used with LIBVIRT_KERNEL.",
+    description:
+      'UEFI firmware (code) on the libvirt host the base volume boots with (the podvm/ image boots by UEFI); its variable store comes from the matching VARS file and is deleted with the VM. "none": BIOS. Not used with LIBVIRT_KERNEL.',
   }),
   rootDiskSizeGiB: intField({
     env: "LIBVIRT_ROOT_DISK_SIZE",
@@ -70,7 +83,8 @@ export const libvirtConfigSpec = Object.freeze({
     default: "0",
     min: 0,
     max: 65536,
-    description: "Size of each peer VM's disk in GiB (a copy-on-write overlay, so it costs only what the VM writes); the base volume's size when that is larger, or when 0.",
+    description:
+      "Size of each peer VM's disk in GiB (a copy-on-write overlay, so it costs only what the VM writes); the base volume's size when that is larger, or when 0.",
   }),
   cpuset: stringField({
     env: "LIBVIRT_CPUSET",
@@ -78,7 +92,8 @@ export const libvirtConfigSpec = Object.freeze({
   }),
   kernel: stringField({
     env: "LIBVIRT_KERNEL",
-    description: "Direct kernel boot (development images): path of the kernel on the libvirt host; unset: the base volume boots itself.",
+    description:
+      "Direct kernel boot (development images): path of the kernel on the libvirt host; unset: the base volume boots itself.",
   }),
   initrd: stringField({
     env: "LIBVIRT_INITRD",
@@ -92,17 +107,20 @@ export const libvirtConfigSpec = Object.freeze({
     env: "LIBVIRT_ADDRESS_TIMEOUT",
     default: "5m",
     minMs: 1000,
-    description: "How long a new VM may take to get its address from the network's DHCP (within StartVM's own deadline).",
+    description:
+      "How long a new VM may take to get its address from the network's DHCP (within StartVM's own deadline).",
   }),
   shutdownGraceMs: durationField({
     env: "LIBVIRT_SHUTDOWN_GRACE",
     default: "10s",
-    description: "At delete, how long the VM may take to power off after an ACPI shutdown (releasing its DHCP lease) before it is destroyed; 0s destroys at once.",
+    description:
+      "At delete, how long the VM may take to power off after an ACPI shutdown (releasing its DHCP lease) before it is destroyed; 0s destroys at once.",
   }),
   consoleLogDir: stringField({
     env: "LIBVIRT_CONSOLE_LOG_DIR",
     default: "/var/log/libvirt/qemu",
-    description: "Folder on the libvirt host where each VM's serial console is logged (<vm>-console.log); \"none\" logs nothing.",
+    description:
+      'Folder on the libvirt host where each VM\'s serial console is logged (<vm>-console.log); "none" logs nothing.',
   }),
 });
 
@@ -143,12 +161,17 @@ const OBJECT_NAME = /^[^/\s\x00-\x1f][^/\x00-\x1f]{0,254}$/;
 export function libvirtProviderConfig(env: Readonly<Record<string, string | undefined>>): LibvirtProviderConfig {
   const c: ConfigOf<typeof libvirtConfigSpec> = loadConfig(libvirtConfigSpec, { env, argv: [] });
   const problems: ConfigError[] = [];
-  const bad = (variable: string, value: string, expected: string) => problems.push(new ConfigError({ variable, value, expected, source: "env" }));
+  const bad = (variable: string, value: string, expected: string) =>
+    problems.push(new ConfigError({ variable, value, expected, source: "env" }));
   try {
     parseLibvirtUri(c.uri);
   } catch (err) {
     if (!(err instanceof LibvirtUriError)) throw err;
-    bad("LIBVIRT_URI", c.uri, err.message.replace(/^libvirt URI "[^"]*": /, "a libvirt URI with a supported transport (unix, tcp, ssh): "));
+    bad(
+      "LIBVIRT_URI",
+      c.uri,
+      err.message.replace(/^libvirt URI "[^"]*": /, "a libvirt URI with a supported transport (unix, tcp, ssh): "),
+    );
   }
   for (const [variable, value] of [
     ["LIBVIRT_POOL", c.pool],
@@ -164,11 +187,19 @@ export function libvirtProviderConfig(env: Readonly<Record<string, string | unde
     if (c.cmdline !== undefined) bad("LIBVIRT_CMDLINE", c.cmdline, "unset unless LIBVIRT_KERNEL is set");
   } else {
     if (!c.kernel.startsWith("/")) bad("LIBVIRT_KERNEL", c.kernel, "an absolute path on the libvirt host");
-    if (c.initrd !== undefined && !c.initrd.startsWith("/")) bad("LIBVIRT_INITRD", c.initrd, "an absolute path on the libvirt host");
+    if (c.initrd !== undefined && !c.initrd.startsWith("/"))
+      bad("LIBVIRT_INITRD", c.initrd, "an absolute path on the libvirt host");
   }
-  if (c.efiFirmware !== "none" && !c.efiFirmware.startsWith("/")) bad("LIBVIRT_EFI_FIRMWARE", c.efiFirmware, 'an absolute path of UEFI firmware on the libvirt host, or "none" for BIOS');
-  if (!c.consoleLogDir.startsWith("/") && c.consoleLogDir !== "none") bad("LIBVIRT_CONSOLE_LOG_DIR", c.consoleLogDir, 'an absolute path on the libvirt host, or "none"');
-  if (c.cpuset !== undefined && !CPUSET.test(c.cpuset)) bad("LIBVIRT_CPUSET", c.cpuset, "a cpuset such as 0-3,8,^2 (CPU numbers, ranges, ^exclusions, comma-separated)");
+  if (c.efiFirmware !== "none" && !c.efiFirmware.startsWith("/"))
+    bad(
+      "LIBVIRT_EFI_FIRMWARE",
+      c.efiFirmware,
+      'an absolute path of UEFI firmware on the libvirt host, or "none" for BIOS',
+    );
+  if (!c.consoleLogDir.startsWith("/") && c.consoleLogDir !== "none")
+    bad("LIBVIRT_CONSOLE_LOG_DIR", c.consoleLogDir, 'an absolute path on the libvirt host, or "none"');
+  if (c.cpuset !== undefined && !CPUSET.test(c.cpuset))
+    bad("LIBVIRT_CPUSET", c.cpuset, "a cpuset such as 0-3,8,^2 (CPU numbers, ranges, ^exclusions, comma-separated)");
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return {
     uri: c.uri,

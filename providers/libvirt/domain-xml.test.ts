@@ -4,7 +4,11 @@ import { domainXml, randomMac, type DomainSpec } from "./domain-xml.ts";
 import { ownershipMetadataXml, parseOwnershipMetadata } from "./ownership-metadata.ts";
 import { overlayVolumeXml, parseVolumeXml } from "./volume-xml.ts";
 
-const marks = { owner: { sandboxId: "sb'1", node: "node<a>", cluster: 'c&"x"' }, token: "tok", mac: "52:54:00:01:02:03" };
+const marks = {
+  owner: { sandboxId: "sb'1", node: "node<a>", cluster: 'c&"x"' },
+  token: "tok",
+  mac: "52:54:00:01:02:03",
+};
 const spec: DomainSpec = {
   name: "podvm-abc",
   type: "qemu",
@@ -19,7 +23,8 @@ const spec: DomainSpec = {
   efiFirmware: undefined,
   consoleLog: "/var/log/libvirt/qemu/podvm-abc-console.log",
 };
-const parse = (xml: string) => new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@" }).parse(xml) as { domain: Record<string, any> };
+const parse = (xml: string) =>
+  new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@" }).parse(xml) as { domain: Record<string, any> };
 
 describe("peer VM domain XML", () => {
   it("describes disk, seed, NIC and size, and keeps every value intact through escaping", () => {
@@ -42,7 +47,14 @@ describe("peer VM domain XML", () => {
   });
 
   it("boots a kernel directly when told, and passes the host CPU through under KVM", () => {
-    const d = parse(domainXml({ ...spec, type: "kvm", consoleLog: undefined, kernelBoot: { kernel: "/k", initrd: "/i", cmdline: "console=ttyS0 a=<b>" } })).domain;
+    const d = parse(
+      domainXml({
+        ...spec,
+        type: "kvm",
+        consoleLog: undefined,
+        kernelBoot: { kernel: "/k", initrd: "/i", cmdline: "console=ttyS0 a=<b>" },
+      }),
+    ).domain;
     expect(d.os).toMatchObject({ kernel: "/k", initrd: "/i", cmdline: "console=ttyS0 a=<b>" });
     expect(d.os.boot).toBeUndefined();
     expect(d.cpu).toEqual({ "@mode": "host-passthrough" });
@@ -55,7 +67,13 @@ describe("peer VM domain XML", () => {
     expect(d.os.nvram).toEqual({ "@template": "/usr/share/OVMF/OVMF_VARS_4M.fd" });
     expect(d.os.boot).toEqual({ "@dev": "hd" });
     expect(parse(domainXml({ ...spec, efiFirmware: "/fw/edk2.bin" })).domain.os.nvram).toBe("");
-    const direct = parse(domainXml({ ...spec, efiFirmware: "/usr/share/OVMF/OVMF_CODE_4M.fd", kernelBoot: { kernel: "/k", initrd: undefined, cmdline: undefined } })).domain;
+    const direct = parse(
+      domainXml({
+        ...spec,
+        efiFirmware: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        kernelBoot: { kernel: "/k", initrd: undefined, cmdline: undefined },
+      }),
+    ).domain;
     expect(direct.os.loader).toBeUndefined();
     expect(parse(domainXml(spec)).domain.os.loader).toBeUndefined();
   });
@@ -65,7 +83,11 @@ describe("peer VM domain XML", () => {
   });
 
   it("pins the vCPUs to LIBVIRT_CPUSET when set", () => {
-    expect(parse(domainXml({ ...spec, cpuset: "0-3,^2" })).domain.vcpu).toEqual({ "#text": 2, "@placement": "static", "@cpuset": "0-3,^2" });
+    expect(parse(domainXml({ ...spec, cpuset: "0-3,^2" })).domain.vcpu).toEqual({
+      "#text": 2,
+      "@placement": "static",
+      "@cpuset": "0-3,^2",
+    });
     expect(parse(domainXml(spec)).domain.vcpu).toEqual({ "#text": 2, "@placement": "static" });
   });
 
@@ -91,9 +113,19 @@ describe("peer VM domain XML", () => {
 
 describe("volume XML", () => {
   it("backs the overlay with the base volume and reads capacities in any unit", () => {
-    expect(overlayVolumeXml("v.qcow2", { path: "/p/base.qcow2", format: "qcow2", capacityBytes: 10n ** 10n })).toContain("<backingStore><path>/p/base.qcow2</path><format type='qcow2'/></backingStore>");
-    expect(parseVolumeXml("<volume><capacity unit='bytes'>123</capacity><target><path>/a</path><format type='qcow2'/></target></volume>")).toEqual({ capacityBytes: 123n, format: "qcow2", path: "/a" });
-    expect(parseVolumeXml("<volume><capacity unit='GiB'>2</capacity><target/></volume>")).toEqual({ capacityBytes: 2n * 1024n ** 3n, format: "raw", path: undefined });
+    expect(
+      overlayVolumeXml("v.qcow2", { path: "/p/base.qcow2", format: "qcow2", capacityBytes: 10n ** 10n }),
+    ).toContain("<backingStore><path>/p/base.qcow2</path><format type='qcow2'/></backingStore>");
+    expect(
+      parseVolumeXml(
+        "<volume><capacity unit='bytes'>123</capacity><target><path>/a</path><format type='qcow2'/></target></volume>",
+      ),
+    ).toEqual({ capacityBytes: 123n, format: "qcow2", path: "/a" });
+    expect(parseVolumeXml("<volume><capacity unit='GiB'>2</capacity><target/></volume>")).toEqual({
+      capacityBytes: 2n * 1024n ** 3n,
+      format: "raw",
+      path: undefined,
+    });
     expect(() => parseVolumeXml("<pool/>")).toThrow(/without <volume>/);
   });
 });

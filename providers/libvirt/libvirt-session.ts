@@ -30,7 +30,8 @@ export class LibvirtSession {
         (c) => {
           this.logger.info({ uri: this.uri, via: c.description }, "connected to libvirt");
           void c.whenClosed().then(() => {
-            if (!this.closed) this.logger.warn({ uri: this.uri }, "libvirt connection closed; reconnecting at the next call");
+            if (!this.closed)
+              this.logger.warn({ uri: this.uri }, "libvirt connection closed; reconnecting at the next call");
           });
         },
         () => {
@@ -41,7 +42,10 @@ export class LibvirtSession {
     try {
       return await this.current!;
     } catch (err) {
-      throw new ProviderError(`cannot connect to libvirt at LIBVIRT_URI=${this.uri}: ${(err as Error).message}`, { retryable: true, cause: err });
+      throw new ProviderError(`cannot connect to libvirt at LIBVIRT_URI=${this.uri}: ${(err as Error).message}`, {
+        retryable: true,
+        cause: err,
+      });
     }
   }
 

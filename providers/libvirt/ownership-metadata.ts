@@ -27,7 +27,12 @@ export function ownershipMetadataXml(marks: VmMarks): string {
   return `<${METADATA_PREFIX}:vm xmlns:${METADATA_PREFIX}="${METADATA_NAMESPACE}" ${attrs}/>`;
 }
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "", removeNSPrefix: true, parseAttributeValue: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  removeNSPrefix: true,
+  parseAttributeValue: false,
+});
 
 /** Reads the marks back (from getDomainMetadata); undefined when they are incomplete. */
 export function parseOwnershipMetadata(xml: string): VmMarks | undefined {
@@ -45,6 +50,13 @@ export function parseOwnershipMetadata(xml: string): VmMarks | undefined {
   const cluster = get(OWNERSHIP_KEYS.cluster);
   const token = get("token");
   const mac = get("mac");
-  if (sandboxId === undefined || node === undefined || cluster === undefined || token === undefined || mac === undefined) return undefined;
+  if (
+    sandboxId === undefined ||
+    node === undefined ||
+    cluster === undefined ||
+    token === undefined ||
+    mac === undefined
+  )
+    return undefined;
   return { owner: { sandboxId, node, cluster }, token, mac };
 }

@@ -4,14 +4,35 @@
 // for its DHCP lease. Whatever step a crash interrupts, a domain with our marks exists, so
 // reconciliation finds it and deleteVm removes domain and volumes by name.
 import type { Logger } from "pino";
-import { ProviderError, type CreateVmRequest, type Ownership, type Provider, type ResourceRequest, type VmInstance } from "../provider.ts";
+import {
+  ProviderError,
+  type CreateVmRequest,
+  type Ownership,
+  type Provider,
+  type ResourceRequest,
+  type VmInstance,
+} from "../provider.ts";
 import { buildCidataImage, noCloudFiles } from "./cidata-image.ts";
 import type { LibvirtProviderConfig } from "./config.ts";
 import { domainXml, randomMac } from "./domain-xml.ts";
 import { explainLibvirtError } from "./explain-error.ts";
 import { LibvirtSession } from "./libvirt-session.ts";
 import { METADATA_NAMESPACE, parseOwnershipMetadata, type VmMarks } from "./ownership-metadata.ts";
-import { hasCode, isNotFound, ErrorCode, MetadataType, ShutdownFlags, UndefineFlags, uuidBytes, uuidString, type DomainRef, type LibvirtClient, type NetworkRef, type StoragePoolRef, type StorageVolRef } from "./rpc/index.ts";
+import {
+  hasCode,
+  isNotFound,
+  ErrorCode,
+  MetadataType,
+  ShutdownFlags,
+  UndefineFlags,
+  uuidBytes,
+  uuidString,
+  type DomainRef,
+  type LibvirtClient,
+  type NetworkRef,
+  type StoragePoolRef,
+  type StorageVolRef,
+} from "./rpc/index.ts";
 import { overlayVolumeXml, parseVolumeXml, rawVolumeXml, vmVolumeNames } from "./volume-xml.ts";
 import { waitForLease } from "./wait-for-lease.ts";
 import { ANNOTATIONS } from "../../src/kata/annotations.ts";
@@ -22,7 +43,8 @@ export interface LibvirtProviderOptions {
   readonly leasePollMs?: number;
 }
 
-const UNDEFINE_ALL = UndefineFlags.managedSave | UndefineFlags.snapshotsMetadata | UndefineFlags.nvram | UndefineFlags.checkpointsMetadata;
+const UNDEFINE_ALL =
+  UndefineFlags.managedSave | UndefineFlags.snapshotsMetadata | UndefineFlags.nvram | UndefineFlags.checkpointsMetadata;
 
 export class LibvirtProvider implements Provider {
   readonly name = "libvirt";
@@ -42,7 +64,8 @@ export class LibvirtProvider implements Provider {
   async check(signal: AbortSignal): Promise<void> {
     const client = await this.session.client(signal);
     const problems: string[] = [];
-    const collect = (p: Promise<unknown>) => p.catch((err: unknown) => problems.push((explainLibvirtError(err, "check", signal) as Error).message));
+    const collect = (p: Promise<unknown>) =>
+      p.catch((err: unknown) => problems.push((explainLibvirtError(err, "check", signal) as Error).message));
     await Promise.all([
       collect(
         (async () => {
@@ -54,10 +77,18 @@ export class LibvirtProvider implements Provider {
       collect(this.resolveDomainType(client, signal)),
     ]);
     if (problems.length > 0) {
-      throw new ProviderError(`libvirt provider check failed (LIBVIRT_URI=${this.config.uri}):\n${problems.map((p) => `  ${p}`).join("\n")}`);
+      throw new ProviderError(
+        `libvirt provider check failed (LIBVIRT_URI=${this.config.uri}):\n${problems.map((p) => `  ${p}`).join("\n")}`,
+      );
     }
     this.logger.info(
-      { uri: this.config.uri, pool: this.config.pool, volume: this.config.volumeName, network: this.config.network, domainType: await this.resolveDomainType(client, signal) },
+      {
+        uri: this.config.uri,
+        pool: this.config.pool,
+        volume: this.config.volumeName,
+        network: this.config.network,
+        domainType: await this.resolveDomainType(client, signal),
+      },
       "libvirt provider ready",
     );
   }
@@ -82,7 +113,10 @@ export class LibvirtProvider implements Provider {
     let marks: VmMarks | undefined;
     if (dom !== undefined) {
       marks = await step("domain metadata", () => this.marksOf(client, dom!, signal));
-      if (marks === undefined) throw new ProviderError(`a domain named ${req.name} already exists on ${this.config.uri} without the daemon's ownership metadata: it is left alone; remove or rename it`);
+      if (marks === undefined)
+        throw new ProviderError(
+          `a domain named ${req.name} already exists on ${this.config.uri} without the daemon's ownership metadata: it is left alone; remove or rename it`,
+        );
       if (marks.token === req.token) {
         log.info({ vmId: uuidString(dom.uuid) }, "found the domain an earlier attempt defined");
       } else {
@@ -115,14 +149,20 @@ export class LibvirtProvider implements Provider {
         consoleLog: this.consoleLog(req.name),
       });
       dom = await step("define domain", () => client.defineDomainXml(xml, 0, signal));
-      log.info({ vmId: uuidString(dom!.uuid), type, vcpus: size.vcpus, memoryMiB: size.memoryMiB, mac: marks.mac }, "domain defined");
+      log.info(
+        { vmId: uuidString(dom!.uuid), type, vcpus: size.vcpus, memoryMiB: size.memoryMiB, mac: marks.mac },
+        "domain defined",
+      );
     }
     const domain = dom;
     const active = await step("domain state", () => client.isDomainActive(domain, signal));
     if (!active) {
       if ((await step("disk lookup", () => this.findVolume(client, pool, names.disk, signal))) === undefined) {
-        const backing = base ?? (await step("base volume", () => this.baseVolume(client, pool, req.resources.image, signal)));
-        await step("create disk", () => client.createStorageVolXml(pool, overlayVolumeXml(names.disk, backing, this.config.rootDiskBytes), 0, signal));
+        const backing =
+          base ?? (await step("base volume", () => this.baseVolume(client, pool, req.resources.image, signal)));
+        await step("create disk", () =>
+          client.createStorageVolXml(pool, overlayVolumeXml(names.disk, backing, this.config.rootDiskBytes), 0, signal),
+        );
       }
       // The seed is written afresh each time: an upload a crash cut short must not be reused.
       await step("cidata volume", () => this.writeCidata(client, pool, names.cidata, req, signal));
@@ -145,7 +185,11 @@ export class LibvirtProvider implements Provider {
       ),
     );
     log.info({ address }, "peer VM has its address");
-    return this.instance(domain, marks, address, { domainType: type, vcpus: String(size.vcpus), memoryMiB: String(size.memoryMiB) });
+    return this.instance(domain, marks, address, {
+      domainType: type,
+      vcpus: String(size.vcpus),
+      memoryMiB: String(size.memoryMiB),
+    });
   }
 
   async deleteVm(vm: { readonly id: string | undefined; readonly name: string }, signal: AbortSignal): Promise<void> {
@@ -162,7 +206,10 @@ export class LibvirtProvider implements Provider {
     if (dom !== undefined) {
       names.add(dom.name);
       const marks = await step("domain metadata", () => this.marksOf(client, dom, signal));
-      if (marks === undefined) throw new ProviderError(`domain ${dom.name} on ${this.config.uri} carries no ownership metadata of the daemon: not deleting it`);
+      if (marks === undefined)
+        throw new ProviderError(
+          `domain ${dom.name} on ${this.config.uri} carries no ownership metadata of the daemon: not deleting it`,
+        );
       await step("stop domain", () => this.stopDomain(client, dom, signal));
       await step("undefine domain", () => this.undefine(client, dom, signal));
       this.logger.info({ vm: dom.name, vmId: uuidString(dom.uuid) }, "domain removed");
@@ -175,7 +222,8 @@ export class LibvirtProvider implements Provider {
       if (isNotFound(err)) return;
       throw explainLibvirtError(err, `storage pool for ${vm.name}`, signal);
     }
-    for (const name of names) await step("delete volumes", () => this.deleteVolumes(client, pool, vmVolumeNames(name), signal));
+    for (const name of names)
+      await step("delete volumes", () => this.deleteVolumes(client, pool, vmVolumeNames(name), signal));
   }
 
   async listOwnedVms(owner: Omit<Ownership, "sandboxId">, signal: AbortSignal): Promise<VmInstance[]> {
@@ -193,7 +241,10 @@ export class LibvirtProvider implements Provider {
           }
         }),
       );
-      const ours = marked.filter((m): m is { d: DomainRef; marks: VmMarks } => m.marks !== undefined && m.marks.owner.node === owner.node && m.marks.owner.cluster === owner.cluster);
+      const ours = marked.filter(
+        (m): m is { d: DomainRef; marks: VmMarks } =>
+          m.marks !== undefined && m.marks.owner.node === owner.node && m.marks.owner.cluster === owner.cluster,
+      );
       if (ours.length === 0) return [];
       const addresses = await this.leaseAddresses(client, signal);
       return ours.map(({ d, marks }) => this.instance(d, marks, addresses.get(marks.mac.toLowerCase()), {}));
@@ -207,16 +258,25 @@ export class LibvirtProvider implements Provider {
   }
 
   private size(r: ResourceRequest): { vcpus: number; memoryMiB: number } {
-    if (r.gpus !== undefined && r.gpus > 0) throw new ProviderError(`the pod asks for ${r.gpus} GPU(s); the libvirt provider attaches none`);
+    if (r.gpus !== undefined && r.gpus > 0)
+      throw new ProviderError(`the pod asks for ${r.gpus} GPU(s); the libvirt provider attaches none`);
     const vcpus = r.vcpus ?? this.config.cpu;
     const memoryMiB = r.memoryMiB ?? this.config.memoryMiB;
-    if (vcpus > this.config.maxCpu) throw new ProviderError(`the pod asks for ${vcpus} vCPUs (default_vcpus annotation); LIBVIRT_MAX_CPU allows ${this.config.maxCpu}`);
-    if (memoryMiB > this.config.maxMemoryMiB) throw new ProviderError(`the pod asks for ${memoryMiB} MiB (default_memory annotation); LIBVIRT_MAX_MEMORY allows ${this.config.maxMemoryMiB}`);
+    if (vcpus > this.config.maxCpu)
+      throw new ProviderError(
+        `the pod asks for ${vcpus} vCPUs (default_vcpus annotation); LIBVIRT_MAX_CPU allows ${this.config.maxCpu}`,
+      );
+    if (memoryMiB > this.config.maxMemoryMiB)
+      throw new ProviderError(
+        `the pod asks for ${memoryMiB} MiB (default_memory annotation); LIBVIRT_MAX_MEMORY allows ${this.config.maxMemoryMiB}`,
+      );
     return { vcpus, memoryMiB };
   }
 
   private consoleLog(vmName: string): string | undefined {
-    return this.config.consoleLogDir === undefined ? undefined : `${this.config.consoleLogDir.replace(/\/+$/, "")}/${vmName}-console.log`;
+    return this.config.consoleLogDir === undefined
+      ? undefined
+      : `${this.config.consoleLogDir.replace(/\/+$/, "")}/${vmName}-console.log`;
   }
 
   private async pool(client: LibvirtClient, signal: AbortSignal): Promise<StoragePoolRef> {
@@ -224,20 +284,38 @@ export class LibvirtProvider implements Provider {
     try {
       pool = await client.lookupStoragePoolByName(this.config.pool, signal);
     } catch (err) {
-      if (isNotFound(err)) throw new ProviderError(`LIBVIRT_POOL=${this.config.pool}: no storage pool of that name (virsh pool-list --all)`);
+      if (isNotFound(err))
+        throw new ProviderError(
+          `LIBVIRT_POOL=${this.config.pool}: no storage pool of that name (virsh pool-list --all)`,
+        );
       throw err;
     }
-    if (!(await client.isStoragePoolActive(pool, signal))) throw new ProviderError(`LIBVIRT_POOL=${this.config.pool}: the storage pool is not active (virsh pool-start ${this.config.pool})`);
+    if (!(await client.isStoragePoolActive(pool, signal)))
+      throw new ProviderError(
+        `LIBVIRT_POOL=${this.config.pool}: the storage pool is not active (virsh pool-start ${this.config.pool})`,
+      );
     return pool;
   }
 
-  private async baseVolume(client: LibvirtClient, pool: StoragePoolRef, image: string | undefined, signal: AbortSignal): Promise<{ path: string; format: string; capacityBytes: bigint }> {
+  private async baseVolume(
+    client: LibvirtClient,
+    pool: StoragePoolRef,
+    image: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ path: string; format: string; capacityBytes: bigint }> {
     const name = image ?? this.config.volumeName;
     const setting = image === undefined ? "LIBVIRT_VOL_NAME" : `annotation ${ANNOTATIONS.image}`;
     const vol = await this.findVolume(client, pool, name, signal);
-    if (vol === undefined) throw new ProviderError(`${setting}=${name}: no volume of that name in storage pool ${pool.name} (upload the peer-pod image: virsh vol-create-as ${pool.name} ${name} ... && virsh vol-upload)`);
+    if (vol === undefined)
+      throw new ProviderError(
+        `${setting}=${name}: no volume of that name in storage pool ${pool.name} (upload the peer-pod image: virsh vol-create-as ${pool.name} ${name} ... && virsh vol-upload)`,
+      );
     const facts = parseVolumeXml(await client.getStorageVolXml(vol, signal));
-    return { path: facts.path ?? (await client.getStorageVolPath(vol, signal)), format: facts.format, capacityBytes: facts.capacityBytes };
+    return {
+      path: facts.path ?? (await client.getStorageVolPath(vol, signal)),
+      format: facts.format,
+      capacityBytes: facts.capacityBytes,
+    };
   }
 
   private async network(client: LibvirtClient, signal: AbortSignal): Promise<NetworkRef> {
@@ -245,10 +323,14 @@ export class LibvirtProvider implements Provider {
     try {
       net = await client.lookupNetworkByName(this.config.network, signal);
     } catch (err) {
-      if (isNotFound(err)) throw new ProviderError(`LIBVIRT_NET=${this.config.network}: no network of that name (virsh net-list --all)`);
+      if (isNotFound(err))
+        throw new ProviderError(`LIBVIRT_NET=${this.config.network}: no network of that name (virsh net-list --all)`);
       throw err;
     }
-    if (!(await client.isNetworkActive(net, signal))) throw new ProviderError(`LIBVIRT_NET=${this.config.network}: the network is not active (virsh net-start ${this.config.network})`);
+    if (!(await client.isNetworkActive(net, signal)))
+      throw new ProviderError(
+        `LIBVIRT_NET=${this.config.network}: the network is not active (virsh net-start ${this.config.network})`,
+      );
     return net;
   }
 
@@ -260,7 +342,10 @@ export class LibvirtProvider implements Provider {
         const caps = await client.getCapabilities(signal);
         const x86 = /<arch name='x86_64'>[\s\S]*?<\/arch>/.exec(caps)?.[0] ?? "";
         const kvm = /<domain type='kvm'/.test(x86);
-        if (this.config.domainType === "kvm" && !kvm) throw new ProviderError("LIBVIRT_DOMAIN_TYPE=kvm: the libvirt host offers no KVM for x86_64 (is /dev/kvm there?); use qemu or auto");
+        if (this.config.domainType === "kvm" && !kvm)
+          throw new ProviderError(
+            "LIBVIRT_DOMAIN_TYPE=kvm: the libvirt host offers no KVM for x86_64 (is /dev/kvm there?); use qemu or auto",
+          );
         return kvm ? ("kvm" as const) : ("qemu" as const);
       })();
       this.domainType = attempt;
@@ -271,7 +356,12 @@ export class LibvirtProvider implements Provider {
     return this.domainType;
   }
 
-  private async findDomain(client: LibvirtClient, id: string | undefined, name: string, signal: AbortSignal): Promise<DomainRef | undefined> {
+  private async findDomain(
+    client: LibvirtClient,
+    id: string | undefined,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<DomainRef | undefined> {
     if (id !== undefined && /^[0-9a-fA-F-]{32,36}$/.test(id)) {
       const byId = await ignoreNotFound(client.lookupDomainByUuid(uuidBytes(id), signal));
       if (byId !== undefined) return byId;
@@ -284,18 +374,34 @@ export class LibvirtProvider implements Provider {
     return xml === undefined ? undefined : parseOwnershipMetadata(xml);
   }
 
-  private findVolume(client: LibvirtClient, pool: StoragePoolRef, name: string, signal: AbortSignal): Promise<StorageVolRef | undefined> {
+  private findVolume(
+    client: LibvirtClient,
+    pool: StoragePoolRef,
+    name: string,
+    signal: AbortSignal,
+  ): Promise<StorageVolRef | undefined> {
     return ignoreNotFound(client.lookupStorageVolByName(pool, name, signal));
   }
 
-  private async deleteVolumes(client: LibvirtClient, pool: StoragePoolRef, names: { disk: string; cidata: string }, signal: AbortSignal): Promise<void> {
+  private async deleteVolumes(
+    client: LibvirtClient,
+    pool: StoragePoolRef,
+    names: { disk: string; cidata: string },
+    signal: AbortSignal,
+  ): Promise<void> {
     for (const name of [names.disk, names.cidata]) {
       const vol = await this.findVolume(client, pool, name, signal);
       if (vol !== undefined) await ignoreNotFound(client.deleteStorageVol(vol, 0, signal));
     }
   }
 
-  private async writeCidata(client: LibvirtClient, pool: StoragePoolRef, name: string, req: CreateVmRequest, signal: AbortSignal): Promise<void> {
+  private async writeCidata(
+    client: LibvirtClient,
+    pool: StoragePoolRef,
+    name: string,
+    req: CreateVmRequest,
+    signal: AbortSignal,
+  ): Promise<void> {
     const image = buildCidataImage(noCloudFiles(req.name, req.name, req.userData));
     const old = await this.findVolume(client, pool, name, signal);
     if (old !== undefined) await ignoreNotFound(client.deleteStorageVol(old, 0, signal));
@@ -359,12 +465,18 @@ export class LibvirtProvider implements Provider {
     const net = await ignoreNotFound(client.lookupNetworkByName(this.config.network, signal));
     if (net === undefined) return out;
     for (const l of await client.getNetworkDhcpLeases(net, undefined, signal)) {
-      if (l.mac !== undefined && (l.type === 0 || !out.has(l.mac.toLowerCase()))) out.set(l.mac.toLowerCase(), l.ipAddress);
+      if (l.mac !== undefined && (l.type === 0 || !out.has(l.mac.toLowerCase())))
+        out.set(l.mac.toLowerCase(), l.ipAddress);
     }
     return out;
   }
 
-  private instance(dom: DomainRef, marks: VmMarks, address: string | undefined, details: Record<string, string>): VmInstance {
+  private instance(
+    dom: DomainRef,
+    marks: VmMarks,
+    address: string | undefined,
+    details: Record<string, string>,
+  ): VmInstance {
     return {
       id: uuidString(dom.uuid),
       name: dom.name,

@@ -23,7 +23,8 @@ export async function diskImageFacts(file: string): Promise<DiskImageFacts> {
     if (!st.isFile()) throw new Error(`${file}: not a regular file`);
     const head = Buffer.alloc(32);
     const { bytesRead } = await fh.read(head, 0, 32, 0);
-    if (bytesRead >= 32 && head.readUInt32BE(0) === QCOW2_MAGIC) return { format: "qcow2", virtualSize: head.readBigUInt64BE(24), fileSize: BigInt(st.size) };
+    if (bytesRead >= 32 && head.readUInt32BE(0) === QCOW2_MAGIC)
+      return { format: "qcow2", virtualSize: head.readBigUInt64BE(24), fileSize: BigInt(st.size) };
     if (st.size === 0) throw new Error(`${file}: empty`);
     return { format: "raw", virtualSize: BigInt(st.size), fileSize: BigInt(st.size) };
   } finally {
@@ -53,7 +54,10 @@ export async function uploadImage(client: LibvirtClient, r: UploadImageRequest):
   try {
     vol = await client.createStorageVolXml(pool, xml, 0, r.signal);
   } catch (err) {
-    if (hasCode(err, ErrorCode.storageVolExists)) throw new Error(`--name ${r.name}: pool ${r.pool} already has a volume of that name (virsh vol-delete --pool ${r.pool} ${r.name}, or pick another name)`);
+    if (hasCode(err, ErrorCode.storageVolExists))
+      throw new Error(
+        `--name ${r.name}: pool ${r.pool} already has a volume of that name (virsh vol-delete --pool ${r.pool} ${r.name}, or pick another name)`,
+      );
     throw err;
   }
   try {

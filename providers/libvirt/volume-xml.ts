@@ -17,7 +17,11 @@ export function vmVolumeNames(vmName: string): { readonly disk: string; readonly
 
 /** The overlay is `sizeBytes` large (LIBVIRT_ROOT_DISK_SIZE), or the base's size when that is
  * larger: a disk smaller than its image would cut the image off. */
-export function overlayVolumeXml(name: string, base: { readonly path: string; readonly format: string; readonly capacityBytes: bigint }, sizeBytes = 0n): string {
+export function overlayVolumeXml(
+  name: string,
+  base: { readonly path: string; readonly format: string; readonly capacityBytes: bigint },
+  sizeBytes = 0n,
+): string {
   const capacity = sizeBytes > base.capacityBytes ? sizeBytes : base.capacityBytes;
   return [
     "<volume>",
@@ -39,7 +43,12 @@ export function rawVolumeXml(name: string, capacityBytes: number): string {
   ].join("\n");
 }
 
-const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: "@", parseTagValue: false, parseAttributeValue: false });
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  parseTagValue: false,
+  parseAttributeValue: false,
+});
 
 const UNITS: Readonly<Record<string, bigint>> = {
   b: 1n,
@@ -59,7 +68,9 @@ const UNITS: Readonly<Record<string, bigint>> = {
 };
 
 export function parseVolumeXml(xml: string): VolumeFacts {
-  const doc = parser.parse(xml) as { volume?: { capacity?: unknown; target?: { format?: { "@type"?: string }; path?: unknown } } };
+  const doc = parser.parse(xml) as {
+    volume?: { capacity?: unknown; target?: { format?: { "@type"?: string }; path?: unknown } };
+  };
   const vol = doc.volume;
   if (vol === undefined) throw new Error("volume description without <volume>");
   const cap = vol.capacity;

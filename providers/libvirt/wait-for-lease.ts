@@ -24,7 +24,10 @@ export async function waitForLease(client: LibvirtClient, w: LeaseWait, signal: 
     const lease = leases.find((l) => l.type === 0) ?? leases[0];
     if (lease !== undefined) return lease.ipAddress;
     if (!(await client.isDomainActive(w.domain, signal))) {
-      throw new ProviderError(`peer VM ${w.vmName} stopped while booting, before it got an address${w.consoleHint ? ` (console log: ${w.consoleHint})` : ""}`, { retryable: true });
+      throw new ProviderError(
+        `peer VM ${w.vmName} stopped while booting, before it got an address${w.consoleHint ? ` (console log: ${w.consoleHint})` : ""}`,
+        { retryable: true },
+      );
     }
     if (Date.now() >= deadline) {
       throw new ProviderError(

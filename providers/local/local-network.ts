@@ -45,7 +45,8 @@ export class LocalNetwork {
       });
     }
     const addrs = await ip(["-o", "addr", "show", "dev", bridge]);
-    if (!addrs.includes(` ${this.gateway}/24 `)) await ip(["addr", "add", `${this.gateway}/24`, "dev", bridge]).catch(ignoreExists);
+    if (!addrs.includes(` ${this.gateway}/24 `))
+      await ip(["addr", "add", `${this.gateway}/24`, "dev", bridge]).catch(ignoreExists);
     await ip(["link", "set", bridge, "up"]);
   }
 
@@ -56,13 +57,15 @@ export class LocalNetwork {
       await ip(["netns", "add", n.netns]).catch(ignoreExists);
       await this.serialized(async () => {
         await this.setUpBridge();
-        if (!(await linkExists(n.hostVeth))) await ip(["link", "add", n.hostVeth, "type", "veth", "peer", "name", n.peerVeth]);
+        if (!(await linkExists(n.hostVeth)))
+          await ip(["link", "add", n.hostVeth, "type", "veth", "peer", "name", n.peerVeth]);
         await ip(["link", "set", n.hostVeth, "master", this.config.bridge, "up"]);
       });
       if (await linkExists(n.peerVeth)) await ip(["link", "set", n.peerVeth, "netns", n.netns]);
       const inNs = (args: string[]) => ip(["-n", n.netns, ...args]);
       const links = await inNs(["-o", "link", "show"]);
-      if (links.includes(`${n.peerVeth}@`) || links.includes(`${n.peerVeth}:`)) await inNs(["link", "set", n.peerVeth, "name", "eth0"]);
+      if (links.includes(`${n.peerVeth}@`) || links.includes(`${n.peerVeth}:`))
+        await inNs(["link", "set", n.peerVeth, "name", "eth0"]);
       await inNs(["addr", "add", `${address}/24`, "dev", "eth0"]).catch(ignoreExists);
       await inNs(["link", "set", "eth0", "up"]);
       await inNs(["link", "set", "lo", "up"]);

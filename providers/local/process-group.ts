@@ -25,16 +25,25 @@ export async function findVmGroups(vmsDir: string, match: (m: VmMarks) => boolea
 
 /** The group `pgid` when its leader is alive and carries marks of `vmsDir` that `match`
  * accepts; undefined when the id is free or names another process (pids are reused). */
-export async function verifiedGroup(vmsDir: string, pgid: number, match: (m: VmMarks) => boolean): Promise<VmGroup | undefined> {
+export async function verifiedGroup(
+  vmsDir: string,
+  pgid: number,
+  match: (m: VmMarks) => boolean,
+): Promise<VmGroup | undefined> {
   const p = await markedProcess(pgid);
-  return p !== undefined && p.pgid === pgid && p.marks.vmsDir === vmsDir && match(p.marks) ? { pgid, marks: p.marks } : undefined;
+  return p !== undefined && p.pgid === pgid && p.marks.vmsDir === vmsDir && match(p.marks)
+    ? { pgid, marks: p.marks }
+    : undefined;
 }
 
 async function markedProcess(pid: number): Promise<{ pgid: number; marks: VmMarks } | undefined> {
   let environ: string;
   let stat: string;
   try {
-    [environ, stat] = await Promise.all([fs.readFile(`/proc/${pid}/environ`, "latin1"), fs.readFile(`/proc/${pid}/stat`, "latin1")]);
+    [environ, stat] = await Promise.all([
+      fs.readFile(`/proc/${pid}/environ`, "latin1"),
+      fs.readFile(`/proc/${pid}/stat`, "latin1"),
+    ]);
   } catch {
     return undefined; // gone meanwhile, or not ours to read
   }
@@ -72,9 +81,18 @@ export async function stopVmGroups(groups: readonly VmGroup[], graceMs = 3000): 
   const left: VmGroup[] = [];
   for (const g of groups) {
     if (!isAlive(g.pgid)) continue;
-    const still = await verifiedGroup(g.marks.vmsDir, g.pgid, (m) => m.name === g.marks.name && m.token === g.marks.token);
+    const still = await verifiedGroup(
+      g.marks.vmsDir,
+      g.pgid,
+      (m) => m.name === g.marks.name && m.token === g.marks.token,
+    );
     // The leader may be gone while other members linger: look for the group by its marks.
-    const members = still !== undefined ? [still] : (await findVmGroups(g.marks.vmsDir, (m) => m.name === g.marks.name && m.token === g.marks.token)).filter((x) => x.pgid === g.pgid);
+    const members =
+      still !== undefined
+        ? [still]
+        : (await findVmGroups(g.marks.vmsDir, (m) => m.name === g.marks.name && m.token === g.marks.token)).filter(
+            (x) => x.pgid === g.pgid,
+          );
     left.push(...members);
   }
   for (const g of left) signal(g.pgid, "SIGKILL");

@@ -66,11 +66,15 @@ async function booted(address: string | undefined): Promise<void> {
 }
 
 const deadline = () => AbortSignal.timeout(30_000);
-const recordOf = async (name: string) => JSON.parse(await fs.readFile(path.join(dir, "vms", name, "vm.json"), "utf8")) as { pgid?: number };
+const recordOf = async (name: string) =>
+  JSON.parse(await fs.readFile(path.join(dir, "vms", name, "vm.json"), "utf8")) as { pgid?: number };
 
 beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "local-provider-"));
-  provider = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: path.join(dir, "vms") }, dir, false), pino({ level: "silent" }));
+  provider = new LocalProvider(
+    localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: path.join(dir, "vms") }, dir, false),
+    pino({ level: "silent" }),
+  );
   await provider.check();
 });
 
@@ -100,8 +104,14 @@ describe("local provider", () => {
 
   it("boots a VM with a name as long as the daemon makes in a folder as deep as the default LOCAL_VM_DIR", async () => {
     // /var/lib/cloud-api-adaptor/local-vms: its agent socket path passed the 107-byte limit.
-    const vmsDir = path.join(dir, "d".repeat(Math.max(1, "/var/lib/cloud-api-adaptor/local-vms".length - dir.length - 1)));
-    const deep = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, dir, false), pino({ level: "silent" }));
+    const vmsDir = path.join(
+      dir,
+      "d".repeat(Math.max(1, "/var/lib/cloud-api-adaptor/local-vms".length - dir.length - 1)),
+    );
+    const deep = new LocalProvider(
+      localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, dir, false),
+      pino({ level: "silent" }),
+    );
     const name = `podvm-${"p".repeat(30)}-12345678-0123456789abcdef`;
     expect(name).toHaveLength(62);
     const vm = await deep.createVm(request(name, "sb-long"), deadline());

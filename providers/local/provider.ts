@@ -5,7 +5,16 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../../src/util/atomic-file.ts";
-import { ownerText, ProviderError, sameOwner, type CreateVmRequest, type Ownership, type Provider, type VmInstance, type VmRef } from "../provider.ts";
+import {
+  ownerText,
+  ProviderError,
+  sameOwner,
+  type CreateVmRequest,
+  type Ownership,
+  type Provider,
+  type VmInstance,
+  type VmRef,
+} from "../provider.ts";
 import type { LocalProviderConfig } from "./config.ts";
 import { LocalNetwork } from "./local-network.ts";
 import { findVmGroups, stopVmGroups, verifiedGroup } from "./process-group.ts";
@@ -44,10 +53,15 @@ export class LocalProvider implements Provider {
     const dir = this.vmDir(req.name);
     const existing = await readVmRecord(dir);
     if (existing !== undefined && !sameOwner(existing.owner, req.owner)) {
-      throw new ProviderError(`local VM ${req.name} already exists and belongs to ${ownerText(existing.owner)}; it is left alone`);
+      throw new ProviderError(
+        `local VM ${req.name} already exists and belongs to ${ownerText(existing.owner)}; it is left alone`,
+      );
     }
     if (existing !== undefined) {
-      const own = existing.pgid === undefined ? undefined : await verifiedGroup(this.config.vmsDir, existing.pgid, (m) => m.name === req.name && m.token === req.token);
+      const own =
+        existing.pgid === undefined
+          ? undefined
+          : await verifiedGroup(this.config.vmsDir, existing.pgid, (m) => m.name === req.name && m.token === req.token);
       if (existing.token === req.token && own !== undefined) return toInstance(existing); // a retried create finds the VM the first attempt made
       await this.destroy(dir, existing, req.owner);
     }
@@ -78,7 +92,9 @@ export class LocalProvider implements Provider {
       signal.throwIfAborted();
       return toInstance(record);
     } catch (err) {
-      await this.destroy(dir, record, req.owner).catch((e: Error) => this.logger.error({ vm: req.name, err: e.message }, "local VM rollback failed"));
+      await this.destroy(dir, record, req.owner).catch((e: Error) =>
+        this.logger.error({ vm: req.name, err: e.message }, "local VM rollback failed"),
+      );
       throw err;
     }
   }
@@ -87,7 +103,10 @@ export class LocalProvider implements Provider {
     const dir = this.vmDir(vm.name);
     const record = await readVmRecord(dir);
     if (record !== undefined && !sameOwner(record.owner, vm.owner)) {
-      this.logger.warn({ vm: vm.name, owner: record.owner }, "local VM of that name belongs to another owner; left alone");
+      this.logger.warn(
+        { vm: vm.name, owner: record.owner },
+        "local VM of that name belongs to another owner; left alone",
+      );
       return;
     }
     await this.destroy(dir, record ?? { name: vm.name, pgid: undefined }, vm.owner);
@@ -111,7 +130,13 @@ export class LocalProvider implements Provider {
     // Running VMs without a record: a crash cut their folder short, or a rollback removed it.
     for (const g of await findVmGroups(this.config.vmsDir, (m) => ours(m.owner))) {
       if (out.some((v) => v.name === g.marks.name)) continue;
-      out.push({ id: String(g.pgid), name: g.marks.name, address: g.marks.address, owner: g.marks.owner, details: { network: "unrecorded" } });
+      out.push({
+        id: String(g.pgid),
+        name: g.marks.name,
+        address: g.marks.address,
+        owner: g.marks.owner,
+        details: { network: "unrecorded" },
+      });
     }
     return out;
   }
@@ -119,7 +144,8 @@ export class LocalProvider implements Provider {
   async close(): Promise<void> {}
 
   private vmDir(name: string): string {
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) throw new Error(`local provider: invalid VM name ${JSON.stringify(name)}`);
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name))
+      throw new Error(`local provider: invalid VM name ${JSON.stringify(name)}`);
     return path.join(this.config.vmsDir, name);
   }
 
@@ -127,12 +153,26 @@ export class LocalProvider implements Provider {
     const log = await fs.open(path.join(dir, "vm.log"), "a", 0o600);
     try {
       const node = process.execPath;
-      const args = [VM_MAIN, "--dir", dir, "--address", record.address, ...(this.config.vmTlsDir === undefined ? [] : ["--tls-dir", this.config.vmTlsDir])];
-      const [cmd, argv] = record.netns === undefined ? [node, args] : ["ip", ["netns", "exec", record.netns, node, ...args]];
+      const args = [
+        VM_MAIN,
+        "--dir",
+        dir,
+        "--address",
+        record.address,
+        ...(this.config.vmTlsDir === undefined ? [] : ["--tls-dir", this.config.vmTlsDir]),
+      ];
+      const [cmd, argv] =
+        record.netns === undefined ? [node, args] : ["ip", ["netns", "exec", record.netns, node, ...args]];
       // detached: a new session and process group, so the VM outlives the daemon and is
       // stopped as one group.
       // The marks go with the process from its first instruction, before its id is recorded.
-      const marks: VmMarks = { vmsDir: this.config.vmsDir, name: record.name, token: record.token, address: record.address, owner: record.owner };
+      const marks: VmMarks = {
+        vmsDir: this.config.vmsDir,
+        name: record.name,
+        token: record.token,
+        address: record.address,
+        owner: record.owner,
+      };
       const env = { ...process.env, [VM_MARKS_ENV]: marksEnvValue(marks) };
       const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", log.fd, log.fd], cwd: dir, env });
       const pid = await new Promise<number>((resolve, reject) => {
@@ -185,7 +225,8 @@ export class LocalProvider implements Provider {
     }
     // Loopback: 127.64.0.0/10, starting at a point derived from the VM folder, so daemons that
     // share a machine (tests, several nodes on one host) rarely probe the same addresses.
-    const start = createHash("sha256").update(path.join(this.config.vmsDir, name)).digest().readUInt32BE(0) % LOOPBACK_SPAN;
+    const start =
+      createHash("sha256").update(path.join(this.config.vmsDir, name)).digest().readUInt32BE(0) % LOOPBACK_SPAN;
     for (let k = 0; k < LOOPBACK_SPAN; k++) {
       const i = (start + k) % LOOPBACK_SPAN;
       const a = `127.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;

@@ -6,13 +6,21 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { startAgent } from "../../src/agent/index.ts";
 import { runForwarder } from "../../src/forwarder/index.ts";
-import { FORWARDER_CONFIG_PATH, parseBootConfig, parseCloudConfig, type CloudConfigFile } from "../../src/userdata/index.ts";
+import {
+  FORWARDER_CONFIG_PATH,
+  parseBootConfig,
+  parseCloudConfig,
+  type CloudConfigFile,
+} from "../../src/userdata/index.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { USER_DATA_FILE } from "./vm-record.ts";
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dir: { type: "string" }, address: { type: "string" }, "tls-dir": { type: "string" } } });
-  if (values.dir === undefined || values.address === undefined) throw new Error("usage: vm-main --dir DIR --address ADDRESS");
+  const { values } = parseArgs({
+    options: { dir: { type: "string" }, address: { type: "string" }, "tls-dir": { type: "string" } },
+  });
+  if (values.dir === undefined || values.address === undefined)
+    throw new Error("usage: vm-main --dir DIR --address ADDRESS");
   const dir = values.dir;
   const root = path.join(dir, "root");
   const logger = createLogger(process.env.LOG_LEVEL ?? "info", "local-vm").child({ vm: path.basename(dir) });
@@ -36,7 +44,13 @@ async function main(): Promise<void> {
     startAgent: (socketPath, netns) => startAgent({ socketPath, netns, logger }),
     ...(values["tls-dir"] === undefined
       ? {}
-      : { tlsFiles: { caCertFile: path.join(values["tls-dir"], "ca.crt"), certFile: path.join(values["tls-dir"], "tls.crt"), certKey: path.join(values["tls-dir"], "tls.key") } }),
+      : {
+          tlsFiles: {
+            caCertFile: path.join(values["tls-dir"], "ca.crt"),
+            certFile: path.join(values["tls-dir"], "tls.crt"),
+            certKey: path.join(values["tls-dir"], "tls.key"),
+          },
+        }),
     writeFile,
     logger,
   });

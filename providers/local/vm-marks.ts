@@ -28,9 +28,27 @@ export function marksFromEnviron(environ: string): VmMarks | undefined {
   try {
     const m = JSON.parse(entry.slice(prefix.length)) as Partial<VmMarks>;
     const o = m.owner;
-    if (typeof m.vmsDir !== "string" || typeof m.name !== "string" || typeof m.token !== "string" || typeof m.address !== "string") return undefined;
-    if (o === undefined || typeof o.sandboxId !== "string" || typeof o.node !== "string" || typeof o.cluster !== "string") return undefined;
-    return { vmsDir: m.vmsDir, name: m.name, token: m.token, address: m.address, owner: { sandboxId: o.sandboxId, node: o.node, cluster: o.cluster } };
+    if (
+      typeof m.vmsDir !== "string" ||
+      typeof m.name !== "string" ||
+      typeof m.token !== "string" ||
+      typeof m.address !== "string"
+    )
+      return undefined;
+    if (
+      o === undefined ||
+      typeof o.sandboxId !== "string" ||
+      typeof o.node !== "string" ||
+      typeof o.cluster !== "string"
+    )
+      return undefined;
+    return {
+      vmsDir: m.vmsDir,
+      name: m.name,
+      token: m.token,
+      address: m.address,
+      owner: { sandboxId: o.sandboxId, node: o.node, cluster: o.cluster },
+    };
   } catch {
     return undefined;
   }

@@ -12,7 +12,10 @@ let mixed: Vcsim; // a cluster and a standalone host
 const providers: VsphereProvider[] = [];
 
 beforeAll(async () => {
-  [single, mixed] = await Promise.all([startVcsim({ datastores: 2, vmFolder: "peerpods" }), startVcsim({ clusters: 1, clusterHosts: 2, hosts: 1 })]);
+  [single, mixed] = await Promise.all([
+    startVcsim({ datastores: 2, vmFolder: "peerpods" }),
+    startVcsim({ clusters: 1, clusterHosts: 2, hosts: 1 }),
+  ]);
 });
 afterAll(async () => {
   for (const p of providers) await p.close();
@@ -41,12 +44,25 @@ describe("vSphere start-up check", () => {
   });
 
   it("passes with every setting given explicitly", async () => {
-    const env = vsphereEnv(single, { GOVC_TEMPLATE: "podvm-template", GOVC_DATASTORE: "LocalDS_1", GOVC_FOLDER: "peerpods", GOVC_VCLUSTER: "DC0_C0", GOVC_HOST: "DC0_C0_H0" });
+    const env = vsphereEnv(single, {
+      GOVC_TEMPLATE: "podvm-template",
+      GOVC_DATASTORE: "LocalDS_1",
+      GOVC_FOLDER: "peerpods",
+      GOVC_VCLUSTER: "DC0_C0",
+      GOVC_HOST: "DC0_C0_H0",
+    });
     await provider(env).check(AbortSignal.timeout(15_000));
   });
 
   it("names every setting that names nothing, each with its value and path", async () => {
-    const err = await checkFailure(vsphereEnv(single, { GOVC_TEMPLATE: "no-template", GOVC_DATASTORE: "no-ds", GOVC_FOLDER: "no-folder", GOVC_VCLUSTER: "no-cluster" }));
+    const err = await checkFailure(
+      vsphereEnv(single, {
+        GOVC_TEMPLATE: "no-template",
+        GOVC_DATASTORE: "no-ds",
+        GOVC_FOLDER: "no-folder",
+        GOVC_VCLUSTER: "no-cluster",
+      }),
+    );
     expect(err.message).toContain(`GOVC_FOLDER=no-folder: no VM folder at inventory path "DC0/vm/no-folder"`);
     expect(err.message).toContain(`GOVC_TEMPLATE=no-template: no VM template at inventory path "DC0/vm/no-template"`);
     expect(err.message).toContain(`GOVC_DATASTORE=no-ds: no datastore at inventory path "DC0/datastore/no-ds"`);
@@ -66,12 +82,18 @@ describe("vSphere start-up check", () => {
 
   it("asks for GOVC_VCLUSTER or GOVC_HOST when the datacenter has several, and accepts either", async () => {
     const err = await checkFailure(vsphereEnv(mixed));
-    expect(err.message).toMatch(/GOVC_VCLUSTER and GOVC_HOST are unset and datacenter DC0 does not have exactly one cluster or host \(found: (DC0_C0, DC0_H0|DC0_H0, DC0_C0)\)/);
+    expect(err.message).toMatch(
+      /GOVC_VCLUSTER and GOVC_HOST are unset and datacenter DC0 does not have exactly one cluster or host \(found: (DC0_C0, DC0_H0|DC0_H0, DC0_C0)\)/,
+    );
     await provider(vsphereEnv(mixed, { GOVC_VCLUSTER: "DC0_C0" })).check(AbortSignal.timeout(15_000));
     await provider(vsphereEnv(mixed, { GOVC_HOST: "DC0_H0" })).check(AbortSignal.timeout(15_000));
-    await provider(vsphereEnv(mixed, { GOVC_VCLUSTER: "DC0_C0", GOVC_HOST: "DC0_C0_H1" })).check(AbortSignal.timeout(15_000));
+    await provider(vsphereEnv(mixed, { GOVC_VCLUSTER: "DC0_C0", GOVC_HOST: "DC0_C0_H1" })).check(
+      AbortSignal.timeout(15_000),
+    );
     const notInCluster = await checkFailure(vsphereEnv(mixed, { GOVC_VCLUSTER: "DC0_C0", GOVC_HOST: "DC0_H0" }));
-    expect(notInCluster.message).toContain(`GOVC_HOST=DC0_H0: no host of that cluster at inventory path "DC0/host/DC0_C0/DC0_H0"`);
+    expect(notInCluster.message).toContain(
+      `GOVC_HOST=DC0_H0: no host of that cluster at inventory path "DC0/host/DC0_C0/DC0_H0"`,
+    );
   });
 
   it("reports a refused login naming the user, not the password", async () => {
@@ -88,7 +110,9 @@ describe("vSphere start-up check", () => {
     expect(pinned.retryable).toBe(false);
     const unverified = await checkFailure(vsphereEnv(single, { GOVC_THUMBPRINT: undefined }));
     expect(unverified.message).toMatch(/TLS handshake .* failed/);
-    await provider(vsphereEnv(single, { GOVC_THUMBPRINT: undefined, GOVC_INSECURE: "true" })).check(AbortSignal.timeout(15_000));
+    await provider(vsphereEnv(single, { GOVC_THUMBPRINT: undefined, GOVC_INSECURE: "true" })).check(
+      AbortSignal.timeout(15_000),
+    );
   });
 
   it("reports an unreachable server as worth retrying, naming GOVC_URL", async () => {

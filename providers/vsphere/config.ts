@@ -1,13 +1,21 @@
 // The vSphere provider's settings, under the names govc and upstream's peer-pods-cm use.
 // Inventory names are resolved at start-up (see inventory.ts), not here.
-import { boolField, ConfigError, InvalidConfigError, loadConfig, stringField, type ConfigOf } from "../../src/config/index.ts";
+import {
+  boolField,
+  ConfigError,
+  InvalidConfigError,
+  loadConfig,
+  stringField,
+  type ConfigOf,
+} from "../../src/config/index.ts";
 import { normalizeThumbprint, type TlsTrust } from "./vim/index.ts";
 
 export const vsphereConfigSpec = Object.freeze({
   url: stringField({
     env: "GOVC_URL",
     required: true,
-    description: "vCenter SDK endpoint: a host name, https://host or https://host/sdk (govc's forms; credentials in it as user:password@ are accepted too).",
+    description:
+      "vCenter SDK endpoint: a host name, https://host or https://host/sdk (govc's forms; credentials in it as user:password@ are accepted too).",
   }),
   username: stringField({
     env: "GOVC_USERNAME",
@@ -26,7 +34,8 @@ export const vsphereConfigSpec = Object.freeze({
   template: stringField({
     env: "GOVC_TEMPLATE",
     default: "podvm-template",
-    description: "VM template peer VMs are cloned from: a name in the datacenter's VM folder, or a path below it (folder/name).",
+    description:
+      "VM template peer VMs are cloned from: a name in the datacenter's VM folder, or a path below it (folder/name).",
   }),
   datastore: stringField({
     env: "GOVC_DATASTORE",
@@ -34,24 +43,29 @@ export const vsphereConfigSpec = Object.freeze({
   }),
   folder: stringField({
     env: "GOVC_FOLDER",
-    description: "VM folder the clones go in (a path below the datacenter's VM folder); the datacenter's VM folder when unset.",
+    description:
+      "VM folder the clones go in (a path below the datacenter's VM folder); the datacenter's VM folder when unset.",
   }),
   cluster: stringField({
     env: "GOVC_VCLUSTER",
-    description: "Cluster whose resource pool runs the clones; when neither this nor GOVC_HOST is set, the datacenter must have exactly one cluster or host.",
+    description:
+      "Cluster whose resource pool runs the clones; when neither this nor GOVC_HOST is set, the datacenter must have exactly one cluster or host.",
   }),
   host: stringField({
     env: "GOVC_HOST",
-    description: "ESXi host that runs the clones (a standalone host, or a host of GOVC_VCLUSTER); see GOVC_VCLUSTER for the default.",
+    description:
+      "ESXi host that runs the clones (a standalone host, or a host of GOVC_VCLUSTER); see GOVC_VCLUSTER for the default.",
   }),
   thumbprint: stringField({
     env: "GOVC_THUMBPRINT",
-    description: "Pin vCenter's TLS certificate by its SHA-1 (govc's form, AB:CD:…) or SHA-256 thumbprint instead of checking its chain.",
+    description:
+      "Pin vCenter's TLS certificate by its SHA-1 (govc's form, AB:CD:…) or SHA-256 thumbprint instead of checking its chain.",
   }),
   insecure: boolField({
     env: "GOVC_INSECURE",
     default: "false",
-    description: "Accept any TLS certificate from vCenter (a warning is logged); for labs only, prefer GOVC_THUMBPRINT.",
+    description:
+      "Accept any TLS certificate from vCenter (a warning is logged); for labs only, prefer GOVC_THUMBPRINT.",
   }),
 });
 
@@ -93,19 +107,43 @@ export function vsphereProviderConfig(env: Readonly<Record<string, string | unde
   const c: ConfigOf<typeof vsphereConfigSpec> = loadConfig(vsphereConfigSpec, { env, argv: [] });
   const problems: ConfigError[] = [];
   const bad = (variable: string, value: string | undefined, expected: string, secret = false) =>
-    problems.push(new ConfigError(value === undefined ? { variable, expected, source: "missing", secret } : { variable, value, expected, source: "env", secret }));
+    problems.push(
+      new ConfigError(
+        value === undefined
+          ? { variable, expected, source: "missing", secret }
+          : { variable, value, expected, source: "env", secret },
+      ),
+    );
 
   const url = parseSdkUrl(c.url);
-  if (url === undefined) bad("GOVC_URL", shownUrl(c.url), "a host name or an http(s) URL such as https://vcenter.example.com/sdk");
+  if (url === undefined)
+    bad("GOVC_URL", shownUrl(c.url), "a host name or an http(s) URL such as https://vcenter.example.com/sdk");
   const username = c.username ?? (url?.username ? decodeURIComponent(url.username) : undefined);
   const password = c.password ?? (url?.password ? decodeURIComponent(url.password) : undefined);
-  if (url !== undefined && username === undefined) bad("GOVC_USERNAME", undefined, "required but not set (set GOVC_USERNAME, or put user:password@ in GOVC_URL)");
-  if (url !== undefined && password === undefined) bad("GOVC_PASSWORD", undefined, "required but not set (set GOVC_PASSWORD, or put user:password@ in GOVC_URL)", true);
+  if (url !== undefined && username === undefined)
+    bad("GOVC_USERNAME", undefined, "required but not set (set GOVC_USERNAME, or put user:password@ in GOVC_URL)");
+  if (url !== undefined && password === undefined)
+    bad(
+      "GOVC_PASSWORD",
+      undefined,
+      "required but not set (set GOVC_PASSWORD, or put user:password@ in GOVC_URL)",
+      true,
+    );
 
   let trust: TlsTrust = { mode: "verify" };
   if (c.thumbprint !== undefined) {
-    if (normalizeThumbprint(c.thumbprint) === undefined) bad("GOVC_THUMBPRINT", c.thumbprint, "a SHA-1 (40 hex digits, e.g. AB:CD:…) or SHA-256 (64 hex digits) certificate thumbprint");
-    else if (c.insecure) bad("GOVC_INSECURE", "true", "false when GOVC_THUMBPRINT is set (pinning and no check at all contradict each other)");
+    if (normalizeThumbprint(c.thumbprint) === undefined)
+      bad(
+        "GOVC_THUMBPRINT",
+        c.thumbprint,
+        "a SHA-1 (40 hex digits, e.g. AB:CD:…) or SHA-256 (64 hex digits) certificate thumbprint",
+      );
+    else if (c.insecure)
+      bad(
+        "GOVC_INSECURE",
+        "true",
+        "false when GOVC_THUMBPRINT is set (pinning and no check at all contradict each other)",
+      );
     else trust = { mode: "pin", thumbprint: c.thumbprint };
   } else if (c.insecure) {
     trust = { mode: "insecure" };

@@ -12,7 +12,15 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
-import { peerVms as listPeerVms, simClient, startLocalGuests, startVcsim, vsphereEnv, type LocalGuests, type Vcsim } from "../../test/support/vcsim.ts";
+import {
+  peerVms as listPeerVms,
+  simClient,
+  startLocalGuests,
+  startVcsim,
+  vsphereEnv,
+  type LocalGuests,
+  type Vcsim,
+} from "../../test/support/vcsim.ts";
 import type { CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
@@ -46,7 +54,11 @@ afterAll(async () => {
 const deadline = (ms = 20_000): AbortSignal => AbortSignal.timeout(ms);
 
 function provider(): VsphereProvider {
-  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim)), { logger: silent, taskPollMs: 100, addressPollMs: 100 });
+  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim)), {
+    logger: silent,
+    taskPollMs: 100,
+    addressPollMs: 100,
+  });
   providers.push(p);
   return p;
 }
@@ -76,7 +88,9 @@ async function killDuring(req: CreateVmRequest, message: string, afterMs = 250):
       messages.push(msg);
       if (msg === message) resolve();
     });
-    void exited.then(() => reject(new Error(`create process ended before "${message}": ${messages.join(" | ")}\n${stderr}`)));
+    void exited.then(() =>
+      reject(new Error(`create process ended before "${message}": ${messages.join(" | ")}\n${stderr}`)),
+    );
   });
   try {
     await reached;
@@ -94,7 +108,9 @@ async function vmNamed(name: string): Promise<MoRef | undefined> {
 }
 
 async function powerState(vm: MoRef): Promise<string | undefined> {
-  return readString((await retrieveObject(admin, vm, ["runtime.powerState"], deadline()))?.props.get("runtime.powerState"));
+  return readString(
+    (await retrieveObject(admin, vm, ["runtime.powerState"], deadline()))?.props.get("runtime.powerState"),
+  );
 }
 
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
@@ -185,7 +201,9 @@ describe("vSphere createVm after a crash", () => {
 
     const p = provider();
     const owned = await p.listOwnedVms(OWNER, deadline());
-    expect(owned.map((v) => [v.id, v.name, v.owner.sandboxId])).toEqual([[orphan.value, req.name, req.owner.sandboxId]]);
+    expect(owned.map((v) => [v.id, v.name, v.owner.sandboxId])).toEqual([
+      [orphan.value, req.name, req.owner.sandboxId],
+    ]);
     for (const v of owned) await p.deleteVm(v, deadline());
     await assertNothingLeft();
   });

@@ -8,7 +8,14 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForForwarder } from "../../src/proxy/wait-for-forwarder.ts";
 import { buildUserData } from "../../src/userdata/index.ts";
-import { simClient, startLocalGuests, startVcsim, vsphereEnv, type LocalGuests, type Vcsim } from "../../test/support/vcsim.ts";
+import {
+  simClient,
+  startLocalGuests,
+  startVcsim,
+  vsphereEnv,
+  type LocalGuests,
+  type Vcsim,
+} from "../../test/support/vcsim.ts";
 import { OWNERSHIP_KEYS, type CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
@@ -54,7 +61,11 @@ afterAll(async () => {
 });
 
 function provider(extra: Record<string, string | undefined> = {}): VsphereProvider {
-  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim, { ...ENV, ...extra })), { logger: silent, taskPollMs: 100, addressPollMs: 100 });
+  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim, { ...ENV, ...extra })), {
+    logger: silent,
+    taskPollMs: 100,
+    addressPollMs: 100,
+  });
   providers.push(p);
   return p;
 }
@@ -76,7 +87,12 @@ const deadline = (ms = 20_000): AbortSignal => AbortSignal.timeout(ms);
 /** Names of the VMs in the peerpods folder. */
 async function folderVms(): Promise<string[]> {
   const folder = (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!;
-  const found = await retrieveProperties(admin, [{ type: "VirtualMachine", pathSet: ["name"] }], [{ obj: folder, skip: true, selectSet: [{ name: "c", type: "Folder", path: "childEntity" }] }], deadline());
+  const found = await retrieveProperties(
+    admin,
+    [{ type: "VirtualMachine", pathSet: ["name"] }],
+    [{ obj: folder, skip: true, selectSet: [{ name: "c", type: "Folder", path: "childEntity" }] }],
+    deadline(),
+  );
   return found.map((o) => readString(o.props.get("name"))!).sort();
 }
 
@@ -93,7 +109,14 @@ async function foreignVm(name: string): Promise<MoRef> {
   const template = (await findByInventoryPath(admin, "DC0/vm/podvm-template", deadline()))!;
   const folder = (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!;
   const pool = (await findByInventoryPath(admin, "DC0/host/DC0_C0/Resources", deadline()))!;
-  const task = await cloneVm(admin, template, folder, name, { location: { pool }, template: false, powerOn: false }, deadline());
+  const task = await cloneVm(
+    admin,
+    template,
+    folder,
+    name,
+    { location: { pool }, template: false, powerOn: false },
+    deadline(),
+  );
   return readRef(await waitForTask(admin, task, "CloneVM_Task", deadline()))!;
 }
 
@@ -104,26 +127,44 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
     const req = vmRequest(1);
     const vm = await p.createVm(req, deadline());
 
-    expect(vm).toMatchObject({ name: "podvm-1", owner: req.owner, details: { powerState: "poweredOn", vcpus: "2", memoryMiB: "3000" } });
+    expect(vm).toMatchObject({
+      name: "podvm-1",
+      owner: req.owner,
+      details: { powerState: "poweredOn", vcpus: "2", memoryMiB: "3000" },
+    });
     const local = (await guests.local.listOwnedVms(OWNER)).find((l) => l.name === "podvm-1");
     expect(vm.address).toBe(local?.address);
     // The forwarder configured by the user-data relays to a live agent at that address.
     await waitForForwarder({ host: vm.address!, port: 15150, tls: undefined, signal: deadline() });
 
-    const found = (await retrieveObject(admin, { type: "VirtualMachine", value: vm.id }, ["config.extraConfig", "config.hardware.numCPU", "config.hardware.memoryMB", "datastore", "parent"], deadline()))!;
+    const found = (await retrieveObject(
+      admin,
+      { type: "VirtualMachine", value: vm.id },
+      ["config.extraConfig", "config.hardware.numCPU", "config.hardware.memoryMB", "datastore", "parent"],
+      deadline(),
+    ))!;
     const extra = readOptionValues(found.props.get("config.extraConfig"));
     expect(Buffer.from(extra.get("guestinfo.userdata")!, "base64").toString("utf8")).toBe(req.userData);
     expect(extra.get("guestinfo.userdata.encoding")).toBe("base64");
-    expect(JSON.parse(Buffer.from(extra.get("guestinfo.metadata")!, "base64").toString("utf8"))).toEqual({ "instance-id": "podvm-1", "local-hostname": "podvm-1" });
+    expect(JSON.parse(Buffer.from(extra.get("guestinfo.metadata")!, "base64").toString("utf8"))).toEqual({
+      "instance-id": "podvm-1",
+      "local-hostname": "podvm-1",
+    });
     expect(extra.get("guestinfo.metadata.encoding")).toBe("base64");
-    expect([extra.get(OWNERSHIP_KEYS.sandboxId), extra.get(OWNERSHIP_KEYS.node), extra.get(OWNERSHIP_KEYS.cluster)]).toEqual(["sandbox-1", "worker-1", "cluster-a"]);
+    expect([
+      extra.get(OWNERSHIP_KEYS.sandboxId),
+      extra.get(OWNERSHIP_KEYS.node),
+      extra.get(OWNERSHIP_KEYS.cluster),
+    ]).toEqual(["sandbox-1", "worker-1", "cluster-a"]);
     expect(extra.get("peerpods.create-token")).toBe("token-1");
     // The simulator ignores a clone spec's CPU and memory: these come from the explicit reconfigure.
     expect(readNumber(found.props.get("config.hardware.numCPU"))).toBe(2);
     expect(readNumber(found.props.get("config.hardware.memoryMB"))).toBe(3000);
     const datastore = (await findByInventoryPath(admin, "DC0/datastore/LocalDS_1", deadline()))!;
     expect(found.props.get("datastore")?.children.map((c) => c.text)).toEqual([datastore.value]);
-    expect(readRef(found.props.get("parent"))?.value).toBe((await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!.value);
+    expect(readRef(found.props.get("parent"))?.value).toBe(
+      (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!.value,
+    );
 
     // The same create again (a retry after a lost answer) finds the same VM.
     const again = await p.createVm(req, deadline());
@@ -131,7 +172,9 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
     expect(await folderVms()).toEqual(["podvm-1"]);
 
     // Listed for its node and cluster only.
-    expect((await p.listOwnedVms(OWNER, deadline())).map((v) => [v.id, v.name, v.address, v.owner])).toEqual([[vm.id, "podvm-1", vm.address, req.owner]]);
+    expect((await p.listOwnedVms(OWNER, deadline())).map((v) => [v.id, v.name, v.address, v.owner])).toEqual([
+      [vm.id, "podvm-1", vm.address, req.owner],
+    ]);
     expect(await p.listOwnedVms({ node: "worker-2", cluster: "cluster-a" }, deadline())).toEqual([]);
     expect(await p.listOwnedVms({ node: "worker-1", cluster: "cluster-b" }, deadline())).toEqual([]);
 
@@ -146,11 +189,21 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
 
   it("deletes by name when the create never returned an id, and keeps the template's size when none is asked", async () => {
     const p = provider();
-    const req = vmRequest(2, { resources: { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined } });
+    const req = vmRequest(2, {
+      resources: { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined },
+    });
     const vm = await p.createVm(req, deadline());
     const template = (await findByInventoryPath(admin, "DC0/vm/podvm-template", deadline()))!;
-    const size = (await retrieveObject(admin, template, ["config.hardware.numCPU", "config.hardware.memoryMB"], deadline()))!;
-    expect(vm.details).toMatchObject({ vcpus: readString(size.props.get("config.hardware.numCPU")), memoryMiB: readString(size.props.get("config.hardware.memoryMB")) });
+    const size = (await retrieveObject(
+      admin,
+      template,
+      ["config.hardware.numCPU", "config.hardware.memoryMB"],
+      deadline(),
+    ))!;
+    expect(vm.details).toMatchObject({
+      vcpus: readString(size.props.get("config.hardware.numCPU")),
+      memoryMiB: readString(size.props.get("config.hardware.memoryMB")),
+    });
     await p.deleteVm({ id: undefined, name: req.name }, deadline());
     expect(await folderVms()).toEqual([]);
   });
@@ -176,7 +229,9 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
       const started = Date.now();
       const err = await rejection(p.createVm(vmRequest(4), deadline(1500)));
       expect(Date.now() - started).toBeLessThan(5000);
-      expect(err.message).toContain("podvm-4 reported no IP address before the deadline: VMware Tools (open-vm-tools) must run");
+      expect(err.message).toContain(
+        "podvm-4 reported no IP address before the deadline: VMware Tools (open-vm-tools) must run",
+      );
       expect(err.retryable).toBe(true);
       await p.deleteVm({ id: undefined, name: "podvm-4" }, deadline());
       expect(await folderVms()).toEqual([]);

@@ -20,7 +20,12 @@ const RETRYABLE_FAULTS = new Set([
   "SystemError",
 ]);
 
-export function explainVimError(err: unknown, what: string, config: VsphereProviderConfig, signal: AbortSignal): ProviderError {
+export function explainVimError(
+  err: unknown,
+  what: string,
+  config: VsphereProviderConfig,
+  signal: AbortSignal,
+): ProviderError {
   if (err instanceof ProviderError) return err;
   if (signal.aborted) {
     return new ProviderError(`${what}: deadline reached`, { retryable: true, cause: err });
@@ -33,10 +38,16 @@ export function explainVimError(err: unknown, what: string, config: VsphereProvi
   }
   const where = `vCenter ${config.sdkUrl.origin}`;
   if (isFault(err, "InvalidLogin")) {
-    return new ProviderError(`${where} refused the login of GOVC_USERNAME=${config.username} (InvalidLogin): check GOVC_USERNAME and GOVC_PASSWORD`, { cause: err });
+    return new ProviderError(
+      `${where} refused the login of GOVC_USERNAME=${config.username} (InvalidLogin): check GOVC_USERNAME and GOVC_PASSWORD`,
+      { cause: err },
+    );
   }
   if (isFault(err, "NoPermission", "NotAuthenticated")) {
-    return new ProviderError(`${what}: ${err.message}: GOVC_USERNAME=${config.username} lacks a privilege (see the vSphere section of the README)`, { cause: err });
+    return new ProviderError(
+      `${what}: ${err.message}: GOVC_USERNAME=${config.username} lacks a privilege (see the vSphere section of the README)`,
+      { cause: err },
+    );
   }
   if (err instanceof VimFault) {
     return new ProviderError(`${what}: ${err.message}`, { retryable: RETRYABLE_FAULTS.has(err.faultName), cause: err });

@@ -8,7 +8,15 @@ import { peerVms, simClient, startVcsim, vsphereEnv, type Vcsim } from "../../te
 import type { CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
-import { cloneVm, destroyVm, findByInventoryPath, readRef, retrieveProperties, waitForTask, type VimClient } from "./vim/index.ts";
+import {
+  cloneVm,
+  destroyVm,
+  findByInventoryPath,
+  readRef,
+  retrieveProperties,
+  waitForTask,
+  type VimClient,
+} from "./vim/index.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
 
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
@@ -29,7 +37,11 @@ afterAll(async () => {
 const deadline = (ms = 15_000): AbortSignal => AbortSignal.timeout(ms);
 
 function provider(extra: Record<string, string | undefined> = {}): VsphereProvider {
-  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim, extra)), { logger: pino({ level: "silent" }), taskPollMs: 100, addressPollMs: 100 });
+  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim, extra)), {
+    logger: pino({ level: "silent" }),
+    taskPollMs: 100,
+    addressPollMs: 100,
+  });
   providers.push(p);
   return p;
 }
@@ -52,7 +64,9 @@ async function assertNoPeerVms(): Promise<void> {
 describe("vSphere createVm faults", () => {
   it("names a template that does not exist", async () => {
     const err = await rejection(provider({ GOVC_TEMPLATE: "podvm-template-v2" }).createVm(vmRequest(1), deadline()));
-    expect(err.message).toBe(`creating podvm-fault-1: GOVC_TEMPLATE=podvm-template-v2: no VM template at inventory path "DC0/vm/podvm-template-v2"`);
+    expect(err.message).toBe(
+      `creating podvm-fault-1: GOVC_TEMPLATE=podvm-template-v2: no VM template at inventory path "DC0/vm/podvm-template-v2"`,
+    );
     expect(err.retryable).toBe(false);
     await assertNoPeerVms();
   });
@@ -62,7 +76,21 @@ describe("vSphere createVm faults", () => {
     const template = (await findByInventoryPath(admin, "DC0/vm/podvm-template", deadline()))!;
     const folder = (await findByInventoryPath(admin, "DC0/vm", deadline()))!;
     const pool = (await findByInventoryPath(admin, "DC0/host/DC0_C0/Resources", deadline()))!;
-    const spare = readRef(await waitForTask(admin, await cloneVm(admin, template, folder, "spare-template", { location: { pool }, template: false, powerOn: false }, deadline()), "CloneVM_Task", deadline()))!;
+    const spare = readRef(
+      await waitForTask(
+        admin,
+        await cloneVm(
+          admin,
+          template,
+          folder,
+          "spare-template",
+          { location: { pool }, template: false, powerOn: false },
+          deadline(),
+        ),
+        "CloneVM_Task",
+        deadline(),
+      ),
+    )!;
     const p = provider({ GOVC_TEMPLATE: "spare-template" });
     // The first create resolves (and remembers) the template; without a guest it gives up soon.
     await rejection(p.createVm(vmRequest(2), deadline(800)));
@@ -72,7 +100,9 @@ describe("vSphere createVm faults", () => {
     const gone = await rejection(p.createVm(vmRequest(2), deadline()));
     expect(gone.message).toMatch(/^creating podvm-fault-2: CloneVM_Task: ManagedObjectNotFound/);
     const named = await rejection(p.createVm(vmRequest(2), deadline()));
-    expect(named.message).toContain(`GOVC_TEMPLATE=spare-template: no VM template at inventory path "DC0/vm/spare-template"`);
+    expect(named.message).toContain(
+      `GOVC_TEMPLATE=spare-template: no VM template at inventory path "DC0/vm/spare-template"`,
+    );
     await assertNoPeerVms();
   });
 
@@ -84,7 +114,11 @@ describe("vSphere createVm faults", () => {
 
   it("reports a refused login, for every call, without retrying it", async () => {
     const p = provider({ GOVC_PASSWORD: "not-the-password" });
-    for (const call of [p.createVm(vmRequest(4), deadline()), p.deleteVm({ id: undefined, name: "podvm-fault-4" }, deadline()), p.listOwnedVms(OWNER, deadline())]) {
+    for (const call of [
+      p.createVm(vmRequest(4), deadline()),
+      p.deleteVm({ id: undefined, name: "podvm-fault-4" }, deadline()),
+      p.listOwnedVms(OWNER, deadline()),
+    ]) {
       const err = await rejection(call);
       expect(err.message).toContain(`refused the login of GOVC_USERNAME=${sim.username} (InvalidLogin)`);
       expect(err.retryable).toBe(false);
@@ -94,7 +128,11 @@ describe("vSphere createVm faults", () => {
 
   it("reports an unreachable server as worth retrying", async () => {
     const p = provider({ GOVC_URL: "https://127.0.0.1:1/sdk" });
-    for (const call of [p.createVm(vmRequest(5), deadline()), p.deleteVm({ id: "vm-1", name: "podvm-fault-5" }, deadline()), p.listOwnedVms(OWNER, deadline())]) {
+    for (const call of [
+      p.createVm(vmRequest(5), deadline()),
+      p.deleteVm({ id: "vm-1", name: "podvm-fault-5" }, deadline()),
+      p.listOwnedVms(OWNER, deadline()),
+    ]) {
       const err = await rejection(call);
       expect(err.message).toContain("cannot reach https://127.0.0.1:1");
       expect(err.message).toContain("check GOVC_URL");
@@ -105,7 +143,12 @@ describe("vSphere createVm faults", () => {
 
   it("leaves the folder as it was", async () => {
     const folder = (await findByInventoryPath(admin, "DC0/vm", deadline()))!;
-    const vms = await retrieveProperties(admin, [{ type: "VirtualMachine", pathSet: ["name"] }], [{ obj: folder, skip: true, selectSet: [{ name: "c", type: "Folder", path: "childEntity" }] }], deadline());
+    const vms = await retrieveProperties(
+      admin,
+      [{ type: "VirtualMachine", pathSet: ["name"] }],
+      [{ obj: folder, skip: true, selectSet: [{ name: "c", type: "Folder", path: "childEntity" }] }],
+      deadline(),
+    );
     expect(vms.map((v) => v.props.get("name")?.text).sort()).toEqual(["podvm-template"]);
   });
 });

@@ -34,5 +34,9 @@ export function guestExtraConfig(name: string, token: string, owner: Ownership, 
 export function ownershipOf(extraConfig: ReadonlyMap<string, string>): Ownership | undefined {
   const sandboxId = extraConfig.get(OWNERSHIP_KEYS.sandboxId);
   if (sandboxId === undefined || sandboxId === "") return undefined;
-  return { sandboxId, node: extraConfig.get(OWNERSHIP_KEYS.node) ?? "", cluster: extraConfig.get(OWNERSHIP_KEYS.cluster) ?? "" };
+  return {
+    sandboxId,
+    node: extraConfig.get(OWNERSHIP_KEYS.node) ?? "",
+    cluster: extraConfig.get(OWNERSHIP_KEYS.cluster) ?? "",
+  };
 }

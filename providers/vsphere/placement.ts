@@ -3,7 +3,17 @@
 // or standalone host when neither GOVC_VCLUSTER nor GOVC_HOST is set (a template has no pool
 // of its own). Every name that does not resolve is reported, each with its variable.
 import type { VsphereProviderConfig } from "./config.ts";
-import { findByInventoryPath, readRef, readRefs, readString, retrieveObject, retrieveProperties, showRef, type MoRef, type VimClient } from "./vim/index.ts";
+import {
+  findByInventoryPath,
+  readRef,
+  readRefs,
+  readString,
+  retrieveObject,
+  retrieveProperties,
+  showRef,
+  type MoRef,
+  type VimClient,
+} from "./vim/index.ts";
 
 export interface Datacenter {
   readonly ref: MoRef;
@@ -50,7 +60,15 @@ function below(base: string, value: string): string {
   return value.startsWith("/") ? value.replace(/^\/+/, "") : `${base}/${value}`;
 }
 
-async function findTyped(client: VimClient, variable: string, value: string, path: string, types: readonly string[], what: string, signal: AbortSignal): Promise<MoRef> {
+async function findTyped(
+  client: VimClient,
+  variable: string,
+  value: string,
+  path: string,
+  types: readonly string[],
+  what: string,
+  signal: AbortSignal,
+): Promise<MoRef> {
   const ref = await findByInventoryPath(client, path, signal);
   if (ref === undefined || !types.includes(ref.type)) {
     const found = ref === undefined ? "" : ` (found a ${ref.type})`;
@@ -59,38 +77,82 @@ async function findTyped(client: VimClient, variable: string, value: string, pat
   return ref;
 }
 
-export async function resolveDatacenter(client: VimClient, config: VsphereProviderConfig, signal: AbortSignal): Promise<Datacenter> {
+export async function resolveDatacenter(
+  client: VimClient,
+  config: VsphereProviderConfig,
+  signal: AbortSignal,
+): Promise<Datacenter> {
   const path = config.datacenter.replace(/^\/+/, "");
   const ref = await findTyped(client, "GOVC_DATACENTER", config.datacenter, path, ["Datacenter"], "datacenter", signal);
   const dc = await retrieveObject(client, ref, ["vmFolder", "hostFolder"], signal);
   const vmFolder = readRef(dc?.props.get("vmFolder"));
   const hostFolder = readRef(dc?.props.get("hostFolder"));
-  if (vmFolder === undefined || hostFolder === undefined) throw new Error(`datacenter ${path} has no VM or host folder`);
+  if (vmFolder === undefined || hostFolder === undefined)
+    throw new Error(`datacenter ${path} has no VM or host folder`);
   return { ref, path, vmFolder, hostFolder };
 }
 
-export async function resolveVmFolder(client: VimClient, config: VsphereProviderConfig, dc: Datacenter, signal: AbortSignal): Promise<VmFolder> {
+export async function resolveVmFolder(
+  client: VimClient,
+  config: VsphereProviderConfig,
+  dc: Datacenter,
+  signal: AbortSignal,
+): Promise<VmFolder> {
   if (config.folder === undefined) return { ref: dc.vmFolder, path: `${dc.path}/vm` };
   const path = below(`${dc.path}/vm`, config.folder);
   return { ref: await findTyped(client, "GOVC_FOLDER", config.folder, path, ["Folder"], "VM folder", signal), path };
 }
 
-async function computeResource(client: VimClient, ref: MoRef, signal: AbortSignal): Promise<{ pool: MoRef | undefined; hosts: MoRef[] }> {
+async function computeResource(
+  client: VimClient,
+  ref: MoRef,
+  signal: AbortSignal,
+): Promise<{ pool: MoRef | undefined; hosts: MoRef[] }> {
   const found = await retrieveObject(client, ref, ["resourcePool", "host"], signal);
   return { pool: readRef(found?.props.get("resourcePool")), hosts: readRefs(found?.props.get("host")) };
 }
 
-async function resolvePool(client: VimClient, config: VsphereProviderConfig, dc: Datacenter, signal: AbortSignal): Promise<{ pool: MoRef; host: MoRef | undefined }> {
+async function resolvePool(
+  client: VimClient,
+  config: VsphereProviderConfig,
+  dc: Datacenter,
+  signal: AbortSignal,
+): Promise<{ pool: MoRef; host: MoRef | undefined }> {
   let pool: MoRef | undefined;
   let host: MoRef | undefined;
   if (config.cluster !== undefined) {
     const clusterPath = below(`${dc.path}/host`, config.cluster);
-    const cluster = await findTyped(client, "GOVC_VCLUSTER", config.cluster, clusterPath, ["ClusterComputeResource"], "cluster", signal);
+    const cluster = await findTyped(
+      client,
+      "GOVC_VCLUSTER",
+      config.cluster,
+      clusterPath,
+      ["ClusterComputeResource"],
+      "cluster",
+      signal,
+    );
     pool = (await computeResource(client, cluster, signal)).pool;
-    if (config.host !== undefined) host = await findTyped(client, "GOVC_HOST", config.host, below(clusterPath, config.host), ["HostSystem"], "host of that cluster", signal);
+    if (config.host !== undefined)
+      host = await findTyped(
+        client,
+        "GOVC_HOST",
+        config.host,
+        below(clusterPath, config.host),
+        ["HostSystem"],
+        "host of that cluster",
+        signal,
+      );
   } else if (config.host !== undefined) {
     // A standalone host is a ComputeResource holding one HostSystem of the same name.
-    const found = await findTyped(client, "GOVC_HOST", config.host, below(`${dc.path}/host`, config.host), ["ComputeResource", "HostSystem"], "standalone host", signal);
+    const found = await findTyped(
+      client,
+      "GOVC_HOST",
+      config.host,
+      below(`${dc.path}/host`, config.host),
+      ["ComputeResource", "HostSystem"],
+      "standalone host",
+      signal,
+    );
     if (found.type === "ComputeResource") {
       const cr = await computeResource(client, found, signal);
       pool = cr.pool;
@@ -116,12 +178,21 @@ async function resolvePool(client: VimClient, config: VsphereProviderConfig, dc:
     }
     pool = readRef(children[0]!.props.get("resourcePool"));
   }
-  if (pool === undefined) throw new PlacementProblem(config.cluster !== undefined ? "GOVC_VCLUSTER" : "GOVC_HOST", "the chosen cluster or host has no resource pool");
+  if (pool === undefined)
+    throw new PlacementProblem(
+      config.cluster !== undefined ? "GOVC_VCLUSTER" : "GOVC_HOST",
+      "the chosen cluster or host has no resource pool",
+    );
   return { pool, host };
 }
 
 /** Template, datastore and pool; throws PlacementProblems naming every one that is wrong. */
-export async function resolvePlacement(client: VimClient, config: VsphereProviderConfig, dc: Datacenter, signal: AbortSignal): Promise<Placement> {
+export async function resolvePlacement(
+  client: VimClient,
+  config: VsphereProviderConfig,
+  dc: Datacenter,
+  signal: AbortSignal,
+): Promise<Placement> {
   const problems: PlacementProblem[] = [];
   const attempt = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -132,11 +203,31 @@ export async function resolvePlacement(client: VimClient, config: VsphereProvide
       return undefined;
     }
   };
-  const template = await attempt(() => findTyped(client, "GOVC_TEMPLATE", config.template, below(`${dc.path}/vm`, config.template), ["VirtualMachine"], "VM template", signal));
+  const template = await attempt(() =>
+    findTyped(
+      client,
+      "GOVC_TEMPLATE",
+      config.template,
+      below(`${dc.path}/vm`, config.template),
+      ["VirtualMachine"],
+      "VM template",
+      signal,
+    ),
+  );
   const datastore =
     config.datastore === undefined
       ? undefined
-      : await attempt(() => findTyped(client, "GOVC_DATASTORE", config.datastore!, below(`${dc.path}/datastore`, config.datastore!), ["Datastore"], "datastore", signal));
+      : await attempt(() =>
+          findTyped(
+            client,
+            "GOVC_DATASTORE",
+            config.datastore!,
+            below(`${dc.path}/datastore`, config.datastore!),
+            ["Datastore"],
+            "datastore",
+            signal,
+          ),
+        );
   const pool = await attempt(() => resolvePool(client, config, dc, signal));
   if (problems.length > 0) throw new PlacementProblems(problems);
   return { template: template!, pool: pool!.pool, host: pool!.host, datastore };

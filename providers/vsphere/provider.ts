@@ -5,11 +5,27 @@
 // datasource; the address is the one VMware Tools reports.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import { OWNERSHIP_KEYS, ProviderError, type CreateVmRequest, type Ownership, type Provider, type VmInstance } from "../provider.ts";
+import {
+  OWNERSHIP_KEYS,
+  ProviderError,
+  type CreateVmRequest,
+  type Ownership,
+  type Provider,
+  type VmInstance,
+} from "../provider.ts";
 import type { VsphereProviderConfig } from "./config.ts";
 import { explainVimError } from "./explain-error.ts";
 import { guestExtraConfig } from "./guest-config.ts";
-import { PlacementProblem, PlacementProblems, resolveDatacenter, resolvePlacement, resolveVmFolder, type Datacenter, type Placement, type VmFolder } from "./placement.ts";
+import {
+  PlacementProblem,
+  PlacementProblems,
+  resolveDatacenter,
+  resolvePlacement,
+  resolveVmFolder,
+  type Datacenter,
+  type Placement,
+  type VmFolder,
+} from "./placement.ts";
 import {
   cloneVm,
   destroyVm,
@@ -97,15 +113,25 @@ export class VsphereProvider implements Provider {
     this.#taskWait = { maxPollMs: options.taskPollMs ?? 2000 };
     this.#addressPollMs = options.addressPollMs ?? 2000;
     this.#rollbackTimeoutMs = options.rollbackTimeoutMs ?? 60_000;
-    this.#client = new VimClient({ url: config.sdkUrl, username: config.username, password: config.password, trust: config.trust });
+    this.#client = new VimClient({
+      url: config.sdkUrl,
+      username: config.username,
+      password: config.password,
+      trust: config.trust,
+    });
     if (config.trust.mode === "insecure") {
-      this.#logger.warn({ url: config.sdkUrl.origin }, "GOVC_INSECURE is set: vCenter's TLS certificate is not checked; pin it with GOVC_THUMBPRINT instead");
+      this.#logger.warn(
+        { url: config.sdkUrl.origin },
+        "GOVC_INSECURE is set: vCenter's TLS certificate is not checked; pin it with GOVC_THUMBPRINT instead",
+      );
     }
     this.#site = remember(async (signal) => {
       const dc = await resolveDatacenter(this.#client, config, signal);
       return { dc, folder: await resolveVmFolder(this.#client, config, dc, signal) };
     });
-    this.#placement = remember(async (signal) => resolvePlacement(this.#client, config, (await this.#site.get(signal)).dc, signal));
+    this.#placement = remember(async (signal) =>
+      resolvePlacement(this.#client, config, (await this.#site.get(signal)).dc, signal),
+    );
   }
 
   async check(signal: AbortSignal): Promise<void> {
@@ -113,7 +139,9 @@ export class VsphereProvider implements Provider {
     try {
       const sc = await this.#client.serviceContent(signal);
       if (sc.apiType !== "VirtualCenter") {
-        throw new ProviderError(`GOVC_URL=${this.#config.sdkUrl.href} is ${sc.fullName || sc.apiType}, not vCenter: cloning from a template needs vCenter`);
+        throw new ProviderError(
+          `GOVC_URL=${this.#config.sdkUrl.href} is ${sc.fullName || sc.apiType}, not vCenter: cloning from a template needs vCenter`,
+        );
       }
       await this.#client.login(signal);
       this.#site.forget();
@@ -133,7 +161,14 @@ export class VsphereProvider implements Provider {
       });
       if (problems.length > 0) throw new PlacementProblems(problems);
       this.#logger.info(
-        { url: this.#config.sdkUrl.origin, server: sc.fullName, datacenter: dc.path, folder: folder!.path, template: placement!.template.value, pool: placement!.pool.value },
+        {
+          url: this.#config.sdkUrl.origin,
+          server: sc.fullName,
+          datacenter: dc.path,
+          folder: folder!.path,
+          template: placement!.template.value,
+          pool: placement!.pool.value,
+        },
         "vSphere provider ready",
       );
     } catch (err) {
@@ -159,14 +194,18 @@ export class VsphereProvider implements Provider {
           if (vm === undefined) {
             // The name is held by a clone still in progress: an earlier attempt's, whose task
             // outlived it. Wait until that VM shows, then reuse or replace it as above.
-            if (round >= MAX_CREATE_ROUNDS) throw new ProviderError(`the name ${req.name} in ${site.folder.path} stays taken`, { retryable: true });
+            if (round >= MAX_CREATE_ROUNDS)
+              throw new ProviderError(`the name ${req.name} in ${site.folder.path} stays taken`, { retryable: true });
             log.info("the name is taken by a clone still in progress; waiting for it");
             await this.waitForName(site.folder, req.name, signal);
             continue;
           }
           log.info({ vmId: vm.ref.value }, "cloned the template");
         } else {
-          log.info({ vmId: vm.ref.value, powerState: vm.powerState }, "found the VM an earlier attempt of this create made");
+          log.info(
+            { vmId: vm.ref.value, powerState: vm.powerState },
+            "found the VM an earlier attempt of this create made",
+          );
         }
         return await this.bootOrRollBack(vm, req, signal, log);
       }
@@ -186,7 +225,9 @@ export class VsphereProvider implements Provider {
       found ??= await this.findByName((await this.#site.get(signal)).folder, vm.name, signal);
       if (found === undefined) return;
       if (found.owner === undefined) {
-        throw new ProviderError(`VM ${vm.name} (${found.ref.value}) carries no ${OWNERSHIP_KEYS.sandboxId} mark: not deleting a VM the daemon did not make`);
+        throw new ProviderError(
+          `VM ${vm.name} (${found.ref.value}) carries no ${OWNERSHIP_KEYS.sandboxId} mark: not deleting a VM the daemon did not make`,
+        );
       }
       await this.remove(found.ref, signal);
       this.#logger.info({ vm: vm.name, vmId: found.ref.value }, "VM destroyed");
@@ -201,12 +242,24 @@ export class VsphereProvider implements Provider {
       const found = await retrieveProperties(
         this.#client,
         [{ type: "VirtualMachine", pathSet: VM_PROPERTIES }],
-        [{ obj: folder.ref, skip: true, selectSet: [{ name: "folders", type: "Folder", path: "childEntity", selectSet: ["folders"] }] }],
+        [
+          {
+            obj: folder.ref,
+            skip: true,
+            selectSet: [{ name: "folders", type: "Folder", path: "childEntity", selectSet: ["folders"] }],
+          },
+        ],
         signal,
       );
       return found
         .map(toVmView)
-        .filter((vm): vm is OwnedVm => vm.owner !== undefined && !vm.template && vm.owner.node === owner.node && vm.owner.cluster === owner.cluster)
+        .filter(
+          (vm): vm is OwnedVm =>
+            vm.owner !== undefined &&
+            !vm.template &&
+            vm.owner.node === owner.node &&
+            vm.owner.cluster === owner.cluster,
+        )
         .map(toVmInstance);
     } catch (err) {
       throw explainVimError(err, "listing peer VMs", this.#config, signal);
@@ -235,16 +288,25 @@ export class VsphereProvider implements Provider {
    * is an earlier create's leftover of the same sandbox; throws when it is not ours to touch. */
   private isFromThisCreate(vm: VmView, req: CreateVmRequest, folder: VmFolder): boolean {
     if (vm.owner === undefined) {
-      throw new ProviderError(`a VM named ${req.name} already exists in ${folder.path} without the ${OWNERSHIP_KEYS.sandboxId} mark; it was left alone: rename or remove it`);
+      throw new ProviderError(
+        `a VM named ${req.name} already exists in ${folder.path} without the ${OWNERSHIP_KEYS.sandboxId} mark; it was left alone: rename or remove it`,
+      );
     }
     if (vm.owner.sandboxId !== req.owner.sandboxId) {
-      throw new ProviderError(`a VM named ${req.name} in ${folder.path} belongs to sandbox ${vm.owner.sandboxId}, not ${req.owner.sandboxId}`);
+      throw new ProviderError(
+        `a VM named ${req.name} in ${folder.path} belongs to sandbox ${vm.owner.sandboxId}, not ${req.owner.sandboxId}`,
+      );
     }
     return vm.token === req.token && !vm.template;
   }
 
   /** Clones the template; undefined when the folder already holds the name. */
-  private async clone(folder: VmFolder, placement: Placement, req: CreateVmRequest, signal: AbortSignal): Promise<VmView | undefined> {
+  private async clone(
+    folder: VmFolder,
+    placement: Placement,
+    req: CreateVmRequest,
+    signal: AbortSignal,
+  ): Promise<VmView | undefined> {
     const config: VmConfigSpec = {
       numCPUs: req.resources.vcpus,
       memoryMB: memoryMB(req.resources.memoryMiB),
@@ -253,7 +315,14 @@ export class VsphereProvider implements Provider {
     const location = { datastore: placement.datastore, pool: placement.pool, host: placement.host };
     let ref: MoRef | undefined;
     try {
-      const task = await cloneVm(this.#client, placement.template, folder.ref, req.name, { location, template: false, config, powerOn: false }, signal);
+      const task = await cloneVm(
+        this.#client,
+        placement.template,
+        folder.ref,
+        req.name,
+        { location, template: false, config, powerOn: false },
+        signal,
+      );
       ref = readRef(await waitForTask(this.#client, task, "CloneVM_Task", signal, this.#taskWait));
     } catch (err) {
       if (isFault(err, "DuplicateName")) return undefined;
@@ -264,23 +333,36 @@ export class VsphereProvider implements Provider {
       }
       throw err;
     }
-    if (ref === undefined) throw new ProviderError(`CloneVM_Task for ${req.name} succeeded without naming the new VM`, { retryable: true });
+    if (ref === undefined)
+      throw new ProviderError(`CloneVM_Task for ${req.name} succeeded without naming the new VM`, { retryable: true });
     const content = await retrieveObject(this.#client, ref, VM_PROPERTIES, signal);
-    if (content === undefined) throw new ProviderError(`the clone ${req.name} (${ref.value}) vanished right after it was made`, { retryable: true });
+    if (content === undefined)
+      throw new ProviderError(`the clone ${req.name} (${ref.value}) vanished right after it was made`, {
+        retryable: true,
+      });
     return toVmView(content);
   }
 
   /** Until a VM of that name is visible in the folder (a clone in progress becomes one). */
   private async waitForName(folder: VmFolder, name: string, signal: AbortSignal): Promise<void> {
     try {
-      while ((await this.findByName(folder, name, signal)) === undefined) await sleep(this.#taskWait.maxPollMs ?? 2000, undefined, { signal });
+      while ((await this.findByName(folder, name, signal)) === undefined)
+        await sleep(this.#taskWait.maxPollMs ?? 2000, undefined, { signal });
     } catch (err) {
       if (!signal.aborted) throw err;
-      throw new ProviderError(`the name ${name} in ${folder.path} is held by something that never became a VM before the deadline`, { retryable: true, cause: err });
+      throw new ProviderError(
+        `the name ${name} in ${folder.path} is held by something that never became a VM before the deadline`,
+        { retryable: true, cause: err },
+      );
     }
   }
 
-  private async bootOrRollBack(vm: VmView, req: CreateVmRequest, signal: AbortSignal, log: Logger): Promise<VmInstance> {
+  private async bootOrRollBack(
+    vm: VmView,
+    req: CreateVmRequest,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<VmInstance> {
     try {
       return await this.boot(vm, req, signal, log);
     } catch (err) {
@@ -299,15 +381,31 @@ export class VsphereProvider implements Provider {
     if (vm.powerState !== "poweredOn") {
       // Explicitly: not every server applies a clone spec's CPU and memory.
       const spec: VmConfigSpec = {
-        numCPUs: req.resources.vcpus !== undefined && req.resources.vcpus !== vm.numCPU ? req.resources.vcpus : undefined,
-        memoryMB: req.resources.memoryMiB !== undefined && memoryMB(req.resources.memoryMiB) !== vm.memoryMB ? memoryMB(req.resources.memoryMiB) : undefined,
+        numCPUs:
+          req.resources.vcpus !== undefined && req.resources.vcpus !== vm.numCPU ? req.resources.vcpus : undefined,
+        memoryMB:
+          req.resources.memoryMiB !== undefined && memoryMB(req.resources.memoryMiB) !== vm.memoryMB
+            ? memoryMB(req.resources.memoryMiB)
+            : undefined,
       };
       if (spec.numCPUs !== undefined || spec.memoryMB !== undefined) {
-        await waitForTask(this.#client, await reconfigVm(this.#client, vm.ref, spec, signal), "ReconfigVM_Task", signal, this.#taskWait);
+        await waitForTask(
+          this.#client,
+          await reconfigVm(this.#client, vm.ref, spec, signal),
+          "ReconfigVM_Task",
+          signal,
+          this.#taskWait,
+        );
       }
       log.info({ vmId: vm.ref.value, vcpus: req.resources.vcpus, memoryMiB: req.resources.memoryMiB }, "powering on");
       try {
-        await waitForTask(this.#client, await powerOnVm(this.#client, vm.ref, signal), "PowerOnVM_Task", signal, this.#taskWait);
+        await waitForTask(
+          this.#client,
+          await powerOnVm(this.#client, vm.ref, signal),
+          "PowerOnVM_Task",
+          signal,
+          this.#taskWait,
+        );
       } catch (err) {
         // Powered on meanwhile (a power-on of a crashed attempt finishing): that is the goal.
         if (!isFault(err, "InvalidPowerState")) throw err;
@@ -321,10 +419,12 @@ export class VsphereProvider implements Provider {
     try {
       for (;;) {
         const content = await retrieveObject(this.#client, ref, VM_PROPERTIES, signal);
-        if (content === undefined) throw new ProviderError(`${name} was deleted while waiting for its address`, { retryable: true });
+        if (content === undefined)
+          throw new ProviderError(`${name} was deleted while waiting for its address`, { retryable: true });
         const vm = toVmView(content);
         if (vm.address !== undefined) return vm;
-        if (vm.powerState === "poweredOff") throw new ProviderError(`${name} powered off before it reported an address`, { retryable: true });
+        if (vm.powerState === "poweredOff")
+          throw new ProviderError(`${name} powered off before it reported an address`, { retryable: true });
         await sleep(this.#addressPollMs, undefined, { signal });
       }
     } catch (err) {
@@ -343,12 +443,24 @@ export class VsphereProvider implements Provider {
       if (content === undefined) return;
       if (toVmView(content).powerState !== "poweredOff") {
         try {
-          await waitForTask(this.#client, await powerOffVm(this.#client, ref, signal), "PowerOffVM_Task", signal, this.#taskWait);
+          await waitForTask(
+            this.#client,
+            await powerOffVm(this.#client, ref, signal),
+            "PowerOffVM_Task",
+            signal,
+            this.#taskWait,
+          );
         } catch (err) {
           if (!isFault(err, "InvalidPowerState")) throw err; // already off
         }
       }
-      await waitForTask(this.#client, await destroyVm(this.#client, ref, signal), "Destroy_Task", signal, this.#taskWait);
+      await waitForTask(
+        this.#client,
+        await destroyVm(this.#client, ref, signal),
+        "Destroy_Task",
+        signal,
+        this.#taskWait,
+      );
     } catch (err) {
       if (isFault(err, "ManagedObjectNotFound")) return;
       throw err;

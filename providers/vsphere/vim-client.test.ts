@@ -123,7 +123,9 @@ describe("vim25 sessions", () => {
 describe("vim25 calls", () => {
   it("finds objects by inventory path, and nothing where there is nothing", async () => {
     const c = client();
-    expect(await findByInventoryPath(c, "/DC0/vm/podvm-template", deadline())).toMatchObject({ type: "VirtualMachine" });
+    expect(await findByInventoryPath(c, "/DC0/vm/podvm-template", deadline())).toMatchObject({
+      type: "VirtualMachine",
+    });
     expect(await findByInventoryPath(c, "DC0/datastore/LocalDS_0", deadline())).toMatchObject({ type: "Datastore" });
     expect(await findByInventoryPath(c, "DC0/vm/no-such-vm", deadline())).toBeUndefined();
   });
@@ -157,7 +159,12 @@ describe("vim25 calls", () => {
       template,
       folder,
       "client-test-vm",
-      { location: { datastore, pool }, template: false, powerOn: false, config: { extraConfig: [{ key: "peerpods.test", value: tricky }] } },
+      {
+        location: { datastore, pool },
+        template: false,
+        powerOn: false,
+        config: { extraConfig: [{ key: "peerpods.test", value: tricky }] },
+      },
       deadline(),
     );
     const vm = readRef(await waitForTask(c, cloneTask, "CloneVM_Task", deadline()))!;
@@ -167,7 +174,17 @@ describe("vim25 calls", () => {
     expect(readString(props.get("runtime.powerState"))).toBe("poweredOff");
     expect(readOptionValues(props.get("config.extraConfig")).get("peerpods.test")).toBe(tricky);
 
-    await waitForTask(c, await reconfigVm(c, vm, { numCPUs: 3, memoryMB: 1536, extraConfig: [{ key: "peerpods.test", value: "second" }] }, deadline()), "ReconfigVM_Task", deadline());
+    await waitForTask(
+      c,
+      await reconfigVm(
+        c,
+        vm,
+        { numCPUs: 3, memoryMB: 1536, extraConfig: [{ key: "peerpods.test", value: "second" }] },
+        deadline(),
+      ),
+      "ReconfigVM_Task",
+      deadline(),
+    );
     props = await vmProps(c, vm, ["config.hardware.numCPU", "config.hardware.memoryMB", "config.extraConfig"]);
     expect(readNumber(props.get("config.hardware.numCPU"))).toBe(3);
     expect(readNumber(props.get("config.hardware.memoryMB"))).toBe(1536);
@@ -197,7 +214,9 @@ describe("vim25 calls", () => {
 describe("vim25 TLS trust", () => {
   it("accepts the pinned thumbprint in SHA-1 form with or without colons", async () => {
     const bare = sim.thumbprint.replaceAll(":", "").toLowerCase();
-    expect((await client({ trust: { mode: "pin", thumbprint: bare } }).serviceContent(deadline())).apiType).toBe("VirtualCenter");
+    expect((await client({ trust: { mode: "pin", thumbprint: bare } }).serviceContent(deadline())).apiType).toBe(
+      "VirtualCenter",
+    );
   });
 
   it("refuses a certificate whose thumbprint differs from the pinned one, naming both", async () => {
@@ -241,7 +260,9 @@ describe("vim25 transport failures", () => {
     try {
       const port = (silent.address() as net.AddressInfo).port;
       const started = Date.now();
-      const err = await failure(client({ url: `https://127.0.0.1:${port}/sdk` }).serviceContent(AbortSignal.timeout(300)));
+      const err = await failure(
+        client({ url: `https://127.0.0.1:${port}/sdk` }).serviceContent(AbortSignal.timeout(300)),
+      );
       expect(err.name).toBe("TimeoutError");
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {

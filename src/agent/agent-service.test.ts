@@ -8,7 +8,16 @@ import { Health } from "../gen/health_pb.js";
 import { Code, type Client } from "../ttrpc/index.ts";
 import { DEFAULT_AGENT_INFO } from "./agent-info.ts";
 import { END_OF_STREAM_CODE } from "./output-stream.ts";
-import { groupMembers, held, isRunning, rejection, startTestAgent, stateAfter, until, type TestAgent } from "../../test/support/agent-harness.ts";
+import {
+  groupMembers,
+  held,
+  isRunning,
+  rejection,
+  startTestAgent,
+  stateAfter,
+  until,
+  type TestAgent,
+} from "../../test/support/agent-harness.ts";
 
 const A = AgentService.method;
 const ENV = ["PATH=/usr/local/bin:/usr/bin:/bin", "GREETING=hi"];
@@ -26,7 +35,11 @@ afterEach(async () => {
   await t.close();
 });
 
-async function createContainer(id: string, args: string[], extra: { cwd?: string; terminal?: boolean } = {}): Promise<void> {
+async function createContainer(
+  id: string,
+  args: string[],
+  extra: { cwd?: string; terminal?: boolean } = {},
+): Promise<void> {
   await client.call(A.createContainer, {
     containerId: id,
     execId: id,
@@ -45,7 +58,12 @@ async function exec(containerId: string, execId: string, args: string[]): Promis
 }
 
 /** Reads a stream until the agent ends it; returns the text and the ending status code. */
-async function readToEnd(stream: "stdout" | "stderr", containerId: string, execId: string, len = 32768): Promise<{ text: string; code: number }> {
+async function readToEnd(
+  stream: "stdout" | "stderr",
+  containerId: string,
+  execId: string,
+  len = 32768,
+): Promise<{ text: string; code: number }> {
   const method = stream === "stdout" ? A.readStdout : A.readStderr;
   let text = "";
   for (;;) {
@@ -72,7 +90,9 @@ describe("container processes", () => {
     expect(out.code).toBe(END_OF_STREAM_CODE);
     expect(err.code).toBe(END_OF_STREAM_CODE);
     // Not an empty OK: every further read fails as well.
-    expect((await rejection(client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 10 }))).code).toBe(END_OF_STREAM_CODE);
+    expect((await rejection(client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 10 }))).code).toBe(
+      END_OF_STREAM_CODE,
+    );
     expect((await client.call(A.waitProcess, { containerId: "c1", execId: "c1" })).status).toBe(3);
     // The init process is also known by an empty exec id.
     expect((await client.call(A.waitProcess, { containerId: "c1", execId: "" })).status).toBe(3);
@@ -84,7 +104,9 @@ describe("container processes", () => {
     const parts: string[] = [];
     for (;;) {
       try {
-        parts.push(Buffer.from((await client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 4 })).data).toString());
+        parts.push(
+          Buffer.from((await client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 4 })).data).toString(),
+        );
       } catch {
         break;
       }
@@ -105,7 +127,9 @@ describe("container processes", () => {
     expect(err.code).toBe(Code.FAILED_PRECONDITION);
     expect(err.statusMessage).toContain("/no/such/dir does not exist");
     // Nobody waits forever on a process that never ran.
-    expect((await rejection(client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 10 }))).code).toBe(END_OF_STREAM_CODE);
+    expect((await rejection(client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 10 }))).code).toBe(
+      END_OF_STREAM_CODE,
+    );
   });
 
   it("runs in the spec's working directory", async () => {
@@ -125,14 +149,20 @@ describe("container processes", () => {
   it("exec feeds stdin through WriteStdin and CloseStdin", async () => {
     await runContainer("c1", ["sleep", "1000"]);
     await exec("c1", "e1", ["cat"]);
-    expect((await client.call(A.writeStdin, { containerId: "c1", execId: "e1", data: Buffer.from("abc") })).len).toBe(3);
-    expect((await client.call(A.writeStdin, { containerId: "c1", execId: "e1", data: Buffer.from("def\n") })).len).toBe(4);
+    expect((await client.call(A.writeStdin, { containerId: "c1", execId: "e1", data: Buffer.from("abc") })).len).toBe(
+      3,
+    );
+    expect((await client.call(A.writeStdin, { containerId: "c1", execId: "e1", data: Buffer.from("def\n") })).len).toBe(
+      4,
+    );
     await client.call(A.closeStdin, { containerId: "c1", execId: "e1" });
     expect(await readToEnd("stdout", "c1", "e1")).toEqual({ text: "abcdef\n", code: END_OF_STREAM_CODE });
     expect((await readToEnd("stderr", "c1", "e1")).code).toBe(END_OF_STREAM_CODE);
     expect((await client.call(A.waitProcess, { containerId: "c1", execId: "e1" })).status).toBe(0);
     // Waited for and drained: the exec is forgotten, the container runs on.
-    expect((await rejection(client.call(A.waitProcess, { containerId: "c1", execId: "e1" }))).code).toBe(Code.NOT_FOUND);
+    expect((await rejection(client.call(A.waitProcess, { containerId: "c1", execId: "e1" }))).code).toBe(
+      Code.NOT_FOUND,
+    );
     expect(t.agent.sandbox.process("c1", "c1").state).toBe("running");
   });
 
@@ -178,11 +208,15 @@ describe("container processes", () => {
   });
 
   it("answers NOT_FOUND for an unknown container or exec id", async () => {
-    expect((await rejection(client.call(A.signalProcess, { containerId: "nope", execId: "", signal: 15 }))).code).toBe(Code.NOT_FOUND);
+    expect((await rejection(client.call(A.signalProcess, { containerId: "nope", execId: "", signal: 15 }))).code).toBe(
+      Code.NOT_FOUND,
+    );
     expect((await rejection(client.call(A.startContainer, { containerId: "nope" }))).code).toBe(Code.NOT_FOUND);
     expect((await rejection(client.call(A.removeContainer, { containerId: "nope" }))).code).toBe(Code.NOT_FOUND);
     await runContainer("c1", ["sleep", "1000"]);
-    expect((await rejection(client.call(A.readStdout, { containerId: "c1", execId: "nope", len: 1 }))).code).toBe(Code.NOT_FOUND);
+    expect((await rejection(client.call(A.readStdout, { containerId: "c1", execId: "nope", len: 1 }))).code).toBe(
+      Code.NOT_FOUND,
+    );
   });
 
   it("RemoveContainer kills what is left and forgets the container", async () => {
@@ -215,10 +249,14 @@ describe("long polls", () => {
   it("a read cut short by its deadline takes no data from later reads", async () => {
     await runContainer("c1", ["sleep", "1000"]);
     await exec("c1", "e1", ["cat"]);
-    const err = await rejection(client.call(A.readStdout, { containerId: "c1", execId: "e1", len: 100 }, { timeoutMs: 100 }));
+    const err = await rejection(
+      client.call(A.readStdout, { containerId: "c1", execId: "e1", len: 100 }, { timeoutMs: 100 }),
+    );
     expect(err.code).toBe(Code.DEADLINE_EXCEEDED);
     await client.call(A.writeStdin, { containerId: "c1", execId: "e1", data: Buffer.from("zz") });
-    expect(Buffer.from((await client.call(A.readStdout, { containerId: "c1", execId: "e1", len: 100 })).data).toString()).toBe("zz");
+    expect(
+      Buffer.from((await client.call(A.readStdout, { containerId: "c1", execId: "e1", len: 100 })).data).toString(),
+    ).toBe("zz");
   });
 
   it("serves many concurrent long polls on one connection", async () => {
@@ -235,7 +273,8 @@ describe("long polls", () => {
     // Calls on the same connection are not held up by the parked ones.
     expect((await client.call(Health.method.check, {})).status).toBe(1);
     // Release them in reverse order: each answer arrives independently.
-    for (const id of [...ids].reverse()) await client.call(A.writeStdin, { containerId: "c1", execId: id, data: Buffer.from("go\n") });
+    for (const id of [...ids].reverse())
+      await client.call(A.writeStdin, { containerId: "c1", execId: id, data: Buffer.from("go\n") });
     const texts = (await Promise.all(outs)).map((r) => Buffer.from(r.data).toString());
     expect(texts).toEqual(ids.map((id) => `go-${id}\n`));
     expect((await Promise.all(errs)).map((r) => Buffer.from(r.data).toString())).toEqual(ids.map((id) => `${id}\n`));
@@ -258,7 +297,11 @@ describe("sandbox and service", () => {
     const execPid = t.agent.sandbox.process("c1", "e1").pid as number;
     await runContainer("c2", ["sleep", "1000"]);
     const c2Pid = t.agent.sandbox.process("c2", "c2").pid as number;
-    await until(() => groupMembers(initPid).length === 3 && groupMembers(execPid).length === 2, 5000, "all children started");
+    await until(
+      () => groupMembers(initPid).length === 3 && groupMembers(execPid).length === 2,
+      5000,
+      "all children started",
+    );
     const pids = [...groupMembers(initPid), ...groupMembers(execPid), c2Pid];
     expect(pids.every(isRunning)).toBe(true);
     const wait = held(client.call(A.waitProcess, { containerId: "c2", execId: "c2" }));

@@ -46,7 +46,8 @@ export function registerAgentService(server: Server, sandbox: GuestSandbox, info
       return {};
     },
     execProcess: async (req) => {
-      if (req.execId === "") throw new TtrpcError(Code.INVALID_ARGUMENT, `exec in container ${req.containerId}: exec id is empty`);
+      if (req.execId === "")
+        throw new TtrpcError(Code.INVALID_ARGUMENT, `exec in container ${req.containerId}: exec id is empty`);
       const spec = processSpecFromOci(req.process, `exec ${req.execId} in container ${req.containerId}`);
       await sandbox.execProcess(req.containerId, req.execId, spec);
       return {};
@@ -57,8 +58,12 @@ export function registerAgentService(server: Server, sandbox: GuestSandbox, info
     },
     waitProcess: async (req, ctx) => ({ status: await sandbox.waitProcess(req.containerId, req.execId, ctx.signal) }),
 
-    readStdout: async (req, ctx) => ({ data: await sandbox.process(req.containerId, req.execId).stdout.read(readLength(req.len), ctx.signal) }),
-    readStderr: async (req, ctx) => ({ data: await sandbox.process(req.containerId, req.execId).stderr.read(readLength(req.len), ctx.signal) }),
+    readStdout: async (req, ctx) => ({
+      data: await sandbox.process(req.containerId, req.execId).stdout.read(readLength(req.len), ctx.signal),
+    }),
+    readStderr: async (req, ctx) => ({
+      data: await sandbox.process(req.containerId, req.execId).stderr.read(readLength(req.len), ctx.signal),
+    }),
     writeStdin: async (req) => ({ len: await sandbox.process(req.containerId, req.execId).writeStdin(req.data) }),
     closeStdin: (req) => {
       sandbox.process(req.containerId, req.execId).closeStdin();

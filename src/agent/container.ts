@@ -49,9 +49,13 @@ export class Container {
   /** Starts another process in the running container. */
   async exec(execId: string, spec: ProcessSpec): Promise<ManagedProcess> {
     if (this.isInit(execId) || this.execs.has(execId)) {
-      throw new TtrpcError(Code.ALREADY_EXISTS, `container ${this.id} already has a process with exec id ${JSON.stringify(execId)}`);
+      throw new TtrpcError(
+        Code.ALREADY_EXISTS,
+        `container ${this.id} already has a process with exec id ${JSON.stringify(execId)}`,
+      );
     }
-    if (this.init.state !== "running") throw new TtrpcError(Code.FAILED_PRECONDITION, `container ${this.id} is not running (${this.init.state})`);
+    if (this.init.state !== "running")
+      throw new TtrpcError(Code.FAILED_PRECONDITION, `container ${this.id} is not running (${this.init.state})`);
     const proc = this.newProcess(execId, spec);
     this.execs.set(execId, proc);
     try {
@@ -69,7 +73,11 @@ export class Container {
   process(execId: string): ManagedProcess {
     if (this.isInit(execId)) return this.init;
     const proc = this.execs.get(execId);
-    if (proc === undefined) throw new TtrpcError(Code.NOT_FOUND, `container ${this.id} has no process with exec id ${JSON.stringify(execId)}`);
+    if (proc === undefined)
+      throw new TtrpcError(
+        Code.NOT_FOUND,
+        `container ${this.id} has no process with exec id ${JSON.stringify(execId)}`,
+      );
     return proc;
   }
 
@@ -102,7 +110,10 @@ export class Container {
   private killExecs(): void {
     for (const p of this.execs.values()) {
       p.kill().catch((err: unknown) =>
-        this.options.logger.error({ container: this.id, exec: p.execId, err: (err as Error).message }, "cannot kill a process of a container whose init process exited"),
+        this.options.logger.error(
+          { container: this.id, exec: p.execId, err: (err as Error).message },
+          "cannot kill a process of a container whose init process exited",
+        ),
       );
     }
   }

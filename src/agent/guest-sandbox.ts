@@ -54,7 +54,8 @@ export class GuestSandbox {
 
   create(sandboxId: string, hostname: string): void {
     this.checkOpen();
-    if (this.sandboxId !== undefined) throw new TtrpcError(Code.ALREADY_EXISTS, `sandbox ${this.sandboxId} already exists`);
+    if (this.sandboxId !== undefined)
+      throw new TtrpcError(Code.ALREADY_EXISTS, `sandbox ${this.sandboxId} already exists`);
     this.sandboxId = sandboxId;
     this.sandboxHostname = hostname;
     this.logger.info({ sandbox: sandboxId, hostname }, "sandbox created");
@@ -64,8 +65,16 @@ export class GuestSandbox {
   createContainer(containerId: string, execId: string, spec: ProcessSpec): Container {
     this.checkOpen();
     if (containerId === "") throw new TtrpcError(Code.INVALID_ARGUMENT, "container id is empty");
-    if (this.containers.has(containerId)) throw new TtrpcError(Code.ALREADY_EXISTS, `container ${containerId} already exists`);
-    const container = new Container({ id: containerId, initExecId: execId, spec, launch: this.launch, logger: this.logger, outputLimit: this.outputLimit });
+    if (this.containers.has(containerId))
+      throw new TtrpcError(Code.ALREADY_EXISTS, `container ${containerId} already exists`);
+    const container = new Container({
+      id: containerId,
+      initExecId: execId,
+      spec,
+      launch: this.launch,
+      logger: this.logger,
+      outputLimit: this.outputLimit,
+    });
     this.containers.set(containerId, container);
     this.logger.info({ container: containerId, args: spec.args, cwd: spec.cwd }, "container created");
     return container;
@@ -106,7 +115,13 @@ export class GuestSandbox {
       timeoutMs > 0
         ? new Promise<never>((_, reject) => {
             timer = setTimeout(
-              () => reject(new TtrpcError(Code.DEADLINE_EXCEEDED, `processes of container ${containerId} did not exit within ${timeoutMs} ms`)),
+              () =>
+                reject(
+                  new TtrpcError(
+                    Code.DEADLINE_EXCEEDED,
+                    `processes of container ${containerId} did not exit within ${timeoutMs} ms`,
+                  ),
+                ),
               timeoutMs,
             );
           })
@@ -166,7 +181,8 @@ export class GuestSandbox {
 
   private container(containerId: string): Container {
     const container = this.containers.get(containerId);
-    if (container === undefined) throw new TtrpcError(Code.NOT_FOUND, `container ${JSON.stringify(containerId)} not found`);
+    if (container === undefined)
+      throw new TtrpcError(Code.NOT_FOUND, `container ${JSON.stringify(containerId)} not found`);
     return container;
   }
 

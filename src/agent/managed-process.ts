@@ -100,7 +100,8 @@ export class ManagedProcess {
    * both are fine, as the shim signals processes that may have ended already.
    */
   async signal(signal: number): Promise<void> {
-    if (!isValidSignal(signal)) throw new TtrpcError(Code.INVALID_ARGUMENT, `signal ${signal} is not a valid signal number`);
+    if (!isValidSignal(signal))
+      throw new TtrpcError(Code.INVALID_ARGUMENT, `signal ${signal} is not a valid signal number`);
     if (this.starting !== undefined && this.child === undefined && this.status === undefined) {
       // Wait for the spawn under way: a start failure is the start's caller's to report.
       await this.starting.catch(() => {});
@@ -120,12 +121,16 @@ export class ManagedProcess {
 
   async writeStdin(data: Uint8Array): Promise<number> {
     const child = this.child;
-    if (child === undefined) throw new TtrpcError(Code.FAILED_PRECONDITION, `process ${this.name} is ${this.state}; its stdin is not open`);
+    if (child === undefined)
+      throw new TtrpcError(Code.FAILED_PRECONDITION, `process ${this.name} is ${this.state}; its stdin is not open`);
     if (this.stdinClosed) throw new TtrpcError(Code.FAILED_PRECONDITION, `stdin of ${this.name} is closed`);
     if (data.length === 0) return 0;
     await new Promise<void>((resolve, reject) => {
       child.stdin.write(data, (err) => {
-        if (err) reject(new TtrpcError(Code.FAILED_PRECONDITION, `write to stdin of ${this.name}: ${err.message}`, { cause: err }));
+        if (err)
+          reject(
+            new TtrpcError(Code.FAILED_PRECONDITION, `write to stdin of ${this.name}: ${err.message}`, { cause: err }),
+          );
         else resolve();
       });
     });
@@ -155,7 +160,9 @@ export class ManagedProcess {
     this.child = child;
     const pid = child.pid as number;
     this.logger.info({ container: this.containerId, exec: this.execId, pid, args: this.spec.args }, "process started");
-    child.on("error", (err) => this.logger.warn({ container: this.containerId, exec: this.execId, pid, err: err.message }, "process error"));
+    child.on("error", (err) =>
+      this.logger.warn({ container: this.containerId, exec: this.execId, pid, err: err.message }, "process error"),
+    );
     child.once("exit", (code, signal) => {
       this.noteGroupAfterExit(pid);
       const status = exitStatus(code, signal);

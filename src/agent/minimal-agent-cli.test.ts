@@ -55,11 +55,20 @@ describe("minimal-agent command", () => {
       const client = await connect(socketPath);
       expect((await client.call(Health.method.check, {})).status).toBe(1);
       expect((await client.call(Health.method.version, {})).agentVersion).toMatch(/-minimal$/);
-      await client.call(A.createContainer, { containerId: "c1", execId: "c1", OCI: { Process: { Args: ["sleep", "1000"], Cwd: "/" } } });
+      await client.call(A.createContainer, {
+        containerId: "c1",
+        execId: "c1",
+        OCI: { Process: { Args: ["sleep", "1000"], Cwd: "/" } },
+      });
       await client.call(A.startContainer, { containerId: "c1" });
       const wait = client.call(A.waitProcess, { containerId: "c1", execId: "c1" });
       await until(() => cli.stderr().includes('"process started"'), 5000, "process start logged");
-      const started = cli.stderr().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "process started");
+      const started = cli
+        .stderr()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === "process started");
       const pid = started?.pid as number;
       expect(isRunning(pid)).toBe(true);
 
@@ -68,8 +77,14 @@ describe("minimal-agent command", () => {
       expect(await cli.exited).toEqual({ code: 0, signal: null });
       expect(isRunning(pid)).toBe(false);
       client.close();
-      const lines = cli.stderr().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: string });
-      expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(["agent listening", "container created", "stopping", "agent stopped"]));
+      const lines = cli
+        .stderr()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { msg: string; level: string });
+      expect(lines.map((l) => l.msg)).toEqual(
+        expect.arrayContaining(["agent listening", "container created", "stopping", "agent stopped"]),
+      );
       await expect(fs.stat(socketPath)).rejects.toThrow(/ENOENT/);
     } finally {
       if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill("SIGKILL");

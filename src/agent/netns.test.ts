@@ -25,12 +25,18 @@ afterAll(async () => {
 async function outputOf(netns: string | undefined, args: string[]): Promise<string> {
   const t = await startTestAgent({ netns });
   try {
-    await t.client.call(A.createContainer, { containerId: "c1", execId: "c1", OCI: { Process: { Args: args, Cwd: "/" } } });
+    await t.client.call(A.createContainer, {
+      containerId: "c1",
+      execId: "c1",
+      OCI: { Process: { Args: args, Cwd: "/" } },
+    });
     await t.client.call(A.startContainer, { containerId: "c1" });
     let out = "";
     for (;;) {
       try {
-        out += Buffer.from((await t.client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 4096 })).data).toString();
+        out += Buffer.from(
+          (await t.client.call(A.readStdout, { containerId: "c1", execId: "c1", len: 4096 })).data,
+        ).toString();
       } catch {
         break;
       }
@@ -57,6 +63,8 @@ describe("netns option", () => {
   });
 
   it("refuses to start with a namespace path that does not exist", async () => {
-    await expect(startAgent({ socketPath: "/tmp/never-used.sock", netns: "/run/netns/no-such-ns" })).rejects.toThrow(/no-such-ns/);
+    await expect(startAgent({ socketPath: "/tmp/never-used.sock", netns: "/run/netns/no-such-ns" })).rejects.toThrow(
+      /no-such-ns/,
+    );
   });
 });

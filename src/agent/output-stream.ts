@@ -102,7 +102,12 @@ export class OutputStream {
    */
   read(maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
     if (!Number.isInteger(maxBytes) || maxBytes <= 0) {
-      return Promise.reject(new TtrpcError(Code.INVALID_ARGUMENT, `read of ${this.label}: length must be a positive integer, got ${maxBytes}`));
+      return Promise.reject(
+        new TtrpcError(
+          Code.INVALID_ARGUMENT,
+          `read of ${this.label}: length must be a positive integer, got ${maxBytes}`,
+        ),
+      );
     }
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (this.waiters.length === 0 && this.bufferedBytes > 0) return Promise.resolve(this.take(maxBytes));

@@ -17,7 +17,11 @@ export interface LaunchOptions {
 export const DEFAULT_NSENTER = "/usr/bin/nsenter";
 
 /** Spawns the process; resolves once it runs, fails with FAILED_PRECONDITION if it cannot. */
-export async function launchProcess(spec: ProcessSpec, options: LaunchOptions, what: string): Promise<ChildProcessWithoutNullStreams> {
+export async function launchProcess(
+  spec: ProcessSpec,
+  options: LaunchOptions,
+  what: string,
+): Promise<ChildProcessWithoutNullStreams> {
   await checkDirectory(spec.cwd, what);
   const [file, ...args] = commandLine(spec, options);
   const child = spawn(file as string, args, {
@@ -32,7 +36,13 @@ export async function launchProcess(spec: ProcessSpec, options: LaunchOptions, w
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       child.off("spawn", onSpawn);
-      reject(new TtrpcError(Code.FAILED_PRECONDITION, `${what}: cannot run ${JSON.stringify(file)}: ${describeSpawnError(err)}`, { cause: err }));
+      reject(
+        new TtrpcError(
+          Code.FAILED_PRECONDITION,
+          `${what}: cannot run ${JSON.stringify(file)}: ${describeSpawnError(err)}`,
+          { cause: err },
+        ),
+      );
     };
     const onSpawn = () => {
       child.off("error", onError);

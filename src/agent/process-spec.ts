@@ -17,11 +17,16 @@ export interface ProcessSpec {
 export function processSpecFromOci(process: Process | undefined, what: string): ProcessSpec {
   if (process === undefined) throw new TtrpcError(Code.INVALID_ARGUMENT, `${what}: the OCI spec has no process`);
   if (process.Terminal) {
-    throw new TtrpcError(Code.INVALID_ARGUMENT, `${what}: a terminal was requested; this agent runs processes with pipes only (terminal must be false)`);
+    throw new TtrpcError(
+      Code.INVALID_ARGUMENT,
+      `${what}: a terminal was requested; this agent runs processes with pipes only (terminal must be false)`,
+    );
   }
-  if (process.Args.length === 0 || process.Args[0] === "") throw new TtrpcError(Code.INVALID_ARGUMENT, `${what}: the process has no args`);
+  if (process.Args.length === 0 || process.Args[0] === "")
+    throw new TtrpcError(Code.INVALID_ARGUMENT, `${what}: the process has no args`);
   const cwd = process.Cwd === "" ? "/" : process.Cwd;
-  if (!cwd.startsWith("/")) throw new TtrpcError(Code.INVALID_ARGUMENT, `${what}: cwd ${JSON.stringify(cwd)} is not absolute`);
+  if (!cwd.startsWith("/"))
+    throw new TtrpcError(Code.INVALID_ARGUMENT, `${what}: cwd ${JSON.stringify(cwd)} is not absolute`);
   return { args: [...process.Args], env: [...process.Env], cwd };
 }
 

@@ -5,7 +5,18 @@ import { readdirSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Code } from "../ttrpc/index.ts";
 import { END_OF_STREAM_CODE } from "./output-stream.ts";
-import { held, isRunning, PAYLOAD_DIR, rejection, recordedCall, replay, startTestAgent, stateAfter, until, type TestAgent } from "../../test/support/agent-harness.ts";
+import {
+  held,
+  isRunning,
+  PAYLOAD_DIR,
+  rejection,
+  recordedCall,
+  replay,
+  startTestAgent,
+  stateAfter,
+  until,
+  type TestAgent,
+} from "../../test/support/agent-harness.ts";
 
 let t: TestAgent;
 
@@ -58,7 +69,8 @@ describe("a shim 3.5.0 container life, replayed", () => {
     const initStdout = held(replay(t.client, call("009")));
     const initStdout2 = held(replay(t.client, call("010")));
     const initWait = held(replay(t.client, call("011")));
-    for (const p of [oom, initStderr, initStdout, initStdout2, initWait]) expect(await stateAfter(p, 50)).toBe("pending");
+    for (const p of [oom, initStderr, initStdout, initStdout2, initWait])
+      expect(await stateAfter(p, 50)).toBe("pending");
 
     expect(await replay(t.client, call("012"))).toEqual(expect.objectContaining({ status: 1 })); // Health.Check: SERVING
 
@@ -73,11 +85,13 @@ describe("a shim 3.5.0 container life, replayed", () => {
     expect(await replay(t.client, call("017"))).toEqual(expect.objectContaining({ status: 0 })); // WaitProcess of the exec
 
     // The init process has not been disturbed by any of that.
-    for (const p of [oom, initStderr, initStdout, initStdout2, initWait]) expect(await stateAfter(p, 20)).toBe("pending");
+    for (const p of [oom, initStderr, initStdout, initStdout2, initWait])
+      expect(await stateAfter(p, 20)).toBe("pending");
 
     await replay(t.client, call("018")); // SignalProcess 15 to exec id "": the init process
     expect(await initWait).toEqual(expect.objectContaining({ status: 128 + 15 }));
-    for (const read of [initStderr, initStdout, initStdout2]) expect((await rejection(read)).code).toBe(END_OF_STREAM_CODE);
+    for (const read of [initStderr, initStdout, initStdout2])
+      expect((await rejection(read)).code).toBe(END_OF_STREAM_CODE);
     await replay(t.client, call("019")); // SignalProcess 9 after the exit: still OK
     expect(await replay(t.client, call("020"))).toEqual(expect.objectContaining({ status: 143 }));
 

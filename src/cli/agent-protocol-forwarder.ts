@@ -37,18 +37,26 @@ async function main(): Promise<void> {
       ? bootConfigFromUserData(await fs.readFile(values["user-data"], "utf8"))
       : parseBootConfig(await fs.readFile(values.config, "utf8"));
   const files = [values["ca-cert-file"], values["cert-file"], values["cert-key"]];
-  if (files.some((f) => f !== undefined) && files.some((f) => f === undefined)) throw new Error("--ca-cert-file, --cert-file and --cert-key go together");
+  if (files.some((f) => f !== undefined) && files.some((f) => f === undefined))
+    throw new Error("--ca-cert-file, --cert-file and --cert-key go together");
   const [caCertFile, certFile, certKey] = files;
   const running = await runForwarder(config, {
-    ...(caCertFile !== undefined && certFile !== undefined && certKey !== undefined ? { tlsFiles: { caCertFile, certFile, certKey } } : {}),
+    ...(caCertFile !== undefined && certFile !== undefined && certKey !== undefined
+      ? { tlsFiles: { caCertFile, certFile, certKey } }
+      : {}),
     listenHost: values.listen,
     agentSocketPath: values["kata-agent-socket"],
     podNetnsName: values["pod-namespace"],
     logger,
   });
-  if (isPoolConfig(config)) logger.info({ port: running.port, poolVm: config.poolVm }, "pool VM forwarder up, waiting for a claim");
+  if (isPoolConfig(config))
+    logger.info({ port: running.port, poolVm: config.poolVm }, "pool VM forwarder up, waiting for a claim");
   else logger.info({ port: running.port, sandbox: config.sandboxId }, "forwarding the agent protocol");
-  const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
+  const stop = () =>
+    void running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }

@@ -1,6 +1,12 @@
 // cloud-api-adaptor [provider] [flags]: the peer-pods daemon. The provider comes from the first
 // argument (upstream's form), else CLOUD_PROVIDER, else "local".
-import { HelpRequestedError, InvalidConfigError, loggableConfig, daemonConfigSpec, renderFlagHelp } from "../config/index.ts";
+import {
+  HelpRequestedError,
+  InvalidConfigError,
+  loggableConfig,
+  daemonConfigSpec,
+  renderFlagHelp,
+} from "../config/index.ts";
 import { loadDaemonSettings, type DaemonSettings } from "../config/upstream/index.ts";
 import { createLogger } from "../util/logger.ts";
 import { runDaemon } from "./daemon.ts";
@@ -18,7 +24,9 @@ async function main(): Promise<void> {
       process.exit(0);
     }
     if (err instanceof InvalidConfigError) {
-      process.stderr.write(`cloud-api-adaptor: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`);
+      process.stderr.write(
+        `cloud-api-adaptor: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`,
+      );
       process.exit(2);
     }
     throw err;
@@ -26,7 +34,9 @@ async function main(): Promise<void> {
   const { config, findings } = settings;
   const refused = findings.filter((f) => f.level === "error");
   if (refused.length > 0) {
-    process.stderr.write(`cloud-api-adaptor: invalid configuration:\n${refused.map((f) => `  ${f.message}`).join("\n")}\n`);
+    process.stderr.write(
+      `cloud-api-adaptor: invalid configuration:\n${refused.map((f) => `  ${f.message}`).join("\n")}\n`,
+    );
     process.exit(2);
   }
   const logger = createLogger(config.logLevel, "cloud-api-adaptor");

@@ -8,10 +8,22 @@ import type { DaemonConfig } from "../config/index.ts";
 import { DaemonMetrics, InstrumentedProvider, startDebugServer, type Readiness } from "../debug/index.ts";
 import { registerHypervisorService } from "../hypervisor/index.ts";
 import type { KubeConfigSource } from "../k8s/index.ts";
-import { CertificateAuthority, loadOperatorCertificates, peerVmServerName, tlsProfile, type TlsProfile } from "../pki/index.ts";
+import {
+  CertificateAuthority,
+  loadOperatorCertificates,
+  peerVmServerName,
+  tlsProfile,
+  type TlsProfile,
+} from "../pki/index.ts";
 import { makeRegistryAuth } from "../registry-auth/index.ts";
 import { RelayClient, RemoteRelays, startDetachedRelay } from "../relay/client/index.ts";
-import { resolveClusterIdentity, SandboxManager, SandboxStore, type ReconcileReport, type VmTlsIssuer } from "../sandbox/index.ts";
+import {
+  resolveClusterIdentity,
+  SandboxManager,
+  SandboxStore,
+  type ReconcileReport,
+  type VmTlsIssuer,
+} from "../sandbox/index.ts";
 import { WorkerTunnels } from "../tunnel/index.ts";
 import { Server } from "../ttrpc/index.ts";
 import { sleep } from "../util/sleep.ts";
@@ -24,13 +36,26 @@ export interface DaemonHandle {
   stop(): Promise<void>;
 }
 
-export async function runDaemon(config: DaemonConfig, env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<DaemonHandle> {
+export async function runDaemon(
+  config: DaemonConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+): Promise<DaemonHandle> {
   const isRoot = process.getuid?.() === 0;
   const factory =
     config.externalModule === undefined || config.externalModuleSha256 === undefined
       ? await findProvider(config.cloudProvider)
-      : await loadExternalProvider({ modulePath: config.externalModule, sha256: config.externalModuleSha256, providerName: config.cloudProvider, uid: process.getuid?.() ?? 0 });
-  if (config.externalModule !== undefined) logger.info({ module: config.externalModule, provider: factory.name }, "running the out-of-tree provider of CLOUD_PROVIDER_EXTERNAL_MODULE (SHA-256 checked)");
+      : await loadExternalProvider({
+          modulePath: config.externalModule,
+          sha256: config.externalModuleSha256,
+          providerName: config.cloudProvider,
+          uid: process.getuid?.() ?? 0,
+        });
+  if (config.externalModule !== undefined)
+    logger.info(
+      { module: config.externalModule, provider: factory.name },
+      "running the out-of-tree provider of CLOUD_PROVIDER_EXTERNAL_MODULE (SHA-256 checked)",
+    );
   const inner = factory.create({ env, stateDir: config.stateDir, logger, isRoot });
   const store = await SandboxStore.open(config.stateDir);
 
@@ -57,34 +82,61 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     kubeSystemUid: async () => (kube === undefined ? undefined : kubeSystemUidWithRetries(kube, logger)),
   });
   logger.info({ cluster: cluster.mark, from: cluster.origin }, "cluster identity on this node's peer VMs");
-  const registryAuth = await makeRegistryAuth({ enabled: config.registryAuth === "on", authFile: config.registryAuthFile, kubeConfig: kube?.kubeConfig, logger });
+  const registryAuth = await makeRegistryAuth({
+    enabled: config.registryAuth === "on",
+    authFile: config.registryAuthFile,
+    kubeConfig: kube?.kubeConfig,
+    logger,
+  });
   logger.info({ source: registryAuth.source }, "registry credentials for peer pods");
   let clientTls: { readonly caPem: string; readonly certPem: string; readonly keyPem: string } | undefined;
   let tls: VmTlsIssuer | undefined;
   const profile = tlsProfile(config.tlsMinVersion, config.tlsCipherSuites);
   if (config.disableTls) {
-    logger.warn("DISABLE_TLS=true: the agent protocol travels to peer VMs unencrypted and unauthenticated; for development only");
+    logger.warn(
+      "DISABLE_TLS=true: the agent protocol travels to peer VMs unencrypted and unauthenticated; for development only",
+    );
   } else if (config.caCertFile !== undefined && config.certFile !== undefined && config.certKey !== undefined) {
     // The VMs' certificates come with their image (as upstream): the user-data carries none.
-    clientTls = await loadOperatorCertificates({ caCertFile: config.caCertFile, certFile: config.certFile, certKey: config.certKey });
-    logger.info({ caCertFile: config.caCertFile, certFile: config.certFile }, "operator certificates: forwarders must present a certificate from CACERT_FILE's CA");
+    clientTls = await loadOperatorCertificates({
+      caCertFile: config.caCertFile,
+      certFile: config.certFile,
+      certKey: config.certKey,
+    });
+    logger.info(
+      { caCertFile: config.caCertFile, certFile: config.certFile },
+      "operator certificates: forwarders must present a certificate from CACERT_FILE's CA",
+    );
   } else {
     const ca = await CertificateAuthority.loadOrCreate(path.join(config.stateDir, "ca"));
     logger.info({ origin: ca.origin, fingerprint: ca.fingerprint256 }, "certificate authority ready");
     clientTls = await ca.issueClientCertificate({ commonName: `cloud-api-adaptor ${config.nodeName}` });
     tls = {
       issueForVm: async (sandboxId) => {
-        const c = await ca.issueServerCertificate({ commonName: peerVmServerName(sandboxId), dnsNames: [peerVmServerName(sandboxId)] });
+        const c = await ca.issueServerCertificate({
+          commonName: peerVmServerName(sandboxId),
+          dnsNames: [peerVmServerName(sandboxId)],
+        });
         return { caCert: c.caPem, cert: c.certPem, key: c.keyPem };
       },
     };
   }
-  if (profile.setting !== undefined) logger.info({ minVersion: profile.minVersion, ciphers: profile.ciphers }, `TLS profile for the forwarder link: ${profile.setting}`);
+  if (profile.setting !== undefined)
+    logger.info(
+      { minVersion: profile.minVersion, ciphers: profile.ciphers },
+      `TLS profile for the forwarder link: ${profile.setting}`,
+    );
 
   const relay = await connectRelay(config, env, logger, clientTls, profile);
   // With operator certificates (CACERT_FILE) the VMs' certificates come with the image and
   // name no sandbox: only their chain is checked (server name "").
-  const r = new RemoteRelays({ client: relay, clientTls, profile, serverName: tls === undefined ? () => "" : peerVmServerName, logger });
+  const r = new RemoteRelays({
+    client: relay,
+    clientTls,
+    profile,
+    serverName: tls === undefined ? () => "" : peerVmServerName,
+    logger,
+  });
   relays = r;
 
   manager = new SandboxManager({
@@ -108,7 +160,10 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     socketLingerMs: config.socketLingerMs,
     onStartPhase: (phase, seconds) => metrics.startPhases.observe({ phase }, seconds),
     // Crash tests only: the daemon kills itself at the named point of a transition.
-    failpoint: config.testFailpoint === undefined ? undefined : { name: config.testFailpoint, hit: () => process.kill(process.pid, "SIGKILL") },
+    failpoint:
+      config.testFailpoint === undefined
+        ? undefined
+        : { name: config.testFailpoint, hit: () => process.kill(process.pid, "SIGKILL") },
   });
 
   await provider.check(AbortSignal.timeout(120_000));
@@ -123,7 +178,9 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
     await r.sync();
   });
 
-  const server = new Server({ onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed") });
+  const server = new Server({
+    onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed"),
+  });
   registerHypervisorService(server, {
     manager,
     onCall: (method, code, seconds) => {
@@ -133,11 +190,15 @@ export async function runDaemon(config: DaemonConfig, env: Readonly<Record<strin
   });
   await relay.attachHypervisor(server);
   readiness.socketServed = true;
-  logger.info({ socket: config.socketPath, relaySocket: config.relaySocket, provider: provider.name, probePort: debug.port }, "serving the Hypervisor service through the relay");
+  logger.info(
+    { socket: config.socketPath, relaySocket: config.relaySocket, provider: provider.name, probePort: debug.port },
+    "serving the Hypervisor service through the relay",
+  );
   if (kube !== undefined && config.peerpodsLimitPerNode <= 0) {
     logger.info(`PEERPODS_LIMIT_PER_NODE=${config.peerpodsLimitPerNode}: no limit; node capacity not advertised`);
   }
-  const capacity = kube === undefined || config.peerpodsLimitPerNode <= 0 ? undefined : await advertiseCapacity(config, kube, logger);
+  const capacity =
+    kube === undefined || config.peerpodsLimitPerNode <= 0 ? undefined : await advertiseCapacity(config, kube, logger);
   const sweeper = startSweeper(manager, config.reconcileIntervalMs, logger);
 
   const m = manager;
@@ -183,11 +244,15 @@ async function connectRelay(
         logger.info({ pid, logFile }, "started peerpod-relay");
       }
     : undefined;
-  if (!config.startRelay) logger.info({ relaySocket: config.relaySocket }, "START_RELAY=false: waiting for peerpod-relay");
+  if (!config.startRelay)
+    logger.info({ relaySocket: config.relaySocket }, "START_RELAY=false: waiting for peerpod-relay");
   return RelayClient.connect(
     {
       relaySocket: config.relaySocket,
-      clientTls: clientTls === undefined ? null : { caPem: clientTls.caPem, certPem: clientTls.certPem, keyPem: clientTls.keyPem, profile },
+      clientTls:
+        clientTls === undefined
+          ? null
+          : { caPem: clientTls.caPem, certPem: clientTls.certPem, keyPem: clientTls.keyPem, profile },
       controlPlane: `cloud-api-adaptor ${config.nodeName} pid ${process.pid}`,
       expect: { hypervisorSocket: path.resolve(config.socketPath), podsDir: path.resolve(config.podsDir) },
       start,
@@ -202,9 +267,14 @@ async function connectRelay(
  * cluster there is none, and the Kubernetes client is not even loaded; an unusable configuration
  * is a warning, never a failure.
  */
-async function findKubeApi(env: Readonly<Record<string, string | undefined>>, logger: Logger): Promise<KubeConfigSource | undefined> {
+async function findKubeApi(
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+): Promise<KubeConfigSource | undefined> {
   if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST) {
-    logger.info("no Kubernetes API configured (KUBECONFIG or in-cluster service account): node capacity not advertised");
+    logger.info(
+      "no Kubernetes API configured (KUBECONFIG or in-cluster service account): node capacity not advertised",
+    );
     return undefined;
   }
   const k8s = await import("../k8s/index.ts");
@@ -224,7 +294,10 @@ async function kubeSystemUidWithRetries(kube: KubeConfigSource, logger: Logger):
       return await kubeSystemUid(kube.kubeConfig, AbortSignal.timeout(10_000));
     } catch (err) {
       if (attempt >= 4) throw err;
-      logger.warn({ err: (err as Error).message, attempt }, "cluster identity: Kubernetes API did not answer; retrying");
+      logger.warn(
+        { err: (err as Error).message, attempt },
+        "cluster identity: Kubernetes API did not answer; retrying",
+      );
       await sleep(1000 * 2 ** attempt);
     }
   }
@@ -232,10 +305,22 @@ async function kubeSystemUidWithRetries(kube: KubeConfigSource, logger: Logger):
 
 /** Keeps the node's kata.peerpods.io/vm capacity at PEERPODS_LIMIT_PER_NODE; an unreachable API
  * is a warning, never a failure. */
-async function advertiseCapacity(config: DaemonConfig, kube: KubeConfigSource, logger: Logger): Promise<{ stop(): Promise<void> }> {
+async function advertiseCapacity(
+  config: DaemonConfig,
+  kube: KubeConfigSource,
+  logger: Logger,
+): Promise<{ stop(): Promise<void> }> {
   const { startNodeCapacity } = await import("../k8s/index.ts");
-  logger.info({ origin: kube.origin, node: config.nodeName, limit: config.peerpodsLimitPerNode }, "advertising node capacity kata.peerpods.io/vm");
-  return startNodeCapacity({ nodeName: config.nodeName, limit: config.peerpodsLimitPerNode, kubeConfig: kube.kubeConfig, logger });
+  logger.info(
+    { origin: kube.origin, node: config.nodeName, limit: config.peerpodsLimitPerNode },
+    "advertising node capacity kata.peerpods.io/vm",
+  );
+  return startNodeCapacity({
+    nodeName: config.nodeName,
+    limit: config.peerpodsLimitPerNode,
+    kubeConfig: kube.kubeConfig,
+    logger,
+  });
 }
 
 /**
@@ -244,7 +329,11 @@ async function advertiseCapacity(config: DaemonConfig, kube: KubeConfigSource, l
  * why it is not ready on /readyz, and serves nothing until its records and the cloud agree.
  * A single sandbox's failure does not get here: the manager marks that sandbox failed.
  */
-async function reconcileUntilDone(manager: SandboxManager, readiness: Readiness, logger: Logger): Promise<ReconcileReport> {
+async function reconcileUntilDone(
+  manager: SandboxManager,
+  readiness: Readiness,
+  logger: Logger,
+): Promise<ReconcileReport> {
   for (let attempt = 1, delayMs = 1000; ; attempt++, delayMs = Math.min(delayMs * 2, 60_000)) {
     try {
       const report = await manager.reconcile(AbortSignal.timeout(300_000));
@@ -252,7 +341,10 @@ async function reconcileUntilDone(manager: SandboxManager, readiness: Readiness,
       return report;
     } catch (err) {
       readiness.reconcileError = (err as Error).message;
-      logger.error({ err: readiness.reconcileError, attempt, retryInSeconds: delayMs / 1000 }, "start-up reconciliation failed; retrying");
+      logger.error(
+        { err: readiness.reconcileError, attempt, retryInSeconds: delayMs / 1000 },
+        "start-up reconciliation failed; retrying",
+      );
       await sleep(delayMs);
     }
   }

@@ -62,10 +62,33 @@ async function main(argv: string[]): Promise<number> {
       const port = one("probe-port", daemonSetting(daemonConfigSpec.probePort));
       const res = await fetch(`http://127.0.0.1:${port}/debug/sandboxes`);
       if (!res.ok) throw new Error(`daemon answered ${res.status} ${await res.text()}`);
-      const list = (await res.json()) as { id: string; state: string; vmName?: string; address?: string; vni?: number; ageSeconds: number }[];
-      const rows = [["SANDBOX", "STATE", "VM", "ADDRESS", "VNI", "AGE"], ...list.map((s) => [s.id.slice(0, 16), s.state, s.vmName ?? "-", s.address ?? "-", String(s.vni ?? "-"), `${s.ageSeconds}s`])];
+      const list = (await res.json()) as {
+        id: string;
+        state: string;
+        vmName?: string;
+        address?: string;
+        vni?: number;
+        ageSeconds: number;
+      }[];
+      const rows = [
+        ["SANDBOX", "STATE", "VM", "ADDRESS", "VNI", "AGE"],
+        ...list.map((s) => [
+          s.id.slice(0, 16),
+          s.state,
+          s.vmName ?? "-",
+          s.address ?? "-",
+          String(s.vni ?? "-"),
+          `${s.ageSeconds}s`,
+        ]),
+      ];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd() + "\n");
+      for (const r of rows)
+        process.stdout.write(
+          r
+            .map((c, i) => c.padEnd(widths[i]!))
+            .join("  ")
+            .trimEnd() + "\n",
+        );
       return 0;
     }
     default:
@@ -79,10 +102,15 @@ async function image(argv: string[]): Promise<number> {
   if (action !== "upload" || target !== "libvirt") throw new Error(`image: expected "upload libvirt"\n${USAGE}`);
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { uri: { type: "string", default: process.env.LIBVIRT_URI ?? "qemu:///system" }, pool: { type: "string" }, name: { type: "string" } },
+    options: {
+      uri: { type: "string", default: process.env.LIBVIRT_URI ?? "qemu:///system" },
+      pool: { type: "string" },
+      name: { type: "string" },
+    },
     allowPositionals: true,
   });
-  if (values.pool === undefined || values.name === undefined || positionals.length !== 1) throw new Error(`image upload libvirt needs --pool, --name and one FILE\n${USAGE}`);
+  if (values.pool === undefined || values.name === undefined || positionals.length !== 1)
+    throw new Error(`image upload libvirt needs --pool, --name and one FILE\n${USAGE}`);
   const { LibvirtClient } = await import("../../providers/libvirt/rpc/index.ts");
   const { uploadImage } = await import("../../providers/libvirt/upload-image.ts");
   const client = await LibvirtClient.connect(values.uri);
@@ -100,7 +128,9 @@ async function image(argv: string[]): Promise<number> {
         }
       },
     });
-    process.stdout.write(`${values.pool}/${values.name}: ${facts.format}, virtual size ${facts.virtualSize} bytes, ${facts.fileSize} bytes uploaded\n`);
+    process.stdout.write(
+      `${values.pool}/${values.name}: ${facts.format}, virtual size ${facts.virtualSize} bytes, ${facts.fileSize} bytes uploaded\n`,
+    );
     return 0;
   } finally {
     await client.close();

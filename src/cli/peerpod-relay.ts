@@ -15,7 +15,9 @@ async function main(): Promise<void> {
       process.exit(0);
     }
     if (err instanceof InvalidConfigError) {
-      process.stderr.write(`peerpod-relay: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`);
+      process.stderr.write(
+        `peerpod-relay: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`,
+      );
       process.exit(2);
     }
     throw err;

@@ -1,7 +1,13 @@
 // peerpods-webhook [flags]: the mutating admission webhook for peer pods (see src/webhook).
 import { HelpRequestedError, InvalidConfigError, loggableConfig, renderFlagHelp } from "../config/index.ts";
 import { createLogger } from "../util/logger.ts";
-import { admissionPolicyOf, loadWebhookConfig, startWebhookServer, webhookConfigSpec, type WebhookConfig } from "../webhook/index.ts";
+import {
+  admissionPolicyOf,
+  loadWebhookConfig,
+  startWebhookServer,
+  webhookConfigSpec,
+  type WebhookConfig,
+} from "../webhook/index.ts";
 
 async function main(): Promise<void> {
   let config: WebhookConfig;
@@ -13,17 +19,29 @@ async function main(): Promise<void> {
       process.exit(0);
     }
     if (err instanceof InvalidConfigError) {
-      process.stderr.write(`peerpods-webhook: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`);
+      process.stderr.write(
+        `peerpods-webhook: invalid configuration:\n${err.errors.map((e) => `  ${e.message}`).join("\n")}\n`,
+      );
       process.exit(2);
     }
     throw err;
   }
   const logger = createLogger(config.logLevel, "peerpods-webhook");
   const policy = admissionPolicyOf(config);
-  logger.info({ config: loggableConfig(webhookConfigSpec, config), excludedNamespaces: [...policy.excludedNamespaces] }, "starting");
+  logger.info(
+    { config: loggableConfig(webhookConfigSpec, config), excludedNamespaces: [...policy.excludedNamespaces] },
+    "starting",
+  );
   let server;
   try {
-    server = await startWebhookServer({ port: config.port, certFile: config.certFile, keyFile: config.keyFile, tlsPollIntervalMs: config.tlsPollIntervalMs, policy, logger });
+    server = await startWebhookServer({
+      port: config.port,
+      certFile: config.certFile,
+      keyFile: config.keyFile,
+      tlsPollIntervalMs: config.tlsPollIntervalMs,
+      policy,
+      logger,
+    });
   } catch (err) {
     logger.fatal({ err: (err as Error).message }, "start-up failed");
     logger.flush();

@@ -5,10 +5,19 @@
 //             [--deadline 60s] [--no-pod-netns]
 import { parseArgs } from "node:util";
 import { parseGoDuration } from "../config/go-duration.ts";
-import { awsImdsSource, azureImdsSource, detectPlatform, noCloudSource, provision, vsphereGuestinfoSource, type UserDataSource } from "../provision/index.ts";
+import {
+  awsImdsSource,
+  azureImdsSource,
+  detectPlatform,
+  noCloudSource,
+  provision,
+  vsphereGuestinfoSource,
+  type UserDataSource,
+} from "../provision/index.ts";
 import { runCommand } from "../util/run-command.ts";
 
-const USAGE = "usage: agent-protocol-forwarder provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR] [--deadline DURATION] [--no-pod-netns]";
+const USAGE =
+  "usage: agent-protocol-forwarder provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR] [--deadline DURATION] [--no-pod-netns]";
 const report = (line: string) => process.stderr.write(`podvm-provision: ${line}\n`);
 
 async function main(): Promise<void> {
@@ -43,7 +52,10 @@ async function main(): Promise<void> {
   if (values.source !== undefined) {
     names = values.source.split(",").map((s) => s.trim());
     const unknown = names.filter((n) => !(n in make));
-    if (unknown.length > 0) throw new Error(`--source ${values.source}: unknown ${unknown.join(", ")}; expected nocloud, aws, azure or vsphere`);
+    if (unknown.length > 0)
+      throw new Error(
+        `--source ${values.source}: unknown ${unknown.join(", ")}; expected nocloud, aws, azure or vsphere`,
+      );
   } else {
     const platform = await detectPlatform();
     report(`platform: ${platform}`);
@@ -60,7 +72,9 @@ async function main(): Promise<void> {
     report,
     signal: AbortSignal.timeout(deadlineMs + 30_000),
   });
-  report(`wrote ${result.written.join(", ")}${result.initdataDigest === undefined ? "" : `; initdata digest ${result.initdataDigest}`}`);
+  report(
+    `wrote ${result.written.join(", ")}${result.initdataDigest === undefined ? "" : `; initdata digest ${result.initdataDigest}`}`,
+  );
 }
 
 /** The pod's network namespace, where kata-agent runs and the forwarder puts the tunnel end. */

@@ -73,7 +73,17 @@ describe("daemon configuration", () => {
   it("accepts upstream's flags as its entrypoint passes them", () => {
     const config = loadDaemonConfig({
       env: {},
-      argv: ["-pods-dir", "/run/peerpod/pods", "-vxlan-port", "8472", "-vxlan-min-id", "600000", "-disable-tls", "-socket", "/run/peerpod/hypervisor.sock"],
+      argv: [
+        "-pods-dir",
+        "/run/peerpod/pods",
+        "-vxlan-port",
+        "8472",
+        "-vxlan-min-id",
+        "600000",
+        "-disable-tls",
+        "-socket",
+        "/run/peerpod/hypervisor.sock",
+      ],
     });
     expect(config.vxlanPort).toBe(8472);
     expect(config.vxlanMinId).toBe(600_000);
@@ -109,7 +119,9 @@ describe("daemon configuration", () => {
     }
     expect(failure).toBeInstanceOf(InvalidConfigError);
     const message = (failure as InvalidConfigError).message;
-    expect(message).toContain('RECONCILE_INTERVAL="720h": expected a Go duration such as 5m or 300s, from 1s to 24h0m0s');
+    expect(message).toContain(
+      'RECONCILE_INTERVAL="720h": expected a Go duration such as 5m or 300s, from 1s to 24h0m0s',
+    );
     expect(message).toContain('PROXY_TIMEOUT="600h": expected a Go duration such as 5m or 300s, from 1ms to 24h0m0s');
   });
 
@@ -134,18 +146,29 @@ describe("daemon TLS settings", () => {
   };
 
   it("takes upstream's TLS profile names and refuses others, naming the variable", () => {
-    expect(load({ TLS_MIN_VERSION: "VersionTLS13", TLS_CIPHER_SUITES: "TLS_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256" })).toMatchObject({
+    expect(
+      load({
+        TLS_MIN_VERSION: "VersionTLS13",
+        TLS_CIPHER_SUITES: "TLS_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+      }),
+    ).toMatchObject({
       tlsMinVersion: "VersionTLS13",
       tlsCipherSuites: ["TLS_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"],
     });
-    expect(failure({ TLS_MIN_VERSION: "VersionTLS11" })).toContain('TLS_MIN_VERSION="VersionTLS11": expected one of VersionTLS12, VersionTLS13');
-    expect(failure({ TLS_CIPHER_SUITES: "TLS_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256" })).toContain("(unknown: ECDHE-RSA-AES128-GCM-SHA256)");
+    expect(failure({ TLS_MIN_VERSION: "VersionTLS11" })).toContain(
+      'TLS_MIN_VERSION="VersionTLS11": expected one of VersionTLS12, VersionTLS13',
+    );
+    expect(failure({ TLS_CIPHER_SUITES: "TLS_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256" })).toContain(
+      "(unknown: ECDHE-RSA-AES128-GCM-SHA256)",
+    );
   });
 
   it("wants operator certificates as a set of three, and not with DISABLE_TLS", () => {
     const message = failure({ CACERT_FILE: "/etc/certificates/ca.crt" });
     expect(message).toContain("CERT_FILE: required with CACERT_FILE");
     expect(message).toContain("CERT_KEY: required with CACERT_FILE");
-    expect(failure({ CACERT_FILE: "/a", CERT_FILE: "/b", CERT_KEY: "/c", DISABLE_TLS: "true" })).toContain('DISABLE_TLS="true": expected false when CACERT_FILE, CERT_FILE, CERT_KEY are set');
+    expect(failure({ CACERT_FILE: "/a", CERT_FILE: "/b", CERT_KEY: "/c", DISABLE_TLS: "true" })).toContain(
+      'DISABLE_TLS="true": expected false when CACERT_FILE, CERT_FILE, CERT_KEY are set',
+    );
   });
 });

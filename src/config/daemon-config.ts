@@ -48,7 +48,8 @@ export const daemonConfigSpec = Object.freeze({
     env: "START_RELAY",
     flag: "start-relay",
     default: "true",
-    description: "Start peerpod-relay (detached; it outlives the daemon) when none answers on RELAY_SOCKET; false waits for one (Kubernetes runs it as its own DaemonSet).",
+    description:
+      "Start peerpod-relay (detached; it outlives the daemon) when none answers on RELAY_SOCKET; false waits for one (Kubernetes runs it as its own DaemonSet).",
   }),
   // Upstream: -pause-image / PAUSE_IMAGE.
   pauseImage: stringField({
@@ -100,7 +101,8 @@ export const daemonConfigSpec = Object.freeze({
     default: "10",
     min: -1_000_000,
     max: 1_000_000,
-    description: "Peer pods this node runs at most, advertised as kata.peerpods.io/vm capacity; 0 or less: no limit and no capacity advertised (as upstream).",
+    description:
+      "Peer pods this node runs at most, advertised as kata.peerpods.io/vm capacity; 0 or less: no limit and no capacity advertised (as upstream).",
   }),
   // Upstream has only the flag -disable-tls; the variable is ours.
   disableTls: boolField({
@@ -120,13 +122,15 @@ export const daemonConfigSpec = Object.freeze({
   tlsCipherSuites: listField({
     env: "TLS_CIPHER_SUITES",
     flag: "tls-cipher-suites",
-    description: "TLS 1.2 cipher suites allowed on the link to the forwarders, comma-separated IANA names; unset: Node's defaults. TLS 1.3 suites are always on.",
+    description:
+      "TLS 1.2 cipher suites allowed on the link to the forwarders, comma-separated IANA names; unset: Node's defaults. TLS 1.3 suites are always on.",
   }),
   // Upstream: -ca-cert-file / CACERT_FILE, -cert-file / CERT_FILE, -cert-key / CERT_KEY.
   caCertFile: stringField({
     env: "CACERT_FILE",
     flag: "ca-cert-file",
-    description: "Operator certificates: CA certificate (PEM) the forwarders' certificates must chain to, instead of the daemon's own CA. Needs CERT_FILE and CERT_KEY.",
+    description:
+      "Operator certificates: CA certificate (PEM) the forwarders' certificates must chain to, instead of the daemon's own CA. Needs CERT_FILE and CERT_KEY.",
   }),
   certFile: stringField({
     env: "CERT_FILE",
@@ -142,7 +146,8 @@ export const daemonConfigSpec = Object.freeze({
   externalModule: stringField({
     env: "CLOUD_PROVIDER_EXTERNAL_MODULE",
     flag: "cloud-provider-external-module",
-    description: "Absolute path of an ES module exporting a provider factory (providerFactory or default) named CLOUD_PROVIDER; needs CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256.",
+    description:
+      "Absolute path of an ES module exporting a provider factory (providerFactory or default) named CLOUD_PROVIDER; needs CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256.",
   }),
   externalModuleSha256: stringField({
     env: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256",
@@ -214,7 +219,8 @@ export const daemonConfigSpec = Object.freeze({
     env: "CLUSTER_ID",
     flag: "cluster-id",
     defaultDoc: "kept in CAA_STATE_DIR; first the kube-system namespace UID in a cluster, else random",
-    description: "Id unique to the cluster, tagged on every VM with CLUSTER_NAME; a VM is deleted only when its marks are exactly this daemon's.",
+    description:
+      "Id unique to the cluster, tagged on every VM with CLUSTER_NAME; a VM is deleted only when its marks are exactly this daemon's.",
   }),
   // Ours (upstream always reads the pod's pull secrets, with no way to turn it off).
   registryAuth: enumField({
@@ -222,13 +228,15 @@ export const daemonConfigSpec = Object.freeze({
     flag: "registry-auth",
     default: "on",
     values: ["on", "off"] as const,
-    description: "Deliver the pod's image pull secrets (and its service account's) to the peer VM's image puller: on or off.",
+    description:
+      "Deliver the pod's image pull secrets (and its service account's) to the peer VM's image puller: on or off.",
   }),
   // Ours.
   registryAuthFile: stringField({
     env: "REGISTRY_AUTH_FILE",
     flag: "registry-auth-file",
-    description: "A containers-auth.json file given to every pod instead of its pull secrets (nodes outside Kubernetes).",
+    description:
+      "A containers-auth.json file given to every pod instead of its pull secrets (nodes outside Kubernetes).",
   }),
   // Ours: the shim may still be closing its agent connection when StopVM returns.
   socketLingerMs: durationField({
@@ -267,22 +275,64 @@ export function loadDaemonConfig(options: LoadOptions): DaemonConfig {
   const given = Object.entries(certs).filter(([, v]) => v !== undefined);
   if (given.length > 0 && given.length < 3) {
     for (const [variable, value] of Object.entries(certs)) {
-      if (value === undefined) problems.push(new ConfigError({ variable, expected: `required with ${given.map(([k]) => k).join(" and ")} (operator certificates: CACERT_FILE, CERT_FILE and CERT_KEY together)`, source: "missing" }));
+      if (value === undefined)
+        problems.push(
+          new ConfigError({
+            variable,
+            expected: `required with ${given.map(([k]) => k).join(" and ")} (operator certificates: CACERT_FILE, CERT_FILE and CERT_KEY together)`,
+            source: "missing",
+          }),
+        );
     }
   }
   if (given.length > 0 && config.disableTls) {
-    problems.push(new ConfigError({ variable: "DISABLE_TLS", value: "true", expected: `false when ${given.map(([k]) => k).join(", ")} ${given.length === 1 ? "is" : "are"} set (certificates for a link without TLS)`, source: "env" }));
+    problems.push(
+      new ConfigError({
+        variable: "DISABLE_TLS",
+        value: "true",
+        expected: `false when ${given.map(([k]) => k).join(", ")} ${given.length === 1 ? "is" : "are"} set (certificates for a link without TLS)`,
+        source: "env",
+      }),
+    );
   }
   if (config.externalModule !== undefined) {
-    if (!config.externalModule.startsWith("/")) problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE", value: config.externalModule, expected: "an absolute path", source: "env" }));
+    if (!config.externalModule.startsWith("/"))
+      problems.push(
+        new ConfigError({
+          variable: "CLOUD_PROVIDER_EXTERNAL_MODULE",
+          value: config.externalModule,
+          expected: "an absolute path",
+          source: "env",
+        }),
+      );
     if (config.externalModuleSha256 === undefined) {
-      problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256", expected: "required with CLOUD_PROVIDER_EXTERNAL_MODULE (the module's SHA-256, as sha256sum prints it)", source: "missing" }));
+      problems.push(
+        new ConfigError({
+          variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256",
+          expected: "required with CLOUD_PROVIDER_EXTERNAL_MODULE (the module's SHA-256, as sha256sum prints it)",
+          source: "missing",
+        }),
+      );
     }
   } else if (config.externalModuleSha256 !== undefined) {
-    problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256", value: config.externalModuleSha256, expected: "unset unless CLOUD_PROVIDER_EXTERNAL_MODULE is set", source: "env" }));
+    problems.push(
+      new ConfigError({
+        variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256",
+        value: config.externalModuleSha256,
+        expected: "unset unless CLOUD_PROVIDER_EXTERNAL_MODULE is set",
+        source: "env",
+      }),
+    );
   }
   if (config.externalModuleSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(config.externalModuleSha256)) {
-    problems.push(new ConfigError({ variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256", value: config.externalModuleSha256, expected: "64 hexadecimal digits (a SHA-256)", source: "env" }));
+    problems.push(
+      new ConfigError({
+        variable: "CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256",
+        value: config.externalModuleSha256,
+        expected: "64 hexadecimal digits (a SHA-256)",
+        source: "env",
+      }),
+    );
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
   return config;

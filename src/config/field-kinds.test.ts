@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { Field, Parsed } from "./field.ts";
-import { boolField, durationField, enumField, intField, listField, mapField, portField, stringField } from "./field-kinds.ts";
+import {
+  boolField,
+  durationField,
+  enumField,
+  intField,
+  listField,
+  mapField,
+  portField,
+  stringField,
+} from "./field-kinds.ts";
 
 function valueOf<T>(parsed: Parsed<T>): NonNullable<T> {
   if (!parsed.ok) throw new Error(`expected success, got: ${parsed.expected}`);
@@ -90,7 +99,9 @@ describe("durationField", () => {
     expect(problemOf(parse(field, "abc"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
   });
   it("rejects bare numbers, saying a unit is missing", () => {
-    expect(problemOf(parse(field, "300"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s (a number needs a unit: ns, us, ms, s, m or h)");
+    expect(problemOf(parse(field, "300"))).toBe(
+      "a Go duration such as 5m or 300s, at most 24h0m0s (a number needs a unit: ns, us, ms, s, m or h)",
+    );
   });
   it("accepts a bare 0 but not negatives", () => {
     expect(valueOf(parse(field, "0"))).toBe(0);
@@ -145,7 +156,9 @@ describe("mapField", () => {
     expect(Object.getOwnPropertyNames(field.show(tags))).toEqual(["__proto__"]);
   });
   it("rejects an item without =", () => {
-    expect(problemOf(parse(field, "a=1,b"))).toBe('comma-separated key=value pairs such as k1=v1,k2=v2 ("b" has no "=")');
+    expect(problemOf(parse(field, "a=1,b"))).toBe(
+      'comma-separated key=value pairs such as k1=v1,k2=v2 ("b" has no "=")',
+    );
   });
   it("rejects an empty key", () => {
     expect(problemOf(parse(field, "=v"))).toContain('"=v" has an empty key');

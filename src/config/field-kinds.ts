@@ -1,7 +1,16 @@
 // Builders for each kind of setting. Each returns a Field whose value type follows from the
 // options: `default` or `required: true` make it always present, otherwise it may be undefined.
 
-import { accept, makeField, reject, type Field, type FieldKindParts, type FieldOptions, type FieldValue, type Parsed } from "./field.ts";
+import {
+  accept,
+  makeField,
+  reject,
+  type Field,
+  type FieldKindParts,
+  type FieldOptions,
+  type FieldValue,
+  type Parsed,
+} from "./field.ts";
 import { TIMER_MAX_MS } from "../util/timer-limit.ts";
 import { formatGoDuration, GO_DURATION_EXPECTED, GoDurationError, parseGoDuration } from "./go-duration.ts";
 
@@ -90,8 +99,14 @@ export function boolField<const O extends FieldOptions>(options: O): Field<Field
 export function durationField<const O extends DurationFieldOptions>(options: O): Field<FieldValue<number, O>> {
   const minMs = options.minMs ?? 0;
   const maxMs = options.maxMs ?? DEFAULT_MAX_DURATION_MS;
-  if (!(maxMs <= TIMER_MAX_MS && maxMs >= minMs)) throw new RangeError(`duration ${options.env}: maxMs ${maxMs} must be from minMs to ${TIMER_MAX_MS} (Node's timer limit)`);
-  const range = minMs === 0 ? `at most ${formatGoDuration(maxMs)}` : `from ${formatGoDuration(minMs)} to ${formatGoDuration(maxMs)}`;
+  if (!(maxMs <= TIMER_MAX_MS && maxMs >= minMs))
+    throw new RangeError(
+      `duration ${options.env}: maxMs ${maxMs} must be from minMs to ${TIMER_MAX_MS} (Node's timer limit)`,
+    );
+  const range =
+    minMs === 0
+      ? `at most ${formatGoDuration(maxMs)}`
+      : `from ${formatGoDuration(minMs)} to ${formatGoDuration(maxMs)}`;
   const expected = `${GO_DURATION_EXPECTED}, ${range}`;
   return typed<number, O>(options, {
     kind: "duration",
@@ -153,7 +168,9 @@ export function mapField<const O extends FieldOptions>(options: O): Field<FieldV
 }
 
 /** One of a fixed set of words, matched without regard to case. */
-export function enumField<const O extends EnumFieldOptions<string>>(options: O): Field<FieldValue<O["values"][number], O>> {
+export function enumField<const O extends EnumFieldOptions<string>>(
+  options: O,
+): Field<FieldValue<O["values"][number], O>> {
   type V = O["values"][number];
   const expected = `one of ${options.values.join(", ")}`;
   return typed<V, O>(options, {

@@ -1,7 +1,21 @@
 // Configuration: typed settings from environment variables and Go-style flags.
 
-export { GO_DURATION_EXPECTED, GoDurationError, formatGoDuration, parseGoDuration, parseGoDurationNanos } from "./go-duration.ts";
-export { ArgumentError, ConfigError, HelpRequestedError, InvalidConfigError, REDACTED, type ConfigErrorDetails, type ValueSource } from "./errors.ts";
+export {
+  GO_DURATION_EXPECTED,
+  GoDurationError,
+  formatGoDuration,
+  parseGoDuration,
+  parseGoDurationNanos,
+} from "./go-duration.ts";
+export {
+  ArgumentError,
+  ConfigError,
+  HelpRequestedError,
+  InvalidConfigError,
+  REDACTED,
+  type ConfigErrorDetails,
+  type ValueSource,
+} from "./errors.ts";
 export type { Field, FieldKind, FieldOptions, FieldValue, Parsed } from "./field.ts";
 export {
   boolField,

@@ -67,12 +67,20 @@ describe("loadConfig", () => {
     expect(config.limit).toBe(3);
     expect(config.disableTls).toBe(true);
     expect(config.groups).toEqual(["sg-1", "sg-2"]);
-    expect(config.tags).toEqual(new Map([["k1", "v1"], ["k2", "v2"]]));
+    expect(config.tags).toEqual(
+      new Map([
+        ["k1", "v1"],
+        ["k2", "v2"],
+      ]),
+    );
     expect(config.secretKey).toBe("s3cr3t");
   });
 
   it("treats empty and blank variables as unset and trims values", () => {
-    const config = loadConfig(spec, { env: { ...baseEnv, PROXY_TIMEOUT: "", LIMIT: "  ", FORWARDER_PORT: " 2000\n" }, argv: [] });
+    const config = loadConfig(spec, {
+      env: { ...baseEnv, PROXY_TIMEOUT: "", LIMIT: "  ", FORWARDER_PORT: " 2000\n" },
+      argv: [],
+    });
     expect(config.timeoutMs).toBe(300_000);
     expect(config.limit).toBe(10);
     expect(config.port).toBe(2000);
@@ -102,7 +110,9 @@ describe("loadConfig", () => {
 
   it("takes a bool flag alone as true and reads a value only after =", () => {
     expect(loadConfig(spec, { env: baseEnv, argv: ["-disable-tls"] }).disableTls).toBe(true);
-    expect(loadConfig(spec, { env: { ...baseEnv, DISABLE_TLS: "true" }, argv: ["--disable-tls=false"] }).disableTls).toBe(false);
+    expect(
+      loadConfig(spec, { env: { ...baseEnv, DISABLE_TLS: "true" }, argv: ["--disable-tls=false"] }).disableTls,
+    ).toBe(false);
     // As in Go, the word after a bool flag is not its value but a stray argument.
     const failure = loadFailure(baseEnv, ["-disable-tls", "false"]);
     expect(failure.errors).toHaveLength(1);
@@ -169,9 +179,13 @@ describe("loadConfig", () => {
     const failure = loadFailure({ ...baseEnv, LIMIT: "x" }, ["-bogus", "-proxy-timeout", "300"]);
     expect(failure.errors).toHaveLength(3);
     expect(failure.message).toContain("unknown flag -bogus");
-    expect(failure.message).toContain('-proxy-timeout="300" (PROXY_TIMEOUT): expected a Go duration such as 5m or 300s, at most 24h0m0s (a number needs a unit');
+    expect(failure.message).toContain(
+      '-proxy-timeout="300" (PROXY_TIMEOUT): expected a Go duration such as 5m or 300s, at most 24h0m0s (a number needs a unit',
+    );
     expect(failure.message).toContain('LIMIT="x": expected an integer of at least 1');
-    const flagError = failure.errors.find((error) => error instanceof ConfigError && error.variable === "PROXY_TIMEOUT") as ConfigError;
+    const flagError = failure.errors.find(
+      (error) => error instanceof ConfigError && error.variable === "PROXY_TIMEOUT",
+    ) as ConfigError;
     expect(flagError.source).toBe("flag");
     expect(flagError.flag).toBe("-proxy-timeout");
     expect(flagError.value).toBe("300");
@@ -182,7 +196,9 @@ describe("loadConfig", () => {
     const secretError = failure.errors.find((error) => error instanceof ConfigError) as ConfigError;
     expect(secretError.variable).toBe("SECRET_TIMEOUT");
     expect(secretError.value).toBeUndefined();
-    expect(secretError.message).toBe("SECRET_TIMEOUT=<redacted>: expected a Go duration such as 5m or 300s, at most 24h0m0s");
+    expect(secretError.message).toBe(
+      "SECRET_TIMEOUT=<redacted>: expected a Go duration such as 5m or 300s, at most 24h0m0s",
+    );
     expect(failure.message).not.toContain("hunter2");
     expect(JSON.stringify(secretError)).not.toContain("hunter2");
     expect(JSON.stringify(failure.errors)).not.toContain("hunter2");

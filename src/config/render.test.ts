@@ -3,8 +3,18 @@ import { boolField, durationField, stringField } from "./field-kinds.ts";
 import { renderFlagHelp, renderSpecMarkdown } from "./render.ts";
 
 const spec = {
-  timeoutMs: durationField({ env: "PROXY_TIMEOUT", flag: "proxy-timeout", default: "5m", description: "Proxy timeout." }),
-  region: stringField({ env: "AWS_REGION", flag: ["aws-region", "region"], required: true, description: "Region a|b." }),
+  timeoutMs: durationField({
+    env: "PROXY_TIMEOUT",
+    flag: "proxy-timeout",
+    default: "5m",
+    description: "Proxy timeout.",
+  }),
+  region: stringField({
+    env: "AWS_REGION",
+    flag: ["aws-region", "region"],
+    required: true,
+    description: "Region a|b.",
+  }),
   key: stringField({ env: "AWS_SECRET_ACCESS_KEY", secret: true, description: "Secret key." }),
   node: stringField({ env: "NODE_NAME", default: () => "x", defaultDoc: "the host name", description: "Node." }),
   tls: boolField({ env: "DISABLE_TLS", flag: "disable-tls", default: "false", description: "No TLS." }),

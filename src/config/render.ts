@@ -39,7 +39,10 @@ export function renderFlagHelp(spec: ConfigSpec): string {
   const blocks = Object.values(spec).map((field) => {
     const names = field.flags.length === 0 ? "(no flag)" : field.flags.map((flag) => `-${flag}`).join(", ");
     const fallback = defaultText(field);
-    const facts = [`env ${field.env}`, field.required ? "required" : fallback === undefined ? undefined : `default ${fallback}`]
+    const facts = [
+      `env ${field.env}`,
+      field.required ? "required" : fallback === undefined ? undefined : `default ${fallback}`,
+    ]
       .filter((fact) => fact !== undefined)
       .join(", ");
     return `  ${names} ${field.kind} (${facts})\n      ${field.description}`;

@@ -24,7 +24,8 @@ export function checkSpec(spec: ConfigSpec): void {
   const envs = new Map<string, string>();
   const flags = new Map<string, string>();
   for (const [key, field] of Object.entries(spec)) {
-    if (!ENV_NAME.test(field.env)) throw new TypeError(`config field ${key}: bad variable name ${JSON.stringify(field.env)}`);
+    if (!ENV_NAME.test(field.env))
+      throw new TypeError(`config field ${key}: bad variable name ${JSON.stringify(field.env)}`);
     const envOwner = envs.get(field.env);
     if (envOwner !== undefined) throw new TypeError(`config fields ${envOwner} and ${key} share variable ${field.env}`);
     envs.set(field.env, key);

@@ -27,9 +27,14 @@ export const TLS12_CIPHER_SUITES: ReadonlyMap<string, string> = new Map([
 ]);
 
 /** TLS 1.3's suites: accepted in the list (profiles carry them) but, as in Go, not configurable. */
-export const TLS13_CIPHER_SUITES: ReadonlySet<string> = new Set(["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"]);
+export const TLS13_CIPHER_SUITES: ReadonlySet<string> = new Set([
+  "TLS_AES_128_GCM_SHA256",
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+]);
 
-export const CIPHER_SUITES_EXPECTED = "comma-separated IANA cipher suite names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256";
+export const CIPHER_SUITES_EXPECTED =
+  "comma-separated IANA cipher suite names such as TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256";
 
 /** Names in `suites` that are not IANA suite names we know. */
 export function unknownCipherSuites(suites: readonly string[]): string[] {

@@ -69,8 +69,10 @@ async function handle(o: DebugServerOptions, req: http.IncomingMessage, res: htt
       return send(res, 200, o.metrics.registry.contentType, await o.metrics.registry.metrics());
     default:
       if (url.pathname.startsWith("/debug/")) {
-        if (!isLoopback(req.socket.remoteAddress)) return send(res, 403, "text/plain", "debug endpoints answer loopback only\n");
-        if (url.pathname === "/debug/sandboxes") return send(res, 200, "application/json", JSON.stringify(o.sandboxes(), null, 2) + "\n");
+        if (!isLoopback(req.socket.remoteAddress))
+          return send(res, 403, "text/plain", "debug endpoints answer loopback only\n");
+        if (url.pathname === "/debug/sandboxes")
+          return send(res, 200, "application/json", JSON.stringify(o.sandboxes(), null, 2) + "\n");
       }
       return send(res, 404, "text/plain", "not found\n");
   }

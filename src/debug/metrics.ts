@@ -12,7 +12,10 @@ export class DaemonMetrics {
   readonly startPhases: Histogram<"phase">;
 
   /** `relayedBytes` asks peerpod-relay, which relays the agent connections, at each scrape. */
-  constructor(sandboxesByState: () => Record<SandboxState, number>, relayedBytes?: () => Promise<Record<"to_vm" | "from_vm", number> | undefined>) {
+  constructor(
+    sandboxesByState: () => Record<SandboxState, number>,
+    relayedBytes?: () => Promise<Record<"to_vm" | "from_vm", number> | undefined>,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: "caa_" });
     this.hypervisorCalls = new Counter({
       name: "caa_hypervisor_calls_total",

@@ -54,11 +54,19 @@ export class ClaimHandler {
   }
 
   private async answer(req: ClaimRequest): Promise<ClaimReply> {
-    if (req.op === "status") return { ok: true, state: this.current, ...(this.sandboxId === undefined ? {} : { sandboxId: this.sandboxId }) };
-    if (req.poolVm !== this.o.poolVm) return { ok: false, error: `this is pool VM ${this.o.poolVm}, not ${req.poolVm}` };
+    if (req.op === "status")
+      return { ok: true, state: this.current, ...(this.sandboxId === undefined ? {} : { sandboxId: this.sandboxId }) };
+    if (req.poolVm !== this.o.poolVm)
+      return { ok: false, error: `this is pool VM ${this.o.poolVm}, not ${req.poolVm}` };
     if (this.current !== "waiting") {
-      this.o.logger.warn({ sandbox: req.sandboxId, claimedBy: this.sandboxId, state: this.current }, "second claim refused");
-      return { ok: false, error: `pool VM ${this.o.poolVm} was already claimed${this.sandboxId === undefined ? "" : ` by sandbox ${this.sandboxId}`}; a pool VM serves one pod only` };
+      this.o.logger.warn(
+        { sandbox: req.sandboxId, claimedBy: this.sandboxId, state: this.current },
+        "second claim refused",
+      );
+      return {
+        ok: false,
+        error: `pool VM ${this.o.poolVm} was already claimed${this.sandboxId === undefined ? "" : ` by sandbox ${this.sandboxId}`}; a pool VM serves one pod only`,
+      };
     }
     // Taken before the first await: a concurrent claim sees it and is refused. Should the set-up
     // fail half-way the VM stays spent, never waiting again.
@@ -68,8 +76,12 @@ export class ClaimHandler {
       const file = req.files.find((f) => f.path === FORWARDER_CONFIG_PATH);
       if (file === undefined) throw new Error(`claim carries no ${FORWARDER_CONFIG_PATH}`);
       const config = parseForwarderConfig(file.content);
-      if (config.sandboxId !== req.sandboxId) throw new Error(`claim for sandbox ${req.sandboxId} carries the configuration of sandbox ${config.sandboxId}`);
-      if (config.listenPort !== this.o.listenPort) throw new Error(`claim moves the forwarder to port ${config.listenPort}; this VM listens on ${this.o.listenPort}`);
+      if (config.sandboxId !== req.sandboxId)
+        throw new Error(`claim for sandbox ${req.sandboxId} carries the configuration of sandbox ${config.sandboxId}`);
+      if (config.listenPort !== this.o.listenPort)
+        throw new Error(
+          `claim moves the forwarder to port ${config.listenPort}; this VM listens on ${this.o.listenPort}`,
+        );
       if (config.tls === undefined) throw new Error("claim carries no TLS material for the sandbox");
       for (const f of req.files) await this.o.writeFile(f);
       await this.o.apply(config);
@@ -77,7 +89,10 @@ export class ClaimHandler {
       this.o.logger.info({ sandbox: req.sandboxId, files: req.files.map((f) => f.path) }, "pool VM claimed");
       return { ok: true, state: "claimed", sandboxId: req.sandboxId };
     } catch (err) {
-      this.o.logger.error({ sandbox: req.sandboxId, err: (err as Error).message }, "claim failed; this VM serves nothing more");
+      this.o.logger.error(
+        { sandbox: req.sandboxId, err: (err as Error).message },
+        "claim failed; this VM serves nothing more",
+      );
       return { ok: false, error: `claim failed: ${(err as Error).message}` };
     }
   }

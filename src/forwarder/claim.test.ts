@@ -8,7 +8,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { peerVmServerName, poolVmServerName } from "../pki/server-name.ts";
 import { sendClaimRequest } from "../../test/support/claim-client.ts";
 import { waitForForwarder } from "../proxy/index.ts";
-import { FORWARDER_CONFIG_PATH, INITDATA_PATH, sandboxFiles, type CloudConfigFile, type PoolForwarderConfig } from "../userdata/index.ts";
+import {
+  FORWARDER_CONFIG_PATH,
+  INITDATA_PATH,
+  sandboxFiles,
+  type CloudConfigFile,
+  type PoolForwarderConfig,
+} from "../userdata/index.ts";
 import { startRelayTestAgent } from "../../test/support/relay-test-agent.ts";
 import { freePort, useTestScope } from "../../test/support/test-scope.ts";
 import { TestCa, type TestTlsMaterial } from "../../test/support/test-certs.ts";
@@ -57,7 +63,11 @@ async function poolVm(name = "podvm-pool-a"): Promise<PoolVm> {
   return { port, root, agentsStarted: () => agents, target: () => ({ host: "127.0.0.1", port, poolVm: name }) };
 }
 
-async function claimFiles(sandboxId: string, port: number, initdata = "algorithm = \"sha384\"\n"): Promise<CloudConfigFile[]> {
+async function claimFiles(
+  sandboxId: string,
+  port: number,
+  initdata = 'algorithm = "sha384"\n',
+): Promise<CloudConfigFile[]> {
   const cert = await ca.issueServer({ commonName: sandboxId, dnsNames: [peerVmServerName(sandboxId)] });
   return sandboxFiles({ version: 1, sandboxId, listenPort: port, tls: pem(cert), podNetwork: undefined }, initdata);
 }
@@ -78,10 +88,19 @@ const signal = () => AbortSignal.timeout(10_000);
 describe("a pool VM's forwarder", () => {
   it("serves no agent connection before its claim, answers status with waiting", async () => {
     const vm = await poolVm();
-    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({ ok: true, state: "waiting" });
+    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({
+      ok: true,
+      state: "waiting",
+    });
     await expect(agentAnswers(vm.port, "sb1", 500)).rejects.toThrow();
     // Even a client that names the pool VM itself gets no agent: only claims are answered.
-    const asPool = waitForForwarder({ host: "127.0.0.1", port: vm.port, tls: { ca: client.caPem, cert: client.certPem, key: client.keyPem, servername: poolVmServerName("podvm-pool-a") }, signal: AbortSignal.timeout(500), retryIntervalMs: 50 });
+    const asPool = waitForForwarder({
+      host: "127.0.0.1",
+      port: vm.port,
+      tls: { ca: client.caPem, cert: client.certPem, key: client.keyPem, servername: poolVmServerName("podvm-pool-a") },
+      signal: AbortSignal.timeout(500),
+      retryIntervalMs: 50,
+    });
     await expect(asPool).rejects.toThrow(/not reachable/);
     expect(vm.agentsStarted()).toBe(0);
   });
@@ -89,25 +108,46 @@ describe("a pool VM's forwarder", () => {
   it("takes a claim: writes its files, starts the sandbox, then serves it under the sandbox's certificate", async () => {
     const vm = await poolVm();
     const files = await claimFiles("sb1", vm.port);
-    const reply = await sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files }, client, signal());
+    const reply = await sendClaimRequest(
+      vm.target(),
+      { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files },
+      client,
+      signal(),
+    );
     expect(reply).toEqual({ ok: true, state: "claimed", sandboxId: "sb1" });
     await agentAnswers(vm.port, "sb1");
     expect(vm.agentsStarted()).toBe(1);
     const initdata = path.join(vm.root, "fs", INITDATA_PATH);
     expect(await fs.readFile(initdata, "utf8")).toBe('algorithm = "sha384"\n');
     expect((await fs.stat(initdata)).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(await fs.readFile(path.join(vm.root, "fs", FORWARDER_CONFIG_PATH), "utf8"))).toMatchObject({ sandboxId: "sb1" });
+    expect(JSON.parse(await fs.readFile(path.join(vm.root, "fs", FORWARDER_CONFIG_PATH), "utf8"))).toMatchObject({
+      sandboxId: "sb1",
+    });
     // Another sandbox's name does not get through: the certificate names sb1 only.
     await expect(agentAnswers(vm.port, "sb2", 500)).rejects.toThrow(/TLS|not reachable/);
-    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({ ok: true, state: "claimed", sandboxId: "sb1" });
+    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({
+      ok: true,
+      state: "claimed",
+      sandboxId: "sb1",
+    });
   });
 
   it("refuses a second claim, for another sandbox or the same one", async () => {
     const vm = await poolVm();
-    const first = await sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) }, client, signal());
+    const first = await sendClaimRequest(
+      vm.target(),
+      { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) },
+      client,
+      signal(),
+    );
     expect(first.ok).toBe(true);
     for (const id of ["sb2", "sb1"]) {
-      const again = await sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-a", sandboxId: id, files: await claimFiles(id, vm.port) }, client, signal());
+      const again = await sendClaimRequest(
+        vm.target(),
+        { op: "claim", poolVm: "podvm-pool-a", sandboxId: id, files: await claimFiles(id, vm.port) },
+        client,
+        signal(),
+      );
       expect(again).toEqual({ ok: false, error: expect.stringContaining("already claimed by sandbox sb1") });
     }
     expect(vm.agentsStarted()).toBe(1);
@@ -116,7 +156,14 @@ describe("a pool VM's forwarder", () => {
   it("of two claims racing, exactly one wins", async () => {
     const vm = await poolVm();
     const [a, b] = await Promise.all(
-      ["sa", "sb"].map(async (id) => sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-a", sandboxId: id, files: await claimFiles(id, vm.port) }, client, signal())),
+      ["sa", "sb"].map(async (id) =>
+        sendClaimRequest(
+          vm.target(),
+          { op: "claim", poolVm: "podvm-pool-a", sandboxId: id, files: await claimFiles(id, vm.port) },
+          client,
+          signal(),
+        ),
+      ),
     );
     expect([a!.ok, b!.ok].sort()).toEqual([false, true]);
     expect(vm.agentsStarted()).toBe(1);
@@ -124,18 +171,42 @@ describe("a pool VM's forwarder", () => {
 
   it("refuses a claim naming another pool VM and stays claimable", async () => {
     const vm = await poolVm();
-    const wrong = await sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-b", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) }, client, signal());
+    const wrong = await sendClaimRequest(
+      vm.target(),
+      { op: "claim", poolVm: "podvm-pool-b", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) },
+      client,
+      signal(),
+    );
     expect(wrong).toEqual({ ok: false, error: "this is pool VM podvm-pool-a, not podvm-pool-b" });
-    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({ ok: true, state: "waiting" });
+    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({
+      ok: true,
+      state: "waiting",
+    });
   });
 
   it("a claim that fails half-way leaves the VM spent: it serves nothing and refuses every later claim", async () => {
     const vm = await poolVm();
     const mismatched = await claimFiles("other", vm.port);
-    const bad = await sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: mismatched }, client, signal());
-    expect(bad).toEqual({ ok: false, error: "claim failed: claim for sandbox sb1 carries the configuration of sandbox other" });
-    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toMatchObject({ ok: true, state: "spent" });
-    const later = await sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) }, client, signal());
+    const bad = await sendClaimRequest(
+      vm.target(),
+      { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: mismatched },
+      client,
+      signal(),
+    );
+    expect(bad).toEqual({
+      ok: false,
+      error: "claim failed: claim for sandbox sb1 carries the configuration of sandbox other",
+    });
+    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toMatchObject({
+      ok: true,
+      state: "spent",
+    });
+    const later = await sendClaimRequest(
+      vm.target(),
+      { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) },
+      client,
+      signal(),
+    );
     expect(later.ok).toBe(false);
     expect(vm.agentsStarted()).toBe(0);
   });
@@ -143,8 +214,16 @@ describe("a pool VM's forwarder", () => {
   it("answers no claim from a client without a certificate of the daemon's CA", async () => {
     const vm = await poolVm();
     const stranger = await (await TestCa.create("another CA")).issueClient("intruder");
-    const outcome = sendClaimRequest(vm.target(), { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) }, { caPem: client.caPem, certPem: stranger.cert, keyPem: stranger.key }, signal());
+    const outcome = sendClaimRequest(
+      vm.target(),
+      { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) },
+      { caPem: client.caPem, certPem: stranger.cert, keyPem: stranger.key },
+      signal(),
+    );
     await expect(outcome).rejects.toThrow();
-    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({ ok: true, state: "waiting" });
+    expect(await sendClaimRequest(vm.target(), { op: "status" }, client, signal())).toEqual({
+      ok: true,
+      state: "waiting",
+    });
   });
 });

@@ -24,7 +24,12 @@ async function agentAt(socketPath: string): Promise<RelayTestAgent> {
 }
 
 async function forwarder(agentSocketPath: string, options: Partial<ForwarderOptions> = {}): Promise<ForwarderHandle> {
-  const fwd = await startForwarder({ listen: { host: "127.0.0.1", port: 0 }, agentSocketPath, tls: pki.server, ...options });
+  const fwd = await startForwarder({
+    listen: { host: "127.0.0.1", port: 0 },
+    agentSocketPath,
+    tls: pki.server,
+    ...options,
+  });
   scope.defer(() => fwd.close());
   return fwd;
 }
@@ -85,7 +90,14 @@ describe("startForwarder", () => {
     const agent = await agentAt(path.join(dir, "agent.sock"));
     const fwd = await forwarder(agent.socketPath);
     const old = new Promise<tls.TLSSocket>((resolve, reject) => {
-      const socket = tls.connect({ host: "127.0.0.1", port: fwd.port, ...pki.client, minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT:@SECLEVEL=0" });
+      const socket = tls.connect({
+        host: "127.0.0.1",
+        port: fwd.port,
+        ...pki.client,
+        minVersion: "TLSv1",
+        maxVersion: "TLSv1.1",
+        ciphers: "DEFAULT:@SECLEVEL=0",
+      });
       scope.defer(() => void socket.destroy());
       socket.once("secureConnect", () => resolve(socket));
       socket.once("error", reject);

@@ -48,9 +48,13 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
 
   let serving = o.pool === undefined;
   const relay = (client: net.Socket) => {
-    if (o.pool !== undefined && (client as tls.TLSSocket).alpnProtocol === CLAIM_ALPN) return o.pool.onClaim(client as tls.TLSSocket);
+    if (o.pool !== undefined && (client as tls.TLSSocket).alpnProtocol === CLAIM_ALPN)
+      return o.pool.onClaim(client as tls.TLSSocket);
     if (!serving) {
-      log?.warn({ peer: `${client.remoteAddress}:${client.remotePort}` }, "pool VM not claimed yet: agent connection refused");
+      log?.warn(
+        { peer: `${client.remoteAddress}:${client.remotePort}` },
+        "pool VM not claimed yet: agent connection refused",
+      );
       client.destroy();
       return;
     }
@@ -84,14 +88,18 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
       },
       (err: Error) => {
         if (gone.signal.aborted || closing.signal.aborted) return;
-        log?.warn({ peer, agentSocket: o.agentSocketPath, err: err.message }, "agent socket not reachable; closing the client connection");
+        log?.warn(
+          { peer, agentSocket: o.agentSocketPath, err: err.message },
+          "agent socket not reachable; closing the client connection",
+        );
         client.destroy();
       },
     );
   };
 
   if (o.pool !== undefined && o.tls === undefined) throw new Error("a pool VM's forwarder needs TLS material");
-  const poolContext = o.pool === undefined || o.tls === undefined ? undefined : tls.createSecureContext(forwarderTlsOptions(o.tls));
+  const poolContext =
+    o.pool === undefined || o.tls === undefined ? undefined : tls.createSecureContext(forwarderTlsOptions(o.tls));
   let sandboxContext: tls.SecureContext | undefined;
   const pool = o.pool;
   const server =
@@ -106,7 +114,8 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
               : {
                   ALPNProtocols: [CLAIM_ALPN],
                   // The claim client names the pool VM; the proxy names the sandbox.
-                  SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => cb(null, name === pool.serverName || sandboxContext === undefined ? poolContext : sandboxContext),
+                  SNICallback: (name: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) =>
+                    cb(null, name === pool.serverName || sandboxContext === undefined ? poolContext : sandboxContext),
                 }),
           },
           relay,
@@ -119,7 +128,10 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
   });
   // Failed handshakes (no client certificate, another CA's, a port scan) concern that client only.
   server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
-    log?.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message }, "TLS handshake with a client failed");
+    log?.warn(
+      { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: err.message },
+      "TLS handshake with a client failed",
+    );
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -131,7 +143,10 @@ export async function startForwarder(o: ForwarderOptions): Promise<ForwarderHand
   });
   server.on("error", (err) => log?.error({ err: err.message }, "forwarder listener failed"));
   const bound = server.address() as net.AddressInfo;
-  log?.info({ address: bound.address, port: bound.port, tls: o.tls !== undefined, agentSocket: o.agentSocketPath }, "forwarder listening");
+  log?.info(
+    { address: bound.address, port: bound.port, tls: o.tls !== undefined, agentSocket: o.agentSocketPath },
+    "forwarder listening",
+  );
 
   let closed: Promise<void> | undefined;
   return {

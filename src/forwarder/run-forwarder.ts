@@ -4,7 +4,12 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import { isPoolConfig, type CloudConfigFile, type ForwarderConfig, type PoolForwarderConfig } from "../userdata/index.ts";
+import {
+  isPoolConfig,
+  type CloudConfigFile,
+  type ForwarderConfig,
+  type PoolForwarderConfig,
+} from "../userdata/index.ts";
 import { setupVmTunnel, teardownVmTunnel } from "../tunnel/index.ts";
 import { startForwarder } from "./forwarder.ts";
 import { ClaimHandler } from "./claim-handler.ts";
@@ -36,7 +41,10 @@ export interface RunningForwarder {
 
 type Cleanup = () => Promise<void>;
 
-export async function runForwarder(config: ForwarderConfig | PoolForwarderConfig, o: RunForwarderOptions): Promise<RunningForwarder> {
+export async function runForwarder(
+  config: ForwarderConfig | PoolForwarderConfig,
+  o: RunForwarderOptions,
+): Promise<RunningForwarder> {
   const cleanups: Cleanup[] = [];
   const close = async () => {
     const errors: string[] = [];
@@ -58,8 +66,14 @@ export async function runForwarder(config: ForwarderConfig | PoolForwarderConfig
                 cert: await fs.readFile(o.tlsFiles.certFile, "utf8"),
                 key: await fs.readFile(o.tlsFiles.certKey, "utf8"),
               };
-      if (tls === undefined) o.logger.warn("no TLS material in the configuration: serving the agent protocol without mutual TLS");
-      const fwd = await startForwarder({ listen: { host: o.listenHost, port: config.listenPort }, agentSocketPath: o.agentSocketPath, tls, logger: o.logger });
+      if (tls === undefined)
+        o.logger.warn("no TLS material in the configuration: serving the agent protocol without mutual TLS");
+      const fwd = await startForwarder({
+        listen: { host: o.listenHost, port: config.listenPort },
+        agentSocketPath: o.agentSocketPath,
+        tls,
+        logger: o.logger,
+      });
       cleanups.push(() => fwd.close());
     }
     return { port: config.listenPort, close };
@@ -84,7 +98,11 @@ async function setupSandbox(config: ForwarderConfig, o: RunForwarderOptions, cle
   }
 }
 
-async function runPoolForwarder(config: PoolForwarderConfig, o: RunForwarderOptions, cleanups: Cleanup[]): Promise<void> {
+async function runPoolForwarder(
+  config: PoolForwarderConfig,
+  o: RunForwarderOptions,
+  cleanups: Cleanup[],
+): Promise<void> {
   const tls = { ca: config.tls.caCert, cert: config.tls.cert, key: config.tls.key };
   const handler = new ClaimHandler({
     poolVm: config.poolVm,

@@ -59,7 +59,11 @@ export async function runPod(o: RunPodOptions): Promise<number> {
   const version = await onHypervisor(o.socketPath, (c) => c.call(h.version, { version: "0.0.1" }));
   trace(`hypervisor version ${version.version}`);
   const created = await onHypervisor(o.socketPath, (c) =>
-    c.call(h.createVM, { id, annotations: { ...DEFAULT_ANNOTATIONS, ...o.annotations }, networkNamespacePath: o.networkNamespacePath ?? "" }),
+    c.call(h.createVM, {
+      id,
+      annotations: { ...DEFAULT_ANNOTATIONS, ...o.annotations },
+      networkNamespacePath: o.networkNamespacePath ?? "",
+    }),
   );
   trace(`CreateVM ${id}: agent socket ${created.agentSocketPath}`);
   let agent: Client | undefined;
@@ -76,7 +80,14 @@ export async function runPod(o: RunPodOptions): Promise<number> {
       {
         containerId: cid,
         execId: cid,
-        OCI: { Version: "1.0.2", Process: { Args: [...o.command], Env: [...(o.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])], Cwd: "/" } },
+        OCI: {
+          Version: "1.0.2",
+          Process: {
+            Args: [...o.command],
+            Env: [...(o.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"])],
+            Cwd: "/",
+          },
+        },
       },
       { timeoutMs: 60_000 },
     );

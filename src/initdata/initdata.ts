@@ -11,7 +11,11 @@ export const INITDATA_VERSION = "0.1.0";
 export const INITDATA_ALGORITHMS = ["sha256", "sha384", "sha512"] as const;
 export type InitdataAlgorithm = (typeof INITDATA_ALGORITHMS)[number];
 /** The files of `[data]` the VM writes, each where its reader looks for it. */
-export const INITDATA_FILES = { "aa.toml": "/run/peerpod/aa.toml", "cdh.toml": "/run/peerpod/cdh.toml", "policy.rego": "/run/peerpod/policy.rego" } as const;
+export const INITDATA_FILES = {
+  "aa.toml": "/run/peerpod/aa.toml",
+  "cdh.toml": "/run/peerpod/cdh.toml",
+  "policy.rego": "/run/peerpod/policy.rego",
+} as const;
 export const INITDATA_DIGEST_PATH = "/run/peerpod/initdata.digest";
 
 export class InitdataError extends Error {
@@ -63,13 +67,16 @@ export function parseInitdata(raw: string): Initdata {
     throw new InitdataError(`not a TOML document${where}: ${(err as Error).message.split("\n")[0]}`);
   }
   const { version, algorithm, data } = doc;
-  if (typeof version !== "string") throw new InitdataError(`version is ${describe(version)}; expected "${INITDATA_VERSION}"`);
-  if (version !== INITDATA_VERSION) throw new InitdataError(`version "${version}" is not supported; expected "${INITDATA_VERSION}"`);
+  if (typeof version !== "string")
+    throw new InitdataError(`version is ${describe(version)}; expected "${INITDATA_VERSION}"`);
+  if (version !== INITDATA_VERSION)
+    throw new InitdataError(`version "${version}" is not supported; expected "${INITDATA_VERSION}"`);
   if (typeof algorithm !== "string" || !(INITDATA_ALGORITHMS as readonly string[]).includes(algorithm)) {
     throw new InitdataError(`algorithm is ${describe(algorithm)}; expected one of ${INITDATA_ALGORITHMS.join(", ")}`);
   }
   if (data === undefined) throw new InitdataError("has no [data] table");
-  if (typeof data !== "object" || data === null || Array.isArray(data) || data instanceof Date) throw new InitdataError(`data is ${describe(data)}; expected a table`);
+  if (typeof data !== "object" || data === null || Array.isArray(data) || data instanceof Date)
+    throw new InitdataError(`data is ${describe(data)}; expected a table`);
   const files: Record<string, string> = {};
   for (const [name, value] of Object.entries(data)) {
     if (typeof value !== "string") throw new InitdataError(`data."${name}" is ${describe(value)}; expected a string`);

@@ -36,7 +36,8 @@ export function loadKubeConfig(options: KubeConfigOptions): KubeConfigSource | u
   const port = env.KUBERNETES_SERVICE_PORT;
   const dir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
   const tokenFile = path.join(dir, "token");
-  if (host === undefined || host === "" || port === undefined || port === "" || !existsSync(tokenFile)) return undefined;
+  if (host === undefined || host === "" || port === undefined || port === "" || !existsSync(tokenFile))
+    return undefined;
   const kubeConfig = new KubeConfig();
   const server = `https://${isIPv6(host) ? `[${host}]` : host}:${port}`;
   // The token file is re-read as the kubelet rotates it (client-node's tokenFile provider).

@@ -105,7 +105,11 @@ export function startNodeCapacity(options: NodeCapacityOptions): NodeCapacity {
           continue;
         }
         // One warning per failure streak; repeats would only flood the log.
-        if (!failing) log.warn({ err: reason, retryInMs: intervalMs }, `cannot advertise ${PEERPOD_VM_RESOURCE} on node ${options.nodeName}; peer pods will not be scheduled here until it is set`);
+        if (!failing)
+          log.warn(
+            { err: reason, retryInMs: intervalMs },
+            `cannot advertise ${PEERPOD_VM_RESOURCE} on node ${options.nodeName}; peer pods will not be scheduled here until it is set`,
+          );
         else log.debug({ err: reason }, "node capacity still not advertised");
         failing = true;
         return { outcome: "failed", reason };
@@ -120,7 +124,10 @@ export function startNodeCapacity(options: NodeCapacityOptions): NodeCapacity {
     return chain;
   };
 
-  if (api === undefined) log.warn("no Kubernetes API configured (neither KUBECONFIG nor an in-cluster service account): node capacity is not advertised");
+  if (api === undefined)
+    log.warn(
+      "no Kubernetes API configured (neither KUBECONFIG nor an in-cluster service account): node capacity is not advertised",
+    );
   const firstRound = refresh();
   const timer = api === undefined ? undefined : setInterval(() => void refresh(), intervalMs);
   timer?.unref();

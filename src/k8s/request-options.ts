@@ -1,7 +1,12 @@
 // Per-request options for @kubernetes/client-node calls. client-node sets no deadline of its own,
 // so every call the daemon makes carries a signal that bounds it.
 
-import { Observable, type ObservableMiddleware, type RequestContext, type ResponseContext } from "@kubernetes/client-node";
+import {
+  Observable,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
 
 /** Middleware that sets the request's abort signal and, when given, its Content-Type (client-node
  * picks JSON Patch for PATCH by default). */

@@ -97,7 +97,9 @@ describe("CertificateAuthority.loadOrCreate", () => {
     await CertificateAuthority.loadOrCreate(root);
     await CertificateAuthority.loadOrCreate(other);
     await writeFile(join(root, CA_KEY_FILE), await readFile(join(other, CA_KEY_FILE)));
-    expect((await failureOf(CertificateAuthority.loadOrCreate(root))).message).toContain("does not belong to certificate");
+    expect((await failureOf(CertificateAuthority.loadOrCreate(root))).message).toContain(
+      "does not belong to certificate",
+    );
   });
 
   it("refuses a corrupt certificate", async () => {
@@ -135,6 +137,8 @@ describe("CertificateAuthority.loadOrCreate", () => {
   it("refuses a state path that is a file", async () => {
     const file = join(root, "file");
     await writeFile(file, "x");
-    expect((await failureOf(CertificateAuthority.loadOrCreate(file))).message).toContain(`cannot use ${file} as the CA directory`);
+    expect((await failureOf(CertificateAuthority.loadOrCreate(file))).message).toContain(
+      `cannot use ${file} as the CA directory`,
+    );
   });
 });

@@ -187,7 +187,8 @@ async function ensurePrivateDirectory(dir: string): Promise<void> {
   try {
     created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "EEXIST" ? "it exists and is not a directory" : describe(error);
+    const reason =
+      (error as NodeJS.ErrnoException).code === "EEXIST" ? "it exists and is not a directory" : describe(error);
     throw new PkiError(`cannot use ${dir} as the CA directory: ${reason}`, { path: dir, cause: error });
   }
   if (created !== undefined) {
@@ -196,7 +197,8 @@ async function ensurePrivateDirectory(dir: string): Promise<void> {
     return;
   }
   const info = await stat(dir);
-  if (!info.isDirectory()) throw new PkiError(`cannot use ${dir} as the CA directory: it is not a directory`, { path: dir });
+  if (!info.isDirectory())
+    throw new PkiError(`cannot use ${dir} as the CA directory: it is not a directory`, { path: dir });
 }
 
 async function readIfPresent(path: string): Promise<string | undefined> {

@@ -22,4 +22,8 @@ export { PkiError } from "./errors.ts";
 export { PEER_VM_NAME_SUFFIX, peerVmServerName, poolVmServerName } from "./server-name.ts";
 export { MIN_TLS_VERSION, clientTlsOptions, serverTlsOptions, type ClientTlsTarget } from "./tls-options.ts";
 export { DEFAULT_TLS_PROFILE, explainNegotiationFailure, tlsProfile, type TlsProfile } from "./tls-profile.ts";
-export { loadOperatorCertificates, type OperatorCertificateFiles, type OperatorCertificates } from "./operator-certificates.ts";
+export {
+  loadOperatorCertificates,
+  type OperatorCertificateFiles,
+  type OperatorCertificates,
+} from "./operator-certificates.ts";

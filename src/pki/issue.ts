@@ -43,7 +43,8 @@ export interface LeafRequest {
 }
 
 // Letters, digits, hyphens and dots, optionally one leading wildcard label.
-const DNS_NAME = /^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const DNS_NAME =
+  /^(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function checkRequest(request: LeafRequest): void {
   const dnsNames = request.dnsNames ?? [];
@@ -59,7 +60,8 @@ function checkRequest(request: LeafRequest): void {
     throw new PkiError("a server certificate needs at least one DNS name or IP address");
   }
   const days = request.validityDays ?? DEFAULT_LEAF_VALIDITY_DAYS;
-  if (!Number.isFinite(days) || days <= 0) throw new PkiError(`validity must be a positive number of days, not ${days}`);
+  if (!Number.isFinite(days) || days <= 0)
+    throw new PkiError(`validity must be a positive number of days, not ${days}`);
 }
 
 /** Issues a certificate with a new key, signed by the issuer. */

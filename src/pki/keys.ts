@@ -21,14 +21,18 @@ export async function exportPrivateKeyPem(key: CryptoKey): Promise<string> {
  * (as SubjectPublicKeyInfo DER) so callers can check it against a certificate.
  * Throws whatever the parser throws; callers wrap it with the file name.
  */
-export async function importPrivateKeyPem(pem: string): Promise<{ readonly privateKey: CryptoKey; readonly publicKeySpki: Buffer }> {
+export async function importPrivateKeyPem(
+  pem: string,
+): Promise<{ readonly privateKey: CryptoKey; readonly publicKeySpki: Buffer }> {
   const structs = x509.PemConverter.decodeWithHeaders(pem);
   const first = structs[0];
   if (structs.length !== 1 || first === undefined || first.type !== PRIVATE_KEY_TAG) {
     throw new Error(`expected exactly one PEM "${PRIVATE_KEY_TAG}" block`);
   }
   const privateKey = await nodeCrypto.subtle.importKey("pkcs8", first.rawData, EC_ALGORITHM, false, ["sign"]);
-  const publicKeySpki = createPublicKey(createPrivateKey({ key: Buffer.from(first.rawData), format: "der", type: "pkcs8" })).export({
+  const publicKeySpki = createPublicKey(
+    createPrivateKey({ key: Buffer.from(first.rawData), format: "der", type: "pkcs8" }),
+  ).export({
     type: "spki",
     format: "der",
   });

@@ -23,7 +23,9 @@ export async function loadOperatorCertificates(files: OperatorCertificateFiles):
     try {
       text = await fs.readFile(file, "utf8");
     } catch (err) {
-      problems.push(`${variable}=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      problems.push(
+        `${variable}=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
       return "";
     }
     if (!marker.test(text)) problems.push(`${variable}=${file}: expected ${what}`);
@@ -37,7 +39,9 @@ export async function loadOperatorCertificates(files: OperatorCertificateFiles):
     try {
       tls.createSecureContext({ ca: caPem, cert: certPem, key: keyPem });
     } catch (err) {
-      problems.push(`CERT_FILE=${files.certFile}, CERT_KEY=${files.certKey}: not a usable pair (${(err as Error).message})`);
+      problems.push(
+        `CERT_FILE=${files.certFile}, CERT_KEY=${files.certKey}: not a usable pair (${(err as Error).message})`,
+      );
     }
   }
   if (problems.length > 0) throw new Error(`operator certificates: ${problems.join("; ")}`);

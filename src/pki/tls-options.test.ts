@@ -21,7 +21,11 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "pki-tls-"));
   ca = await CertificateAuthority.loadOrCreate(join(root, "ours"));
   otherCa = await CertificateAuthority.loadOrCreate(join(root, "theirs"));
-  vm = await ca.issueServerCertificate({ commonName: SANDBOX, dnsNames: [peerVmServerName(SANDBOX)], ipAddresses: ["127.0.0.1"] });
+  vm = await ca.issueServerCertificate({
+    commonName: SANDBOX,
+    dnsNames: [peerVmServerName(SANDBOX)],
+    ipAddresses: ["127.0.0.1"],
+  });
   daemon = await ca.issueClientCertificate({ commonName: "cloud-api-adaptor/worker-0" });
 });
 
@@ -98,7 +102,10 @@ async function expectServerRefusal(outcome: Outcome): Promise<void> {
 
 describe("mutual TLS between the daemon's proxy and a VM's forwarder", () => {
   it("completes a handshake and exchanges bytes, checking the VM by its sandbox name", async () => {
-    const outcome = await exchange(serverTlsOptions(vm), clientTlsOptions(daemon, { serverName: peerVmServerName(SANDBOX) }));
+    const outcome = await exchange(
+      serverTlsOptions(vm),
+      clientTlsOptions(daemon, { serverName: peerVmServerName(SANDBOX) }),
+    );
     expect(outcome.clientError).toBeUndefined();
     expect(outcome.reply).toBe("pong:ping");
     expect(outcome.accepted).toBe(1);
@@ -107,7 +114,10 @@ describe("mutual TLS between the daemon's proxy and a VM's forwarder", () => {
   });
 
   it("also works over TLS 1.2", async () => {
-    const client = { ...clientTlsOptions(daemon, { serverName: peerVmServerName(SANDBOX) }), maxVersion: "TLSv1.2" as const };
+    const client = {
+      ...clientTlsOptions(daemon, { serverName: peerVmServerName(SANDBOX) }),
+      maxVersion: "TLSv1.2" as const,
+    };
     const outcome = await exchange(serverTlsOptions(vm), client);
     expect(outcome.reply).toBe("pong:ping");
     expect(outcome.protocol).toBe("TLSv1.2");
@@ -128,7 +138,11 @@ describe("mutual TLS between the daemon's proxy and a VM's forwarder", () => {
   });
 
   it("refuses a client without a certificate", async () => {
-    const anonymous: ConnectionOptions = { ca: ca.certPem, servername: peerVmServerName(SANDBOX), minVersion: "TLSv1.2" };
+    const anonymous: ConnectionOptions = {
+      ca: ca.certPem,
+      servername: peerVmServerName(SANDBOX),
+      minVersion: "TLSv1.2",
+    };
     await expectServerRefusal(await exchange(serverTlsOptions(vm), anonymous));
   });
 
@@ -145,7 +159,10 @@ describe("mutual TLS between the daemon's proxy and a VM's forwarder", () => {
   });
 
   it("refuses a server whose certificate comes from another CA", async () => {
-    const impostor = await otherCa.issueServerCertificate({ commonName: SANDBOX, dnsNames: [peerVmServerName(SANDBOX)] });
+    const impostor = await otherCa.issueServerCertificate({
+      commonName: SANDBOX,
+      dnsNames: [peerVmServerName(SANDBOX)],
+    });
     const server = { ...serverTlsOptions(impostor), ca: ca.certPem };
     const outcome = await exchange(server, clientTlsOptions(daemon, { serverName: peerVmServerName(SANDBOX) }));
     expect(outcome.reply).toBe("");
@@ -153,7 +170,10 @@ describe("mutual TLS between the daemon's proxy and a VM's forwarder", () => {
   });
 
   it("refuses the VM of another sandbox", async () => {
-    const outcome = await exchange(serverTlsOptions(vm), clientTlsOptions(daemon, { serverName: peerVmServerName("another-sandbox") }));
+    const outcome = await exchange(
+      serverTlsOptions(vm),
+      clientTlsOptions(daemon, { serverName: peerVmServerName("another-sandbox") }),
+    );
     expect(outcome.reply).toBe("");
     expect(outcome.clientError?.code).toBe("ERR_TLS_CERT_ALTNAME_INVALID");
   });

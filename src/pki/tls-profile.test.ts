@@ -7,10 +7,17 @@ describe("tlsProfile", () => {
   });
 
   it("translates Go's version names and IANA suite names to Node's, keeping only TLS 1.2 suites in the list", () => {
-    expect(tlsProfile("VersionTLS13", ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_AES_128_GCM_SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA"])).toEqual({
+    expect(
+      tlsProfile("VersionTLS13", [
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+      ]),
+    ).toEqual({
       minVersion: "TLSv1.3",
       ciphers: "ECDHE-RSA-AES256-GCM-SHA384:AES128-SHA",
-      setting: "TLS_MIN_VERSION=VersionTLS13, TLS_CIPHER_SUITES=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA",
+      setting:
+        "TLS_MIN_VERSION=VersionTLS13, TLS_CIPHER_SUITES=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_AES_128_GCM_SHA256,TLS_RSA_WITH_AES_128_CBC_SHA",
     });
     // Only TLS 1.3 suites listed: TLS 1.2 gets none.
     expect(tlsProfile(undefined, ["TLS_AES_256_GCM_SHA384"]).ciphers).toBe("!ALL");
@@ -18,9 +25,15 @@ describe("tlsProfile", () => {
 
   it("names the profile only for handshakes that failed over version or suite", () => {
     const profile = tlsProfile("VersionTLS13", undefined);
-    expect(explainNegotiationFailure("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", profile)).toBe("the forwarder offers no TLS version or cipher suite that TLS_MIN_VERSION=VersionTLS13 allows");
-    expect(explainNegotiationFailure("ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", profile)).toMatch(/TLS_MIN_VERSION=VersionTLS13/);
+    expect(explainNegotiationFailure("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", profile)).toBe(
+      "the forwarder offers no TLS version or cipher suite that TLS_MIN_VERSION=VersionTLS13 allows",
+    );
+    expect(explainNegotiationFailure("ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE", profile)).toMatch(
+      /TLS_MIN_VERSION=VersionTLS13/,
+    );
     expect(explainNegotiationFailure("UNABLE_TO_VERIFY_LEAF_SIGNATURE", profile)).toBeUndefined();
-    expect(explainNegotiationFailure("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", tlsProfile(undefined, undefined))).toBeUndefined();
+    expect(
+      explainNegotiationFailure("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION", tlsProfile(undefined, undefined)),
+    ).toBeUndefined();
   });
 });

@@ -6,7 +6,10 @@
 import { TLS12_CIPHER_SUITES, type TlsVersionName } from "../config/tls-settings.ts";
 import { MIN_TLS_VERSION } from "./tls-options.ts";
 
-const NODE_VERSION: Readonly<Record<TlsVersionName, "TLSv1.2" | "TLSv1.3">> = { VersionTLS12: "TLSv1.2", VersionTLS13: "TLSv1.3" };
+const NODE_VERSION: Readonly<Record<TlsVersionName, "TLSv1.2" | "TLSv1.3">> = {
+  VersionTLS12: "TLSv1.2",
+  VersionTLS13: "TLSv1.3",
+};
 
 export interface TlsProfile {
   readonly minVersion: "TLSv1.2" | "TLSv1.3";
@@ -34,13 +37,17 @@ export function tlsProfile(minVersion: TlsVersionName | undefined, suites: reado
 }
 
 // OpenSSL's answers when the two ends share no version or no cipher suite.
-const NEGOTIATION_FAILURE = /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|WRONG_VERSION|NO_PROTOCOLS|NO_SHARED_CIPHER|NO_CIPHERS|HANDSHAKE_FAILURE|INSUFFICIENT_SECURITY/;
+const NEGOTIATION_FAILURE =
+  /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL|WRONG_VERSION|NO_PROTOCOLS|NO_SHARED_CIPHER|NO_CIPHERS|HANDSHAKE_FAILURE|INSUFFICIENT_SECURITY/;
 
 /**
  * For a handshake the other end refused over version or cipher, the words that name the
  * profile as the likely cause; undefined otherwise or for the default profile.
  */
-export function explainNegotiationFailure(code: string | undefined, profile: TlsProfile | undefined): string | undefined {
+export function explainNegotiationFailure(
+  code: string | undefined,
+  profile: TlsProfile | undefined,
+): string | undefined {
   if (code === undefined || profile?.setting === undefined || !NEGOTIATION_FAILURE.test(code)) return undefined;
   return `the forwarder offers no TLS version or cipher suite that ${profile.setting} allows`;
 }

@@ -43,9 +43,11 @@ export function metadataRequest(r: MetadataRequest): Promise<MetadataResponse> {
 
 function explain(r: MetadataRequest, err: Error, signal: AbortSignal): Error {
   if (err instanceof SourceError) return err;
-  if (signal.aborted && !r.signal.aborted) return new SourceError("failed", `${r.method} ${r.url}: no answer within ${r.timeoutMs} ms`);
+  if (signal.aborted && !r.signal.aborted)
+    return new SourceError("failed", `${r.method} ${r.url}: no answer within ${r.timeoutMs} ms`);
   const code = (err as NodeJS.ErrnoException).code;
   // Nothing listening or no route: this platform has no such metadata service.
-  if (code === "ECONNREFUSED" || code === "ENETUNREACH" || code === "EHOSTUNREACH") return new SourceError("missing", `${r.method} ${r.url}: ${code}`);
+  if (code === "ECONNREFUSED" || code === "ENETUNREACH" || code === "EHOSTUNREACH")
+    return new SourceError("missing", `${r.method} ${r.url}: ${code}`);
   return new SourceError("failed", `${r.method} ${r.url}: ${err.message}`);
 }

@@ -14,8 +14,15 @@ import { runCommand } from "../util/run-command.ts";
 const scope = useTestScope("provision");
 const REPO = path.resolve(import.meta.dirname, "../..");
 const TOKEN = `tok-${randomBytes(8).toString("hex")}`;
-const config: ForwarderConfig = { version: 1, sandboxId: "sb-1", listenPort: 15150, tls: { caCert: "CA PEM", cert: "CERT PEM", key: "KEY PEM" }, podNetwork: undefined };
-const initdata = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n"aa.toml" = "[token_configs]\\n"\n"policy.rego" = "package agent_policy\\n"\n';
+const config: ForwarderConfig = {
+  version: 1,
+  sandboxId: "sb-1",
+  listenPort: 15150,
+  tls: { caCert: "CA PEM", cert: "CERT PEM", key: "KEY PEM" },
+  podNetwork: undefined,
+};
+const initdata =
+  'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n"aa.toml" = "[token_configs]\\n"\n"policy.rego" = "package agent_policy\\n"\n';
 const userData = buildUserData(config, initdata);
 const AWS_TOKEN = "PUT /latest/api/token";
 const AWS_USER_DATA = "GET /latest/user-data";
@@ -31,7 +38,9 @@ interface Route {
 
 /** A namespace with the metadata address on its loopback and, when given routes, a metadata
  * service answering them. */
-async function metadataNamespace(routes: Record<string, Route> | undefined): Promise<{ ns: string; requests: () => string[] }> {
+async function metadataNamespace(
+  routes: Record<string, Route> | undefined,
+): Promise<{ ns: string; requests: () => string[] }> {
   const ns = `caa-md-${randomBytes(4).toString("hex")}`;
   await runCommand("ip", ["netns", "add", ns]);
   scope.defer(() => runCommand("ip", ["netns", "del", ns]));
@@ -39,7 +48,18 @@ async function metadataNamespace(routes: Record<string, Route> | undefined): Pro
   await runCommand("ip", ["-n", ns, "addr", "add", "169.254.169.254/32", "dev", "lo"]);
   let log = "";
   if (routes !== undefined) {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, path.join(REPO, "test/support/metadata-server-entry.ts"), JSON.stringify(routes)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      "ip",
+      [
+        "netns",
+        "exec",
+        ns,
+        process.execPath,
+        path.join(REPO, "test/support/metadata-server-entry.ts"),
+        JSON.stringify(routes),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     scope.defer(() => stopChild(child));
     child.stderr.on("data", (c: Buffer) => (log += c.toString()));
     await new Promise<void>((resolve, reject) => {
@@ -58,10 +78,32 @@ async function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Runs the provisioner (the CLI the image runs) inside the namespace, writing below `root`. */
-async function provisionIn(ns: string, source: string, root: string, deadline = "3s"): Promise<{ code: number | null; console: string }> {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, path.join(REPO, "src/cli/podvm-provision.ts"), "--source", source, "--root", root, "--deadline", deadline, "--no-pod-netns"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+async function provisionIn(
+  ns: string,
+  source: string,
+  root: string,
+  deadline = "3s",
+): Promise<{ code: number | null; console: string }> {
+  const child = spawn(
+    "ip",
+    [
+      "netns",
+      "exec",
+      ns,
+      process.execPath,
+      path.join(REPO, "src/cli/podvm-provision.ts"),
+      "--source",
+      source,
+      "--root",
+      root,
+      "--deadline",
+      deadline,
+      "--no-pod-netns",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (out += c.toString()));
@@ -82,7 +124,9 @@ async function expectProvisioned(root: string): Promise<void> {
   expect(await fs.readFile(path.join(root, "run/peerpod/aa.toml"), "utf8")).toBe("[token_configs]\n");
   expect(await fs.readFile(path.join(root, "run/peerpod/policy.rego"), "utf8")).toBe("package agent_policy\n");
   const { createHash } = await import("node:crypto");
-  expect(await fs.readFile(path.join(root, "run/peerpod/initdata.digest"))).toEqual(createHash("sha256").update(initdata).digest());
+  expect(await fs.readFile(path.join(root, "run/peerpod/initdata.digest"))).toEqual(
+    createHash("sha256").update(initdata).digest(),
+  );
 }
 
 async function expectNothingWritten(root: string): Promise<void> {
@@ -102,7 +146,9 @@ describe("provisioning from AWS IMDSv2", () => {
   });
 
   it("takes gzipped user-data as EC2 hands it back", async () => {
-    const { ns } = await metadataNamespace(aws({ status: 200, body: gzipSync(userData).toString("base64"), base64: true }));
+    const { ns } = await metadataNamespace(
+      aws({ status: 200, body: gzipSync(userData).toString("base64"), base64: true }),
+    );
     const root = await scope.tempDir();
     const r = await provisionIn(ns, "aws", root);
     expect(r.console).toContain("user-data from aws-imds");
@@ -115,7 +161,9 @@ describe("provisioning from AWS IMDSv2", () => {
     const root = await scope.tempDir();
     const r = await provisionIn(ns, "aws", root);
     expect(r.code).toBe(1);
-    expect(r.console).toContain("podvm-provision: aws-imds: missing: GET http://169.254.169.254/latest/user-data: HTTP 404 (the instance has no user-data)");
+    expect(r.console).toContain(
+      "podvm-provision: aws-imds: missing: GET http://169.254.169.254/latest/user-data: HTTP 404 (the instance has no user-data)",
+    );
     expect(r.console).toMatch(/podvm-provision: FAILED: no user-data: aws-imds \(missing: /);
     expect(requests()).toEqual([AWS_TOKEN, AWS_USER_DATA]);
     await expectNothingWritten(root);
@@ -134,7 +182,9 @@ describe("provisioning from AWS IMDSv2", () => {
     const root = await scope.tempDir();
     const r = await provisionIn(ns, "aws", root, "10s");
     expect(r.code).toBe(1);
-    expect(r.console).toContain("aws-imds: failed: GET http://169.254.169.254/latest/user-data: no answer within 2000 ms");
+    expect(r.console).toContain(
+      "aws-imds: failed: GET http://169.254.169.254/latest/user-data: no answer within 2000 ms",
+    );
     expect(requests().filter((q) => q === AWS_USER_DATA).length).toBeGreaterThanOrEqual(2);
     await expectNothingWritten(root);
   });
@@ -144,11 +194,15 @@ describe("provisioning from AWS IMDSv2", () => {
     const root = await scope.tempDir();
     const r = await provisionIn(bad.ns, "aws", root);
     expect(r.code).toBe(1);
-    expect(r.console).toContain("podvm-provision: FAILED: user-data from aws-imds: user-data is not a #cloud-config document");
+    expect(r.console).toContain(
+      "podvm-provision: FAILED: user-data from aws-imds: user-data is not a #cloud-config document",
+    );
     const noTls = await metadataNamespace(aws({ status: 200, body: buildUserData({ ...config, tls: undefined }) }));
     const r2 = await provisionIn(noTls.ns, "aws", root);
     expect(r2.code).toBe(1);
-    expect(r2.console).toContain("carries no TLS material in /run/peerpod/daemon.json (is the daemon running with DISABLE_TLS?): the agent is never served without it");
+    expect(r2.console).toContain(
+      "carries no TLS material in /run/peerpod/daemon.json (is the daemon running with DISABLE_TLS?): the agent is never served without it",
+    );
     await expectNothingWritten(root);
   });
 
@@ -156,13 +210,17 @@ describe("provisioning from AWS IMDSv2", () => {
     const { ns } = await metadataNamespace({ [AWS_TOKEN]: { status: 200, body: "a\nb" } });
     const r = await provisionIn(ns, "aws", await scope.tempDir());
     expect(r.code).toBe(1);
-    expect(r.console).toContain("aws-imds: failed: PUT http://169.254.169.254/latest/api/token: the answer is not a token");
+    expect(r.console).toContain(
+      "aws-imds: failed: PUT http://169.254.169.254/latest/api/token: the answer is not a token",
+    );
   });
 });
 
 describe("provisioning from Azure IMDS", () => {
   it("reads userData (base64) with the Metadata header and writes its files", async () => {
-    const { ns, requests } = await metadataNamespace(azure({ status: 200, body: Buffer.from(userData).toString("base64") }));
+    const { ns, requests } = await metadataNamespace(
+      azure({ status: 200, body: Buffer.from(userData).toString("base64") }),
+    );
     const root = await scope.tempDir();
     const r = await provisionIn(ns, "azure", root);
     expect(r.code, r.console).toBe(0);
@@ -175,7 +233,9 @@ describe("provisioning from Azure IMDS", () => {
     const root = await scope.tempDir();
     const r = await provisionIn(ns, "azure", root);
     expect(r.code).toBe(1);
-    expect(r.console).toContain("azure-imds: missing: GET http://169.254.169.254/metadata/instance/compute/userData?api-version=2021-01-01&format=text: the VM has no userData");
+    expect(r.console).toContain(
+      "azure-imds: missing: GET http://169.254.169.254/metadata/instance/compute/userData?api-version=2021-01-01&format=text: the VM has no userData",
+    );
     await expectNothingWritten(root);
   });
 
@@ -184,8 +244,12 @@ describe("provisioning from Azure IMDS", () => {
     const root = await scope.tempDir();
     const r = await provisionIn(bad.ns, "azure", root, "1s");
     expect(r.code).toBe(1);
-    expect(r.console).toContain("azure-imds: failed: GET http://169.254.169.254/metadata/instance/compute/userData?api-version=2021-01-01&format=text: userData is not base64");
-    const slow = await metadataNamespace(azure({ status: 200, body: Buffer.from(userData).toString("base64"), delayMs: 60_000 }));
+    expect(r.console).toContain(
+      "azure-imds: failed: GET http://169.254.169.254/metadata/instance/compute/userData?api-version=2021-01-01&format=text: userData is not base64",
+    );
+    const slow = await metadataNamespace(
+      azure({ status: 200, body: Buffer.from(userData).toString("base64"), delayMs: 60_000 }),
+    );
     const r2 = await provisionIn(slow.ns, "azure", root, "1s");
     expect(r2.code).toBe(1);
     expect(r2.console).toContain("no answer within 2000 ms");
@@ -198,7 +262,9 @@ describe("provisioning from Azure IMDS", () => {
     const root = await scope.tempDir();
     const r = await provisionIn(ns, "azure", root);
     expect(r.code).toBe(1);
-    expect(r.console).toContain('FAILED: user-data from azure-imds: initdata: algorithm is "md5"; expected one of sha256, sha384, sha512');
+    expect(r.console).toContain(
+      'FAILED: user-data from azure-imds: initdata: algorithm is "md5"; expected one of sha256, sha384, sha512',
+    );
     await expect(fs.access(path.join(root, "run/peerpod/daemon.json"))).rejects.toThrow();
   });
 });

@@ -22,11 +22,17 @@ export function noCloudSource(o: { byLabelDir?: string; settleMs?: number } = {}
         try {
           await run("mount", ["-o", "ro", device, mountPoint], { signal });
         } catch (err) {
-          throw new SourceError("failed", `mount ${device}: ${((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
+          throw new SourceError(
+            "failed",
+            `mount ${device}: ${((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`,
+          );
         }
         try {
           return await fs.readFile(path.join(mountPoint, "user-data")).catch((err: NodeJS.ErrnoException) => {
-            throw new SourceError("failed", `${device} (label cidata) has no user-data file: ${err.code ?? err.message}`);
+            throw new SourceError(
+              "failed",
+              `${device} (label cidata) has no user-data file: ${err.code ?? err.message}`,
+            );
           });
         } finally {
           await run("umount", [mountPoint]).catch(() => undefined);
@@ -47,7 +53,8 @@ async function findDevice(byLabel: string, settleMs: number, signal: AbortSignal
       const target = await fs.realpath(link).catch(() => undefined);
       if (target !== undefined) return target;
     }
-    if (Date.now() >= until) throw new SourceError("missing", `no volume labelled cidata (${byLabel}/CIDATA) appeared within ${settleMs} ms`);
+    if (Date.now() >= until)
+      throw new SourceError("missing", `no volume labelled cidata (${byLabel}/CIDATA) appeared within ${settleMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
     signal.throwIfAborted();
   }

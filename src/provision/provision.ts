@@ -48,14 +48,20 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
     throw new ProvisionError(`user-data from ${source}: ${(err as Error).message}`);
   }
   const daemonFile = files.find((f) => f.path === FORWARDER_CONFIG_PATH);
-  if (daemonFile === undefined) throw new ProvisionError(`user-data from ${source} carries no ${FORWARDER_CONFIG_PATH}: the forwarder has no configuration`);
+  if (daemonFile === undefined)
+    throw new ProvisionError(
+      `user-data from ${source} carries no ${FORWARDER_CONFIG_PATH}: the forwarder has no configuration`,
+    );
   let tls;
   try {
     tls = parseForwarderConfig(daemonFile.content).tls;
   } catch (err) {
     throw new ProvisionError(`user-data from ${source}: ${(err as Error).message}`);
   }
-  if (tls === undefined) throw new ProvisionError(`user-data from ${source} carries no TLS material in ${FORWARDER_CONFIG_PATH} (is the daemon running with DISABLE_TLS?): the agent is never served without it`);
+  if (tls === undefined)
+    throw new ProvisionError(
+      `user-data from ${source} carries no TLS material in ${FORWARDER_CONFIG_PATH} (is the daemon running with DISABLE_TLS?): the agent is never served without it`,
+    );
   const initdataFile = files.find((f) => f.path === INITDATA_PATH);
   let written: string[];
   try {

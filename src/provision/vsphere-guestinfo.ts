@@ -8,13 +8,24 @@ export function vsphereGuestinfoSource(o: { rpctool?: string; timeoutMs?: number
   const timeoutMs = o.timeoutMs ?? 5000;
   const get = (key: string, signal: AbortSignal) =>
     new Promise<string | undefined>((resolve, reject) => {
-      execFile(tool, [`info-get ${key}`], { signal, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-        if (err === null) return resolve(stdout.replace(/\n$/, ""));
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") return reject(new SourceError("missing", `${tool} is not installed`));
-        // rpctool exits 1 with "No value found" for an unset key.
-        if (/no value found/i.test(stderr)) return resolve(undefined);
-        reject(new SourceError(/not running inside a VMware/i.test(stderr) ? "missing" : "failed", `${tool} info-get ${key}: ${stderr.trim() || err.message}`));
-      });
+      execFile(
+        tool,
+        [`info-get ${key}`],
+        { signal, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+        (err, stdout, stderr) => {
+          if (err === null) return resolve(stdout.replace(/\n$/, ""));
+          if ((err as NodeJS.ErrnoException).code === "ENOENT")
+            return reject(new SourceError("missing", `${tool} is not installed`));
+          // rpctool exits 1 with "No value found" for an unset key.
+          if (/no value found/i.test(stderr)) return resolve(undefined);
+          reject(
+            new SourceError(
+              /not running inside a VMware/i.test(stderr) ? "missing" : "failed",
+              `${tool} info-get ${key}: ${stderr.trim() || err.message}`,
+            ),
+          );
+        },
+      );
     });
   return {
     name: "vsphere-guestinfo",
@@ -39,6 +50,9 @@ export function decodeGuestinfo(data: string, encoding: string): Buffer {
       // The gzip is undone with every other source's, by the caller.
       return Buffer.from(data, "base64");
     default:
-      throw new SourceError("failed", `guestinfo.userdata.encoding "${encoding}" is not one of base64, b64, gzip+base64, gz+b64`);
+      throw new SourceError(
+        "failed",
+        `guestinfo.userdata.encoding "${encoding}" is not one of base64, b64, gzip+base64, gz+b64`,
+      );
   }
 }

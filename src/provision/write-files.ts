@@ -11,11 +11,16 @@ export const PROVISION_DIR = "/run/peerpod";
 export async function writeProvisionedFiles(files: readonly CloudConfigFile[], root = "/"): Promise<string[]> {
   for (const f of files) {
     const normal = path.posix.normalize(f.path);
-    if (!normal.startsWith(`${PROVISION_DIR}/`) || normal !== f.path) throw new Error(`user-data writes ${JSON.stringify(f.path)}: only files below ${PROVISION_DIR}/ are accepted`);
-    if (!/^0?[0-7]{3}$/.test(f.permissions)) throw new Error(`user-data gives ${f.path} permissions ${JSON.stringify(f.permissions)}: expected an octal mode like 0600`);
+    if (!normal.startsWith(`${PROVISION_DIR}/`) || normal !== f.path)
+      throw new Error(`user-data writes ${JSON.stringify(f.path)}: only files below ${PROVISION_DIR}/ are accepted`);
+    if (!/^0?[0-7]{3}$/.test(f.permissions))
+      throw new Error(
+        `user-data gives ${f.path} permissions ${JSON.stringify(f.permissions)}: expected an octal mode like 0600`,
+      );
   }
   const written: string[] = [];
-  for (const f of files) written.push(await writeFileAtomic(path.join(root, f.path), f.content, parseInt(f.permissions, 8)));
+  for (const f of files)
+    written.push(await writeFileAtomic(path.join(root, f.path), f.content, parseInt(f.permissions, 8)));
   return written;
 }
 

@@ -5,7 +5,16 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { startForwarder, type ForwarderHandle } from "../forwarder/index.ts";
 import { AgentService } from "../gen/agent_pb.js";
 import { Health } from "../gen/health_pb.js";
-import { Client, Code, encodeRequestFrame, FrameDecoder, MessageType, TtrpcError, decodeResponse, type Frame } from "../ttrpc/index.ts";
+import {
+  Client,
+  Code,
+  encodeRequestFrame,
+  FrameDecoder,
+  MessageType,
+  TtrpcError,
+  decodeResponse,
+  type Frame,
+} from "../ttrpc/index.ts";
 import { BLOCKING_CONTAINER, startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
 import { freePort, useTestScope } from "../../test/support/test-scope.ts";
 import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
@@ -19,7 +28,6 @@ beforeAll(async () => {
 const scope = useTestScope("proxy");
 const tempDir = scope.tempDir;
 
-
 async function agentAt(dir: string): Promise<RelayTestAgent> {
   const agent = await startRelayTestAgent(path.join(dir, "agent.sock"));
   scope.defer(() => agent.close());
@@ -27,7 +35,11 @@ async function agentAt(dir: string): Promise<RelayTestAgent> {
 }
 
 async function forwarderFor(agent: RelayTestAgent, port = 0, plaintext = false): Promise<ForwarderHandle> {
-  const fwd = await startForwarder({ listen: { host: "127.0.0.1", port }, agentSocketPath: agent.socketPath, tls: plaintext ? undefined : pki.server });
+  const fwd = await startForwarder({
+    listen: { host: "127.0.0.1", port },
+    agentSocketPath: agent.socketPath,
+    tls: plaintext ? undefined : pki.server,
+  });
   scope.defer(() => fwd.close());
   return fwd;
 }
@@ -87,7 +99,9 @@ async function rawShim(socketPath: string) {
   scope.defer(() => void socket.destroy());
   const frames: Frame[] = [];
   const decoder = new FrameDecoder();
-  socket.on("data", (chunk: Buffer) => decoder.push(chunk, { frame: (f) => frames.push({ ...f, data: Buffer.from(f.data) }), oversized: () => {} }));
+  socket.on("data", (chunk: Buffer) =>
+    decoder.push(chunk, { frame: (f) => frames.push({ ...f, data: Buffer.from(f.data) }), oversized: () => {} }),
+  );
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   socket.on("error", () => {});
   const until = async (n: number) => {
@@ -102,7 +116,13 @@ async function rawShim(socketPath: string) {
 }
 
 function checkRequest(streamId: number): Buffer {
-  return encodeRequestFrame(streamId, { service: "grpc.Health", method: "Check", payload: new Uint8Array(0), timeoutNano: 0, metadata: [] });
+  return encodeRequestFrame(streamId, {
+    service: "grpc.Health",
+    method: "Check",
+    payload: new Uint8Array(0),
+    timeoutNano: 0,
+    metadata: [],
+  });
 }
 
 describe("AgentProxy", () => {
@@ -171,7 +191,9 @@ describe("AgentProxy", () => {
     await forwarder.close();
     for (const err of await Promise.all(pending)) {
       expect(err.code).toBe(Code.UNAVAILABLE);
-      expect(err.statusMessage).toMatch(new RegExp(`^agent proxy: connection to peer VM 127\\.0\\.0\\.1:${port} lost: `));
+      expect(err.statusMessage).toMatch(
+        new RegExp(`^agent proxy: connection to peer VM 127\\.0\\.0\\.1:${port} lost: `),
+      );
     }
     // While the forwarder is away: a clear answer, not a dropped connection.
     const down = await rejection(client.call(Health.method.check, {}));
@@ -204,7 +226,9 @@ describe("AgentProxy", () => {
     const dir = await tempDir();
     const agent = await agentAt(dir);
     const forwarder = await forwarderFor(agent);
-    const proxy = await proxyTo(dir, forwarder.port, { tls: { ...pki.client, servername: "vm-other.peerpod.invalid" } });
+    const proxy = await proxyTo(dir, forwarder.port, {
+      tls: { ...pki.client, servername: "vm-other.peerpod.invalid" },
+    });
     const client = await shimClient(proxy);
     const err = await rejection(client.call(Health.method.check, {}));
     expect(err.code).toBe(Code.UNAVAILABLE);

@@ -60,7 +60,8 @@ export class AgentProxy {
   private resolveClosed!: () => void;
 
   constructor(options: AgentProxyOptions) {
-    if (options.retryIntervalMs !== undefined && !(options.retryIntervalMs > 0)) throw new RangeError(`retryIntervalMs must be positive, not ${options.retryIntervalMs}`);
+    if (options.retryIntervalMs !== undefined && !(options.retryIntervalMs > 0))
+      throw new RangeError(`retryIntervalMs must be positive, not ${options.retryIntervalMs}`);
     this.o = options;
     this.dialer = new ForwarderDialer(options.tls);
     this.closedPromise = new Promise((resolve) => {
@@ -84,7 +85,8 @@ export class AgentProxy {
 
   /** Listens on the socket (mode 0600: only root, as the shim, may connect). */
   async start(): Promise<void> {
-    if (this.server !== undefined || this.stopped) throw new Error(`agent proxy for ${this.o.socketPath} already started`);
+    if (this.server !== undefined || this.stopped)
+      throw new Error(`agent proxy for ${this.o.socketPath} already started`);
     const dir = path.dirname(this.o.socketPath);
     this.createdDir = !(await exists(dir));
     const server = await listenUnix(this.o.socketPath, { mode: 0o600 });
@@ -92,7 +94,9 @@ export class AgentProxy {
     this.socketIdentity = { dev: stat.dev, ino: stat.ino };
     this.server = server;
     server.on("connection", (socket) => this.accept(socket));
-    server.on("error", (err) => this.o.logger?.error({ err: err.message, socket: this.o.socketPath }, "agent socket listener failed"));
+    server.on("error", (err) =>
+      this.o.logger?.error({ err: err.message, socket: this.o.socketPath }, "agent socket listener failed"),
+    );
   }
 
   /**
@@ -145,7 +149,8 @@ export class AgentProxy {
   private async closeAndRemove(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    const closing = server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const closing =
+      server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
     for (const s of this.sessions) s.close();
     await Promise.all([closing, ...[...this.sessions].map((s) => s.whenClosed)]);
     if (server !== undefined) await this.removeSocketFile();
@@ -159,7 +164,8 @@ export class AgentProxy {
       if (err.code === "ENOENT") return undefined;
       throw err;
     });
-    if (stat !== undefined && stat.dev === this.socketIdentity?.dev && stat.ino === this.socketIdentity.ino) await fs.rm(file, { force: true });
+    if (stat !== undefined && stat.dev === this.socketIdentity?.dev && stat.ino === this.socketIdentity.ino)
+      await fs.rm(file, { force: true });
     if (this.createdDir) {
       // The directory was made for this socket; it goes with it unless something else lives there.
       await fs.rmdir(path.dirname(file)).catch((err: NodeJS.ErrnoException) => {

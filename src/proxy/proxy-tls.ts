@@ -28,7 +28,13 @@ export interface ProxyTls {
 export function tlsConnectOptions(material: ProxyTls): tls.ConnectionOptions {
   const profile = material.profile ?? DEFAULT_TLS_PROFILE;
   const ciphers = profile.ciphers === undefined ? {} : { ciphers: profile.ciphers };
-  const secureContext = tls.createSecureContext({ ca: material.ca, cert: material.cert, key: material.key, minVersion: profile.minVersion, ...ciphers });
+  const secureContext = tls.createSecureContext({
+    ca: material.ca,
+    cert: material.cert,
+    key: material.key,
+    minVersion: profile.minVersion,
+    ...ciphers,
+  });
   return {
     secureContext,
     minVersion: profile.minVersion,

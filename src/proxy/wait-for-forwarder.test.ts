@@ -15,7 +15,6 @@ beforeAll(async () => {
 const scope = useTestScope("wait");
 const tempDir = scope.tempDir;
 
-
 async function agentAt(socketPath: string): Promise<RelayTestAgent> {
   const agent = await startRelayTestAgent(socketPath);
   scope.defer(() => agent.close());
@@ -23,7 +22,13 @@ async function agentAt(socketPath: string): Promise<RelayTestAgent> {
 }
 
 async function forwarder(agentSocketPath: string, port: number, tls = pki.server): Promise<ForwarderHandle> {
-  const fwd = await startForwarder({ listen: { host: "127.0.0.1", port }, agentSocketPath, tls, agentRetryForMs: 100, agentRetryIntervalMs: 20 });
+  const fwd = await startForwarder({
+    listen: { host: "127.0.0.1", port },
+    agentSocketPath,
+    tls,
+    agentRetryForMs: 100,
+    agentRetryIntervalMs: 20,
+  });
   scope.defer(() => fwd.close());
   return fwd;
 }
@@ -35,7 +40,13 @@ describe("waitForForwarder", () => {
     const port = await freePort();
     const started = Date.now();
     setTimeout(() => void forwarder(agent.socketPath, port), 300);
-    await waitForForwarder({ host: "127.0.0.1", port, tls: pki.client, signal: AbortSignal.timeout(10_000), retryIntervalMs: 20 });
+    await waitForForwarder({
+      host: "127.0.0.1",
+      port,
+      tls: pki.client,
+      signal: AbortSignal.timeout(10_000),
+      retryIntervalMs: 20,
+    });
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expect(agent.connectionsAccepted).toBeGreaterThanOrEqual(1);
   });
@@ -45,7 +56,13 @@ describe("waitForForwarder", () => {
     const socketPath = path.join(dir, "agent.sock");
     const fwd = await forwarder(socketPath, 0);
     let done = false;
-    const waiting = waitForForwarder({ host: "127.0.0.1", port: fwd.port, tls: pki.client, signal: AbortSignal.timeout(10_000), retryIntervalMs: 20 }).then(() => {
+    const waiting = waitForForwarder({
+      host: "127.0.0.1",
+      port: fwd.port,
+      tls: pki.client,
+      signal: AbortSignal.timeout(10_000),
+      retryIntervalMs: 20,
+    }).then(() => {
       done = true;
     });
     await new Promise((r) => setTimeout(r, 400));
@@ -57,8 +74,16 @@ describe("waitForForwarder", () => {
 
   it("on abort, names the address, the time waited and the last failure", async () => {
     const port = await freePort();
-    const attempt = waitForForwarder({ host: "127.0.0.1", port, tls: pki.client, signal: AbortSignal.timeout(300), retryIntervalMs: 20 });
-    await expect(attempt).rejects.toThrow(new RegExp(`^peer VM 127\\.0\\.0\\.1:${port} not reachable after [\\d.]+m?s: ECONNREFUSED$`));
+    const attempt = waitForForwarder({
+      host: "127.0.0.1",
+      port,
+      tls: pki.client,
+      signal: AbortSignal.timeout(300),
+      retryIntervalMs: 20,
+    });
+    await expect(attempt).rejects.toThrow(
+      new RegExp(`^peer VM 127\\.0\\.0\\.1:${port} not reachable after [\\d.]+m?s: ECONNREFUSED$`),
+    );
   });
 
   it("fails at once when the forwarder's certificate is not from our CA", async () => {
@@ -67,7 +92,13 @@ describe("waitForForwarder", () => {
     const other = await TestCa.create("another CA");
     const fwd = await forwarder(agent.socketPath, 0, await other.issueServer());
     const started = Date.now();
-    const attempt = waitForForwarder({ host: "127.0.0.1", port: fwd.port, tls: pki.client, signal: AbortSignal.timeout(10_000), retryIntervalMs: 20 });
+    const attempt = waitForForwarder({
+      host: "127.0.0.1",
+      port: fwd.port,
+      tls: pki.client,
+      signal: AbortSignal.timeout(10_000),
+      retryIntervalMs: 20,
+    });
     await expect(attempt).rejects.toThrow(/^peer VM 127\.0\.0\.1:\d+: TLS handshake failed: .*(certificate|issuer)/);
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -85,7 +116,9 @@ describe("waitForForwarder", () => {
       retryIntervalMs: 20,
     });
     // TLS 1.3 finishes the client's side first; the refusal then shows only as a closed connection.
-    await expect(attempt).rejects.toThrow(/^peer VM 127\.0\.0\.1:\d+ not reachable after [\d.]+m?s: connection closed before the agent answered/);
+    await expect(attempt).rejects.toThrow(
+      /^peer VM 127\.0\.0\.1:\d+ not reachable after [\d.]+m?s: connection closed before the agent answered/,
+    );
     expect(agent.connectionsAccepted).toBe(0);
   });
 });

@@ -44,12 +44,16 @@ export async function waitForForwarder(o: WaitForForwarderOptions): Promise<void
     } catch (err) {
       if (o.signal.aborted) break;
       last = describeDialError(err, o.tls?.profile);
-      if (isTlsRejection(err)) throw new Error(`peer VM ${formatAddress(address)}: TLS handshake failed: ${last}`, { cause: err });
+      if (isTlsRejection(err))
+        throw new Error(`peer VM ${formatAddress(address)}: TLS handshake failed: ${last}`, { cause: err });
     }
     // An abort cuts the pause short; the loop condition then ends the wait with the message below.
     await sleep(Math.max(0, attemptStarted + interval - Date.now()), o.signal).catch(() => undefined);
   }
-  throw new Error(`peer VM ${formatAddress(address)} not reachable after ${formatElapsed(Date.now() - started)}: ${last}`, { cause: o.signal.reason });
+  throw new Error(
+    `peer VM ${formatAddress(address)} not reachable after ${formatElapsed(Date.now() - started)}: ${last}`,
+    { cause: o.signal.reason },
+  );
 }
 
 /** Go-style duration text, to the second past a minute: "850ms", "12.3s", "5m0s". */

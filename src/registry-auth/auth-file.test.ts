@@ -5,7 +5,11 @@ const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const auth = (user: string, pass: string) => b64(`${user}:${pass}`);
 
 function dockerConfigJson(name: string, auths: Record<string, unknown>) {
-  return { name, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(JSON.stringify({ auths })) } };
+  return {
+    name,
+    type: "kubernetes.io/dockerconfigjson",
+    data: { ".dockerconfigjson": b64(JSON.stringify({ auths })) },
+  };
 }
 function dockercfg(name: string, registries: Record<string, unknown>) {
   return { name, type: "kubernetes.io/dockercfg", data: { ".dockercfg": b64(JSON.stringify(registries)) } };
@@ -28,7 +32,9 @@ describe("pull secrets to containers-auth.json", () => {
   });
 
   it("reads legacy kubernetes.io/dockercfg", () => {
-    const creds = credentialsOfSecret(dockercfg("old", { "https://index.docker.io/v1/": { auth: auth("u", "p"), email: "x" } }));
+    const creds = credentialsOfSecret(
+      dockercfg("old", { "https://index.docker.io/v1/": { auth: auth("u", "p"), email: "x" } }),
+    );
     expect(Object.fromEntries(creds)).toEqual({ "https://index.docker.io/v1/": { auth: auth("u", "p") } });
   });
 
@@ -37,7 +43,11 @@ describe("pull secrets to containers-auth.json", () => {
       { name: "opaque", type: "Opaque", data: { password: b64("hunter2") } },
       { name: "nokey", type: "kubernetes.io/dockerconfigjson", data: {} },
       { name: "notjson", type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64("hunter2 {") } },
-      { name: "noauths", type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(JSON.stringify({ hunter2: {} })) } },
+      {
+        name: "noauths",
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": b64(JSON.stringify({ hunter2: {} })) },
+      },
       dockerConfigJson("empty-entry", { "r.example": { email: "hunter2@example" } }),
       dockerConfigJson("bad-auth", { "r.example": { auth: b64("hunter2") } }),
       dockercfg("cfg-list", ["hunter2"] as unknown as Record<string, unknown>),
@@ -69,12 +79,16 @@ describe("pull secrets to containers-auth.json", () => {
       ["r.example", { auth: auth("account", "2") }],
       ["other.example", { auth: auth("account", "3") }],
     ]);
-    expect(mergeCredentials([pod, account])).toEqual({ auths: { "r.example": { auth: auth("pod", "1") }, "other.example": { auth: auth("account", "3") } } });
+    expect(mergeCredentials([pod, account])).toEqual({
+      auths: { "r.example": { auth: auth("pod", "1") }, "other.example": { auth: auth("account", "3") } },
+    });
     expect(mergeCredentials([])).toEqual({ auths: {} });
   });
 
   it("checks a containers-auth.json file", () => {
-    expect(parseAuthFile(JSON.stringify({ auths: { "r.example": { auth: auth("u", "p") } } }))).toEqual({ auths: { "r.example": { auth: auth("u", "p") } } });
+    expect(parseAuthFile(JSON.stringify({ auths: { "r.example": { auth: auth("u", "p") } } }))).toEqual({
+      auths: { "r.example": { auth: auth("u", "p") } },
+    });
     expect(() => parseAuthFile("{")).toThrow("is not JSON");
     expect(() => parseAuthFile("{}")).toThrow('has no "auths" object');
     expect(() => parseAuthFile(JSON.stringify({ auths: { r: {} } }))).toThrow('registry "r"');

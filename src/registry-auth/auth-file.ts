@@ -45,14 +45,17 @@ function credentialOf(registry: string, entry: unknown): RegistryCredential {
   const out: { auth?: string; identitytoken?: string } = {};
   if (typeof auth === "string" && auth !== "") {
     const decoded = Buffer.from(auth, "base64").toString("utf8");
-    if (!decoded.includes(":")) throw new PullSecretError(`the "auth" of registry "${registry}" is not base64 of user:password`);
+    if (!decoded.includes(":"))
+      throw new PullSecretError(`the "auth" of registry "${registry}" is not base64 of user:password`);
     out.auth = auth;
   } else if (typeof username === "string" && username !== "" && typeof password === "string") {
     out.auth = Buffer.from(`${username}:${password}`, "utf8").toString("base64");
   }
   if (typeof identitytoken === "string" && identitytoken !== "") out.identitytoken = identitytoken;
   if (out.auth === undefined && out.identitytoken === undefined) {
-    throw new PullSecretError(`the entry for registry "${registry}" has neither "auth", "username"/"password" nor "identitytoken"`);
+    throw new PullSecretError(
+      `the entry for registry "${registry}" has neither "auth", "username"/"password" nor "identitytoken"`,
+    );
   }
   return out;
 }
@@ -73,13 +76,16 @@ export function credentialsOfSecret(secret: PullSecret): Map<string, RegistryCre
   let registries: unknown;
   if (secret.type === DOCKER_CONFIG_JSON_TYPE) {
     const doc = decodeJson(secret, DOCKER_CONFIG_JSON_KEY);
-    if (!isRecord(doc) || !isRecord(doc.auths)) throw new PullSecretError(`its "${DOCKER_CONFIG_JSON_KEY}" has no "auths" object`);
+    if (!isRecord(doc) || !isRecord(doc.auths))
+      throw new PullSecretError(`its "${DOCKER_CONFIG_JSON_KEY}" has no "auths" object`);
     registries = doc.auths;
   } else if (secret.type === DOCKERCFG_TYPE) {
     registries = decodeJson(secret, DOCKERCFG_KEY);
     if (!isRecord(registries)) throw new PullSecretError(`its "${DOCKERCFG_KEY}" is not an object of registries`);
   } else {
-    throw new PullSecretError(`its type is "${secret.type ?? ""}", expected ${DOCKER_CONFIG_JSON_TYPE} or ${DOCKERCFG_TYPE}`);
+    throw new PullSecretError(
+      `its type is "${secret.type ?? ""}", expected ${DOCKER_CONFIG_JSON_TYPE} or ${DOCKERCFG_TYPE}`,
+    );
   }
   const out = new Map<string, RegistryCredential>();
   for (const [registry, entry] of Object.entries(registries as Record<string, unknown>)) {

@@ -14,14 +14,23 @@ const auth = (user: string, pass: string) => b64(`${user}:${pass}`);
 const SECRET_WORD = "s3cr3t-never-logged";
 
 function jsonSecret(name: string, auths: Record<string, unknown>) {
-  return { metadata: { name }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(JSON.stringify({ auths })) } };
+  return {
+    metadata: { name },
+    type: "kubernetes.io/dockerconfigjson",
+    data: { ".dockerconfigjson": b64(JSON.stringify({ auths })) },
+  };
 }
 
 function capture() {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString("utf8").split("\n").filter((l) => l !== ""));
+      lines.push(
+        ...chunk
+          .toString("utf8")
+          .split("\n")
+          .filter((l) => l !== ""),
+      );
       done();
     },
   });
@@ -41,13 +50,33 @@ beforeAll(async () => {
     type: "kubernetes.io/dockercfg",
     data: { ".dockercfg": b64(JSON.stringify({ "old.example": { username: "old", password: SECRET_WORD } })) },
   });
-  api.put("secrets", "team", jsonSecret("sa-secret", { "r.example": { auth: auth("account", SECRET_WORD) }, "sa.example": { auth: auth("sa", SECRET_WORD) } }));
-  api.put("secrets", "team", { metadata: { name: "broken" }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": b64(`{ ${SECRET_WORD}`) } });
-  api.put("serviceaccounts", "team", { metadata: { name: "builder" }, imagePullSecrets: [{ name: "sa-secret" }, { name: "pod-secret" }] });
+  api.put(
+    "secrets",
+    "team",
+    jsonSecret("sa-secret", {
+      "r.example": { auth: auth("account", SECRET_WORD) },
+      "sa.example": { auth: auth("sa", SECRET_WORD) },
+    }),
+  );
+  api.put("secrets", "team", {
+    metadata: { name: "broken" },
+    type: "kubernetes.io/dockerconfigjson",
+    data: { ".dockerconfigjson": b64(`{ ${SECRET_WORD}`) },
+  });
+  api.put("serviceaccounts", "team", {
+    metadata: { name: "builder" },
+    imagePullSecrets: [{ name: "sa-secret" }, { name: "pod-secret" }],
+  });
   api.put("serviceaccounts", "team", { metadata: { name: "default" } });
-  api.put("pods", "team", { metadata: { name: "web" }, spec: { serviceAccountName: "builder", imagePullSecrets: [{ name: "pod-secret" }, { name: "legacy" }] } });
+  api.put("pods", "team", {
+    metadata: { name: "web" },
+    spec: { serviceAccountName: "builder", imagePullSecrets: [{ name: "pod-secret" }, { name: "legacy" }] },
+  });
   api.put("pods", "team", { metadata: { name: "plain" }, spec: {} });
-  api.put("pods", "team", { metadata: { name: "dangling" }, spec: { imagePullSecrets: [{ name: "missing" }, { name: "broken" }, { name: "legacy" }] } });
+  api.put("pods", "team", {
+    metadata: { name: "dangling" },
+    spec: { imagePullSecrets: [{ name: "missing" }, { name: "broken" }, { name: "legacy" }] },
+  });
 });
 
 afterAll(async () => {
@@ -127,14 +156,18 @@ describe("pull secrets from the Kubernetes API", () => {
   it("chooses the source from the settings: off, a fixed file, or the pod's secrets by its CRI annotations", async () => {
     const logger = capture().logger;
     const off = await makeRegistryAuth({ enabled: false, authFile: "/nonexistent", kubeConfig, logger });
-    expect(await off.forPod({ [ANNOTATIONS.podName]: "web", [ANNOTATIONS.podNamespace]: "team" }, signal())).toBeUndefined();
+    expect(
+      await off.forPod({ [ANNOTATIONS.podName]: "web", [ANNOTATIONS.podNamespace]: "team" }, signal()),
+    ).toBeUndefined();
 
     const kube = await makeRegistryAuth({ enabled: true, authFile: undefined, kubeConfig, logger });
     expect(await kube.forPod({}, signal())).toBeUndefined();
     const file = await kube.forPod({ [ANNOTATIONS.podName]: "web", [ANNOTATIONS.podNamespace]: "team" }, signal());
     expect(Object.keys(file?.auths ?? {}).sort()).toEqual(["old.example", "r.example", "sa.example"]);
 
-    await expect(makeRegistryAuth({ enabled: true, authFile: "/nonexistent/auth.json", kubeConfig, logger })).rejects.toThrow("REGISTRY_AUTH_FILE=/nonexistent/auth.json: cannot read it: ENOENT");
+    await expect(
+      makeRegistryAuth({ enabled: true, authFile: "/nonexistent/auth.json", kubeConfig, logger }),
+    ).rejects.toThrow("REGISTRY_AUTH_FILE=/nonexistent/auth.json: cannot read it: ENOENT");
     const none = await makeRegistryAuth({ enabled: true, authFile: undefined, kubeConfig: undefined, logger });
     expect(none.source).toContain("no Kubernetes API");
   });

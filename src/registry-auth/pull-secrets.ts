@@ -10,7 +10,13 @@ import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { describeKubeError, statusOf } from "../k8s/kube-errors.ts";
 import { withSignal } from "../k8s/request-options.ts";
-import { credentialsOfSecret, mergeCredentials, PullSecretError, type AuthFile, type RegistryCredential } from "./auth-file.ts";
+import {
+  credentialsOfSecret,
+  mergeCredentials,
+  PullSecretError,
+  type AuthFile,
+  type RegistryCredential,
+} from "./auth-file.ts";
 
 /** The pod whose secrets are wanted (from the CRI annotations the shim forwards). */
 export interface PodRef {
@@ -28,7 +34,8 @@ export interface PullSecretReaderOptions {
 const DEFAULT_SERVICE_ACCOUNT = "default";
 
 // What the node daemon's role must allow, named in the warning an RBAC denial gives.
-const RBAC_HINT = "the daemon's service account needs get on pods, serviceaccounts and secrets (deploy/base/daemon-rbac.yaml)";
+const RBAC_HINT =
+  "the daemon's service account needs get on pods, serviceaccounts and secrets (deploy/base/daemon-rbac.yaml)";
 
 export class PullSecretReader {
   private readonly api: CoreV1Api;
@@ -75,16 +82,27 @@ export class PullSecretReader {
     const names = (found.spec?.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "");
     const account = found.spec?.serviceAccountName ?? DEFAULT_SERVICE_ACCOUNT;
     try {
-      const sa = await this.api.readNamespacedServiceAccount({ namespace: pod.namespace, name: account }, this.bounded(signal));
+      const sa = await this.api.readNamespacedServiceAccount(
+        { namespace: pod.namespace, name: account },
+        this.bounded(signal),
+      );
       for (const ref of sa.imagePullSecrets ?? []) if (ref.name !== undefined && ref.name !== "") names.push(ref.name);
     } catch (err) {
       signal.throwIfAborted();
-      log.warn({ serviceAccount: account, err: describeKubeError(err) }, `cannot read service account ${pod.namespace}/${account}: its pull secrets are left out${statusOf(err) === 403 ? ` (${RBAC_HINT})` : ""}`);
+      log.warn(
+        { serviceAccount: account, err: describeKubeError(err) },
+        `cannot read service account ${pod.namespace}/${account}: its pull secrets are left out${statusOf(err) === 403 ? ` (${RBAC_HINT})` : ""}`,
+      );
     }
     return [...new Set(names)];
   }
 
-  private async readSecret(pod: PodRef, name: string, signal: AbortSignal, log: Logger): Promise<Map<string, RegistryCredential> | undefined> {
+  private async readSecret(
+    pod: PodRef,
+    name: string,
+    signal: AbortSignal,
+    log: Logger,
+  ): Promise<Map<string, RegistryCredential> | undefined> {
     try {
       const secret = await this.api.readNamespacedSecret({ namespace: pod.namespace, name }, this.bounded(signal));
       return credentialsOfSecret({ name, type: secret.type, data: secret.data });
@@ -92,7 +110,10 @@ export class PullSecretReader {
       signal.throwIfAborted();
       const reason = err instanceof PullSecretError ? `it is malformed: ${err.message}` : describeKubeError(err);
       const hint = statusOf(err) === 403 ? ` (${RBAC_HINT})` : "";
-      log.warn({ secret: name, err: reason }, `pull secret ${pod.namespace}/${name} of pod ${pod.name} is not usable${hint}; pulls from its registries will be anonymous`);
+      log.warn(
+        { secret: name, err: reason },
+        `pull secret ${pod.namespace}/${name} of pod ${pod.name} is not usable${hint}; pulls from its registries will be anonymous`,
+      );
       return undefined;
     }
   }

@@ -26,7 +26,9 @@ export async function readAuthFile(file: string): Promise<AuthFile> {
   try {
     text = await fs.readFile(file, "utf8");
   } catch (err) {
-    throw new Error(`REGISTRY_AUTH_FILE=${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(
+      `REGISTRY_AUTH_FILE=${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   try {
     return parseAuthFile(text);

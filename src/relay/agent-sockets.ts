@@ -58,13 +58,23 @@ export class AgentSockets {
   /** Serves the sandbox as told; true when something changed. Idempotent. */
   serve(request: ServeSpec): Promise<boolean> {
     // Only the fields we know, whatever else the JSON carried.
-    const spec: ServeSpec = { sandboxId: String(request.sandboxId), socketPath: String(request.socketPath), host: String(request.host), port: Number(request.port), serverName: String(request.serverName ?? "") };
+    const spec: ServeSpec = {
+      sandboxId: String(request.sandboxId),
+      socketPath: String(request.socketPath),
+      host: String(request.host),
+      port: Number(request.port),
+      serverName: String(request.serverName ?? ""),
+    };
     this.check(spec);
     const tlsKnown = this.tls;
     return this.lock.run(spec.sandboxId, async () => {
       const current = this.served.get(spec.sandboxId);
       if (current !== undefined && sameSpec(current.spec, spec)) return false;
-      if (tlsKnown === undefined) throw new TtrpcError(Code.FAILED_PRECONDITION, "no control plane has said hello: the client certificate is unknown");
+      if (tlsKnown === undefined)
+        throw new TtrpcError(
+          Code.FAILED_PRECONDITION,
+          "no control plane has said hello: the client certificate is unknown",
+        );
       if (current !== undefined) {
         // The sandbox moved (a StartVM retried on a new VM): the old relay must go first.
         this.served.delete(spec.sandboxId);
@@ -96,7 +106,10 @@ export class AgentSockets {
       });
       await proxy.start();
       this.served.set(spec.sandboxId, { spec, proxy });
-      this.o.logger.info({ sandbox: spec.sandboxId, socket: spec.socketPath, forwarder: `${spec.host}:${spec.port}` }, "serving agent socket");
+      this.o.logger.info(
+        { sandbox: spec.sandboxId, socket: spec.socketPath, forwarder: `${spec.host}:${spec.port}` },
+        "serving agent socket",
+      );
       return true;
     });
   }
@@ -136,14 +149,19 @@ export class AgentSockets {
   }
 
   private check(spec: ServeSpec): void {
-    const bad = (what: string) => new TtrpcError(Code.INVALID_ARGUMENT, `Serve ${JSON.stringify(spec.sandboxId)}: ${what}`);
-    if (!SANDBOX_ID.test(spec.sandboxId) || spec.sandboxId === "." || spec.sandboxId === "..") throw bad("sandbox id must be 1-128 letters, digits, '.', '_' or '-'");
+    const bad = (what: string) =>
+      new TtrpcError(Code.INVALID_ARGUMENT, `Serve ${JSON.stringify(spec.sandboxId)}: ${what}`);
+    if (!SANDBOX_ID.test(spec.sandboxId) || spec.sandboxId === "." || spec.sandboxId === "..")
+      throw bad("sandbox id must be 1-128 letters, digits, '.', '_' or '-'");
     const rel = path.relative(this.o.podsDir, path.resolve(spec.socketPath));
     if (rel.startsWith("..") || path.isAbsolute(rel) || rel.split(path.sep).length !== 2) {
-      throw bad(`socket path ${JSON.stringify(spec.socketPath)} must be <dir>/<file> inside PODS_DIR ${this.o.podsDir}`);
+      throw bad(
+        `socket path ${JSON.stringify(spec.socketPath)} must be <dir>/<file> inside PODS_DIR ${this.o.podsDir}`,
+      );
     }
     if (spec.host === "") throw bad("forwarder host is empty");
-    if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw bad(`forwarder port ${spec.port} is not 1-65535`);
+    if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)
+      throw bad(`forwarder port ${spec.port} is not 1-65535`);
   }
 }
 

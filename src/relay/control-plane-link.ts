@@ -36,7 +36,10 @@ export class ControlPlaneLink {
       this.clients.delete(client);
       if (this.current === client) {
         this.current = undefined;
-        this.o.logger.warn({ reason: err.message }, "control plane connection closed; Hypervisor calls wait for the next one");
+        this.o.logger.warn(
+          { reason: err.message },
+          "control plane connection closed; Hypervisor calls wait for the next one",
+        );
       }
     });
     this.o.logger.info("control plane attached; Hypervisor calls flow");
@@ -59,14 +62,18 @@ export class ControlPlaneLink {
       let timeoutMs: number | undefined;
       if (ctx.deadline !== undefined) {
         timeoutMs = ctx.deadline - Date.now();
-        if (timeoutMs <= 0) throw new TtrpcError(Code.DEADLINE_EXCEEDED, `${name}: deadline exceeded while the control plane was away`);
+        if (timeoutMs <= 0)
+          throw new TtrpcError(Code.DEADLINE_EXCEEDED, `${name}: deadline exceeded while the control plane was away`);
       }
       try {
         return await client.callRaw(ctx.service, ctx.method, payload, { timeoutMs, signal: ctx.signal, metadata });
       } catch (err) {
         // Only a broken connection is retried; an answer, even an error, is the answer.
         if (err instanceof TtrpcError && err.code === Code.UNAVAILABLE && client.closed && !ctx.signal.aborted) {
-          this.o.logger.warn({ call: name, attempt }, "control plane went away during the call; sending it again to the next one");
+          this.o.logger.warn(
+            { call: name, attempt },
+            "control plane went away during the call; sending it again to the next one",
+          );
           continue;
         }
         throw err;
@@ -99,8 +106,14 @@ export class ControlPlaneLink {
         () =>
           finish(
             ctx.deadline === undefined
-              ? new TtrpcError(Code.UNAVAILABLE, `${name}: no control plane (cloud-api-adaptor) attached for ${Math.round(holdMs / 1000)}s`)
-              : new TtrpcError(Code.DEADLINE_EXCEEDED, `${name}: deadline exceeded while waiting for the control plane (cloud-api-adaptor)`),
+              ? new TtrpcError(
+                  Code.UNAVAILABLE,
+                  `${name}: no control plane (cloud-api-adaptor) attached for ${Math.round(holdMs / 1000)}s`,
+                )
+              : new TtrpcError(
+                  Code.DEADLINE_EXCEEDED,
+                  `${name}: deadline exceeded while waiting for the control plane (cloud-api-adaptor)`,
+                ),
           ),
         holdMs,
       );

@@ -42,7 +42,10 @@ export interface RelayedBytes {
 export interface ControlCalls {
   /** Introduces a control plane and its client certificate (null: plaintext, DISABLE_TLS);
    * answers how the relay is configured so a mismatched pair is refused. */
-  Hello: [{ clientTls: ClientTlsPem | null; controlPlane: string }, { pid: number; version: string; hypervisorSocket: string; podsDir: string; uptimeSeconds: number }];
+  Hello: [
+    { clientTls: ClientTlsPem | null; controlPlane: string },
+    { pid: number; version: string; hypervisorSocket: string; podsDir: string; uptimeSeconds: number },
+  ];
   /** Serve a sandbox's agent socket; idempotent, a different target replaces the old relay. */
   Serve: [ServeSpec, { changed: boolean }];
   /** Stop serving; the socket answers errors for lingerMs, then goes. Idempotent. */

@@ -42,7 +42,18 @@ async function bed(holdTimeoutMs = 60_000): Promise<Bed> {
     hypervisorSocket: path.join(dir, "hypervisor.sock"),
     relaySocket: path.join(dir, "relay.sock"),
   };
-  const start = () => runRelay({ socketPath: b.hypervisorSocket, podsDir: b.podsDir, relaySocket: b.relaySocket, proxyTimeoutMs: 2000, holdTimeoutMs, logLevel: "silent" }, logger);
+  const start = () =>
+    runRelay(
+      {
+        socketPath: b.hypervisorSocket,
+        podsDir: b.podsDir,
+        relaySocket: b.relaySocket,
+        proxyTimeoutMs: 2000,
+        holdTimeoutMs,
+        logLevel: "silent",
+      },
+      logger,
+    );
   const handle: Bed = {
     ...b,
     relay: await start(),
@@ -52,7 +63,14 @@ async function bed(holdTimeoutMs = 60_000): Promise<Bed> {
     },
     async client() {
       const c = await RelayClient.connect(
-        { relaySocket: b.relaySocket, clientTls: { caPem: pki.client.ca, certPem: pki.client.cert, keyPem: pki.client.key }, controlPlane: "test", expect: { hypervisorSocket: b.hypervisorSocket, podsDir: b.podsDir }, logger, retryIntervalMs: 20 },
+        {
+          relaySocket: b.relaySocket,
+          clientTls: { caPem: pki.client.ca, certPem: pki.client.cert, keyPem: pki.client.key },
+          controlPlane: "test",
+          expect: { hypervisorSocket: b.hypervisorSocket, podsDir: b.podsDir },
+          logger,
+          retryIntervalMs: 20,
+        },
         AbortSignal.timeout(5000),
       );
       scope.defer(() => c.close());
@@ -66,7 +84,13 @@ async function bed(holdTimeoutMs = 60_000): Promise<Bed> {
 async function vm(dir: string): Promise<{ agent: RelayTestAgent; port: number }> {
   const agent = await startRelayTestAgent(path.join(dir, `agent-${Math.random().toString(36).slice(2)}.sock`));
   scope.defer(() => agent.close());
-  const fwd = await startForwarder({ listen: { host: "127.0.0.1", port: 0 }, agentSocketPath: agent.socketPath, tls: pki.server, agentRetryForMs: 100, agentRetryIntervalMs: 20 });
+  const fwd = await startForwarder({
+    listen: { host: "127.0.0.1", port: 0 },
+    agentSocketPath: agent.socketPath,
+    tls: pki.server,
+    agentRetryForMs: 100,
+    agentRetryIntervalMs: 20,
+  });
   scope.defer(() => fwd.close());
   return { agent, port: fwd.port };
 }
@@ -97,10 +121,18 @@ describe("agent sockets", () => {
   it("relays to the VM whose certificate names the sandbox and refuses another sandbox's VM", async () => {
     const b = await bed();
     const { port } = await vm(b.dir);
-    const relays = new RemoteRelays({ client: await b.client(), clientTls: { caPem: pki.client.ca, certPem: pki.client.cert, keyPem: pki.client.key }, serverName: nameOf, logger, retryIntervalMs: 20 });
+    const relays = new RemoteRelays({
+      client: await b.client(),
+      clientTls: { caPem: pki.client.ca, certPem: pki.client.cert, keyPem: pki.client.key },
+      serverName: nameOf,
+      logger,
+      retryIntervalMs: 20,
+    });
     const target = { host: "127.0.0.1", port };
     await relays.waitForForwarder(target, AbortSignal.timeout(5000), "s1");
-    await expect(relays.waitForForwarder(target, AbortSignal.timeout(5000), "s2")).rejects.toThrow(/TLS handshake failed/);
+    await expect(relays.waitForForwarder(target, AbortSignal.timeout(5000), "s2")).rejects.toThrow(
+      /TLS handshake failed/,
+    );
 
     await relays.create("s1", path.join(b.podsDir, "s1", "agent.ttrpc"), target).start();
     await relays.create("s2", path.join(b.podsDir, "s2", "agent.ttrpc"), target).start();
@@ -108,21 +140,35 @@ describe("agent sockets", () => {
     const c1 = await connect(path.join(b.podsDir, "s1", "agent.ttrpc"));
     const c2 = await connect(path.join(b.podsDir, "s2", "agent.ttrpc"));
     expect((await c1.call(Health.method.check, {})).status).toBe(1);
-    await expect(c2.call(Health.method.check, {})).rejects.toMatchObject({ code: Code.UNAVAILABLE, statusMessage: expect.stringContaining(nameOf("s2")) });
+    await expect(c2.call(Health.method.check, {})).rejects.toMatchObject({
+      code: Code.UNAVAILABLE,
+      statusMessage: expect.stringContaining(nameOf("s2")),
+    });
   });
 
   it("serves idempotently, refuses paths outside PODS_DIR and bad ids by name, and stops", async () => {
     const b = await bed();
     const { port } = await vm(b.dir);
     const client = await b.client();
-    const spec = { sandboxId: "s1", socketPath: path.join(b.podsDir, "s1", "agent.ttrpc"), host: "127.0.0.1", port, serverName: nameOf("s1") };
+    const spec = {
+      sandboxId: "s1",
+      socketPath: path.join(b.podsDir, "s1", "agent.ttrpc"),
+      host: "127.0.0.1",
+      port,
+      serverName: nameOf("s1"),
+    };
     expect(await client.call("Serve", spec)).toEqual({ changed: true });
     expect(await client.call("Serve", spec)).toEqual({ changed: false });
-    await expect(client.call("Serve", { ...spec, socketPath: path.join(b.dir, "elsewhere.sock") })).rejects.toMatchObject({
+    await expect(
+      client.call("Serve", { ...spec, socketPath: path.join(b.dir, "elsewhere.sock") }),
+    ).rejects.toMatchObject({
       code: Code.INVALID_ARGUMENT,
       message: expect.stringContaining(`must be <dir>/<file> inside PODS_DIR ${b.podsDir}`),
     });
-    await expect(client.call("Serve", { ...spec, sandboxId: "../x" })).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, message: expect.stringContaining('"../x"') });
+    await expect(client.call("Serve", { ...spec, sandboxId: "../x" })).rejects.toMatchObject({
+      code: Code.INVALID_ARGUMENT,
+      message: expect.stringContaining('"../x"'),
+    });
     expect((await client.call("List", {})).sandboxes).toEqual([{ ...spec, connections: 0 }]);
     expect(await client.call("Stop", { sandboxId: "s1", lingerMs: 0 })).toEqual({ wasServed: true });
     expect(await client.call("Stop", { sandboxId: "s1", lingerMs: 0 })).toEqual({ wasServed: false });
@@ -133,12 +179,23 @@ describe("agent sockets", () => {
     const b = await bed();
     const { port } = await vm(b.dir);
     const client = await b.client();
-    const relays = new RemoteRelays({ client, clientTls: { caPem: pki.client.ca, certPem: pki.client.cert, keyPem: pki.client.key }, serverName: nameOf, logger });
+    const relays = new RemoteRelays({
+      client,
+      clientTls: { caPem: pki.client.ca, certPem: pki.client.cert, keyPem: pki.client.key },
+      serverName: nameOf,
+      logger,
+    });
     client.onReconnected(async () => void (await relays.sync()));
     const target = { host: "127.0.0.1", port };
     await relays.create("s1", path.join(b.podsDir, "s1", "agent.ttrpc"), target).start();
     // Served behind our back (as if by a control plane whose record is gone): sync stops it.
-    await client.call("Serve", { sandboxId: "stale", socketPath: path.join(b.podsDir, "stale", "agent.ttrpc"), host: "127.0.0.1", port, serverName: nameOf("stale") });
+    await client.call("Serve", {
+      sandboxId: "stale",
+      socketPath: path.join(b.podsDir, "stale", "agent.ttrpc"),
+      host: "127.0.0.1",
+      port,
+      serverName: nameOf("stale"),
+    });
     expect(await relays.sync()).toEqual({ served: [], stopped: ["stale"] });
 
     await b.restartRelay();
@@ -166,8 +223,13 @@ describe("Hypervisor calls", () => {
   it("fail DEADLINE_EXCEEDED when no control plane comes within their deadline, and UNAVAILABLE past the hold time without one", async () => {
     const b = await bed(300);
     const shim = await connect(b.hypervisorSocket);
-    await expect(shim.call(Hypervisor.method.version, {}, { timeoutMs: 200 })).rejects.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
-    await expect(shim.call(Hypervisor.method.stopVM, { id: "x" })).rejects.toMatchObject({ code: Code.UNAVAILABLE, message: expect.stringContaining("no control plane") });
+    await expect(shim.call(Hypervisor.method.version, {}, { timeoutMs: 200 })).rejects.toMatchObject({
+      code: Code.DEADLINE_EXCEEDED,
+    });
+    await expect(shim.call(Hypervisor.method.stopVM, { id: "x" })).rejects.toMatchObject({
+      code: Code.UNAVAILABLE,
+      message: expect.stringContaining("no control plane"),
+    });
   });
 
   it("are sent again to the next control plane when the one handling them dies, and answered once", async () => {

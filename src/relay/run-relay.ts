@@ -6,7 +6,15 @@ import type { Logger } from "pino";
 import { listenUnix, RawServer } from "../ttrpc/raw.ts";
 import { AgentSockets } from "./agent-sockets.ts";
 import { readPreface } from "./control-preface.ts";
-import { CONTROL_SERVICE, decodeJson, encodeJson, HYPERVISOR_METHODS, HYPERVISOR_SERVICE, type ControlCalls, type ControlMethod } from "./control-protocol.ts";
+import {
+  CONTROL_SERVICE,
+  decodeJson,
+  encodeJson,
+  HYPERVISOR_METHODS,
+  HYPERVISOR_SERVICE,
+  type ControlCalls,
+  type ControlMethod,
+} from "./control-protocol.ts";
 import { ControlPlaneLink } from "./control-plane-link.ts";
 import type { RelayConfig } from "./relay-config.ts";
 
@@ -26,13 +34,26 @@ export async function runRelay(config: RelayConfig, logger: Logger): Promise<Rel
   const sockets = new AgentSockets({ podsDir, dialTimeoutMs: config.proxyTimeoutMs, logger });
   const link = new ControlPlaneLink({ holdTimeoutMs: config.holdTimeoutMs, logger });
 
-  const control = new RawServer({ onProtocolError: (err) => logger.warn({ err: err.message }, "control socket: protocol error, connection closed") });
-  const handle = <M extends ControlMethod>(method: M, fn: (req: ControlCalls[M][0]) => ControlCalls[M][1] | Promise<ControlCalls[M][1]>) =>
-    control.registerRaw(CONTROL_SERVICE, method, async (payload) => encodeJson(await fn(decodeJson<ControlCalls[M][0]>(payload, method))));
+  const control = new RawServer({
+    onProtocolError: (err) => logger.warn({ err: err.message }, "control socket: protocol error, connection closed"),
+  });
+  const handle = <M extends ControlMethod>(
+    method: M,
+    fn: (req: ControlCalls[M][0]) => ControlCalls[M][1] | Promise<ControlCalls[M][1]>,
+  ) =>
+    control.registerRaw(CONTROL_SERVICE, method, async (payload) =>
+      encodeJson(await fn(decodeJson<ControlCalls[M][0]>(payload, method))),
+    );
   handle("Hello", (req) => {
     sockets.setClientTls(req.clientTls ?? null);
     logger.info({ controlPlane: req.controlPlane, tls: req.clientTls != null }, "control plane said hello");
-    return { pid: process.pid, version: RELAY_VERSION, hypervisorSocket: path.resolve(config.socketPath), podsDir, uptimeSeconds: Math.floor((Date.now() - started) / 1000) };
+    return {
+      pid: process.pid,
+      version: RELAY_VERSION,
+      hypervisorSocket: path.resolve(config.socketPath),
+      podsDir,
+      uptimeSeconds: Math.floor((Date.now() - started) / 1000),
+    };
   });
   handle("Serve", async (req) => ({ changed: await sockets.serve(req) }));
   handle("Stop", async (req) => ({ wasServed: await sockets.stop(req.sandboxId, Number(req.lingerMs) || 0) }));
@@ -42,8 +63,11 @@ export async function runRelay(config: RelayConfig, logger: Logger): Promise<Rel
     return {};
   });
 
-  const hypervisor = new RawServer({ onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed") });
-  for (const m of HYPERVISOR_METHODS) hypervisor.registerRaw(HYPERVISOR_SERVICE, m, (payload, ctx) => link.call(ctx, payload));
+  const hypervisor = new RawServer({
+    onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed"),
+  });
+  for (const m of HYPERVISOR_METHODS)
+    hypervisor.registerRaw(HYPERVISOR_SERVICE, m, (payload, ctx) => link.call(ctx, payload));
 
   const controlListener = await listenUnix(config.relaySocket, { mode: 0o600 });
   controlListener.on("connection", (socket) => {

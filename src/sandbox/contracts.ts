@@ -36,7 +36,13 @@ export interface PodTunnels {
   /** Reads the pod's interface from its netns and reserves a VNI: what the VM end needs. */
   prepare(sandboxId: string, netnsPath: string, signal: AbortSignal): Promise<PodNetwork>;
   /** Creates the worker side once the VM's address is known. */
-  connect(sandboxId: string, netnsPath: string, network: PodNetwork, vmAddress: string, signal: AbortSignal): Promise<void>;
+  connect(
+    sandboxId: string,
+    netnsPath: string,
+    network: PodNetwork,
+    vmAddress: string,
+    signal: AbortSignal,
+  ): Promise<void>;
   /** Removes the worker side; idempotent. */
   teardown(sandboxId: string, netnsPath: string, network: PodNetwork | undefined): Promise<void>;
 }

@@ -1,4 +1,11 @@
 // Points in StartVM/StopVM where crash tests stop the daemon dead (CAA_TEST_FAILPOINT).
-export const FAILPOINTS = ["start-after-intent", "start-after-create", "start-after-vm-saved", "start-after-relay", "stop-after-intent", "stop-after-delete"] as const;
+export const FAILPOINTS = [
+  "start-after-intent",
+  "start-after-create",
+  "start-after-vm-saved",
+  "start-after-relay",
+  "stop-after-intent",
+  "stop-after-delete",
+] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];

@@ -5,7 +5,13 @@ export { CLUSTER_ID_FILE, resolveClusterIdentity, type ClusterIdentity } from ".
 export type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
 export type { StartPhase } from "./phase-clock.ts";
 export { SandboxError, type SandboxErrorKind } from "./sandbox-error.ts";
-export { FAILPOINTS, SandboxManager, type ReconcileReport, type SandboxManagerOptions, type SandboxView } from "./sandbox-manager.ts";
+export {
+  FAILPOINTS,
+  SandboxManager,
+  type ReconcileReport,
+  type SandboxManagerOptions,
+  type SandboxView,
+} from "./sandbox-manager.ts";
 export { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
 export { SandboxStore } from "./sandbox-store.ts";
 export { vmNameFor } from "./vm-name.ts";

@@ -4,7 +4,10 @@ import { InitdataError, parseInitdata } from "../initdata/index.ts";
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import { SandboxError } from "./sandbox-error.ts";
 
-export function checkPodInitdata(annotations: Readonly<Record<string, string>>, defaultInitdata: string | undefined): void {
+export function checkPodInitdata(
+  annotations: Readonly<Record<string, string>>,
+  defaultInitdata: string | undefined,
+): void {
   const own = annotations[ANNOTATIONS.initdata];
   const raw = own || defaultInitdata;
   if (raw === undefined || raw === "") return;

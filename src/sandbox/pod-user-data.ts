@@ -27,6 +27,12 @@ export async function podUserData(i: PodUserDataInput): Promise<string> {
   const tls = i.tls === undefined ? undefined : await i.tls.issueForVm(i.sandboxId);
   const initdata = i.annotations[ANNOTATIONS.initdata] || i.defaultInitdata;
   const auth = await i.registryAuth?.forPod(i.annotations, i.signal);
-  const config = { version: 1 as const, sandboxId: i.sandboxId, listenPort: i.forwarderPort, tls, podNetwork: i.podNetwork };
+  const config = {
+    version: 1 as const,
+    sandboxId: i.sandboxId,
+    listenPort: i.forwarderPort,
+    tls,
+    podNetwork: i.podNetwork,
+  };
   return buildUserData(config, initdata, auth === undefined ? undefined : JSON.stringify(auth));
 }

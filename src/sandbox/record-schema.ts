@@ -12,22 +12,36 @@ export function validateSandboxRecord(value: unknown, id: string): SandboxRecord
   need(r.version === 1, "version", "1");
   need(r.id === id && SANDBOX_ID_PATTERN.test(id), "id", `the file's name (${JSON.stringify(id)})`);
   need(typeof r.state === "string" && STATES.has(r.state), "state", `one of ${[...STATES].join(", ")}`);
-  for (const f of ["createdAt", "updatedAt"]) need(typeof r[f] === "string" && !Number.isNaN(Date.parse(r[f] as string)), f, "a timestamp");
+  for (const f of ["createdAt", "updatedAt"])
+    need(typeof r[f] === "string" && !Number.isNaN(Date.parse(r[f] as string)), f, "a timestamp");
   const annotations = object(r.annotations, "annotations");
-  need(Object.values(annotations).every((v) => typeof v === "string"), "annotations", "an object of strings");
+  need(
+    Object.values(annotations).every((v) => typeof v === "string"),
+    "annotations",
+    "an object of strings",
+  );
   for (const f of ["networkNamespacePath", "agentSocketPath"]) need(typeof r[f] === "string", f, "a string");
   if (r.vm !== undefined) {
     const vm = object(r.vm, "vm");
     for (const f of ["name", "token"]) need(typeof vm[f] === "string" && vm[f] !== "", `vm.${f}`, "a non-empty string");
-    for (const f of ["id", "address", "instanceType"]) need(vm[f] === undefined || typeof vm[f] === "string", `vm.${f}`, "a string");
+    for (const f of ["id", "address", "instanceType"])
+      need(vm[f] === undefined || typeof vm[f] === "string", `vm.${f}`, "a string");
   }
   if (r.tunnel !== undefined) {
     const t = object(r.tunnel, "tunnel");
-    need(Number.isInteger(t.vni) && (t.vni as number) > 0 && (t.vni as number) < 1 << 24, "tunnel.vni", "a VNI from 1 to 16777215");
+    need(
+      Number.isInteger(t.vni) && (t.vni as number) > 0 && (t.vni as number) < 1 << 24,
+      "tunnel.vni",
+      "a VNI from 1 to 16777215",
+    );
     need(typeof t.state === "string" && TUNNEL_STATES.has(t.state), "tunnel.state", "pending, up or down");
     if (t.network !== undefined) object(t.network, "tunnel.network");
   }
-  need(r.attempt === undefined || (Number.isInteger(r.attempt) && (r.attempt as number) >= 0), "attempt", "a whole number");
+  need(
+    r.attempt === undefined || (Number.isInteger(r.attempt) && (r.attempt as number) >= 0),
+    "attempt",
+    "a whole number",
+  );
   need(r.error === undefined || typeof r.error === "string", "error", "a string");
   return r as unknown as SandboxRecord;
 }

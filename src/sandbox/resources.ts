@@ -25,7 +25,8 @@ function text(v: string | undefined): string | undefined {
 function count(annotations: Readonly<Record<string, string>>, key: string, max: number): number | undefined {
   const raw = text(annotations[key]);
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) throw new SandboxError("invalid-argument", `annotation ${key}=${JSON.stringify(raw)}: expected a whole number`);
+  if (!/^\d+$/.test(raw))
+    throw new SandboxError("invalid-argument", `annotation ${key}=${JSON.stringify(raw)}: expected a whole number`);
   const n = Number(raw);
   if (n > max) throw new SandboxError("invalid-argument", `annotation ${key}=${raw}: larger than ${max}`);
   return n === 0 ? undefined : n;

@@ -1,5 +1,13 @@
 /** Failure kinds the Hypervisor service maps to ttrpc status codes. */
-export type SandboxErrorKind = "invalid-argument" | "not-found" | "exhausted" | "failed-precondition" | "unavailable" | "deadline" | "cancelled" | "internal";
+export type SandboxErrorKind =
+  | "invalid-argument"
+  | "not-found"
+  | "exhausted"
+  | "failed-precondition"
+  | "unavailable"
+  | "deadline"
+  | "cancelled"
+  | "internal";
 
 export class SandboxError extends Error {
   readonly kind: SandboxErrorKind;

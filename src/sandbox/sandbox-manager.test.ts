@@ -3,7 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { sameOwner, type CreateVmRequest, type Ownership, type Provider, type VmInstance, type VmRef } from "../../providers/provider.ts";
+import {
+  sameOwner,
+  type CreateVmRequest,
+  type Ownership,
+  type Provider,
+  type VmInstance,
+  type VmRef,
+} from "../../providers/provider.ts";
 import { forwarderConfigFromUserData, INITDATA_PATH, parseCloudConfig, type PodNetwork } from "../userdata/index.ts";
 import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./contracts.ts";
 import { SandboxError } from "./sandbox-error.ts";
@@ -28,7 +35,14 @@ class MemoryProvider implements Provider {
   async createVm(req: CreateVmRequest, signal: AbortSignal): Promise<VmInstance> {
     const found = [...this.vms.values()].find((v) => v.token === req.token);
     if (found) return found;
-    const vm = { id: `i-${this.next++}`, name: req.name, address: `10.0.0.${this.next}`, owner: req.owner, token: req.token, userData: req.userData };
+    const vm = {
+      id: `i-${this.next++}`,
+      name: req.name,
+      address: `10.0.0.${this.next}`,
+      owner: req.owner,
+      token: req.token,
+      userData: req.userData,
+    };
     this.vms.set(vm.id, vm); // exists from the moment the cloud accepted it, like a real one
     const delay = this.delays.get(req.name) ?? this.createDelayMs;
     if (delay > 0) {
@@ -46,7 +60,8 @@ class MemoryProvider implements Provider {
   }
   async deleteVm(vm: VmRef) {
     if (this.failDelete) throw this.failDelete;
-    for (const [k, v] of this.vms) if ((v.id === vm.id || v.name === vm.name) && sameOwner(v.owner, vm.owner)) this.vms.delete(k);
+    for (const [k, v] of this.vms)
+      if ((v.id === vm.id || v.name === vm.name) && sameOwner(v.owner, vm.owner)) this.vms.delete(k);
   }
   async listOwnedVms(owner: Omit<Ownership, "sandboxId">) {
     return [...this.vms.values()].filter((v) => v.owner.node === owner.node && v.owner.cluster === owner.cluster);
@@ -76,7 +91,16 @@ class FakeTunnels implements PodTunnels {
   readonly up = new Map<string, number>();
   async checkNamespace() {}
   async prepare(): Promise<PodNetwork> {
-    return { workerAddress: "192.0.2.1", vni: 0, vxlanPort: 0, interfaceName: "eth0", mac: "02:00:00:00:00:01", mtu: 1500, addresses: ["10.244.0.5/24"], routes: [] };
+    return {
+      workerAddress: "192.0.2.1",
+      vni: 0,
+      vxlanPort: 0,
+      interfaceName: "eth0",
+      mac: "02:00:00:00:00:01",
+      mtu: 1500,
+      addresses: ["10.244.0.5/24"],
+      routes: [],
+    };
   }
   async connect(id: string, _ns: string, network: PodNetwork) {
     this.up.set(id, network.vni);
@@ -138,7 +162,10 @@ describe("SandboxManager", () => {
   it("refuses more sandboxes than the node limit with an exhausted error", async () => {
     const m = await manager();
     for (const id of ["a", "b", "c"]) await m.create(id, {}, "");
-    await expect(m.create("d", {}, "")).rejects.toMatchObject({ kind: "exhausted", message: expect.stringContaining("PEERPODS_LIMIT_PER_NODE=3") });
+    await expect(m.create("d", {}, "")).rejects.toMatchObject({
+      kind: "exhausted",
+      message: expect.stringContaining("PEERPODS_LIMIT_PER_NODE=3"),
+    });
   });
 
   it("holds PEERPODS_LIMIT_PER_NODE under concurrent CreateVMs", async () => {
@@ -153,7 +180,10 @@ describe("SandboxManager", () => {
   it("refuses at CreateVM an id whose agent socket path passes the 108-byte limit of Unix sockets", async () => {
     const m = await manager();
     const room = 107 - Buffer.byteLength(m.agentSocketPath("")) - 1; // "<pods>/<id>/agent.ttrpc"
-    await expect(m.create("x".repeat(room + 1), {}, "")).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringMatching(/108.*PODS_DIR/) });
+    await expect(m.create("x".repeat(room + 1), {}, "")).rejects.toMatchObject({
+      kind: "invalid-argument",
+      message: expect.stringMatching(/108.*PODS_DIR/),
+    });
     expect(m.size).toBe(0);
     const longest = await m.create("y".repeat(room), {}, "");
     expect(Buffer.byteLength(longest)).toBe(107); // with its terminating NUL, exactly 108
@@ -162,7 +192,9 @@ describe("SandboxManager", () => {
   it("rejects invalid ids and annotations naming them", async () => {
     const m = await manager();
     await expect(m.create("../etc", {}, "")).rejects.toMatchObject({ kind: "invalid-argument" });
-    await expect(m.create("ok", { "io.katacontainers.config.hypervisor.default_vcpus": "two" }, "")).rejects.toThrow(/default_vcpus="two": expected a whole number/);
+    await expect(m.create("ok", { "io.katacontainers.config.hypervisor.default_vcpus": "two" }, "")).rejects.toThrow(
+      /default_vcpus="two": expected a whole number/,
+    );
   });
 
   it("starts: records intent before the provider call, creates the VM with user-data, serves the relay", async () => {
@@ -175,7 +207,10 @@ describe("SandboxManager", () => {
       return inner(req, signal);
     };
     await m.start("sb1", never());
-    expect(seenDuringCreate).toMatchObject({ state: "starting", vm: { name: expect.stringMatching(/^podvm-web-0-sb1-[0-9a-f]{16}$/) } });
+    expect(seenDuringCreate).toMatchObject({
+      state: "starting",
+      vm: { name: expect.stringMatching(/^podvm-web-0-sb1-[0-9a-f]{16}$/) },
+    });
     const vm = [...provider.vms.values()][0]!;
     expect(forwarderConfigFromUserData(vm.userData)).toMatchObject({ sandboxId: "sb1", listenPort: 15150 });
     expect(vm.owner).toEqual({ node: "n1", cluster: "c1", sandboxId: "sb1" });
@@ -189,12 +224,20 @@ describe("SandboxManager", () => {
     const dflt = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n# default\n';
     const own = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"policy.rego" = "package agent_policy"\n';
     const m = await manager({ defaultInitdata: dflt });
-    await m.create("own", { "io.katacontainers.config.hypervisor.cc_init_data": Buffer.from(own).toString("base64") }, "");
+    await m.create(
+      "own",
+      { "io.katacontainers.config.hypervisor.cc_init_data": Buffer.from(own).toString("base64") },
+      "",
+    );
     await m.create("dflt", {}, "");
     await m.start("own", never());
     await m.start("dflt", never());
     const files = (name: string) => parseCloudConfig([...provider.vms.values()].find((v) => v.name === name)!.userData);
-    expect(files(vmOf("own")).find((f) => f.path === INITDATA_PATH)).toEqual({ path: INITDATA_PATH, permissions: "0600", content: Buffer.from(own).toString("base64") });
+    expect(files(vmOf("own")).find((f) => f.path === INITDATA_PATH)).toEqual({
+      path: INITDATA_PATH,
+      permissions: "0600",
+      content: Buffer.from(own).toString("base64"),
+    });
     expect(files(vmOf("dflt")).find((f) => f.path === INITDATA_PATH)?.content).toBe(dflt);
     const none = await manager();
     await none.create("bare", {}, "");
@@ -204,12 +247,22 @@ describe("SandboxManager", () => {
 
   it("fails CreateVM on invalid initdata, naming its source and the problem, before any VM or record exists", async () => {
     const m = await manager({ defaultInitdata: 'version = "0.1.0"\nalgorithm = "md5"\n[data]\n' });
-    const bad = await m.create("own", { "io.katacontainers.config.hypervisor.cc_init_data": 'version = "0.1.0"\nalgorithm = "sha256"\n' }, "").catch((e: unknown) => e);
+    const bad = await m
+      .create(
+        "own",
+        { "io.katacontainers.config.hypervisor.cc_init_data": 'version = "0.1.0"\nalgorithm = "sha256"\n' },
+        "",
+      )
+      .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(SandboxError);
     expect((bad as SandboxError).kind).toBe("invalid-argument");
-    expect((bad as SandboxError).message).toBe("annotation io.katacontainers.config.hypervisor.cc_init_data: initdata: has no [data] table");
+    expect((bad as SandboxError).message).toBe(
+      "annotation io.katacontainers.config.hypervisor.cc_init_data: initdata: has no [data] table",
+    );
     const dflt = await m.create("dflt", {}, "").catch((e: unknown) => e);
-    expect((dflt as SandboxError).message).toBe("INITDATA (the daemon's default initdata): initdata: algorithm is \"md5\"; expected one of sha256, sha384, sha512");
+    expect((dflt as SandboxError).message).toBe(
+      'INITDATA (the daemon\'s default initdata): initdata: algorithm is "md5"; expected one of sha256, sha384, sha512',
+    );
     expect(m.size).toBe(0);
     expect(provider.vms.size).toBe(0);
   });
@@ -303,7 +356,12 @@ describe("SandboxManager", () => {
     await m2.start("c", never());
     await m2.create("d", {}, "/var/run/netns/x");
     await m2.start("d", never());
-    expect(m2.list().map((s) => [s.id, s.vni]).sort()).toEqual([
+    expect(
+      m2
+        .list()
+        .map((s) => [s.id, s.vni])
+        .sort(),
+    ).toEqual([
       ["b", 555001],
       ["c", 555000],
       ["d", 555002],
@@ -315,7 +373,10 @@ describe("SandboxManager", () => {
     await m.create("a", {}, "/ns");
     await m.start("a", never());
     await m.create("b", {}, "/ns");
-    await expect(m.start("b", never())).rejects.toMatchObject({ kind: "exhausted", message: expect.stringContaining("VNI") });
+    await expect(m.start("b", never())).rejects.toMatchObject({
+      kind: "exhausted",
+      message: expect.stringContaining("VNI"),
+    });
     expect(provider.vms.size).toBe(1);
   });
 
@@ -328,7 +389,10 @@ describe("SandboxManager", () => {
     await expect(m.stop("stuck", never())).rejects.toThrow(/API down/);
     provider.failCreate = new Error("VM create failed late");
     await expect(m.start("leaky", never())).rejects.toThrow(/failed late/);
-    expect(m.list().find((s) => s.id === "leaky")).toMatchObject({ state: "failed", error: expect.stringContaining("clean-up also failed") });
+    expect(m.list().find((s) => s.id === "leaky")).toMatchObject({
+      state: "failed",
+      error: expect.stringContaining("clean-up also failed"),
+    });
     expect(provider.vms.size).toBe(3);
     provider.failDelete = undefined;
     provider.failCreate = undefined;
@@ -340,7 +404,12 @@ describe("SandboxManager", () => {
     await starting;
     expect(swept).toEqual({ finishedStops: ["stuck"], orphansDeleted: [vmOf("leaky")] });
     expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual([vmOf("live"), vmOf("starting")].sort());
-    expect(m.list().map((s) => [s.id, s.state]).sort()).toEqual([
+    expect(
+      m
+        .list()
+        .map((s) => [s.id, s.state])
+        .sort(),
+    ).toEqual([
       ["leaky", "failed"],
       ["live", "running"],
       ["starting", "running"],
@@ -362,9 +431,36 @@ describe("SandboxManager", () => {
   it("never deletes a listed VM whose node or cluster marks are not exactly ours", async () => {
     // A provider whose listing matches loosely (case, prefix) must not cost another cluster its VMs.
     provider.listOwnedVms = async () => [...provider.vms.values()];
-    await provider.createVm({ name: "podvm-theirs", token: "t1", owner: { node: "n1", cluster: "c1-staging", sandboxId: "x" }, resources: {} as never, userData: "" }, never());
-    await provider.createVm({ name: "podvm-elsewhere", token: "t2", owner: { node: "N1", cluster: "c1", sandboxId: "y" }, resources: {} as never, userData: "" }, never());
-    await provider.createVm({ name: "podvm-ours", token: "t3", owner: { node: "n1", cluster: "c1", sandboxId: "gone" }, resources: {} as never, userData: "" }, never());
+    await provider.createVm(
+      {
+        name: "podvm-theirs",
+        token: "t1",
+        owner: { node: "n1", cluster: "c1-staging", sandboxId: "x" },
+        resources: {} as never,
+        userData: "",
+      },
+      never(),
+    );
+    await provider.createVm(
+      {
+        name: "podvm-elsewhere",
+        token: "t2",
+        owner: { node: "N1", cluster: "c1", sandboxId: "y" },
+        resources: {} as never,
+        userData: "",
+      },
+      never(),
+    );
+    await provider.createVm(
+      {
+        name: "podvm-ours",
+        token: "t3",
+        owner: { node: "n1", cluster: "c1", sandboxId: "gone" },
+        resources: {} as never,
+        userData: "",
+      },
+      never(),
+    );
     const m = await manager();
     expect(await m.sweep(never())).toEqual({ finishedStops: [], orphansDeleted: [] });
     expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-elsewhere", "podvm-theirs"]);
@@ -379,16 +475,55 @@ describe("SandboxManager", () => {
     const store = await SandboxStore.open(dir);
     const half = (await store.get("half"))!;
     await store.put({ ...half, state: "starting", vm: { name: "podvm-half", token: "t-half" } });
-    await provider.createVm({ name: "podvm-half", token: "t-half", owner: { node: "n1", cluster: "c1", sandboxId: "half" }, resources: {} as never, userData: "" }, never());
+    await provider.createVm(
+      {
+        name: "podvm-half",
+        token: "t-half",
+        owner: { node: "n1", cluster: "c1", sandboxId: "half" },
+        resources: {} as never,
+        userData: "",
+      },
+      never(),
+    );
     const stopRec = (await store.get("stop"))!;
     await store.put({ ...stopRec, state: "stopping" });
-    await provider.createVm({ name: "podvm-orphan", token: "t-orphan", owner: { node: "n1", cluster: "c1", sandboxId: "gone" }, resources: {} as never, userData: "" }, never());
-    await provider.createVm({ name: "podvm-other", token: "t-other", owner: { node: "n2", cluster: "c1", sandboxId: "x" }, resources: {} as never, userData: "" }, never());
+    await provider.createVm(
+      {
+        name: "podvm-orphan",
+        token: "t-orphan",
+        owner: { node: "n1", cluster: "c1", sandboxId: "gone" },
+        resources: {} as never,
+        userData: "",
+      },
+      never(),
+    );
+    await provider.createVm(
+      {
+        name: "podvm-other",
+        token: "t-other",
+        owner: { node: "n2", cluster: "c1", sandboxId: "x" },
+        resources: {} as never,
+        userData: "",
+      },
+      never(),
+    );
     relays.live.clear();
 
     const m2 = new SandboxManager({
-      store, provider, owner: { node: "n1", cluster: "c1" }, podsDir: path.join(dir, "pods"), limit: 10, forwarderPort: 15150,
-      proxyTimeoutMs: 5000, relays, tls: undefined, tunnels, vniBase: 555000, vniCount: 4, vxlanPort: 4789, logger,
+      store,
+      provider,
+      owner: { node: "n1", cluster: "c1" },
+      podsDir: path.join(dir, "pods"),
+      limit: 10,
+      forwarderPort: 15150,
+      proxyTimeoutMs: 5000,
+      relays,
+      tls: undefined,
+      tunnels,
+      vniBase: 555000,
+      vniCount: 4,
+      vxlanPort: 4789,
+      logger,
     });
     const report = await m2.reconcile(never());
     expect(report.served).toEqual(["run"]);
@@ -397,7 +532,12 @@ describe("SandboxManager", () => {
     expect(report.orphansDeleted).toEqual(["podvm-orphan"]);
     expect([...relays.live.keys()]).toEqual(["run"]);
     expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-other", vmOf("run")].sort());
-    expect(m2.list().map((s) => [s.id, s.state]).sort()).toEqual([
+    expect(
+      m2
+        .list()
+        .map((s) => [s.id, s.state])
+        .sort(),
+    ).toEqual([
       ["half", "failed"],
       ["run", "running"],
     ]);

@@ -158,7 +158,11 @@ export class SandboxManager {
     checkPodInitdata(annotations, this.o.defaultInitdata);
     // Checked now: found at StartVM, it would fail only after the VM exists.
     const socketProblem = unixSocketPathProblem(this.agentSocketPath(id));
-    if (socketProblem !== undefined) throw new SandboxError("invalid-argument", `sandbox ${id}: agent socket ${socketProblem}: use a shorter PODS_DIR`);
+    if (socketProblem !== undefined)
+      throw new SandboxError(
+        "invalid-argument",
+        `sandbox ${id}: agent socket ${socketProblem}: use a shorter PODS_DIR`,
+      );
     if (networkNamespacePath !== "" && this.o.tunnels !== undefined) {
       await this.o.tunnels.checkNamespace(networkNamespacePath).catch((err: Error) => {
         throw new SandboxError("invalid-argument", `sandbox ${id}: ${err.message}`, { cause: err });
@@ -175,12 +179,19 @@ export class SandboxManager {
         await predecessor.stop(0);
       }
       const bad = [...this.quarantined.values()].find((q) => q.id === id);
-      if (bad !== undefined) throw new SandboxError("failed-precondition", `sandbox ${id}: its record ${bad.file} is quarantined (${bad.error}); an operator must repair or remove it and its VM`);
+      if (bad !== undefined)
+        throw new SandboxError(
+          "failed-precondition",
+          `sandbox ${id}: its record ${bad.file} is quarantined (${bad.error}); an operator must repair or remove it and its VM`,
+        );
       // Creates of other ids run concurrently (the lock is per id) and are counted from before
       // their record is saved, or all of them would pass a check made before any save.
       const taken = this.records.size + this.creating.size;
       if (taken >= this.o.limit) {
-        throw new SandboxError("exhausted", `node already runs ${taken} peer pods (PEERPODS_LIMIT_PER_NODE=${this.o.limit})`);
+        throw new SandboxError(
+          "exhausted",
+          `node already runs ${taken} peer pods (PEERPODS_LIMIT_PER_NODE=${this.o.limit})`,
+        );
       }
       this.creating.add(id);
       try {
@@ -217,9 +228,11 @@ export class SandboxManager {
       return await this.lock.run(id, async () => {
         stopper.signal.throwIfAborted();
         const current = this.records.get(id);
-        if (current === undefined) throw new SandboxError("not-found", `sandbox ${id} not found: CreateVM was not called`);
+        if (current === undefined)
+          throw new SandboxError("not-found", `sandbox ${id} not found: CreateVM was not called`);
         if (current.state === "running") return;
-        if (current.state === "stopping") throw new SandboxError("failed-precondition", `sandbox ${id} is being stopped`);
+        if (current.state === "stopping")
+          throw new SandboxError("failed-precondition", `sandbox ${id} is being stopped`);
         await this.startLocked(current, AbortSignal.any([signal, stopper.signal]));
       });
     } finally {
@@ -233,7 +246,10 @@ export class SandboxManager {
     const log = this.log(id);
     const resources = resourcesFromAnnotations(base.annotations);
     const attempt = (base.attempt ?? 0) + 1;
-    const vm = { name: vmNameFor({ ...this.o.owner, sandboxId: id }, base.annotations[ANNOTATIONS.podName]), token: vmTokenFor(id, attempt) };
+    const vm = {
+      name: vmNameFor({ ...this.o.owner, sandboxId: id }, base.annotations[ANNOTATIONS.podName]),
+      token: vmTokenFor(id, attempt),
+    };
     let record = await this.save({ ...base, state: "starting", attempt, vm, error: undefined });
     log.info({ vm: vm.name, attempt }, "starting peer VM");
     this.failpoint("start-after-intent");
@@ -245,7 +261,9 @@ export class SandboxManager {
       if (base.networkNamespacePath !== "" && this.o.tunnels !== undefined) {
         const vni = this.allocateVni(id);
         record = await this.save({ ...record, tunnel: { vni, state: "pending" } });
-        const prepared = await phases.time("tunnel", () => this.o.tunnels!.prepare(id, base.networkNamespacePath, signal));
+        const prepared = await phases.time("tunnel", () =>
+          this.o.tunnels!.prepare(id, base.networkNamespacePath, signal),
+        );
         podNetwork = { ...prepared, vni, vxlanPort: this.o.vxlanPort };
         record = await this.save({ ...record, tunnel: { vni, state: "pending", network: podNetwork } });
       }
@@ -262,17 +280,29 @@ export class SandboxManager {
       const req = { name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData };
       instance = await phases.time("provider_create", () => this.o.provider.createVm(req, signal));
       this.failpoint("start-after-create");
-      record = await this.save({ ...record, vm: { ...vm, id: instance.id, address: instance.address, instanceType: instance.details?.instanceType } });
-      if (instance.address === undefined) throw new SandboxError("unavailable", `peer VM ${vm.name} (${instance.id}) has no address`);
+      record = await this.save({
+        ...record,
+        vm: { ...vm, id: instance.id, address: instance.address, instanceType: instance.details?.instanceType },
+      });
+      if (instance.address === undefined)
+        throw new SandboxError("unavailable", `peer VM ${vm.name} (${instance.id}) has no address`);
       log.info({ vmId: instance.id, address: instance.address }, "peer VM created");
       this.failpoint("start-after-vm-saved");
       if (podNetwork !== undefined && this.o.tunnels !== undefined) {
         const address = instance.address;
-        await phases.time("tunnel", () => this.o.tunnels!.connect(id, base.networkNamespacePath, podNetwork, address, signal));
+        await phases.time("tunnel", () =>
+          this.o.tunnels!.connect(id, base.networkNamespacePath, podNetwork, address, signal),
+        );
         record = await this.save({ ...record, tunnel: { vni: podNetwork.vni, state: "up", network: podNetwork } });
       }
       const target = { host: instance.address, port: this.o.forwarderPort };
-      await phases.time("vm_boot", () => this.o.relays.waitForForwarder(target, AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]), id));
+      await phases.time("vm_boot", () =>
+        this.o.relays.waitForForwarder(
+          target,
+          AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]),
+          id,
+        ),
+      );
       relay = this.o.relays.create(id, record.agentSocketPath, target);
       await relay.start();
       this.relays.set(id, relay);
@@ -287,17 +317,25 @@ export class SandboxManager {
       this.relays.delete(id);
       const latest = this.records.get(id) ?? record;
       const cleanup = await this.cleanupVm(latest, instance);
-      await this.save({ ...latest, state: "failed", error: message + (cleanup ? `; clean-up also failed: ${cleanup}` : ""), tunnel: cleanup ? latest.tunnel : undefined });
+      await this.save({
+        ...latest,
+        state: "failed",
+        error: message + (cleanup ? `; clean-up also failed: ${cleanup}` : ""),
+        tunnel: cleanup ? latest.tunnel : undefined,
+      });
       const stoppedBy = signal.aborted && signal.reason instanceof SandboxError ? signal.reason : undefined;
       if (stoppedBy !== undefined) throw new SandboxError(stoppedBy.kind, message, { cause: err });
-      throw err instanceof SandboxError ? err : new SandboxError(signal.aborted ? "deadline" : "unavailable", message, { cause: err });
+      throw err instanceof SandboxError
+        ? err
+        : new SandboxError(signal.aborted ? "deadline" : "unavailable", message, { cause: err });
     }
   }
 
   /** StopVM: tears down relay, tunnel and VM, then forgets the sandbox. Idempotent. */
   async stop(id: string, signal: AbortSignal): Promise<void> {
     checkId(id);
-    for (const start of this.startAborts.get(id) ?? []) start.abort(new SandboxError("cancelled", `StartVM of sandbox ${id} aborted: StopVM was called`));
+    for (const start of this.startAborts.get(id) ?? [])
+      start.abort(new SandboxError("cancelled", `StartVM of sandbox ${id} aborted: StopVM was called`));
     return this.lock.run(id, async () => {
       const current = this.records.get(id);
       if (current === undefined) return;
@@ -315,7 +353,10 @@ export class SandboxManager {
       const failure = await this.cleanupVm(record, undefined, signal);
       if (failure) {
         await this.save({ ...record, error: failure });
-        throw new SandboxError("unavailable", `StopVM ${id}: ${failure} (will retry at the next StopVM or reconciliation)`);
+        throw new SandboxError(
+          "unavailable",
+          `StopVM ${id}: ${failure} (will retry at the next StopVM or reconciliation)`,
+        );
       }
       this.failpoint("stop-after-delete");
       await this.forget(id);
@@ -328,39 +369,54 @@ export class SandboxManager {
    * sandboxes again, undoes half-done starts, finishes stops, deletes VMs no record claims.
    */
   async reconcile(signal: AbortSignal): Promise<ReconcileReport> {
-    const report = { served: [] as string[], rolledBack: [] as string[], finishedStops: [] as string[], orphansDeleted: [] as string[], quarantined: [] as string[], failed: [] as string[] };
+    const report = {
+      served: [] as string[],
+      rolledBack: [] as string[],
+      finishedStops: [] as string[],
+      orphansDeleted: [] as string[],
+      quarantined: [] as string[],
+      failed: [] as string[],
+    };
     const { records, unreadable } = await this.o.store.list();
     for (const u of unreadable) {
-      this.o.logger.error({ file: u.file, sandbox: u.id, err: u.error }, "sandbox record quarantined: left in place for an operator, its peer VM kept");
+      this.o.logger.error(
+        { file: u.file, sandbox: u.id, err: u.error },
+        "sandbox record quarantined: left in place for an operator, its peer VM kept",
+      );
       this.quarantined.set(u.file, u);
       report.quarantined.push(u.file);
     }
     for (const r of records) this.records.set(r.id, r);
     const owned = await this.o.provider.listOwnedVms(this.o.owner, signal);
-    const orphans = await this.walkOwned(records.map((r) => r.id), owned, async (r, vms, claim) => {
-      const live = r.vm === undefined ? undefined : vms.find((v) => v.name === r.vm!.name);
-      if (r.state === "running" && live !== undefined) {
-        claim(live);
-        await this.reserve(r, live);
-        report.served.push(r.id);
-      } else if (r.state === "stopping") {
-        for (const v of vms) claim(v);
-        if (await this.finishStop(r, undefined)) report.finishedStops.push(r.id);
-      } else if (r.state === "starting" || (r.state === "running" && live === undefined)) {
-        const why = r.state === "starting" ? "daemon restarted during StartVM" : "peer VM no longer exists";
-        const failure = await this.cleanupVm(r, undefined);
-        await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") });
-        for (const v of vms) claim(v);
-        report.rolledBack.push(r.id);
-      } else {
-        // created or failed: no VM should exist; any found belongs to nobody.
-      }
-    }, async (r, err) => {
-      // One that cannot be served again (a file where its socket goes, a record that cannot be
-      // written) is rolled back and marked failed; the others are still served.
-      await this.failAtReconcile(r, err);
-      report.failed.push(r.id);
-    });
+    const orphans = await this.walkOwned(
+      records.map((r) => r.id),
+      owned,
+      async (r, vms, claim) => {
+        const live = r.vm === undefined ? undefined : vms.find((v) => v.name === r.vm!.name);
+        if (r.state === "running" && live !== undefined) {
+          claim(live);
+          await this.reserve(r, live);
+          report.served.push(r.id);
+        } else if (r.state === "stopping") {
+          for (const v of vms) claim(v);
+          if (await this.finishStop(r, undefined)) report.finishedStops.push(r.id);
+        } else if (r.state === "starting" || (r.state === "running" && live === undefined)) {
+          const why = r.state === "starting" ? "daemon restarted during StartVM" : "peer VM no longer exists";
+          const failure = await this.cleanupVm(r, undefined);
+          await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") });
+          for (const v of vms) claim(v);
+          report.rolledBack.push(r.id);
+        } else {
+          // created or failed: no VM should exist; any found belongs to nobody.
+        }
+      },
+      async (r, err) => {
+        // One that cannot be served again (a file where its socket goes, a record that cannot be
+        // written) is rolled back and marked failed; the others are still served.
+        await this.failAtReconcile(r, err);
+        report.failed.push(r.id);
+      },
+    );
     report.orphansDeleted.push(...orphans);
     return report;
   }
@@ -375,16 +431,21 @@ export class SandboxManager {
   async sweep(signal: AbortSignal): Promise<{ finishedStops: string[]; orphansDeleted: string[] }> {
     const owned = await this.o.provider.listOwnedVms(this.o.owner, signal);
     const finishedStops: string[] = [];
-    const orphansDeleted = await this.walkOwned([...this.records.keys()], owned, async (r, vms, claim) => {
-      if (r.state === "stopping") {
-        for (const v of vms) claim(v); // the stop deletes them itself
-        if (await this.finishStop(r, signal)) finishedStops.push(r.id);
-      } else if ((r.state === "running" || r.state === "starting") && r.vm !== undefined) {
-        for (const v of vms) if (v.name === r.vm.name) claim(v);
-      }
-    }, async (r, err) => {
-      this.log(r.id).error({ err: (err as Error).message }, "sweep could not handle the sandbox; will retry");
-    });
+    const orphansDeleted = await this.walkOwned(
+      [...this.records.keys()],
+      owned,
+      async (r, vms, claim) => {
+        if (r.state === "stopping") {
+          for (const v of vms) claim(v); // the stop deletes them itself
+          if (await this.finishStop(r, signal)) finishedStops.push(r.id);
+        } else if ((r.state === "running" || r.state === "starting") && r.vm !== undefined) {
+          for (const v of vms) if (v.name === r.vm.name) claim(v);
+        }
+      },
+      async (r, err) => {
+        this.log(r.id).error({ err: (err as Error).message }, "sweep could not handle the sandbox; will retry");
+      },
+    );
     return { finishedStops, orphansDeleted };
   }
 
@@ -407,7 +468,11 @@ export class SandboxManager {
         const r = this.records.get(id);
         if (r === undefined) return;
         try {
-          await visit(r, owned.filter((v) => v.owner.sandboxId === id), claim);
+          await visit(
+            r,
+            owned.filter((v) => v.owner.sandboxId === id),
+            claim,
+          );
         } catch (err) {
           await failed(this.records.get(id) ?? r, err);
         }
@@ -435,15 +500,25 @@ export class SandboxManager {
       if (claimed.has(v.id) || quarantined.has(v.owner.sandboxId)) continue;
       if (v.owner.node !== this.o.owner.node || v.owner.cluster !== this.o.owner.cluster) {
         // The provider's listing matched more than our marks: never ours to delete.
-        this.o.logger.error({ vm: v.name, vmId: v.id, owner: v.owner }, "provider listed a peer VM of another node or cluster as ours; left alone");
+        this.o.logger.error(
+          { vm: v.name, vmId: v.id, owner: v.owner },
+          "provider listed a peer VM of another node or cluster as ours; left alone",
+        );
         continue;
       }
       const rec = this.records.get(v.owner.sandboxId);
-      if (rec !== undefined && (rec.state === "running" || rec.state === "starting") && rec.vm?.name === v.name) continue;
+      if (rec !== undefined && (rec.state === "running" || rec.state === "starting") && rec.vm?.name === v.name)
+        continue;
       try {
-        await this.o.provider.deleteVm({ id: v.id, name: v.name, owner: v.owner }, AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000));
+        await this.o.provider.deleteVm(
+          { id: v.id, name: v.name, owner: v.owner },
+          AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000),
+        );
         deleted.push(v.name);
-        this.o.logger.warn({ vm: v.name, vmId: v.id, sandbox: v.owner.sandboxId }, "deleted peer VM that no sandbox claims");
+        this.o.logger.warn(
+          { vm: v.name, vmId: v.id, sandbox: v.owner.sandboxId },
+          "deleted peer VM that no sandbox claims",
+        );
       } catch (err) {
         this.o.logger.error({ vm: v.name, err: (err as Error).message }, "could not delete orphan peer VM");
       }
@@ -455,9 +530,11 @@ export class SandboxManager {
     const why = `could not be served again after a restart: ${(err as Error).message}`;
     this.log(r.id).error({ err: why }, "sandbox failed at reconciliation; serving the others");
     const failure = await this.cleanupVm(r, undefined);
-    await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") }).catch((e: Error) => {
-      this.log(r.id).error({ err: e.message }, "could not record the failure");
-    });
+    await this.save({ ...r, state: "failed", error: why + (failure ? `; clean-up failed: ${failure}` : "") }).catch(
+      (e: Error) => {
+        this.log(r.id).error({ err: e.message }, "could not record the failure");
+      },
+    );
   }
 
   /** Stops relays without touching VMs: pods keep running while the daemon restarts. */
@@ -491,7 +568,10 @@ export class SandboxManager {
     }
     if (r.vm !== undefined) {
       try {
-        await this.o.provider.deleteVm({ id: instance?.id ?? r.vm.id, name: r.vm.name, owner: { ...this.o.owner, sandboxId: r.id } }, s);
+        await this.o.provider.deleteVm(
+          { id: instance?.id ?? r.vm.id, name: r.vm.name, owner: { ...this.o.owner, sandboxId: r.id } },
+          s,
+        );
       } catch (err) {
         problems.push(`deleting peer VM ${r.vm.name}: ${(err as Error).message}`);
       }
@@ -532,13 +612,18 @@ export class SandboxManager {
 }
 
 function checkId(id: string): void {
-  if (!SANDBOX_ID_PATTERN.test(id)) throw new SandboxError("invalid-argument", `invalid sandbox id ${JSON.stringify(id)}: expected 1-128 letters, digits, '.', '_' or '-'`);
+  if (!SANDBOX_ID_PATTERN.test(id))
+    throw new SandboxError(
+      "invalid-argument",
+      `invalid sandbox id ${JSON.stringify(id)}: expected 1-128 letters, digits, '.', '_' or '-'`,
+    );
 }
 
 function describe(err: unknown, signal: AbortSignal): string {
   const msg = err instanceof Error ? err.message : String(err);
   // Aborted by StopVM: say so first, then what was under way.
-  if (signal.aborted && signal.reason instanceof SandboxError) return err === signal.reason ? msg : `${signal.reason.message} (${msg})`;
+  if (signal.aborted && signal.reason instanceof SandboxError)
+    return err === signal.reason ? msg : `${signal.reason.message} (${msg})`;
   if (signal.aborted && !(err instanceof SandboxError)) return `StartVM deadline reached: ${msg}`;
   return msg;
 }

@@ -2,7 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { vmNameFor } from "./vm-name.ts";
 
-const owner = (sandboxId: string, node = "worker-1", cluster = "prod/1b4e28ba-2fa1-11d2-883f-0016d3cca427") => ({ sandboxId, node, cluster });
+const owner = (sandboxId: string, node = "worker-1", cluster = "prod/1b4e28ba-2fa1-11d2-883f-0016d3cca427") => ({
+  sandboxId,
+  node,
+  cluster,
+});
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 describe("vmNameFor", () => {
@@ -14,7 +18,11 @@ describe("vmNameFor", () => {
 
   it("gives the same sandbox id on another node or in another cluster another name", () => {
     const id = "5c1f0e9a8b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e";
-    const names = new Set([vmNameFor(owner(id), "web-0"), vmNameFor(owner(id, "worker-2"), "web-0"), vmNameFor(owner(id, "worker-1", "dev/other"), "web-0")]);
+    const names = new Set([
+      vmNameFor(owner(id), "web-0"),
+      vmNameFor(owner(id, "worker-2"), "web-0"),
+      vmNameFor(owner(id, "worker-1", "dev/other"), "web-0"),
+    ]);
     expect(names.size).toBe(3);
   });
 

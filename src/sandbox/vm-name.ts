@@ -9,8 +9,17 @@ import type { Ownership } from "../../providers/provider.ts";
  */
 export function vmNameFor(owner: Ownership, podName: string | undefined): string {
   const unique = hash(JSON.stringify([owner.cluster, owner.node, owner.sandboxId])).slice(0, 16);
-  const pod = (podName ?? "").toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "").slice(0, 30).replace(/-+$/, "");
-  const idPart = owner.sandboxId.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, pod ? 8 : 12);
+  const pod = (podName ?? "")
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .replace(/-+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 30)
+    .replace(/-+$/, "");
+  const idPart = owner.sandboxId
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "")
+    .slice(0, pod ? 8 : 12);
   return ["podvm", pod, idPart, unique].filter((p) => p !== "").join("-");
 }
 

@@ -6,12 +6,19 @@ import { TtrpcError } from "./ttrpc-error.ts";
 
 export type { CallOptions, ClientOptions };
 
-type UnaryMethod<I extends DescMessage, O extends DescMessage> = DescMethod & { input: I; output: O; methodKind: "unary" };
+type UnaryMethod<I extends DescMessage, O extends DescMessage> = DescMethod & {
+  input: I;
+  output: O;
+  methodKind: "unary";
+};
 
 /** A ttrpc client with typed calls through generated method descriptors. */
 export class Client extends RawClient {
   /** Connects to a Unix socket path. */
-  static override connect(socketPath: string, options: ClientOptions & { connectTimeoutMs?: number } = {}): Promise<Client> {
+  static override connect(
+    socketPath: string,
+    options: ClientOptions & { connectTimeoutMs?: number } = {},
+  ): Promise<Client> {
     return connectUnix(socketPath, options.connectTimeoutMs).then((socket) => new Client(socket, options));
   }
 
@@ -26,7 +33,10 @@ export class Client extends RawClient {
     try {
       return fromBinary(method.output, reply);
     } catch (err) {
-      throw new TtrpcError(Code.INTERNAL, `${method.parent.typeName}/${method.name}: malformed reply: ${(err as Error).message}`);
+      throw new TtrpcError(
+        Code.INTERNAL,
+        `${method.parent.typeName}/${method.name}: malformed reply: ${(err as Error).message}`,
+      );
     }
   }
 }

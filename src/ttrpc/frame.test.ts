@@ -44,7 +44,9 @@ describe("FrameDecoder", () => {
       for (let i = 0; i < all.length; i += size) chunks.push(all.subarray(i, i + size));
       const decoder = new FrameDecoder();
       const { frames } = collect(decoder, chunks);
-      expect(frames.map((f) => Buffer.from(f.data).toString("hex"))).toEqual(single.map((f) => Buffer.from(f.data).toString("hex")));
+      expect(frames.map((f) => Buffer.from(f.data).toString("hex"))).toEqual(
+        single.map((f) => Buffer.from(f.data).toString("hex")),
+      );
       expect(decoder.buffered).toBe(0);
       expect(decoder.partial).toBe(false);
     }

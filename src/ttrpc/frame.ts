@@ -17,7 +17,14 @@ export interface Frame {
   readonly data: Uint8Array;
 }
 
-export function writeHeader(buf: Uint8Array, pos: number, length: number, streamId: number, type: number, flags: number): void {
+export function writeHeader(
+  buf: Uint8Array,
+  pos: number,
+  length: number,
+  streamId: number,
+  type: number,
+  flags: number,
+): void {
   const view = new DataView(buf.buffer, buf.byteOffset + pos, HEADER_LENGTH);
   view.setUint32(0, length);
   view.setUint32(4, streamId);

@@ -70,9 +70,13 @@ export class RawClient {
   /** A unary call on raw payload bytes; resolves with the reply payload. */
   callRaw(service: string, method: string, payload: Uint8Array, options: CallOptions = {}): Promise<Uint8Array> {
     if (this.closedError !== undefined) return Promise.reject(this.closedError);
-    if (options.signal?.aborted) return Promise.reject(new TtrpcError(Code.CANCELLED, `${service}/${method}: cancelled before it was sent`));
+    if (options.signal?.aborted)
+      return Promise.reject(new TtrpcError(Code.CANCELLED, `${service}/${method}: cancelled before it was sent`));
     const streamId = this.nextStreamId;
-    if (streamId > MAX_STREAM_ID) return Promise.reject(new TtrpcError(Code.RESOURCE_EXHAUSTED, "stream ids exhausted on this connection; reconnect"));
+    if (streamId > MAX_STREAM_ID)
+      return Promise.reject(
+        new TtrpcError(Code.RESOURCE_EXHAUSTED, "stream ids exhausted on this connection; reconnect"),
+      );
     const timeoutMs = options.timeoutMs ?? 0;
     const frame = encodeRequestFrame(streamId, {
       service,
@@ -83,7 +87,10 @@ export class RawClient {
     });
     if (this.checkSendSize && frame.length - HEADER_LENGTH > MAX_DATA_LENGTH) {
       return Promise.reject(
-        new TtrpcError(Code.RESOURCE_EXHAUSTED, `${service}/${method}: message length ${frame.length - HEADER_LENGTH} exceeds maximum message size of ${MAX_DATA_LENGTH}`),
+        new TtrpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `${service}/${method}: message length ${frame.length - HEADER_LENGTH} exceeds maximum message size of ${MAX_DATA_LENGTH}`,
+        ),
       );
     }
     this.nextStreamId += 2;
@@ -101,7 +108,11 @@ export class RawClient {
       this.pending.set(streamId, { resolve: settle, reject: settle });
       // A deadline beyond what a timer can hold (about 24 days) is as good as none here.
       if (timeoutMs > 0 && fitsTimer(timeoutMs)) {
-        timer = setTimeout(() => settle(new TtrpcError(Code.DEADLINE_EXCEEDED, `${service}/${method}: deadline of ${timeoutMs}ms exceeded`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            settle(new TtrpcError(Code.DEADLINE_EXCEEDED, `${service}/${method}: deadline of ${timeoutMs}ms exceeded`)),
+          timeoutMs,
+        );
       }
       signal?.addEventListener("abort", onAbort, { once: true });
       this.socket.write(frame);
@@ -117,7 +128,14 @@ export class RawClient {
   private readonly sink = {
     frame: (frame: Frame) => this.onFrame(frame),
     oversized: (header: FrameHeader) =>
-      this.pending.get(header.streamId)?.reject(new TtrpcError(Code.RESOURCE_EXHAUSTED, `reply of ${header.length} bytes exceeds maximum message size of ${MAX_DATA_LENGTH}`)),
+      this.pending
+        .get(header.streamId)
+        ?.reject(
+          new TtrpcError(
+            Code.RESOURCE_EXHAUSTED,
+            `reply of ${header.length} bytes exceeds maximum message size of ${MAX_DATA_LENGTH}`,
+          ),
+        ),
   };
 
   private onFrame(frame: Frame): void {
@@ -137,7 +155,8 @@ export class RawClient {
       call.reject(new TtrpcError(Code.INTERNAL, `malformed response: ${(err as Error).message}`));
       return;
     }
-    if (resp.status !== undefined && resp.status.code !== Code.OK) call.reject(new TtrpcError(resp.status.code, resp.status.message));
+    if (resp.status !== undefined && resp.status.code !== Code.OK)
+      call.reject(new TtrpcError(resp.status.code, resp.status.message));
     else call.resolve(resp.payload);
   }
 

@@ -44,7 +44,12 @@ beforeEach(async () => {
     throw new Error("disk on fire");
   });
   server.registerRaw(SVC, "Context", (_p, ctx) =>
-    Buffer.from(JSON.stringify({ deadline: ctx.deadline === undefined ? null : ctx.deadline - Date.now(), md: Object.fromEntries(ctx.metadata) })),
+    Buffer.from(
+      JSON.stringify({
+        deadline: ctx.deadline === undefined ? null : ctx.deadline - Date.now(),
+        md: Object.fromEntries(ctx.metadata),
+      }),
+    ),
   );
   server.serve(await listenUnix(sock));
 });
@@ -86,7 +91,9 @@ describe("server and client", () => {
     const l = await listenUnix(stale);
     // Simulate a crashed owner: the file stays, nothing listens.
     l.removeAllListeners();
-    await new Promise<void>((r) => { (l as unknown as { _handle: { close(cb: () => void): void } })._handle.close(() => r()); });
+    await new Promise<void>((r) => {
+      (l as unknown as { _handle: { close(cb: () => void): void } })._handle.close(() => r());
+    });
     const again = await listenUnix(stale);
     again.close();
   });
@@ -94,15 +101,27 @@ describe("server and client", () => {
   it("answers unary calls, errors with code and message, plain throws as UNKNOWN", async () => {
     const client = await Client.connect(sock);
     expect(Buffer.from(await client.callRaw(SVC, "Echo", Buffer.from("hi"))).toString()).toBe("hi");
-    await expect(client.callRaw(SVC, "Fail", new Uint8Array())).rejects.toMatchObject({ code: Code.NOT_FOUND, statusMessage: "no such sandbox" });
-    await expect(client.callRaw(SVC, "Throw", new Uint8Array())).rejects.toMatchObject({ code: Code.UNKNOWN, statusMessage: "disk on fire" });
+    await expect(client.callRaw(SVC, "Fail", new Uint8Array())).rejects.toMatchObject({
+      code: Code.NOT_FOUND,
+      statusMessage: "no such sandbox",
+    });
+    await expect(client.callRaw(SVC, "Throw", new Uint8Array())).rejects.toMatchObject({
+      code: Code.UNKNOWN,
+      statusMessage: "disk on fire",
+    });
     client.close();
   });
 
   it("answers UNIMPLEMENTED naming an unknown service or method", async () => {
     const client = await Client.connect(sock);
-    await expect(client.callRaw(SVC, "Nope", new Uint8Array())).rejects.toMatchObject({ code: Code.UNIMPLEMENTED, statusMessage: expect.stringContaining("Nope") });
-    await expect(client.callRaw("other.Svc", "X", new Uint8Array())).rejects.toMatchObject({ code: Code.UNIMPLEMENTED, statusMessage: expect.stringContaining("other.Svc") });
+    await expect(client.callRaw(SVC, "Nope", new Uint8Array())).rejects.toMatchObject({
+      code: Code.UNIMPLEMENTED,
+      statusMessage: expect.stringContaining("Nope"),
+    });
+    await expect(client.callRaw("other.Svc", "X", new Uint8Array())).rejects.toMatchObject({
+      code: Code.UNIMPLEMENTED,
+      statusMessage: expect.stringContaining("other.Svc"),
+    });
     client.close();
   });
 
@@ -110,7 +129,9 @@ describe("server and client", () => {
     const client = await Client.connect(sock);
     const order: string[] = [];
     const slow = client.callRaw(SVC, "Sleep", Buffer.from("300")).then(() => order.push("slow"));
-    const fast = Promise.all(Array.from({ length: 50 }, (_, i) => client.callRaw(SVC, "Echo", Buffer.from(String(i))))).then(() => order.push("fast"));
+    const fast = Promise.all(
+      Array.from({ length: 50 }, (_, i) => client.callRaw(SVC, "Echo", Buffer.from(String(i)))),
+    ).then(() => order.push("fast"));
     await Promise.all([slow, fast]);
     expect(order).toEqual(["fast", "slow"]);
     client.close();
@@ -118,7 +139,14 @@ describe("server and client", () => {
 
   it("hands the deadline and metadata to the handler", async () => {
     const client = await Client.connect(sock);
-    const out = JSON.parse(Buffer.from(await client.callRaw(SVC, "Context", new Uint8Array(), { timeoutMs: 5000, metadata: { a: "1", b: ["x", "y"] } })).toString());
+    const out = JSON.parse(
+      Buffer.from(
+        await client.callRaw(SVC, "Context", new Uint8Array(), {
+          timeoutMs: 5000,
+          metadata: { a: "1", b: ["x", "y"] },
+        }),
+      ).toString(),
+    );
     expect(out.deadline).toBeGreaterThan(4000);
     expect(out.deadline).toBeLessThanOrEqual(5000);
     expect(out.md).toEqual({ a: ["1"], b: ["x", "y"] });
@@ -130,9 +158,19 @@ describe("server and client", () => {
   it("honours deadlines beyond Node's 2^31 ms timer limit instead of firing at once", async () => {
     const client = await Client.connect(sock);
     const thirtyDays = 30 * 86_400_000;
-    expect(Buffer.from(await client.callRaw(SVC, "Sleep", Buffer.from("50"), { timeoutMs: thirtyDays })).toString()).toBe("slept 50");
+    expect(
+      Buffer.from(await client.callRaw(SVC, "Sleep", Buffer.from("50"), { timeoutMs: thirtyDays })).toString(),
+    ).toBe("slept 50");
     const peer = await rawPeer();
-    peer.socket.write(encodeRequestFrame(1, { service: SVC, method: "Sleep", payload: Buffer.from("50"), timeoutNano: thirtyDays * 1e6, metadata: [] }));
+    peer.socket.write(
+      encodeRequestFrame(1, {
+        service: SVC,
+        method: "Sleep",
+        payload: Buffer.from("50"),
+        timeoutNano: thirtyDays * 1e6,
+        metadata: [],
+      }),
+    );
     await until(() => peer.frames.length === 1);
     expect(decodeResponse(peer.frames[0]!.data).status?.code ?? Code.OK).toBe(Code.OK);
     peer.socket.destroy();
@@ -141,10 +179,20 @@ describe("server and client", () => {
 
   it("fails a call DEADLINE_EXCEEDED at its deadline and aborts the handler", async () => {
     const client = await Client.connect(sock);
-    await expect(client.callRaw(SVC, "Sleep", Buffer.from("5000"), { timeoutMs: 100 })).rejects.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
+    await expect(client.callRaw(SVC, "Sleep", Buffer.from("5000"), { timeoutMs: 100 })).rejects.toMatchObject({
+      code: Code.DEADLINE_EXCEEDED,
+    });
     // The server's own answer: bypass the client's timer by asking raw.
     const peer = await rawPeer();
-    peer.socket.write(encodeRequestFrame(1, { service: SVC, method: "Sleep", payload: Buffer.from("5000"), timeoutNano: 50e6, metadata: [] }));
+    peer.socket.write(
+      encodeRequestFrame(1, {
+        service: SVC,
+        method: "Sleep",
+        payload: Buffer.from("5000"),
+        timeoutNano: 50e6,
+        metadata: [],
+      }),
+    );
     await until(() => peer.frames.length === 1);
     expect(decodeResponse(peer.frames[0]!.data).status?.code).toBe(Code.DEADLINE_EXCEEDED);
     peer.socket.destroy();
@@ -173,34 +221,86 @@ describe("server and client", () => {
 
   it("accepts exactly 4 MiB of frame data and rejects one byte more, keeping the connection", async () => {
     const client = await Client.connect(sock, { checkSendSize: false });
-    const overhead = encodeRequestFrame(1, { service: SVC, method: "Echo", payload: Buffer.alloc(MAX_DATA_LENGTH - 100), timeoutNano: 0, metadata: [] }).length - HEADER_LENGTH - (MAX_DATA_LENGTH - 100);
+    const overhead =
+      encodeRequestFrame(1, {
+        service: SVC,
+        method: "Echo",
+        payload: Buffer.alloc(MAX_DATA_LENGTH - 100),
+        timeoutNano: 0,
+        metadata: [],
+      }).length -
+      HEADER_LENGTH -
+      (MAX_DATA_LENGTH - 100);
     const fits = Buffer.alloc(MAX_DATA_LENGTH - overhead, 1);
     // Echo would answer with a reply just as large; a reply envelope is smaller than a request's.
     expect((await client.callRaw(SVC, "Echo", fits)).length).toBe(fits.length);
-    await expect(client.callRaw(SVC, "Echo", Buffer.alloc(fits.length + 1))).rejects.toMatchObject({ code: Code.RESOURCE_EXHAUSTED });
+    await expect(client.callRaw(SVC, "Echo", Buffer.alloc(fits.length + 1))).rejects.toMatchObject({
+      code: Code.RESOURCE_EXHAUSTED,
+    });
     expect(Buffer.from(await client.callRaw(SVC, "Echo", Buffer.from("still here"))).toString()).toBe("still here");
     client.close();
     const strict = await Client.connect(sock);
-    await expect(strict.callRaw(SVC, "Echo", Buffer.alloc(fits.length + 1))).rejects.toMatchObject({ code: Code.RESOURCE_EXHAUSTED, statusMessage: expect.stringContaining("exceeds") });
+    await expect(strict.callRaw(SVC, "Echo", Buffer.alloc(fits.length + 1))).rejects.toMatchObject({
+      code: Code.RESOURCE_EXHAUSTED,
+      statusMessage: expect.stringContaining("exceeds"),
+    });
     strict.close();
   });
 
   it("answers streaming requests UNIMPLEMENTED", async () => {
     const peer = await rawPeer();
-    peer.socket.write(encodeRequestFrame(1, { service: SVC, method: "Echo", payload: new Uint8Array(), timeoutNano: 0, metadata: [] }, 0x2));
+    peer.socket.write(
+      encodeRequestFrame(
+        1,
+        { service: SVC, method: "Echo", payload: new Uint8Array(), timeoutNano: 0, metadata: [] },
+        0x2,
+      ),
+    );
     await until(() => peer.frames.length === 1);
-    expect(decodeResponse(peer.frames[0]!.data).status).toMatchObject({ code: Code.UNIMPLEMENTED, message: expect.stringContaining("streaming") });
+    expect(decodeResponse(peer.frames[0]!.data).status).toMatchObject({
+      code: Code.UNIMPLEMENTED,
+      message: expect.stringContaining("streaming"),
+    });
     peer.socket.destroy();
   });
 
   it.each([
-    ["an even stream id", () => encodeRequestFrame(2, { service: SVC, method: "Echo", payload: new Uint8Array(), timeoutNano: 0, metadata: [] })],
-    ["a reused stream id", () => Buffer.concat([
-      encodeRequestFrame(3, { service: SVC, method: "Echo", payload: new Uint8Array(), timeoutNano: 0, metadata: [] }),
-      encodeRequestFrame(3, { service: SVC, method: "Echo", payload: new Uint8Array(), timeoutNano: 0, metadata: [] }),
-    ])],
+    [
+      "an even stream id",
+      () =>
+        encodeRequestFrame(2, {
+          service: SVC,
+          method: "Echo",
+          payload: new Uint8Array(),
+          timeoutNano: 0,
+          metadata: [],
+        }),
+    ],
+    [
+      "a reused stream id",
+      () =>
+        Buffer.concat([
+          encodeRequestFrame(3, {
+            service: SVC,
+            method: "Echo",
+            payload: new Uint8Array(),
+            timeoutNano: 0,
+            metadata: [],
+          }),
+          encodeRequestFrame(3, {
+            service: SVC,
+            method: "Echo",
+            payload: new Uint8Array(),
+            timeoutNano: 0,
+            metadata: [],
+          }),
+        ]),
+    ],
     ["an unknown message type", () => Buffer.from("00000000000000010900", "hex")],
-    ["a garbage envelope", () => Buffer.concat([Buffer.from("00000004000000010100", "hex"), Buffer.from("ffffffff", "hex")])],
+    [
+      "a garbage envelope",
+      () => Buffer.concat([Buffer.from("00000004000000010100", "hex"), Buffer.from("ffffffff", "hex")]),
+    ],
   ])("closes only the connection that sends %s", async (_name, bytes) => {
     const good = await Client.connect(sock);
     const bad = await rawPeer();

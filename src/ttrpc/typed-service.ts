@@ -16,19 +16,28 @@ type UnaryHandler<I extends DescMessage, O extends DescMessage> = (
 /** Handlers for a generated service, by the methods' local names (createVM, startVM, ...).
  * Methods left out answer UNIMPLEMENTED naming the method. */
 export type ServiceImpl<S extends GenServiceMethods> = {
-  [K in keyof S]?: S[K] extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  [K in keyof S]?: S[K] extends {
+    methodKind: "unary";
+    input: infer I extends DescMessage;
+    output: infer O extends DescMessage;
+  }
     ? UnaryHandler<I, O>
     : never;
 };
 
 /** Registers a generated service's handlers; methods left out answer UNIMPLEMENTED. */
-export function registerService<S extends GenServiceMethods>(registry: ServiceRegistry, service: GenService<S>, impl: ServiceImpl<S>): void {
+export function registerService<S extends GenServiceMethods>(
+  registry: ServiceRegistry,
+  service: GenService<S>,
+  impl: ServiceImpl<S>,
+): void {
   const desc = service as unknown as DescService;
   registry.addService(desc.typeName);
   for (const m of desc.methods) {
     const fn = (impl as Record<string, UnaryHandler<DescMessage, DescMessage> | undefined>)[m.localName];
     if (fn === undefined) continue;
-    if (m.methodKind !== "unary") throw new Error(`ttrpc: ${desc.typeName}/${m.name} is ${m.methodKind}; only unary calls are supported`);
+    if (m.methodKind !== "unary")
+      throw new Error(`ttrpc: ${desc.typeName}/${m.name} is ${m.methodKind}; only unary calls are supported`);
     registry.registerRaw(desc.typeName, m.name, unaryAdapter(m, fn));
   }
 }
@@ -39,7 +48,10 @@ function unaryAdapter(m: DescMethod, fn: UnaryHandler<DescMessage, DescMessage>)
     try {
       request = fromBinary(m.input, payload);
     } catch (err) {
-      throw new TtrpcError(Code.INVALID_ARGUMENT, `${m.parent.typeName}/${m.name}: malformed ${m.input.typeName}: ${(err as Error).message}`);
+      throw new TtrpcError(
+        Code.INVALID_ARGUMENT,
+        `${m.parent.typeName}/${m.name}: malformed ${m.input.typeName}: ${(err as Error).message}`,
+      );
     }
     const response = await fn(request, ctx);
     return toBinary(m.output, create(m.output, response));

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { missingTunnelCapabilities } from "./capabilities.ts";
 
-const status = (capEff: string) => `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n`;
+const status = (capEff: string) =>
+  `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${capEff}\nCapBnd:\t000001ffffffffff\n`;
 
 describe("missingTunnelCapabilities", () => {
   it("finds nothing missing for root's full set", () => {

@@ -22,7 +22,8 @@ export async function requirePodNetns(path: string): Promise<void> {
   if (!path.startsWith("/")) throw new Error(`pod network namespace "${path}" is not an absolute path`);
   const state = await netnsPathState(path);
   if (state === "missing") throw new Error(`pod network namespace ${path} does not exist`);
-  if (state === "not-a-namespace") throw new Error(`pod network namespace ${path} is not a namespace (a file left after the namespace was released?)`);
+  if (state === "not-a-namespace")
+    throw new Error(`pod network namespace ${path} is not a namespace (a file left after the namespace was released?)`);
 }
 
 /**
@@ -34,6 +35,8 @@ export async function refuseNodeNetns(path: string, nodeNetns: string): Promise<
   if ((await netnsPathState(path)) !== "namespace") return;
   const [pod, node] = await Promise.all([stat(path), stat(nodeNetns)]);
   if (pod.dev === node.dev && pod.ino === node.ino) {
-    throw new Error(`pod network namespace ${path} is the daemon's own network namespace, not a pod's: refusing to redirect the node's traffic into a tunnel`);
+    throw new Error(
+      `pod network namespace ${path} is the daemon's own network namespace, not a pod's: refusing to redirect the node's traffic into a tunnel`,
+    );
   }
 }

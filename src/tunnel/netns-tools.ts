@@ -15,13 +15,23 @@ export interface LinkJson {
   readonly link_netnsid?: number;
   readonly linkinfo?: {
     readonly info_kind?: string;
-    readonly info_data?: { readonly id?: number; readonly remote?: string; readonly local?: string; readonly port?: number };
+    readonly info_data?: {
+      readonly id?: number;
+      readonly remote?: string;
+      readonly local?: string;
+      readonly port?: number;
+    };
   };
 }
 
 interface AddressJson {
   readonly ifname?: string;
-  readonly addr_info?: readonly { readonly family?: string; readonly local?: string; readonly prefixlen?: number; readonly scope?: string }[];
+  readonly addr_info?: readonly {
+    readonly family?: string;
+    readonly local?: string;
+    readonly prefixlen?: number;
+    readonly scope?: string;
+  }[];
 }
 
 export interface RouteJson {
@@ -37,7 +47,9 @@ interface QdiscJson {
 }
 
 export interface FilterJson {
-  readonly options?: { readonly actions?: readonly { readonly kind?: string; readonly to_dev?: string; readonly mirred_action?: string }[] };
+  readonly options?: {
+    readonly actions?: readonly { readonly kind?: string; readonly to_dev?: string; readonly mirred_action?: string }[];
+  };
 }
 
 export class NetnsTools {
@@ -86,7 +98,8 @@ export class NetnsTools {
     const out: string[] = [];
     for (const e of entries) {
       for (const a of e.addr_info ?? []) {
-        if (a.family === "inet" && a.local !== undefined && a.prefixlen !== undefined) out.push(`${a.local}/${a.prefixlen}`);
+        if (a.family === "inet" && a.local !== undefined && a.prefixlen !== undefined)
+          out.push(`${a.local}/${a.prefixlen}`);
       }
     }
     return out;

@@ -21,18 +21,25 @@ export interface PodInterface {
  */
 export async function readPodInterface(pod: NetnsTools, signal?: AbortSignal): Promise<PodInterface> {
   const links = await pod.links(signal);
-  const candidates = links.filter((l) => l.link_type !== "loopback" && !isVxlan(l)).sort((a, b) => a.ifindex - b.ifindex);
+  const candidates = links
+    .filter((l) => l.link_type !== "loopback" && !isVxlan(l))
+    .sort((a, b) => a.ifindex - b.ifindex);
   const link = candidates[0];
-  if (link === undefined) throw new Error(`pod ${pod.describe()} has no network interface besides lo: has the CNI plugin set it up?`);
+  if (link === undefined)
+    throw new Error(`pod ${pod.describe()} has no network interface besides lo: has the CNI plugin set it up?`);
   if (link.address === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(link.address)) {
-    throw new Error(`pod interface ${link.ifname} in ${pod.describe()} has no Ethernet address (link type ${link.link_type ?? "unknown"})`);
+    throw new Error(
+      `pod interface ${link.ifname} in ${pod.describe()} has no Ethernet address (link type ${link.link_type ?? "unknown"})`,
+    );
   }
   const addresses = await pod.ipv4Addresses(link.ifname, signal);
   if (addresses.length === 0) throw new Error(`pod interface ${link.ifname} in ${pod.describe()} has no IPv4 address`);
   const routes: PodRoute[] = [];
   for (const r of await pod.ipv4Routes(signal)) {
     if (r.dev !== link.ifname || r.protocol === "kernel") continue;
-    routes.push(r.gateway === undefined ? { dst: r.dst, dev: link.ifname } : { dst: r.dst, gateway: r.gateway, dev: link.ifname });
+    routes.push(
+      r.gateway === undefined ? { dst: r.dst, dev: link.ifname } : { dst: r.dst, gateway: r.gateway, dev: link.ifname },
+    );
   }
   return { name: link.ifname, mac: link.address, mtu: link.mtu, addresses, routes };
 }

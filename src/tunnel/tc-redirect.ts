@@ -16,7 +16,27 @@ export async function installRedirect(ns: NetnsTools, a: string, b: string, sign
     if (await ns.hasIngressQdisc(from, signal)) await ns.tc(["qdisc", "del", "dev", from, "ingress"], signal);
     await ns.tc(["qdisc", "add", "dev", from, "ingress"], signal);
     await ns.tc(
-      ["filter", "add", "dev", from, "parent", "ffff:", "protocol", "all", "u32", "match", "u8", "0", "0", "action", "mirred", "egress", "redirect", "dev", to],
+      [
+        "filter",
+        "add",
+        "dev",
+        from,
+        "parent",
+        "ffff:",
+        "protocol",
+        "all",
+        "u32",
+        "match",
+        "u8",
+        "0",
+        "0",
+        "action",
+        "mirred",
+        "egress",
+        "redirect",
+        "dev",
+        to,
+      ],
       signal,
     );
   }
@@ -26,7 +46,8 @@ export async function installRedirect(ns: NetnsTools, a: string, b: string, sign
 export async function redirectTargets(ns: NetnsTools, from: string, signal?: AbortSignal): Promise<string[]> {
   const out: string[] = [];
   for (const f of await ns.ingressFilters(from, signal)) {
-    for (const a of f.options?.actions ?? []) if (a.kind === "mirred" && a.mirred_action === "redirect" && a.to_dev !== undefined) out.push(a.to_dev);
+    for (const a of f.options?.actions ?? [])
+      if (a.kind === "mirred" && a.mirred_action === "redirect" && a.to_dev !== undefined) out.push(a.to_dev);
   }
   return out;
 }

@@ -7,7 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PodNetwork } from "../userdata/index.ts";
 import { NetnsTools } from "./netns-tools.ts";
 import { redirectTargets } from "./tc-redirect.ts";
-import { BRIDGE_ADDRESS, netnsPathOf, runIn, TunnelLab, UNDERLAY_DEV, UNDERLAY_NODE, UNDERLAY_VM, type LabPod } from "../../test/support/tunnel-lab.ts";
+import {
+  BRIDGE_ADDRESS,
+  netnsPathOf,
+  runIn,
+  TunnelLab,
+  UNDERLAY_DEV,
+  UNDERLAY_NODE,
+  UNDERLAY_VM,
+  type LabPod,
+} from "../../test/support/tunnel-lab.ts";
 import { podNetnsPath, setupVmTunnel, teardownVmTunnel } from "./vm-tunnel.ts";
 import { WorkerTunnels } from "./worker-tunnels.ts";
 
@@ -40,7 +49,9 @@ async function icmpInEchos(netnsPath: string): Promise<number> {
 }
 
 async function txPackets(netnsPath: string, dev: string): Promise<number> {
-  const [link] = JSON.parse(await runIn(netnsPath, "ip", ["-j", "-s", "link", "show", dev])) as { stats64: { tx: { packets: number } } }[];
+  const [link] = JSON.parse(await runIn(netnsPath, "ip", ["-j", "-s", "link", "show", dev])) as {
+    stats64: { tx: { packets: number } };
+  }[];
   return link!.stats64.tx.packets;
 }
 
@@ -68,12 +79,18 @@ describe("a pod's tunnel, worker end and VM end", () => {
   it("finds the node's address on the default route's interface when none is named", async () => {
     await runIn(lab.node, "ip", ["route", "add", "default", "via", UNDERLAY_VM]);
     try {
-      const prepared = await new WorkerTunnels({ vxlanPort: PORT, underlayNetns: lab.node }).prepare("sb1", pod.path, signal);
+      const prepared = await new WorkerTunnels({ vxlanPort: PORT, underlayNetns: lab.node }).prepare(
+        "sb1",
+        pod.path,
+        signal,
+      );
       expect(prepared.workerAddress).toBe(UNDERLAY_NODE);
     } finally {
       await runIn(lab.node, "ip", ["route", "del", "default"]);
     }
-    await expect(new WorkerTunnels({ vxlanPort: PORT, underlayNetns: lab.node }).prepare("sb1", pod.path, signal)).rejects.toThrow(/no IPv4 default route/);
+    await expect(
+      new WorkerTunnels({ vxlanPort: PORT, underlayNetns: lab.node }).prepare("sb1", pod.path, signal),
+    ).rejects.toThrow(/no IPv4 default route/);
   });
 
   it("connect and setupVmTunnel build both ends", async () => {
@@ -102,13 +119,19 @@ describe("a pod's tunnel, worker end and VM end", () => {
     expect(eth0?.address).toBe(network.mac);
     expect(eth0?.mtu).toBe(1450);
     expect(await new NetnsTools(podns).ipv4Addresses("eth0")).toEqual([`${pod.ip}/24`]);
-    expect(await runIn(podns, "ip", ["-4", "route", "show", "default"])).toContain(`default via ${BRIDGE_ADDRESS} dev eth0`);
+    expect(await runIn(podns, "ip", ["-4", "route", "show", "default"])).toContain(
+      `default via ${BRIDGE_ADDRESS} dev eth0`,
+    );
     expect(await linkNames(podns)).toEqual(["eth0", "lo"]);
     expect(await linkNames(lab.vm)).toEqual(["lo", UNDERLAY_DEV]);
   });
 
   it("carries ping from the node to the pod's IP into podns, past the pod namespace's own stack", async () => {
-    const [podnsBefore, podBefore, underlayBefore] = [await icmpInEchos(podns), await icmpInEchos(pod.path), await txPackets(lab.node, UNDERLAY_DEV)];
+    const [podnsBefore, podBefore, underlayBefore] = [
+      await icmpInEchos(podns),
+      await icmpInEchos(pod.path),
+      await txPackets(lab.node, UNDERLAY_DEV),
+    ];
     await runIn(lab.node, "ping", ["-c", "3", "-i", "0.05", "-W", "2", pod.ip]);
     expect((await icmpInEchos(podns)) - podnsBefore).toBe(3);
     expect((await icmpInEchos(pod.path)) - podBefore).toBe(0);
@@ -118,14 +141,26 @@ describe("a pod's tunnel, worker end and VM end", () => {
 
   it("lets a TCP server in podns answer a client on the node (1 MiB, past the MTU)", async () => {
     const server = await lab.startServer(podns, "echo-server", "0.0.0.0", 7001);
-    const r = await lab.runClient<{ echoed: boolean; localAddress: string }>(lab.node, "echo-client", pod.ip, 7001, 1 << 20);
+    const r = await lab.runClient<{ echoed: boolean; localAddress: string }>(
+      lab.node,
+      "echo-client",
+      pod.ip,
+      7001,
+      1 << 20,
+    );
     expect(r).toMatchObject({ echoed: true, localAddress: BRIDGE_ADDRESS });
     expect(server.lines).toContain(JSON.stringify({ peer: BRIDGE_ADDRESS }));
   });
 
   it("lets a process in podns reach the node", async () => {
     await lab.startServer(lab.node, "echo-server", BRIDGE_ADDRESS, 7002);
-    const r = await lab.runClient<{ echoed: boolean; localAddress: string }>(podns, "echo-client", BRIDGE_ADDRESS, 7002, 4096);
+    const r = await lab.runClient<{ echoed: boolean; localAddress: string }>(
+      podns,
+      "echo-client",
+      BRIDGE_ADDRESS,
+      7002,
+      4096,
+    );
     expect(r).toEqual({ echoed: true, bytes: 4096, localAddress: pod.ip, remoteAddress: BRIDGE_ADDRESS });
   });
 
@@ -182,7 +217,9 @@ describe("a pod's tunnel, worker end and VM end", () => {
     await tunnels.teardown("sb1", netnsPathOf(`${lab.prefix}-gone`), network);
 
     await teardownVmTunnel(network, { podNetnsName: podnsName, underlayNetns: lab.vm });
-    expect((await runIn(lab.vm, "ip", ["netns", "list"])).split("\n").map((l) => l.split(" ")[0])).not.toContain(podnsName);
+    expect((await runIn(lab.vm, "ip", ["netns", "list"])).split("\n").map((l) => l.split(" ")[0])).not.toContain(
+      podnsName,
+    );
     expect(await linkNames(lab.vm)).toEqual(["lo", UNDERLAY_DEV]);
     await teardownVmTunnel(network, { podNetnsName: podnsName, underlayNetns: lab.vm });
 
@@ -208,7 +245,9 @@ describe("bad inputs give clear errors and leave nothing behind", () => {
   /** Nothing tunnel-made in the node, VM and pod namespaces. */
   async function expectNoTunnel(...extra: string[]): Promise<void> {
     for (const ns of [lab.node, lab.vm, ...extra]) {
-      expect((await new NetnsTools(ns).links()).filter((l) => l.linkinfo?.info_kind === "vxlan").map((l) => l.ifname)).toEqual([]);
+      expect(
+        (await new NetnsTools(ns).links()).filter((l) => l.linkinfo?.info_kind === "vxlan").map((l) => l.ifname),
+      ).toEqual([]);
     }
     for (const ns of extra) expect(await new NetnsTools(ns).hasIngressQdisc("eth0").catch(() => false)).toBe(false);
   }
@@ -225,22 +264,26 @@ describe("bad inputs give clear errors and leave nothing behind", () => {
 
   it("prepare: an MTU too small for VXLAN", async () => {
     const tiny = await lab.addPod({ mtu: 100 });
-    await expect(tunnels.prepare("sb2", tiny.path, signal)).rejects.toThrow(/pod interface eth0 in .* has MTU 100: a VXLAN tunnel needs at least 118/);
+    await expect(tunnels.prepare("sb2", tiny.path, signal)).rejects.toThrow(
+      /pod interface eth0 in .* has MTU 100: a VXLAN tunnel needs at least 118/,
+    );
     const small = await lab.addPod({ mtu: 118 });
     expect((await tunnels.prepare("sb2", small.path, signal)).mtu).toBe(118);
   });
 
   it("connect: a namespace that is gone", async () => {
     const path = netnsPathOf(`${lab.prefix}-nope`);
-    await expect(tunnels.connect("sb2", path, goodNetwork(), UNDERLAY_VM, signal)).rejects.toThrow(`pod network namespace ${path} does not exist`);
+    await expect(tunnels.connect("sb2", path, goodNetwork(), UNDERLAY_VM, signal)).rejects.toThrow(
+      `pod network namespace ${path} does not exist`,
+    );
     await expectNoTunnel();
   });
 
   it("connect: a pod without the named interface", async () => {
     const p = await lab.addPod();
-    await expect(tunnels.connect("sb2", p.path, { ...goodNetwork(), interfaceName: "eth9" }, UNDERLAY_VM, signal)).rejects.toThrow(
-      `pod interface eth9 is missing from pod network namespace ${p.path}`,
-    );
+    await expect(
+      tunnels.connect("sb2", p.path, { ...goodNetwork(), interfaceName: "eth9" }, UNDERLAY_VM, signal),
+    ).rejects.toThrow(`pod interface eth9 is missing from pod network namespace ${p.path}`);
     await expectNoTunnel(p.path);
   });
 
@@ -248,15 +291,27 @@ describe("bad inputs give clear errors and leave nothing behind", () => {
     const p = await lab.addPod();
     // The device is made and moved, but cannot come up: its UDP port is taken on the node.
     await lab.startServer(lab.node, "udp-holder", "0.0.0.0", PORT + 1);
-    await expect(tunnels.connect("sb2", p.path, { ...goodNetwork(), vxlanPort: PORT + 1 }, UNDERLAY_VM, signal)).rejects.toThrow(
-      new RegExp(`ip link set dev vxlan${VNI + 1} mtu 1450 up.*Address already in use`),
-    );
+    await expect(
+      tunnels.connect("sb2", p.path, { ...goodNetwork(), vxlanPort: PORT + 1 }, UNDERLAY_VM, signal),
+    ).rejects.toThrow(new RegExp(`ip link set dev vxlan${VNI + 1} mtu 1450 up.*Address already in use`));
     await expectNoTunnel(p.path);
   });
 
   it("connect: a VNI already taken on the node", async () => {
     const p = await lab.addPod();
-    await runIn(lab.node, "ip", ["link", "add", "taken", "type", "vxlan", "id", String(VNI + 1), "dstport", String(PORT), "remote", "192.168.77.9"]);
+    await runIn(lab.node, "ip", [
+      "link",
+      "add",
+      "taken",
+      "type",
+      "vxlan",
+      "id",
+      String(VNI + 1),
+      "dstport",
+      String(PORT),
+      "remote",
+      "192.168.77.9",
+    ]);
     try {
       await expect(tunnels.connect("sb2", p.path, goodNetwork(), UNDERLAY_VM, signal)).rejects.toThrow(/VNI/);
     } finally {
@@ -267,20 +322,26 @@ describe("bad inputs give clear errors and leave nothing behind", () => {
 
   it("connect: a VM address that is not IPv4, before touching anything", async () => {
     const p = await lab.addPod();
-    await expect(tunnels.connect("sb2", p.path, goodNetwork(), "vm.example", signal)).rejects.toThrow('VXLAN remote "vm.example" is not an IPv4 address');
+    await expect(tunnels.connect("sb2", p.path, goodNetwork(), "vm.example", signal)).rejects.toThrow(
+      'VXLAN remote "vm.example" is not an IPv4 address',
+    );
     await expectNoTunnel(p.path);
   });
 
   it("setupVmTunnel: an MTU too small, before making podns", async () => {
     const name = lab.name("podns-tiny");
-    await expect(setupVmTunnel({ ...goodNetwork(), mtu: 100 }, { podNetnsName: name, underlayNetns: lab.vm })).rejects.toThrow(/MTU 100/);
+    await expect(
+      setupVmTunnel({ ...goodNetwork(), mtu: 100 }, { podNetnsName: name, underlayNetns: lab.vm }),
+    ).rejects.toThrow(/MTU 100/);
     expect(await netnsNames()).not.toContain(name);
   });
 
   it("setupVmTunnel: a route that cannot be added removes podns and the vxlan", async () => {
     const name = lab.name("podns-bad");
     const network = { ...goodNetwork(), routes: [{ dst: "10.200.0.0/16", gateway: "10.99.0.1" }] };
-    await expect(setupVmTunnel(network, { podNetnsName: name, underlayNetns: lab.vm })).rejects.toThrow(/10\.200\.0\.0\/16 via 10\.99\.0\.1/);
+    await expect(setupVmTunnel(network, { podNetnsName: name, underlayNetns: lab.vm })).rejects.toThrow(
+      /10\.200\.0\.0\/16 via 10\.99\.0\.1/,
+    );
     expect(await netnsNames()).not.toContain(name);
     await expectNoTunnel();
   });
@@ -294,7 +355,15 @@ describe("bad inputs give clear errors and leave nothing behind", () => {
     // Root without the two capabilities (as in a container not granted them), rather than
     // another user: another user could not read a checkout in a private (0700) folder.
     const drop = "-net_admin,-sys_admin";
-    const { stdout } = await promisify(execFile)("setpriv", [`--bounding-set=${drop}`, `--inh-caps=${drop}`, "--", process.execPath, "--input-type=module", "-e", script]);
+    const { stdout } = await promisify(execFile)("setpriv", [
+      `--bounding-set=${drop}`,
+      `--inh-caps=${drop}`,
+      "--",
+      process.execPath,
+      "--input-type=module",
+      "-e",
+      script,
+    ]);
     expect(stdout).toMatch(/^pod network tunnels need CAP_NET_ADMIN and CAP_SYS_ADMIN .*run as root/);
   });
 });

@@ -36,7 +36,12 @@ export function podNetnsPath(name: string): string {
 export async function setupVmTunnel(network: PodNetwork, options: VmTunnelOptions = {}): Promise<string> {
   requireTunnelCapabilities();
   const name = checkNetnsName(options.podNetnsName ?? DEFAULT_POD_NETNS);
-  const spec = { vni: network.vni, remote: network.workerAddress, port: network.vxlanPort, local: options.underlayAddress };
+  const spec = {
+    vni: network.vni,
+    remote: network.workerAddress,
+    port: network.vxlanPort,
+    local: options.underlayAddress,
+  };
   checkVxlanSpec(spec);
   checkPodNetwork(network);
   const signal = options.signal;
@@ -63,16 +68,24 @@ export async function setupVmTunnel(network: PodNetwork, options: VmTunnelOption
     await pod.ip(["link", "set", "dev", "lo", "up"], signal);
     await pod.ip(["link", "set", "dev", dev, "up"], signal);
     // Direct routes first: a gateway must be reachable before a route can use it.
-    const routes = [...network.routes].sort((a, b) => Number(a.gateway !== undefined) - Number(b.gateway !== undefined));
+    const routes = [...network.routes].sort(
+      (a, b) => Number(a.gateway !== undefined) - Number(b.gateway !== undefined),
+    );
     for (const r of routes) {
       // Every route goes through the pod's one interface, whatever `dev` the worker side named.
-      await pod.ip(["route", "replace", r.dst, ...(r.gateway === undefined ? [] : ["via", r.gateway]), "dev", dev], signal);
+      await pod.ip(
+        ["route", "replace", r.dst, ...(r.gateway === undefined ? [] : ["via", r.gateway]), "dev", dev],
+        signal,
+      );
     }
   } catch (err) {
     try {
       await removeVmEnd(network, name, underlay, created);
     } catch (undoErr) {
-      throw new Error(`${(err as Error).message}; removing the partial tunnel also failed: ${(undoErr as Error).message}`, { cause: err });
+      throw new Error(
+        `${(err as Error).message}; removing the partial tunnel also failed: ${(undoErr as Error).message}`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -93,14 +106,16 @@ async function removeVmEnd(network: PodNetwork, name: string, underlay: NetnsToo
   if (state === "namespace") {
     // Deleted explicitly: processes still inside would keep the namespace, and the tunnel, alive.
     const pod = new NetnsTools(path);
-    if ((await pod.link(network.interfaceName)) !== undefined) await pod.ip(["link", "del", "dev", network.interfaceName]);
+    if ((await pod.link(network.interfaceName)) !== undefined)
+      await pod.ip(["link", "del", "dev", network.interfaceName]);
     await deleteVxlan(pod, vxlanDeviceName(network.vni));
   }
   if (dropNetns && state !== "missing") await runCommand("ip", ["netns", "del", name]);
 }
 
 function checkNetnsName(name: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,200}$/.test(name) || name === "." || name === "..") throw new Error(`"${name}" is not a usable network namespace name`);
+  if (!/^[A-Za-z0-9_.-]{1,200}$/.test(name) || name === "." || name === "..")
+    throw new Error(`"${name}" is not a usable network namespace name`);
   return name;
 }
 
@@ -113,13 +128,17 @@ function isCidr(s: string): boolean {
 
 /** Rejects a configuration that would make a half-built interface, before anything is made. */
 function checkPodNetwork(n: PodNetwork): void {
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(n.interfaceName)) throw new Error(`pod interface name "${n.interfaceName}" is not a Linux interface name`);
-  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(n.mac)) throw new Error(`pod MAC address "${n.mac}" is not an Ethernet address`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(n.interfaceName))
+    throw new Error(`pod interface name "${n.interfaceName}" is not a Linux interface name`);
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(n.mac))
+    throw new Error(`pod MAC address "${n.mac}" is not an Ethernet address`);
   checkMtu(n.mtu, `pod interface ${n.interfaceName}`);
   if (n.addresses.length === 0) throw new Error("the pod network has no address");
   for (const a of n.addresses) if (!isCidr(a)) throw new Error(`pod address "${a}" is not an IPv4 CIDR`);
   for (const r of n.routes) {
-    if (r.dst !== "default" && !isCidr(r.dst) && !isIPv4(r.dst)) throw new Error(`pod route destination "${r.dst}" is not an IPv4 prefix`);
-    if (r.gateway !== undefined && !isIPv4(r.gateway)) throw new Error(`pod route gateway "${r.gateway}" is not an IPv4 address`);
+    if (r.dst !== "default" && !isCidr(r.dst) && !isIPv4(r.dst))
+      throw new Error(`pod route destination "${r.dst}" is not an IPv4 prefix`);
+    if (r.gateway !== undefined && !isIPv4(r.gateway))
+      throw new Error(`pod route gateway "${r.gateway}" is not an IPv4 address`);
   }
 }

@@ -20,10 +20,13 @@ export function vxlanDeviceName(vni: number): string {
 }
 
 export function checkVxlanSpec(spec: VxlanSpec): void {
-  if (!Number.isInteger(spec.vni) || spec.vni < 1 || spec.vni > MAX_VNI) throw new Error(`VXLAN VNI ${spec.vni} is outside 1..${MAX_VNI}`);
-  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw new Error(`VXLAN port ${spec.port} is not a UDP port`);
+  if (!Number.isInteger(spec.vni) || spec.vni < 1 || spec.vni > MAX_VNI)
+    throw new Error(`VXLAN VNI ${spec.vni} is outside 1..${MAX_VNI}`);
+  if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535)
+    throw new Error(`VXLAN port ${spec.port} is not a UDP port`);
   if (!isIPv4(spec.remote)) throw new Error(`VXLAN remote "${spec.remote}" is not an IPv4 address`);
-  if (spec.local !== undefined && !isIPv4(spec.local)) throw new Error(`VXLAN local address "${spec.local}" is not an IPv4 address`);
+  if (spec.local !== undefined && !isIPv4(spec.local))
+    throw new Error(`VXLAN local address "${spec.local}" is not an IPv4 address`);
 }
 
 export function isVxlan(link: LinkJson): boolean {
@@ -66,7 +69,20 @@ export async function ensureVxlan(o: EnsureVxlanOptions, signal?: AbortSignal): 
   const temp = vxlanDeviceName(o.spec.vni);
   await deleteVxlan(o.underlay, temp, signal);
   if (temp !== o.name) await deleteVxlan(o.target, temp, signal);
-  const args = ["link", "add", temp, "type", "vxlan", "id", String(o.spec.vni), "remote", o.spec.remote, "dstport", String(o.spec.port), "nolearning"];
+  const args = [
+    "link",
+    "add",
+    temp,
+    "type",
+    "vxlan",
+    "id",
+    String(o.spec.vni),
+    "remote",
+    o.spec.remote,
+    "dstport",
+    String(o.spec.port),
+    "nolearning",
+  ];
   if (o.spec.local !== undefined) args.push("local", o.spec.local);
   await o.underlay.ip(args, signal);
   await o.underlay.ip(["link", "set", "dev", temp, "netns", targetPath], signal);
@@ -80,6 +96,9 @@ export async function ensureVxlan(o: EnsureVxlanOptions, signal?: AbortSignal): 
 export async function deleteVxlan(ns: NetnsTools, name: string, signal?: AbortSignal): Promise<void> {
   const link = await ns.link(name, signal);
   if (link === undefined) return;
-  if (!isVxlan(link)) throw new Error(`device ${name} in ${ns.describe()} is a ${link.linkinfo?.info_kind ?? link.link_type ?? "non-vxlan"} device, not a tunnel: remove or rename it`);
+  if (!isVxlan(link))
+    throw new Error(
+      `device ${name} in ${ns.describe()} is a ${link.linkinfo?.info_kind ?? link.link_type ?? "non-vxlan"} device, not a tunnel: remove or rename it`,
+    );
   await ns.ip(["link", "del", "dev", name], signal);
 }

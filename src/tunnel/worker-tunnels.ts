@@ -56,7 +56,13 @@ export class WorkerTunnels implements PodTunnels {
   }
 
   /** Builds the worker end; a retry completes a partial one; a failure leaves nothing. */
-  async connect(_sandboxId: string, netnsPath: string, network: PodNetwork, vmAddress: string, signal: AbortSignal): Promise<void> {
+  async connect(
+    _sandboxId: string,
+    netnsPath: string,
+    network: PodNetwork,
+    vmAddress: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     requireTunnelCapabilities();
     const spec = { vni: network.vni, remote: vmAddress, port: network.vxlanPort, local: network.workerAddress };
     checkVxlanSpec(spec);
@@ -76,7 +82,10 @@ export class WorkerTunnels implements PodTunnels {
       try {
         await this.removeEnd(netnsPath, network);
       } catch (undoErr) {
-        throw new Error(`${(err as Error).message}; removing the partial tunnel also failed: ${(undoErr as Error).message}`, { cause: err });
+        throw new Error(
+          `${(err as Error).message}; removing the partial tunnel also failed: ${(undoErr as Error).message}`,
+          { cause: err },
+        );
       }
       throw err;
     }
@@ -112,7 +121,9 @@ export class WorkerTunnels implements PodTunnels {
     if (dev === undefined) {
       const route = (await this.host.ipv4Routes(signal)).find((r) => r.dst === "default" && r.dev !== undefined);
       if (route?.dev === undefined) {
-        throw new Error(`no IPv4 default route through a single interface in ${this.host.describe()}: set the host interface peer VMs reach this node on`);
+        throw new Error(
+          `no IPv4 default route through a single interface in ${this.host.describe()}: set the host interface peer VMs reach this node on`,
+        );
       }
       dev = route.dev;
     }
@@ -120,7 +131,8 @@ export class WorkerTunnels implements PodTunnels {
     if (link === undefined) throw new Error(`host interface ${dev} does not exist in ${this.host.describe()}`);
     checkMtu(link.mtu, `host interface ${dev}`);
     const [address] = await this.host.ipv4Addresses(dev, signal);
-    if (address === undefined) throw new Error(`host interface ${dev} has no IPv4 address for peer VMs to reach this node on`);
+    if (address === undefined)
+      throw new Error(`host interface ${dev} has no IPv4 address for peer VMs to reach this node on`);
     return address.slice(0, address.indexOf("/"));
   }
 }

@@ -18,17 +18,25 @@ export const CLAIM_MAX_BYTES = 1 << 20;
  */
 export type ClaimRequest =
   | { readonly op: "status" }
-  | { readonly op: "claim"; readonly poolVm: string; readonly sandboxId: string; readonly files: readonly CloudConfigFile[] };
+  | {
+      readonly op: "claim";
+      readonly poolVm: string;
+      readonly sandboxId: string;
+      readonly files: readonly CloudConfigFile[];
+    };
 
 /** waiting: unclaimed; claimed: serves `sandboxId`; spent: a claim failed half-way, the VM
  * serves nothing and waits to be deleted. */
 export type ClaimState = "waiting" | "claimed" | "spent";
 
-export type ClaimReply = { readonly ok: true; readonly state: ClaimState; readonly sandboxId?: string } | { readonly ok: false; readonly error: string };
+export type ClaimReply =
+  | { readonly ok: true; readonly state: ClaimState; readonly sandboxId?: string }
+  | { readonly ok: false; readonly error: string };
 
 export function encodeClaimMessage(message: ClaimRequest | ClaimReply): Buffer {
   const body = Buffer.from(JSON.stringify(message), "utf8");
-  if (body.length > CLAIM_MAX_BYTES) throw new Error(`claim message of ${body.length} bytes exceeds ${CLAIM_MAX_BYTES}`);
+  if (body.length > CLAIM_MAX_BYTES)
+    throw new Error(`claim message of ${body.length} bytes exceeds ${CLAIM_MAX_BYTES}`);
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length);
   return Buffer.concat([head, body]);
@@ -50,7 +58,8 @@ export function readClaimMessage(socket: Socket): Promise<unknown> {
       buffered = Buffer.concat([buffered, chunk]);
       if (buffered.length < 4) return;
       const length = buffered.readUInt32BE(0);
-      if (length > CLAIM_MAX_BYTES) return done(new Error(`claim message of ${length} bytes exceeds ${CLAIM_MAX_BYTES}`));
+      if (length > CLAIM_MAX_BYTES)
+        return done(new Error(`claim message of ${length} bytes exceeds ${CLAIM_MAX_BYTES}`));
       if (buffered.length < 4 + length) return;
       try {
         done(undefined, JSON.parse(buffered.subarray(4, 4 + length).toString("utf8")));
@@ -78,10 +87,14 @@ export function parseClaimRequest(value: unknown): ClaimRequest {
   if (!Array.isArray(v.files)) throw new Error("claim request: files is not a list");
   const files = v.files.map((f: unknown, i) => {
     const file = f as Record<string, unknown> | null;
-    if (file === null || typeof file !== "object" || typeof file.path !== "string" || !file.path.startsWith("/")) throw new Error(`claim request: files[${i}] needs an absolute path`);
+    if (file === null || typeof file !== "object" || typeof file.path !== "string" || !file.path.startsWith("/"))
+      throw new Error(`claim request: files[${i}] needs an absolute path`);
     if (typeof file.content !== "string") throw new Error(`claim request: files[${i}] (${file.path}) has no content`);
     const permissions = typeof file.permissions === "string" ? file.permissions : "0644";
-    if (!/^0?[0-7]{3}$/.test(permissions)) throw new Error(`claim request: files[${i}] (${file.path}) permissions ${JSON.stringify(permissions)} is not an octal mode`);
+    if (!/^0?[0-7]{3}$/.test(permissions))
+      throw new Error(
+        `claim request: files[${i}] (${file.path}) permissions ${JSON.stringify(permissions)} is not an octal mode`,
+      );
     return { path: file.path, permissions, content: file.content };
   });
   return { op: "claim", poolVm: v.poolVm, sandboxId: v.sandboxId, files };

@@ -37,6 +37,10 @@ export function parseCloudConfig(userData: string): CloudConfigFile[] {
     const raw = typeof entry.content === "string" ? entry.content : "";
     const enc = entry.encoding;
     const content = enc === "b64" || enc === "base64" ? Buffer.from(raw, "base64").toString("utf8") : raw;
-    return { path: entry.path, permissions: typeof entry.permissions === "string" ? entry.permissions : "0644", content };
+    return {
+      path: entry.path,
+      permissions: typeof entry.permissions === "string" ? entry.permissions : "0644",
+      content,
+    };
   });
 }

@@ -19,7 +19,11 @@ export interface PodNetwork {
   readonly mtu: number;
   /** CIDR addresses, e.g. "10.244.1.5/24". */
   readonly addresses: readonly string[];
-  readonly routes: readonly { readonly dst: string; readonly gateway?: string | undefined; readonly dev?: string | undefined }[];
+  readonly routes: readonly {
+    readonly dst: string;
+    readonly gateway?: string | undefined;
+    readonly dev?: string | undefined;
+  }[];
 }
 
 export interface ForwarderConfig {
@@ -53,9 +57,17 @@ export function parseBootConfig(text: string): ForwarderConfig | PoolForwarderCo
   if (c === null || typeof c !== "object" || !("poolVm" in c)) return parseForwarderConfig(text);
   if (c.version !== 1) throw new Error(`pool forwarder config: unsupported version ${String(c.version)}`);
   if (typeof c.poolVm !== "string" || c.poolVm === "") throw new Error("pool forwarder config: poolVm missing");
-  if (!Number.isInteger(c.listenPort) || c.listenPort! < 1 || c.listenPort! > 65535) throw new Error(`pool forwarder config: listenPort ${String(c.listenPort)} is not a port`);
-  if (c.tls == null || typeof c.tls.caCert !== "string" || typeof c.tls.cert !== "string" || typeof c.tls.key !== "string") {
-    throw new Error("pool forwarder config: tls needs caCert, cert and key (pool VMs are claimed over mutual TLS only)");
+  if (!Number.isInteger(c.listenPort) || c.listenPort! < 1 || c.listenPort! > 65535)
+    throw new Error(`pool forwarder config: listenPort ${String(c.listenPort)} is not a port`);
+  if (
+    c.tls == null ||
+    typeof c.tls.caCert !== "string" ||
+    typeof c.tls.cert !== "string" ||
+    typeof c.tls.key !== "string"
+  ) {
+    throw new Error(
+      "pool forwarder config: tls needs caCert, cert and key (pool VMs are claimed over mutual TLS only)",
+    );
   }
   return c as PoolForwarderConfig;
 }
@@ -64,8 +76,13 @@ export function parseForwarderConfig(text: string): ForwarderConfig {
   const c = JSON.parse(text) as ForwarderConfig;
   if (c.version !== 1) throw new Error(`forwarder config: unsupported version ${String(c.version)}`);
   if (typeof c.sandboxId !== "string" || c.sandboxId === "") throw new Error("forwarder config: sandboxId missing");
-  if (!Number.isInteger(c.listenPort) || c.listenPort < 1 || c.listenPort > 65535) throw new Error(`forwarder config: listenPort ${String(c.listenPort)} is not a port`);
-  if (c.tls !== undefined && c.tls !== null && (typeof c.tls.caCert !== "string" || typeof c.tls.cert !== "string" || typeof c.tls.key !== "string")) {
+  if (!Number.isInteger(c.listenPort) || c.listenPort < 1 || c.listenPort > 65535)
+    throw new Error(`forwarder config: listenPort ${String(c.listenPort)} is not a port`);
+  if (
+    c.tls !== undefined &&
+    c.tls !== null &&
+    (typeof c.tls.caCert !== "string" || typeof c.tls.cert !== "string" || typeof c.tls.key !== "string")
+  ) {
     throw new Error("forwarder config: tls needs caCert, cert and key");
   }
   return { ...c, tls: c.tls ?? undefined, podNetwork: c.podNetwork ?? undefined };

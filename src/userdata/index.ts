@@ -1,5 +1,11 @@
 import { buildCloudConfig, parseCloudConfig, type CloudConfigFile } from "./cloud-config.ts";
-import { FORWARDER_CONFIG_PATH, parseBootConfig, parseForwarderConfig, type ForwarderConfig, type PoolForwarderConfig } from "./forwarder-config.ts";
+import {
+  FORWARDER_CONFIG_PATH,
+  parseBootConfig,
+  parseForwarderConfig,
+  type ForwarderConfig,
+  type PoolForwarderConfig,
+} from "./forwarder-config.ts";
 
 export * from "./claim.ts";
 export * from "./cloud-config.ts";
@@ -22,8 +28,11 @@ export function buildUserData(config: ForwarderConfig, initdata?: string, regist
 /** The files a sandbox's VM is given: in its user-data when it boots for the pod (cold), or
  * in the claim when a pool VM takes the pod (warm). One list, so both paths carry the same. */
 export function sandboxFiles(config: ForwarderConfig, initdata?: string, registryAuth?: string): CloudConfigFile[] {
-  const files: CloudConfigFile[] = [{ path: FORWARDER_CONFIG_PATH, permissions: "0600", content: JSON.stringify(config) }];
-  if (initdata !== undefined && initdata !== "") files.push({ path: INITDATA_PATH, permissions: "0600", content: initdata });
+  const files: CloudConfigFile[] = [
+    { path: FORWARDER_CONFIG_PATH, permissions: "0600", content: JSON.stringify(config) },
+  ];
+  if (initdata !== undefined && initdata !== "")
+    files.push({ path: INITDATA_PATH, permissions: "0600", content: initdata });
   if (registryAuth !== undefined) files.push({ path: REGISTRY_AUTH_PATH, permissions: "0600", content: registryAuth });
   return files;
 }
@@ -31,8 +40,11 @@ export function sandboxFiles(config: ForwarderConfig, initdata?: string, registr
 /** The user-data of a warm-pool VM: its pool identity, and the node's default initdata (the
  * only initdata a pool VM can serve, so what it boots with is what its pods carry). */
 export function buildPoolUserData(config: PoolForwarderConfig, initdata?: string): string {
-  const files: CloudConfigFile[] = [{ path: FORWARDER_CONFIG_PATH, permissions: "0600", content: JSON.stringify(config) }];
-  if (initdata !== undefined && initdata !== "") files.push({ path: INITDATA_PATH, permissions: "0600", content: initdata });
+  const files: CloudConfigFile[] = [
+    { path: FORWARDER_CONFIG_PATH, permissions: "0600", content: JSON.stringify(config) },
+  ];
+  if (initdata !== undefined && initdata !== "")
+    files.push({ path: INITDATA_PATH, permissions: "0600", content: initdata });
   return buildCloudConfig(files);
 }
 

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { bootConfigFromUserData, buildPoolUserData, buildUserData, forwarderConfigFromUserData, isPoolConfig, parseClaimRequest, parseCloudConfig, FORWARDER_CONFIG_PATH, INITDATA_PATH, type ForwarderConfig } from "./index.ts";
+import {
+  bootConfigFromUserData,
+  buildPoolUserData,
+  buildUserData,
+  forwarderConfigFromUserData,
+  isPoolConfig,
+  parseClaimRequest,
+  parseCloudConfig,
+  FORWARDER_CONFIG_PATH,
+  INITDATA_PATH,
+  type ForwarderConfig,
+} from "./index.ts";
 
 const config: ForwarderConfig = {
   version: 1,
@@ -20,7 +31,10 @@ describe("user-data", () => {
   });
 
   it("base64-encodes file contents, so PEM, quotes and colons cannot break the YAML", () => {
-    const ud = buildUserData({ ...config, tls: { caCert: "ca", cert: "cert", key: "-----BEGIN PRIVATE KEY-----SECRETKEY" } });
+    const ud = buildUserData({
+      ...config,
+      tls: { caCert: "ca", cert: "cert", key: "-----BEGIN PRIVATE KEY-----SECRETKEY" },
+    });
     expect(ud).not.toContain("SECRETKEY");
   });
 
@@ -37,15 +51,31 @@ describe("user-data", () => {
     const back = bootConfigFromUserData(ud);
     expect(isPoolConfig(back)).toBe(true);
     expect(back).toEqual(pool);
-    expect(parseCloudConfig(ud).map((f) => [f.path, f.permissions])).toEqual([[FORWARDER_CONFIG_PATH, "0600"], [INITDATA_PATH, "0600"]]);
+    expect(parseCloudConfig(ud).map((f) => [f.path, f.permissions])).toEqual([
+      [FORWARDER_CONFIG_PATH, "0600"],
+      [INITDATA_PATH, "0600"],
+    ]);
     expect(isPoolConfig(bootConfigFromUserData(buildUserData(config)))).toBe(false);
-    expect(() => bootConfigFromUserData(buildPoolUserData({ ...pool, tls: undefined as never }))).toThrow(/mutual TLS only/);
+    expect(() => bootConfigFromUserData(buildPoolUserData({ ...pool, tls: undefined as never }))).toThrow(
+      /mutual TLS only/,
+    );
   });
 
   it("claim requests name what is wrong with them", () => {
     expect(() => parseClaimRequest({ op: "take" })).toThrow('unknown op "take"');
-    expect(() => parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "rel", content: "" }] })).toThrow("files[0] needs an absolute path");
-    expect(() => parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", content: "", permissions: "rwx" }] })).toThrow('permissions "rwx" is not an octal mode');
-    expect(parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", content: "x" }] })).toEqual({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", permissions: "0644", content: "x" }] });
+    expect(() =>
+      parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "rel", content: "" }] }),
+    ).toThrow("files[0] needs an absolute path");
+    expect(() =>
+      parseClaimRequest({
+        op: "claim",
+        poolVm: "p",
+        sandboxId: "s",
+        files: [{ path: "/a", content: "", permissions: "rwx" }],
+      }),
+    ).toThrow('permissions "rwx" is not an octal mode');
+    expect(
+      parseClaimRequest({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", content: "x" }] }),
+    ).toEqual({ op: "claim", poolVm: "p", sandboxId: "s", files: [{ path: "/a", permissions: "0644", content: "x" }] });
   });
 });

@@ -1,7 +1,18 @@
 import pino, { type Logger } from "pino";
 
 /** Paths of log fields that may carry secrets; pino replaces their values. */
-const REDACT = ["*.password", "*.secret", "*.key", "*.token", "*.userData", "*.clientSecret", "*.privateKey", "userData", "key", "password"];
+const REDACT = [
+  "*.password",
+  "*.secret",
+  "*.key",
+  "*.token",
+  "*.userData",
+  "*.clientSecret",
+  "*.privateKey",
+  "userData",
+  "key",
+  "password",
+];
 
 /** JSON logs on stderr (stdout stays free for tools), secrets redacted. */
 export function createLogger(level: string, name: string): Logger {

@@ -16,7 +16,11 @@ export class CommandError extends Error {
  * Runs a program without a shell and returns its stdout; a non-zero exit throws with the
  * command line and its stderr, so callers can pass the failure on to an operator.
  */
-export function runCommand(program: string, args: readonly string[], options: { signal?: AbortSignal; input?: string } = {}): Promise<string> {
+export function runCommand(
+  program: string,
+  args: readonly string[],
+  options: { signal?: AbortSignal; input?: string } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { stdio: ["pipe", "pipe", "pipe"], signal: options.signal });
     const out: Buffer[] = [];

@@ -51,15 +51,22 @@ function text(value: unknown): string | undefined {
 
 function readKind(value: unknown): GroupVersionKind | undefined {
   if (!isRecord(value)) return undefined;
-  return { group: typeof value.group === "string" ? value.group : "", version: String(value.version ?? ""), kind: String(value.kind ?? "") };
+  return {
+    group: typeof value.group === "string" ? value.group : "",
+    version: String(value.version ?? ""),
+    kind: String(value.kind ?? ""),
+  };
 }
 
 /** Reads a parsed JSON body as an AdmissionReview request. */
 export function readAdmissionReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new AdmissionReviewError("the body must be a JSON object (an AdmissionReview)");
-  if (body.kind !== "AdmissionReview") throw new AdmissionReviewError(`kind must be AdmissionReview, not ${JSON.stringify(body.kind ?? null)}`);
+  if (body.kind !== "AdmissionReview")
+    throw new AdmissionReviewError(`kind must be AdmissionReview, not ${JSON.stringify(body.kind ?? null)}`);
   if (body.apiVersion !== ADMISSION_API_VERSION) {
-    throw new AdmissionReviewError(`apiVersion must be ${ADMISSION_API_VERSION}, not ${JSON.stringify(body.apiVersion ?? null)} (list only v1 in admissionReviewVersions)`);
+    throw new AdmissionReviewError(
+      `apiVersion must be ${ADMISSION_API_VERSION}, not ${JSON.stringify(body.apiVersion ?? null)} (list only v1 in admissionReviewVersions)`,
+    );
   }
   const request = body.request;
   if (!isRecord(request)) throw new AdmissionReviewError("request is missing");
@@ -82,7 +89,12 @@ function review(response: AdmissionResponse): AdmissionReviewResponse {
 /** Allowed; with a patch when there are operations. */
 export function allow(uid: string, patch: readonly JsonPatchOperation[] = []): AdmissionReviewResponse {
   if (patch.length === 0) return review({ uid, allowed: true });
-  return review({ uid, allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64") });
+  return review({
+    uid,
+    allowed: true,
+    patchType: "JSONPatch",
+    patch: Buffer.from(JSON.stringify(patch)).toString("base64"),
+  });
 }
 
 /** Denied with the reason the user sees (`kubectl` prints the message). */

@@ -38,7 +38,9 @@ function sameJson(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a);
   const kb = Object.keys(b);
   if (ka.length !== kb.length) return false;
-  return ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every(
+    (k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
 }
 
 function containerOps(container: ContainerView, addVm: boolean): JsonPatchOperation[] {
@@ -57,7 +59,8 @@ function wantedAnnotations(pod: PodView): Record<string, string> {
   if (size.memoryMiB !== undefined) wanted[ANNOTATIONS.memory] = String(size.memoryMiB);
   const instanceType = pod.annotations?.[INSTANCE_TYPE_KEY] ?? pod.labels?.[INSTANCE_TYPE_KEY];
   if (instanceType !== undefined && instanceType !== "") wanted[ANNOTATIONS.machineType] = instanceType;
-  for (const key of Object.keys(wanted)) if (pod.annotations?.[key] !== undefined && pod.annotations[key] !== "") delete wanted[key];
+  for (const key of Object.keys(wanted))
+    if (pod.annotations?.[key] !== undefined && pod.annotations[key] !== "") delete wanted[key];
   return wanted;
 }
 
@@ -66,7 +69,11 @@ function annotationOps(pod: PodView, wanted: Record<string, string>): JsonPatchO
   if (!pod.hasMetadata) return [{ op: "add", path: "/metadata", value: { annotations: wanted } }];
   if (pod.annotations === undefined) return [{ op: "add", path: "/metadata/annotations", value: wanted }];
   // "add" on an existing member replaces it (an empty value the user left).
-  return Object.entries(wanted).map(([key, value]) => ({ op: "add", path: pointer("metadata", "annotations", key), value }));
+  return Object.entries(wanted).map(([key, value]) => ({
+    op: "add",
+    path: pointer("metadata", "annotations", key),
+    value,
+  }));
 }
 
 /**
@@ -76,6 +83,9 @@ function annotationOps(pod: PodView, wanted: Record<string, string>): JsonPatchO
 export function peerPodPatch(pod: PodView): JsonPatchOperation[] {
   // Sized before any resource is touched, from what the user asked.
   const annotations = annotationOps(pod, wantedAnnotations(pod));
-  const resources = [...pod.initContainers.flatMap((c) => containerOps(c, false)), ...pod.containers.flatMap((c, i) => containerOps(c, i === 0))];
+  const resources = [
+    ...pod.initContainers.flatMap((c) => containerOps(c, false)),
+    ...pod.containers.flatMap((c, i) => containerOps(c, i === 0)),
+  ];
   return [...annotations, ...resources];
 }

@@ -38,9 +38,12 @@ describe("parseQuantityNanos", () => {
     expect(nanosToCores(parseQuantityNanos("0.1") + parseQuantityNanos("0.2") + parseQuantityNanos("0.7"))).toBe(1n);
   });
 
-  it.each(["", "m", "1.2.3", "1 Gi", "1gi", "1KiB", "0x10", "-1", "-500m", "1e", "1e99", "abc", "1".repeat(80)])("refuses %j", (text) => {
-    expect(() => parseQuantityNanos(text)).toThrow(QuantityError);
-  });
+  it.each(["", "m", "1.2.3", "1 Gi", "1gi", "1KiB", "0x10", "-1", "-500m", "1e", "1e99", "abc", "1".repeat(80)])(
+    "refuses %j",
+    (text) => {
+      expect(() => parseQuantityNanos(text)).toThrow(QuantityError);
+    },
+  );
 });
 
 describe("rounding to whole units", () => {

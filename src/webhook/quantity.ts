@@ -12,7 +12,17 @@ const NANO = 1_000_000_000n;
 const QUANTITY = /^([+-]?)(\d+(?:\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
 
 const BINARY_POWERS: Readonly<Record<string, bigint>> = { Ki: 10n, Mi: 20n, Gi: 30n, Ti: 40n, Pi: 50n, Ei: 60n };
-const DECIMAL_EXPONENTS: Readonly<Record<string, number>> = { n: -9, u: -6, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const DECIMAL_EXPONENTS: Readonly<Record<string, number>> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
 
 // Beyond this a quantity is no real CPU or memory amount, and 10n ** huge would stall.
 const MAX_EXPONENT = 30;
@@ -24,9 +34,11 @@ function ceilDiv(numerator: bigint, denominator: bigint): bigint {
 
 /** The quantity in nano-units (1 CPU = 10^9; 1 byte = 10^9), rounded up. Negative values are refused. */
 export function parseQuantityNanos(text: string): bigint {
-  if (text.length > MAX_LENGTH) throw new QuantityError(`quantity ${JSON.stringify(text.slice(0, MAX_LENGTH))}… is too long`);
+  if (text.length > MAX_LENGTH)
+    throw new QuantityError(`quantity ${JSON.stringify(text.slice(0, MAX_LENGTH))}… is too long`);
   const match = QUANTITY.exec(text);
-  if (match === null) throw new QuantityError(`${JSON.stringify(text)} is not a Kubernetes quantity (such as 500m, 2, 128Mi or 1G)`);
+  if (match === null)
+    throw new QuantityError(`${JSON.stringify(text)} is not a Kubernetes quantity (such as 500m, 2, 128Mi or 1G)`);
   const [, sign, number = "", suffix = ""] = match;
   const [whole = "", fraction = ""] = number.split(".");
   const mantissa = BigInt(`${whole}${fraction}` || "0");

@@ -10,7 +10,8 @@ export class BodyTooLargeError extends Error {
 
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? NaN);
-  if (declared > limitBytes) return Promise.reject(new BodyTooLargeError(`body of ${declared} bytes exceeds the ${limitBytes}-byte limit`));
+  if (declared > limitBytes)
+    return Promise.reject(new BodyTooLargeError(`body of ${declared} bytes exceeds the ${limitBytes}-byte limit`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

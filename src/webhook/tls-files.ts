@@ -68,14 +68,24 @@ export function watchTlsPair(options: TlsWatchOptions): TlsWatch {
       const [cert, key] = await Promise.all([readFile(options.certFile), readFile(options.keyFile)]);
       pair = { cert, key };
     } catch (err) {
-      return report(new TlsFilesError(`cannot read TLS files ${options.certFile} and ${options.keyFile}: ${(err as Error).message}`), "read");
+      return report(
+        new TlsFilesError(
+          `cannot read TLS files ${options.certFile} and ${options.keyFile}: ${(err as Error).message}`,
+        ),
+        "read",
+      );
     }
     const seen = fingerprint(pair);
     if (seen === served) return;
     try {
       createSecureContext(pair);
     } catch (err) {
-      return report(new TlsFilesError(`new TLS certificate ${options.certFile} and key ${options.keyFile} do not load: ${(err as Error).message}`), seen);
+      return report(
+        new TlsFilesError(
+          `new TLS certificate ${options.certFile} and key ${options.keyFile} do not load: ${(err as Error).message}`,
+        ),
+        seen,
+      );
     }
     served = seen;
     lastProblem = "";
@@ -98,7 +108,9 @@ export function watchTlsPair(options: TlsWatchOptions): TlsWatch {
     }
     running = true;
     void check()
-      .catch((err: unknown) => report(new TlsFilesError(`checking TLS files failed: ${(err as Error).message}`), "check"))
+      .catch((err: unknown) =>
+        report(new TlsFilesError(`checking TLS files failed: ${(err as Error).message}`), "check"),
+      )
       .finally(() => {
         running = false;
         if (again) {

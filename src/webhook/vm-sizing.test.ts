@@ -4,8 +4,14 @@ import { QuantityError } from "./quantity.ts";
 import { sizeVm } from "./vm-sizing.ts";
 
 type Res = { requests?: Record<string, string>; limits?: Record<string, string> };
-const c = (name: string, resources?: Res, extra: Record<string, unknown> = {}) => ({ name, image: "busybox", ...(resources ? { resources } : {}), ...extra });
-const pod = (containers: unknown[], initContainers?: unknown[]) => readPod({ metadata: { name: "p" }, spec: { containers, ...(initContainers ? { initContainers } : {}) } });
+const c = (name: string, resources?: Res, extra: Record<string, unknown> = {}) => ({
+  name,
+  image: "busybox",
+  ...(resources ? { resources } : {}),
+  ...extra,
+});
+const pod = (containers: unknown[], initContainers?: unknown[]) =>
+  readPod({ metadata: { name: "p" }, spec: { containers, ...(initContainers ? { initContainers } : {}) } });
 
 describe("sizeVm", () => {
   it("gives nothing when no container asks", () => {
@@ -25,7 +31,12 @@ describe("sizeVm", () => {
   });
 
   it("takes a plain init container when it needs more than the app", () => {
-    const size = sizeVm(pod([c("app", { requests: { cpu: "1", memory: "64Mi" } })], [c("migrate", { limits: { cpu: "4", memory: "32Mi" } })]));
+    const size = sizeVm(
+      pod(
+        [c("app", { requests: { cpu: "1", memory: "64Mi" } })],
+        [c("migrate", { limits: { cpu: "4", memory: "32Mi" } })],
+      ),
+    );
     expect(size).toEqual({ vcpus: 4, memoryMiB: 64 });
   });
 
@@ -51,7 +62,9 @@ describe("sizeVm", () => {
 
   it("names the container and field of a quantity it cannot read", () => {
     expect(() => sizeVm(pod([c("a"), c("web", { limits: { memory: "lots" } })]))).toThrow(
-      new QuantityError('containers[1] (web) resources.limits.memory: "lots" is not a Kubernetes quantity (such as 500m, 2, 128Mi or 1G)'),
+      new QuantityError(
+        'containers[1] (web) resources.limits.memory: "lots" is not a Kubernetes quantity (such as 500m, 2, 128Mi or 1G)',
+      ),
     );
   });
 });

@@ -26,7 +26,10 @@ function quantity(container: ContainerView, field: "requests" | "limits", resour
   try {
     return parseQuantityNanos(text);
   } catch (err) {
-    if (err instanceof QuantityError) throw new QuantityError(`${container.list}[${container.index}] (${container.name}) resources.${field}.${resource}: ${err.message}`);
+    if (err instanceof QuantityError)
+      throw new QuantityError(
+        `${container.list}[${container.index}] (${container.name}) resources.${field}.${resource}: ${err.message}`,
+      );
     throw err;
   }
 }

@@ -1,14 +1,29 @@
 // Settings of the peerpods-webhook binary, with the same toolkit (variables and -flags) as the
 // daemon. None of these exist upstream, whose webhook is configured differently.
 
-import { durationField, enumField, listField, loadConfig, LOG_LEVELS, portField, stringField, type ConfigOf, type LoadOptions } from "../config/index.ts";
+import {
+  durationField,
+  enumField,
+  listField,
+  loadConfig,
+  LOG_LEVELS,
+  portField,
+  stringField,
+  type ConfigOf,
+  type LoadOptions,
+} from "../config/index.ts";
 import type { AdmissionPolicy } from "./admission-policy.ts";
 
 /** Namespaces of the cluster itself; their pods are never peer pods. */
 export const SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"] as const;
 
 export const webhookConfigSpec = Object.freeze({
-  port: portField({ env: "WEBHOOK_PORT", flag: "port", default: "8443", description: "HTTPS port the API server calls (POST /mutate-v1-pod)." }),
+  port: portField({
+    env: "WEBHOOK_PORT",
+    flag: "port",
+    default: "8443",
+    description: "HTTPS port the API server calls (POST /mutate-v1-pod).",
+  }),
   certFile: stringField({
     env: "TLS_CERT_FILE",
     flag: "tls-cert-file",
@@ -45,7 +60,13 @@ export const webhookConfigSpec = Object.freeze({
     flag: "pod-namespace",
     description: "Namespace the webhook runs in (set from the downward API); always excluded.",
   }),
-  logLevel: enumField({ env: "LOG_LEVEL", flag: "log-level", default: "info", values: LOG_LEVELS, description: "Log level: fatal, error, warn, info, debug, trace or silent." }),
+  logLevel: enumField({
+    env: "LOG_LEVEL",
+    flag: "log-level",
+    default: "info",
+    values: LOG_LEVELS,
+    description: "Log level: fatal, error, warn, info, debug, trace or silent.",
+  }),
 });
 
 export type WebhookConfig = ConfigOf<typeof webhookConfigSpec>;

@@ -47,7 +47,8 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 async function handleMutate(o: WebhookServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== "POST") throw new HttpError(405, `${MUTATE_PATH} takes POST`);
   const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/json") throw new HttpError(415, `content-type must be application/json, not ${JSON.stringify(type)}`);
+  if (type !== "application/json")
+    throw new HttpError(415, `content-type must be application/json, not ${JSON.stringify(type)}`);
   let body: unknown;
   try {
     body = JSON.parse((await readBody(req, BODY_LIMIT_BYTES)).toString("utf8"));
@@ -64,7 +65,13 @@ async function handleMutate(o: WebhookServerOptions, req: IncomingMessage, res: 
     throw err;
   }
   const decision = admit(request, o.policy);
-  const fields = { uid: request.uid, namespace: request.namespace, pod: request.name, outcome: decision.outcome, reason: decision.reason };
+  const fields = {
+    uid: request.uid,
+    namespace: request.namespace,
+    pod: request.name,
+    outcome: decision.outcome,
+    reason: decision.reason,
+  };
   if (decision.outcome === "mutated") o.logger.info(fields, "peer pod admitted");
   else if (decision.outcome === "denied") o.logger.warn(fields, "pod denied");
   else o.logger.debug(fields, "pod allowed unchanged");

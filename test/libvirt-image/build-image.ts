@@ -20,7 +20,19 @@ const BUSYBOX = "/bin/busybox";
 const ENTRIES = ["src/cli/agent-protocol-forwarder.ts", "src/cli/minimal-agent.ts"];
 /** Modules for virtio disks and network, the root (ext4) and cidata (vfat) file systems, and
  * the power button; dependencies first. */
-const MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "ext4", "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "crc32c_generic", "button", "evdev"];
+const MODULES = [
+  "virtio_pci",
+  "virtio_blk",
+  "virtio_net",
+  "ext4",
+  "vfat",
+  "nls_cp437",
+  "nls_ascii",
+  "nls_utf8",
+  "crc32c_generic",
+  "button",
+  "evdev",
+];
 
 export interface PeerVmImage {
   readonly dir: string;
@@ -39,7 +51,13 @@ export async function buildPeerVmImage(options: { log?: (line: string) => void }
   const closure = await sourceClosure(REPO, ENTRIES);
   const hash = await inputsHash(kernelVersion, node, closure.files, closure.packages);
   const dir = path.join(REPO, ".cache", "libvirt-image", hash);
-  const image: PeerVmImage = { dir, kernel: path.join(dir, "vmlinuz"), initrd: path.join(dir, "initrd.img"), rootfs: path.join(dir, "rootfs.qcow2"), hash };
+  const image: PeerVmImage = {
+    dir,
+    kernel: path.join(dir, "vmlinuz"),
+    initrd: path.join(dir, "initrd.img"),
+    rootfs: path.join(dir, "rootfs.qcow2"),
+    hash,
+  };
   try {
     await fs.access(path.join(dir, "done"));
     return image;
@@ -65,11 +83,13 @@ export async function buildPeerVmImage(options: { log?: (line: string) => void }
       await fs.rename(staging, dir);
     } catch (err) {
       // Another process finished the same image first: keep theirs.
-      if ((err as NodeJS.ErrnoException).code !== "ENOTEMPTY" && (err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOTEMPTY" && (err as NodeJS.ErrnoException).code !== "EEXIST")
+        throw err;
     }
     // Images of earlier inputs are of no further use.
     for (const other of await fs.readdir(path.dirname(dir))) {
-      if (other !== hash && /^[0-9a-f]{16}$/.test(other)) await fs.rm(path.join(path.dirname(dir), other), { recursive: true, force: true });
+      if (other !== hash && /^[0-9a-f]{16}$/.test(other))
+        await fs.rm(path.join(path.dirname(dir), other), { recursive: true, force: true });
     }
     log("peer VM image built");
     return image;
@@ -80,7 +100,9 @@ export async function buildPeerVmImage(options: { log?: (line: string) => void }
 }
 
 async function newestKernel(): Promise<string> {
-  const names = (await fs.readdir("/boot")).filter((n) => n.startsWith("vmlinuz-")).map((n) => n.slice("vmlinuz-".length));
+  const names = (await fs.readdir("/boot"))
+    .filter((n) => n.startsWith("vmlinuz-"))
+    .map((n) => n.slice("vmlinuz-".length));
   const usable: string[] = [];
   for (const v of names) {
     try {
@@ -92,7 +114,8 @@ async function newestKernel(): Promise<string> {
   }
   usable.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   const v = usable.at(-1);
-  if (v === undefined) throw new Error("no kernel in /boot with modules in /lib/modules: apt-get install linux-image-amd64");
+  if (v === undefined)
+    throw new Error("no kernel in /boot with modules in /lib/modules: apt-get install linux-image-amd64");
   return v;
 }
 
@@ -133,7 +156,13 @@ async function moduleOrder(modRoot: string, wanted: readonly string[]): Promise<
     const [file, rest] = line.split(":");
     if (!file) continue;
     deps.set(file, (rest ?? "").trim().split(/\s+/).filter(Boolean));
-    byName.set(path.basename(file).replace(/\.ko(\.[a-z]+)?$/, "").replace(/-/g, "_"), file);
+    byName.set(
+      path
+        .basename(file)
+        .replace(/\.ko(\.[a-z]+)?$/, "")
+        .replace(/-/g, "_"),
+      file,
+    );
   }
   const out: string[] = [];
   const visit = (file: string) => {
@@ -146,14 +175,37 @@ async function moduleOrder(modRoot: string, wanted: readonly string[]): Promise<
     // Built into this kernel: nothing to load.
     if (file !== undefined) visit(file);
   }
-  if (out.some((f) => !f.endsWith(".ko"))) throw new Error(`compressed kernel modules are not supported: ${out.find((f) => !f.endsWith(".ko"))}`);
+  if (out.some((f) => !f.endsWith(".ko")))
+    throw new Error(`compressed kernel modules are not supported: ${out.find((f) => !f.endsWith(".ko"))}`);
   return out;
 }
 
-async function buildRootfs(root: string, node: string, closure: { files: string[]; packages: string[] }, ext4: string, out: string): Promise<void> {
-  for (const d of ["bin", "sbin", "etc/acpi/PWRF", "proc", "sys", "dev", "run", "tmp", "mnt", "usr/share/udhcpc", "opt/node/bin", "opt/caa"]) await fs.mkdir(path.join(root, d), { recursive: true });
+async function buildRootfs(
+  root: string,
+  node: string,
+  closure: { files: string[]; packages: string[] },
+  ext4: string,
+  out: string,
+): Promise<void> {
+  for (const d of [
+    "bin",
+    "sbin",
+    "etc/acpi/PWRF",
+    "proc",
+    "sys",
+    "dev",
+    "run",
+    "tmp",
+    "mnt",
+    "usr/share/udhcpc",
+    "opt/node/bin",
+    "opt/caa",
+  ])
+    await fs.mkdir(path.join(root, d), { recursive: true });
   await fs.copyFile(BUSYBOX, path.join(root, "bin/busybox"));
-  for (const tool of (await run(BUSYBOX, ["--list"])).stdout.split("\n").filter((t) => /^[a-z0-9_.-]+$/.test(t) && t !== "busybox")) {
+  for (const tool of (await run(BUSYBOX, ["--list"])).stdout
+    .split("\n")
+    .filter((t) => /^[a-z0-9_.-]+$/.test(t) && t !== "busybox")) {
     await fs.symlink("busybox", path.join(root, "bin", tool));
   }
   await installScript(path.join(HERE, "rootfs-init.sh"), path.join(root, "sbin/init"));
@@ -181,10 +233,24 @@ async function buildRootfs(root: string, node: string, closure: { files: string[
     const text = await fs.readFile(path.join(REPO, f), "utf8");
     await fs.writeFile(target, f.endsWith(".ts") ? toJavaScript(text, f) : text);
   }
-  for (const p of closure.packages) await fs.cp(path.join(REPO, p), path.join(app, p), { recursive: true, dereference: true });
+  for (const p of closure.packages)
+    await fs.cp(path.join(REPO, p), path.join(app, p), { recursive: true, dereference: true });
   const kib = Number((await run("du", ["-sk", root])).stdout.split(/\s/)[0]);
   const sizeMiB = Math.ceil((kib * 1.25) / 1024) + 64;
-  await run("mke2fs", ["-q", "-F", "-t", "ext4", "-O", "^metadata_csum,^has_journal", "-L", "podvm-root", "-d", root, ext4, `${sizeMiB}M`]);
+  await run("mke2fs", [
+    "-q",
+    "-F",
+    "-t",
+    "ext4",
+    "-O",
+    "^metadata_csum,^has_journal",
+    "-L",
+    "podvm-root",
+    "-d",
+    root,
+    ext4,
+    `${sizeMiB}M`,
+  ]);
   await run("qemu-img", ["convert", "-O", "qcow2", ext4, out]);
 }
 

@@ -4,7 +4,8 @@ import fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 
-const IMPORT = /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
+const IMPORT =
+  /(?:^|[\s;])(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|^\s*import\s*["']([^"']+)["']/gm;
 
 export interface SourceClosure {
   /** Project files, relative to the root. */
@@ -38,7 +39,9 @@ export async function sourceClosure(root: string, entries: readonly string[]): P
     const rel = path.relative(root, dir);
     if (packages.has(rel)) continue;
     packages.add(rel);
-    const pkg = JSON.parse(await fs.readFile(path.join(dir, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    const pkg = JSON.parse(await fs.readFile(path.join(dir, "package.json"), "utf8")) as {
+      dependencies?: Record<string, string>;
+    };
     for (const dep of Object.keys(pkg.dependencies ?? {})) pending.push({ name: dep, from: dir });
   }
   return { files: [...files].sort(), packages: [...packages].sort() };

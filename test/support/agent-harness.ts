@@ -12,7 +12,9 @@ import { Health } from "../../src/gen/health_pb.js";
 import { Client, TtrpcError } from "../../src/ttrpc/index.ts";
 import { startAgent, type AgentHandle, type StartAgentOptions } from "../../src/agent/agent-server.ts";
 
-export const PAYLOAD_DIR = fileURLToPath(new URL("../../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url));
+export const PAYLOAD_DIR = fileURLToPath(
+  new URL("../../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url),
+);
 
 export interface TestAgent {
   readonly agent: AgentHandle;

@@ -6,9 +6,18 @@ import { AwsProvider, type AwsProviderOptions } from "../../providers/aws/provid
 import type { CreateVmRequest, ResourceRequest } from "../../providers/provider.ts";
 import { FAKE_AMI, FAKE_SG, FAKE_SUBNET, type FakeEc2 } from "./fake-ec2.ts";
 
-export const NO_RESOURCES: ResourceRequest = { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined };
+export const NO_RESOURCES: ResourceRequest = {
+  instanceType: undefined,
+  vcpus: undefined,
+  memoryMiB: undefined,
+  gpus: undefined,
+  image: undefined,
+};
 
-export function awsEnv(fake: FakeEc2, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+export function awsEnv(
+  fake: FakeEc2,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
   return {
     AWS_REGION: fake.region,
     PODVM_AMI_ID: FAKE_AMI,
@@ -22,8 +31,18 @@ export function awsEnv(fake: FakeEc2, extra: Record<string, string | undefined> 
   };
 }
 
-export function awsProvider(env: Record<string, string | undefined>, options: Partial<AwsProviderOptions> = {}): AwsProvider {
-  return new AwsProvider(awsProviderConfig(env), { logger: pino({ level: "silent" }), pollInitialMs: 10, pollMaxMs: 40, pageSize: 5, imdsTimeoutMs: 500, ...options });
+export function awsProvider(
+  env: Record<string, string | undefined>,
+  options: Partial<AwsProviderOptions> = {},
+): AwsProvider {
+  return new AwsProvider(awsProviderConfig(env), {
+    logger: pino({ level: "silent" }),
+    pollInitialMs: 10,
+    pollMaxMs: 40,
+    pageSize: 5,
+    imdsTimeoutMs: 500,
+    ...options,
+  });
 }
 
 export function vmRequest(n: number, overrides: Partial<CreateVmRequest> = {}): CreateVmRequest {

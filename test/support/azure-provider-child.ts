@@ -4,11 +4,19 @@
 import pino from "pino";
 import { azureProviderFactory } from "../../providers/azure/index.ts";
 
-const provider = azureProviderFactory.create({ env: process.env, stateDir: "/nonexistent", logger: pino({ level: "silent" }), isRoot: false });
+const provider = azureProviderFactory.create({
+  env: process.env,
+  stateDir: "/nonexistent",
+  logger: pino({ level: "silent" }),
+  isRoot: false,
+});
 const signal = AbortSignal.timeout(20_000);
 try {
   await provider.check(signal);
-  const owned = await provider.listOwnedVms({ node: process.env.TEST_NODE ?? "", cluster: process.env.TEST_CLUSTER ?? "" }, signal);
+  const owned = await provider.listOwnedVms(
+    { node: process.env.TEST_NODE ?? "", cluster: process.env.TEST_CLUSTER ?? "" },
+    signal,
+  );
   process.stdout.write(JSON.stringify({ ok: true, owned: owned.map((v) => v.name) }) + "\n");
 } catch (err) {
   process.stdout.write(JSON.stringify({ ok: false, error: (err as Error).message }) + "\n");

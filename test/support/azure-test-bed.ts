@@ -14,18 +14,33 @@ export interface AzureTestBed {
   /** Another provider on the same endpoint: the daemon after a restart, or other settings. */
   restarted(env?: Record<string, string | undefined>): AzureProvider;
   /** A create request for `name`, owned by sandbox `sandboxId` on TEST_OWNER's node. */
-  request(name: string, options?: { sandboxId?: string; token?: string; resources?: Partial<ResourceRequest>; userData?: string; node?: string }): CreateVmRequest;
+  request(
+    name: string,
+    options?: {
+      sandboxId?: string;
+      token?: string;
+      resources?: Partial<ResourceRequest>;
+      userData?: string;
+      node?: string;
+    },
+  ): CreateVmRequest;
   close(): Promise<void>;
 }
 
-export async function azureTestBed(options: { fake?: FakeArmOptions; env?: Record<string, string | undefined> } = {}): Promise<AzureTestBed> {
+export async function azureTestBed(
+  options: { fake?: FakeArmOptions; env?: Record<string, string | undefined> } = {},
+): Promise<AzureTestBed> {
   const fake = await FakeArm.start(options.fake);
   const make = (env: Record<string, string | undefined> = {}) =>
-    new AzureProvider(azureProviderConfig({ ...fake.env(), ...options.env, ...env }), pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), {
-      trustedCa: fake.caPem,
-      pollIntervalMs: 20,
-      retryDelayMs: 20,
-    });
+    new AzureProvider(
+      azureProviderConfig({ ...fake.env(), ...options.env, ...env }),
+      pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+      {
+        trustedCa: fake.caPem,
+        pollIntervalMs: 20,
+        retryDelayMs: 20,
+      },
+    );
   const provider = make();
   return {
     fake,
@@ -35,9 +50,22 @@ export async function azureTestBed(options: { fake?: FakeArmOptions; env?: Recor
       return {
         name,
         token: o.token ?? `token-${name}`,
-        owner: { sandboxId: o.sandboxId ?? `sandbox-${name}`, node: o.node ?? TEST_OWNER.node, cluster: TEST_OWNER.cluster },
-        resources: { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined, ...o.resources },
-        userData: o.userData ?? `#cloud-config\nwrite_files:\n- path: /run/peerpod/daemon.json\n  content: '{"sandbox":"${name}"}'\n`,
+        owner: {
+          sandboxId: o.sandboxId ?? `sandbox-${name}`,
+          node: o.node ?? TEST_OWNER.node,
+          cluster: TEST_OWNER.cluster,
+        },
+        resources: {
+          instanceType: undefined,
+          vcpus: undefined,
+          memoryMiB: undefined,
+          gpus: undefined,
+          image: undefined,
+          ...o.resources,
+        },
+        userData:
+          o.userData ??
+          `#cloud-config\nwrite_files:\n- path: /run/peerpod/daemon.json\n  content: '{"sandbox":"${name}"}'\n`,
       };
     },
     async close() {

@@ -3,7 +3,13 @@
 // the pool VM's server name and the claim ALPN protocol, one request, one reply.
 import tls from "node:tls";
 import { poolVmServerName } from "../../src/pki/server-name.ts";
-import { CLAIM_ALPN, encodeClaimMessage, readClaimMessage, type ClaimReply, type ClaimRequest } from "../../src/userdata/index.ts";
+import {
+  CLAIM_ALPN,
+  encodeClaimMessage,
+  readClaimMessage,
+  type ClaimReply,
+  type ClaimRequest,
+} from "../../src/userdata/index.ts";
 
 /** The daemon's client certificate and the CA the VMs' certificates chain to (PEM). */
 export interface ClaimClientTls {
@@ -21,7 +27,12 @@ export interface ClaimTarget {
 
 /** Sends one request; resolves with the forwarder's reply, rejects when no reply came (the
  * connection failed, the certificate did not name the pool VM, the signal aborted). */
-export function sendClaimRequest(target: ClaimTarget, request: ClaimRequest, material: ClaimClientTls, signal: AbortSignal): Promise<ClaimReply> {
+export function sendClaimRequest(
+  target: ClaimTarget,
+  request: ClaimRequest,
+  material: ClaimClientTls,
+  signal: AbortSignal,
+): Promise<ClaimReply> {
   signal.throwIfAborted();
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
@@ -43,13 +54,23 @@ export function sendClaimRequest(target: ClaimTarget, request: ClaimRequest, mat
       if (err !== undefined) reject(err);
       else resolve(reply!);
     };
-    socket.once("error", (err) => finish(new Error(`pool VM ${target.poolVm} at ${target.host}:${target.port}: ${err.message}`, { cause: err })));
+    socket.once("error", (err) =>
+      finish(new Error(`pool VM ${target.poolVm} at ${target.host}:${target.port}: ${err.message}`, { cause: err })),
+    );
     socket.once("secureConnect", () => {
-      if (socket.alpnProtocol !== CLAIM_ALPN) return finish(new Error(`pool VM ${target.poolVm} at ${target.host}:${target.port} does not take claims (no ${CLAIM_ALPN})`));
+      if (socket.alpnProtocol !== CLAIM_ALPN)
+        return finish(
+          new Error(
+            `pool VM ${target.poolVm} at ${target.host}:${target.port} does not take claims (no ${CLAIM_ALPN})`,
+          ),
+        );
       socket.setNoDelay(true);
       readClaimMessage(socket).then(
         (raw) => finish(undefined, parseReply(raw)),
-        (err: Error) => finish(new Error(`pool VM ${target.poolVm} at ${target.host}:${target.port}: ${err.message}`, { cause: err })),
+        (err: Error) =>
+          finish(
+            new Error(`pool VM ${target.poolVm} at ${target.host}:${target.port}: ${err.message}`, { cause: err }),
+          ),
       );
       socket.write(encodeClaimMessage(request));
     });
@@ -60,6 +81,7 @@ function parseReply(raw: unknown): ClaimReply {
   const r = raw as Record<string, unknown> | null;
   if (r === null || typeof r !== "object" || typeof r.ok !== "boolean") throw new Error("claim reply is not {ok: ...}");
   if (!r.ok) return { ok: false, error: typeof r.error === "string" ? r.error : "refused" };
-  if (r.state !== "waiting" && r.state !== "claimed" && r.state !== "spent") throw new Error(`claim reply: unknown state ${JSON.stringify(r.state)}`);
+  if (r.state !== "waiting" && r.state !== "claimed" && r.state !== "spent")
+    throw new Error(`claim reply: unknown state ${JSON.stringify(r.state)}`);
   return { ok: true, state: r.state, ...(typeof r.sandboxId === "string" ? { sandboxId: r.sandboxId } : {}) };
 }

@@ -51,7 +51,12 @@ export async function makeDaemonDirs(prefix = "caa-"): Promise<DaemonDirs> {
 }
 
 /** Starts the daemon and waits until /readyz says ready (or the process exits). */
-export async function startDaemon(dirs: DaemonDirs, extraEnv: Record<string, string> = {}, args: string[] = [], netns?: string): Promise<RunningDaemon> {
+export async function startDaemon(
+  dirs: DaemonDirs,
+  extraEnv: Record<string, string> = {},
+  args: string[] = [],
+  netns?: string,
+): Promise<RunningDaemon> {
   // A caller may choose the port, to watch the probes before the daemon is ready.
   const probePort = extraEnv.PROBE_PORT !== undefined ? Number(extraEnv.PROBE_PORT) : await freePort();
   const env: Record<string, string> = {
@@ -69,7 +74,10 @@ export async function startDaemon(dirs: DaemonDirs, extraEnv: Record<string, str
     NODE_NAME: "test-node",
     ...extraEnv,
   };
-  const [cmd, argv] = netns === undefined ? [process.execPath, [DAEMON, ...args]] : ["ip", ["netns", "exec", netns, process.execPath, DAEMON, ...args]];
+  const [cmd, argv] =
+    netns === undefined
+      ? [process.execPath, [DAEMON, ...args]]
+      : ["ip", ["netns", "exec", netns, process.execPath, DAEMON, ...args]];
   const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
   const probe = async (pathname: string) => {
     const url = `http://127.0.0.1:${probePort}${pathname}`;
@@ -166,7 +174,12 @@ export async function relayPid(relaySocket: string): Promise<number | undefined>
   socket.write(CONTROL_PREFACE);
   const client = new RawClient(socket);
   try {
-    const reply = await client.callRaw(CONTROL_SERVICE, "Hello", encodeJson({ clientTls: null, controlPlane: "test clean-up" }), { timeoutMs: 5000 });
+    const reply = await client.callRaw(
+      CONTROL_SERVICE,
+      "Hello",
+      encodeJson({ clientTls: null, controlPlane: "test clean-up" }),
+      { timeoutMs: 5000 },
+    );
     return decodeJson<{ pid: number }>(reply, "Hello").pid;
   } catch {
     return undefined;

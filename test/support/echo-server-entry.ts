@@ -8,7 +8,8 @@ import type { ChildMessage, ParentMessage } from "./echo-server-process.ts";
 
 async function main(): Promise<void> {
   const [socketPath, frameTimeoutArg] = process.argv.slice(2);
-  if (socketPath === undefined || frameTimeoutArg === undefined) throw new Error("usage: echo-server-entry.ts SOCKET FRAME_TIMEOUT_MS");
+  if (socketPath === undefined || frameTimeoutArg === undefined)
+    throw new Error("usage: echo-server-entry.ts SOCKET FRAME_TIMEOUT_MS");
   const send = (msg: ChildMessage) => process.send?.(msg);
   let protocolErrors = 0;
   const server = new Server({

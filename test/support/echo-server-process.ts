@@ -42,7 +42,10 @@ export interface EchoServerProcessOptions {
 }
 
 /** Forks the server on socketPath and resolves once it listens. */
-export async function startEchoServerProcess(socketPath: string, options: EchoServerProcessOptions = {}): Promise<EchoServerProcess> {
+export async function startEchoServerProcess(
+  socketPath: string,
+  options: EchoServerProcessOptions = {},
+): Promise<EchoServerProcess> {
   const child = fork(ENTRY, [socketPath, String(options.frameTimeoutMs ?? 30_000)], {
     execArgv: ["--expose-gc", ...(options.execArgv ?? [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -93,7 +96,8 @@ export async function startEchoServerProcess(socketPath: string, options: EchoSe
         await exited;
         throw new Error(`echo server process ${child.pid} did not exit within ${EXIT_GRACE_MS} ms; killed`);
       }
-      if (outcome.code !== 0) throw new Error(`echo server process ${child.pid} exited with ${outcome.signal ?? `code ${outcome.code}`}`);
+      if (outcome.code !== 0)
+        throw new Error(`echo server process ${child.pid} exited with ${outcome.signal ?? `code ${outcome.code}`}`);
     },
   };
 }
@@ -102,7 +106,10 @@ function send(child: ChildProcess, msg: ParentMessage): void {
   child.send(msg);
 }
 
-function waitReady(child: ChildProcess, exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>): Promise<void> {
+function waitReady(
+  child: ChildProcess,
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");

@@ -34,7 +34,9 @@ export const echoHandlers: ServiceImpl<EchoMethods> = {
     if (req.sleepMs > 0n) await sleep(Number(req.sleepMs), ctx.signal);
     if (req.failCode !== 0) throw new TtrpcError(req.failCode, req.failMessage);
     // fromEntries makes own properties: no key can reach the prototype.
-    const metadata = Object.fromEntries([...ctx.metadata].flatMap(([key, values]) => (values.length > 0 ? [[key, values[0]!]] : [])));
+    const metadata = Object.fromEntries(
+      [...ctx.metadata].flatMap(([key, values]) => (values.length > 0 ? [[key, values[0]!]] : [])),
+    );
     // Truncated toward zero, as Go's Duration.Milliseconds() does.
     const remaining = ctx.deadline === undefined ? 0n : BigInt(Math.trunc(ctx.deadline - Date.now()));
     return { data: req.data, deadlineRemainingMs: remaining, metadata };

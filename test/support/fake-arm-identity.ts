@@ -54,7 +54,8 @@ export class FakeIdentity {
   }
 
   private metadata(tenant: string, baseUrl: string): IdentityAnswer {
-    if (tenant !== this.o.tenantId) return aadError(400, "invalid_tenant", `AADSTS90002: Tenant '${tenant}' not found.`);
+    if (tenant !== this.o.tenantId)
+      return aadError(400, "invalid_tenant", `AADSTS90002: Tenant '${tenant}' not found.`);
     const base = `${baseUrl}/${tenant}`;
     return {
       status: 200,
@@ -83,26 +84,48 @@ export class FakeIdentity {
 
   private token(tenant: string, body: string): IdentityAnswer {
     this.tokenRequests++;
-    if (tenant !== this.o.tenantId) return aadError(400, "invalid_tenant", `AADSTS90002: Tenant '${tenant}' not found.`);
+    if (tenant !== this.o.tenantId)
+      return aadError(400, "invalid_tenant", `AADSTS90002: Tenant '${tenant}' not found.`);
     const form = new URLSearchParams(body);
-    if (form.get("grant_type") !== "client_credentials") return aadError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.");
+    if (form.get("grant_type") !== "client_credentials")
+      return aadError(400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.");
     const clientId = form.get("client_id");
     if (clientId !== this.o.clientId) {
-      return aadError(400, "unauthorized_client", `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenant}'.`);
+      return aadError(
+        400,
+        "unauthorized_client",
+        `AADSTS700016: Application with identifier '${clientId}' was not found in the directory '${tenant}'.`,
+      );
     }
     const secret = form.get("client_secret");
     const assertion = form.get("client_assertion");
     const secretOk = secret !== null && secret === this.o.clientSecret;
     const assertionOk =
-      assertion !== null && this.o.clientAssertion !== undefined && assertion === this.o.clientAssertion && form.get("client_assertion_type") === "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+      assertion !== null &&
+      this.o.clientAssertion !== undefined &&
+      assertion === this.o.clientAssertion &&
+      form.get("client_assertion_type") === "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     if (!secretOk && !assertionOk) {
       return secret !== null
-        ? aadError(401, "invalid_client", `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`)
-        : aadError(401, "invalid_client", "AADSTS700211: No matching federated identity record found for presented assertion.");
+        ? aadError(
+            401,
+            "invalid_client",
+            `AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+          )
+        : aadError(
+            401,
+            "invalid_client",
+            "AADSTS700211: No matching federated identity record found for presented assertion.",
+          );
     }
     const scope = form.get("scope") ?? "";
     const resource = scope.split(" ").find((s) => s.endsWith("/.default"));
-    if (resource === undefined) return aadError(400, "invalid_scope", `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`);
+    if (resource === undefined)
+      return aadError(
+        400,
+        "invalid_scope",
+        `AADSTS1002012: The provided value for scope ${scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.`,
+      );
     const token = randomBytes(24).toString("base64url");
     this.tokens.set(token, { audience: resource.slice(0, -"/.default".length), clientId });
     return { status: 200, body: { token_type: "Bearer", expires_in: 3599, ext_expires_in: 3599, access_token: token } };

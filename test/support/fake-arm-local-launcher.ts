@@ -8,7 +8,10 @@ import { OWNERSHIP_KEYS, type Ownership } from "../../providers/provider.ts";
 import type { VmLauncher } from "./fake-arm-model.ts";
 
 export function localVmLauncher(vmDir: string, stateDir: string): VmLauncher & { readonly local: LocalProvider } {
-  const local = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmDir }, stateDir, false), pino({ level: "silent" }));
+  const local = new LocalProvider(
+    localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmDir }, stateDir, false),
+    pino({ level: "silent" }),
+  );
   // The fake cloud deletes what it launched: each VM with the marks it was made with.
   const owners = new Map<string, Ownership>();
   return {
@@ -19,9 +22,18 @@ export function localVmLauncher(vmDir: string, stateDir: string): VmLauncher & {
         node: vm.tags[OWNERSHIP_KEYS.node] ?? "fake-azure",
         cluster: vm.tags[OWNERSHIP_KEYS.cluster] ?? "fake-azure",
       };
-      const resources = { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined };
+      const resources = {
+        instanceType: undefined,
+        vcpus: undefined,
+        memoryMiB: undefined,
+        gpus: undefined,
+        image: undefined,
+      };
       owners.set(vm.name, owner);
-      const made = await local.createVm({ name: vm.name, token: `fake-azure-${vm.name}`, owner, resources, userData: vm.userData }, AbortSignal.timeout(30_000));
+      const made = await local.createVm(
+        { name: vm.name, token: `fake-azure-${vm.name}`, owner, resources, userData: vm.userData },
+        AbortSignal.timeout(30_000),
+      );
       if (made.address === undefined) throw new Error(`local VM ${vm.name} has no address`);
       return { privateIp: made.address };
     },

@@ -188,7 +188,15 @@ export class FakeArmModel {
 
   /** Starts an operation that runs `work` after the operation time, whether polled or not. */
   private startOperation(namespace: string, apiVersion: string, work: () => Promise<void>): Operation {
-    const op: Operation = { id: randomUUID(), namespace, apiVersion, started: new Date(), status: "InProgress", ended: undefined, error: undefined };
+    const op: Operation = {
+      id: randomUUID(),
+      namespace,
+      apiVersion,
+      started: new Date(),
+      status: "InProgress",
+      ended: undefined,
+      error: undefined,
+    };
     this.operations.set(op.id, op);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
@@ -198,7 +206,10 @@ export class FakeArmModel {
           if (err instanceof ArmHttpError) this.endOperation(op, { code: err.code, message: err.message });
           else {
             this.backgroundErrors.push(String(err));
-            this.endOperation(op, { code: "InternalServerError", message: "An unexpected error occured while processing the request." });
+            this.endOperation(op, {
+              code: "InternalServerError",
+              message: "An unexpected error occured while processing the request.",
+            });
           }
         },
       );
@@ -220,7 +231,8 @@ export class FakeArmModel {
       "azure-asyncoperation": `${base}/operations/${op.id}?p=${randomUUID()}&api-version=${op.apiVersion}`,
       "retry-after": String(this.o.retryAfterSeconds),
     };
-    if (withLocation) headers.location = `${base}/operationResults/${op.id}?p=${randomUUID()}&api-version=${op.apiVersion}`;
+    if (withLocation)
+      headers.location = `${base}/operationResults/${op.id}?p=${randomUUID()}&api-version=${op.apiVersion}`;
     return headers;
   }
 
@@ -230,13 +242,18 @@ export class FakeArmModel {
     const body: Json = { name: op.id, status: op.status, startTime: op.started.toISOString() };
     if (op.ended !== undefined) body.endTime = op.ended.toISOString();
     if (op.error !== undefined) body.error = { code: op.error.code, message: op.error.message };
-    return { status: 200, body, headers: op.status === "InProgress" ? { "retry-after": String(this.o.retryAfterSeconds) } : {} };
+    return {
+      status: 200,
+      body,
+      headers: op.status === "InProgress" ? { "retry-after": String(this.o.retryAfterSeconds) } : {},
+    };
   }
 
   operationResult(id: string): ArmReply {
     const op = this.operations.get(id);
     if (op === undefined) throw new ArmHttpError(404, "NotFound", `The operation '${id}' could not be found.`);
-    if (op.status === "InProgress") return { status: 202, headers: { "retry-after": String(this.o.retryAfterSeconds) } };
+    if (op.status === "InProgress")
+      return { status: 202, headers: { "retry-after": String(this.o.retryAfterSeconds) } };
     if (op.status === "Failed") throw new ArmHttpError(400, op.error!.code, op.error!.message);
     return { status: 204 };
   }
@@ -248,62 +265,124 @@ export class FakeArmModel {
     const existing = this.vms.get(key);
     if (existing !== undefined) {
       if (existing.provisioningState !== "Succeeded" && existing.provisioningState !== "Failed") {
-        throw new ArmHttpError(409, "AnotherOperationInProgress", `Operation 'PUT' on VM '${existing.name}' could not be completed: another operation on this or dependent resource is in progress.`);
+        throw new ArmHttpError(
+          409,
+          "AnotherOperationInProgress",
+          `Operation 'PUT' on VM '${existing.name}' could not be completed: another operation on this or dependent resource is in progress.`,
+        );
       }
       // An update: this model only lets tags change (the rest is immutable here).
       existing.tags = tagsOf(body);
       return { status: 200, body: this.vmJson(existing, false) };
     }
-    if (!NAME.test(name) || name.length > 64) throw new ArmHttpError(400, "InvalidResourceName", `Resource name ${name} is invalid. The name can be up to 64 characters long.`);
+    if (!NAME.test(name) || name.length > 64)
+      throw new ArmHttpError(
+        400,
+        "InvalidResourceName",
+        `Resource name ${name} is invalid. The name can be up to 64 characters long.`,
+      );
     const location = requireLocation(body);
     const props = objectAt(body, "properties");
     const size = stringAt(objectAt(props, "hardwareProfile"), "vmSize");
     const sizeSpec = this.o.sizes.find((s) => s.name.toLowerCase() === (size ?? "").toLowerCase());
     if (size === undefined || sizeSpec === undefined) {
-      throw new ArmHttpError(400, "InvalidParameter", `The value ${size ?? "(none)"} provided for the VM size is not valid. The valid sizes in the current region are: ${this.o.sizes.map((s) => s.name).join(",")}.`);
+      throw new ArmHttpError(
+        400,
+        "InvalidParameter",
+        `The value ${size ?? "(none)"} provided for the VM size is not valid. The valid sizes in the current region are: ${this.o.sizes.map((s) => s.name).join(",")}.`,
+      );
     }
     const storage = objectAt(props, "storageProfile");
     this.checkImage(objectAt(storage, "imageReference"));
     const osDisk = objectAt(storage, "osDisk");
-    if (stringAt(osDisk, "createOption") !== "FromImage") throw new ArmHttpError(400, "InvalidParameter", "Required parameter 'osDisk.createOption' is missing or invalid.");
+    if (stringAt(osDisk, "createOption") !== "FromImage")
+      throw new ArmHttpError(
+        400,
+        "InvalidParameter",
+        "Required parameter 'osDisk.createOption' is missing or invalid.",
+      );
     const os = objectAt(props, "osProfile");
     const computerName = stringAt(os, "computerName") ?? "";
     if (computerName === "" || computerName.length > 64 || /[_.~!@#$%^&*()=+[\]{}\\|;:'",<>/?]/.test(computerName)) {
-      throw new ArmHttpError(400, "InvalidParameter", `Linux host name cannot exceed 64 characters in length or contain the following characters: \`~!@#$%^&*()=+_[]{}\\|;:.'",<>/?. (computerName ${computerName})`);
+      throw new ArmHttpError(
+        400,
+        "InvalidParameter",
+        `Linux host name cannot exceed 64 characters in length or contain the following characters: \`~!@#$%^&*()=+_[]{}\\|;:.'",<>/?. (computerName ${computerName})`,
+      );
     }
-    if (stringAt(os, "adminUsername") === undefined) throw new ArmHttpError(400, "InvalidParameter", "Required parameter 'adminUsername' is missing (null).");
+    if (stringAt(os, "adminUsername") === undefined)
+      throw new ArmHttpError(400, "InvalidParameter", "Required parameter 'adminUsername' is missing (null).");
     const linux = objectAt(os, "linuxConfiguration");
     const keys = arrayAt(objectAt(linux, "ssh"), "publicKeys");
-    if (linux.disablePasswordAuthentication === true && (keys.length === 0 || !keys.every((k) => /^(ssh-|ecdsa-)/.test(stringAt(k as Json, "keyData") ?? "")))) {
-      throw new ArmHttpError(400, "InvalidParameter", "Destination path for SSH public keys is currently limited to its default value due to a known issue in Linux provisioning agent; a valid SSH public key is required when password authentication is disabled.");
+    if (
+      linux.disablePasswordAuthentication === true &&
+      (keys.length === 0 || !keys.every((k) => /^(ssh-|ecdsa-)/.test(stringAt(k as Json, "keyData") ?? "")))
+    ) {
+      throw new ArmHttpError(
+        400,
+        "InvalidParameter",
+        "Destination path for SSH public keys is currently limited to its default value due to a known issue in Linux provisioning agent; a valid SSH public key is required when password authentication is disabled.",
+      );
     }
     const customData = stringAt(os, "customData") ?? "";
     if (customData.length > 87_380 || !/^[A-Za-z0-9+/]*={0,2}$/.test(customData)) {
-      throw new ArmHttpError(400, "InvalidParameter", "Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters.");
+      throw new ArmHttpError(
+        400,
+        "InvalidParameter",
+        "Custom data in OSProfile must be in Base64 encoding and with a maximum length of 87380 characters.",
+      );
     }
     this.checkSecurity(props, osDisk, sizeSpec);
     const nicRefs = arrayAt(objectAt(props, "networkProfile"), "networkInterfaces").map((r) => {
       const ref = r as Json;
-      return { id: stringAt(ref, "id") ?? "", deleteOption: stringAt(objectAt(ref, "properties"), "deleteOption") ?? "Detach" };
+      return {
+        id: stringAt(ref, "id") ?? "",
+        deleteOption: stringAt(objectAt(ref, "properties"), "deleteOption") ?? "Detach",
+      };
     });
-    if (nicRefs.length === 0) throw new ArmHttpError(400, "InvalidParameter", "Required parameter 'networkProfile' is missing (null).");
+    if (nicRefs.length === 0)
+      throw new ArmHttpError(400, "InvalidParameter", "Required parameter 'networkProfile' is missing (null).");
     const id = this.idOf("Microsoft.Compute", "virtualMachines", name);
     const nics = nicRefs.map((ref) => {
       const nic = this.nicById(ref.id);
-      if (nic === undefined) throw new ArmHttpError(400, "InvalidResourceReference", `Resource ${ref.id} referenced by resource ${id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);
-      if (nic.vmId !== undefined) throw new ArmHttpError(400, "NicInUse", `Network Interface ${nic.id} is used by existing resource ${nic.vmId}. In order to use the network interface, it must be dissociated from the resource.`);
-      if (nic.location.toLowerCase() !== location.toLowerCase()) throw new ArmHttpError(400, "NicNotInSameLocation", `The network interface ${nic.id} is in location ${nic.location}, not ${location}.`);
+      if (nic === undefined)
+        throw new ArmHttpError(
+          400,
+          "InvalidResourceReference",
+          `Resource ${ref.id} referenced by resource ${id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+        );
+      if (nic.vmId !== undefined)
+        throw new ArmHttpError(
+          400,
+          "NicInUse",
+          `Network Interface ${nic.id} is used by existing resource ${nic.vmId}. In order to use the network interface, it must be dissociated from the resource.`,
+        );
+      if (nic.location.toLowerCase() !== location.toLowerCase())
+        throw new ArmHttpError(
+          400,
+          "NicNotInSameLocation",
+          `The network interface ${nic.id} is in location ${nic.location}, not ${location}.`,
+        );
       return nic;
     });
 
     const diskName = stringAt(osDisk, "name") ?? `${name}_OsDisk_1_${randomUUID().replaceAll("-", "")}`;
     const diskKey = diskName.toLowerCase();
-    if (this.disks.has(diskKey)) throw new ArmHttpError(409, "ConflictingUserInput", `Disk ${diskName} already exists in resource group ${this.o.resourceGroup.toUpperCase()}. Only CreateOption.Attach is supported.`);
+    if (this.disks.has(diskKey))
+      throw new ArmHttpError(
+        409,
+        "ConflictingUserInput",
+        `Disk ${diskName} already exists in resource group ${this.o.resourceGroup.toUpperCase()}. Only CreateOption.Attach is supported.`,
+      );
     const now = new Date().toISOString();
     const diskId = this.idOf("Microsoft.Compute", "disks", diskName);
     const stored: Json = structuredClone(props);
     delete (stored.osProfile as Json).customData;
-    (stored.storageProfile as Json).osDisk = { ...osDisk, name: diskName, managedDisk: { ...objectAt(osDisk, "managedDisk"), id: diskId } };
+    (stored.storageProfile as Json).osDisk = {
+      ...osDisk,
+      name: diskName,
+      managedDisk: { ...objectAt(osDisk, "managedDisk"), id: diskId },
+    };
     const vm: VmRecord = {
       id,
       name,
@@ -334,7 +413,9 @@ export class FakeArmModel {
       timeCreated: now,
     });
 
-    const failureIndex = this.pendingFailures.findIndex((f) => f.size === "*" || f.size.toLowerCase() === sizeSpec.name.toLowerCase());
+    const failureIndex = this.pendingFailures.findIndex(
+      (f) => f.size === "*" || f.size.toLowerCase() === sizeSpec.name.toLowerCase(),
+    );
     const failure = failureIndex < 0 ? undefined : this.pendingFailures.splice(failureIndex, 1)[0];
     if (failure === undefined && this.o.launcher !== undefined) {
       const launcher = this.o.launcher;
@@ -345,7 +426,11 @@ export class FakeArmModel {
         },
         (err: unknown) => {
           this.backgroundErrors.push(`launching ${name}: ${String(err)}`);
-          throw new ArmHttpError(200, "OSProvisioningTimedOut", `OS Provisioning for VM '${name}' did not finish in the allotted time.`);
+          throw new ArmHttpError(
+            200,
+            "OSProvisioningTimedOut",
+            `OS Provisioning for VM '${name}' did not finish in the allotted time.`,
+          );
         },
       );
     }
@@ -378,7 +463,8 @@ export class FakeArmModel {
   deleteVm(name: string, apiVersion: string): ArmReply {
     const vm = this.vms.get(name.toLowerCase());
     if (vm === undefined) return { status: 204 };
-    if (vm.provisioningState === "Deleting") throw new ArmHttpError(409, "AnotherOperationInProgress", `VM '${vm.name}' is already being deleted.`);
+    if (vm.provisioningState === "Deleting")
+      throw new ArmHttpError(409, "AnotherOperationInProgress", `VM '${vm.name}' is already being deleted.`);
     vm.provisioningState = "Deleting";
     const op = this.startOperation("Microsoft.Compute", apiVersion, async () => {
       await vm.launch?.catch(() => {});
@@ -414,32 +500,65 @@ export class FakeArmModel {
   }
 
   private vmJson(vm: VmRecord, instanceView: boolean): Json {
-    const properties: Json = { ...structuredClone(vm.properties), vmId: vm.vmId, provisioningState: vm.provisioningState, timeCreated: vm.timeCreated };
+    const properties: Json = {
+      ...structuredClone(vm.properties),
+      vmId: vm.vmId,
+      provisioningState: vm.provisioningState,
+      timeCreated: vm.timeCreated,
+    };
     if (instanceView) {
       const statuses: Json[] = [];
       if (vm.provisioningState === "Failed" && vm.failure !== undefined) {
-        statuses.push({ code: `ProvisioningState/failed/${vm.failure.code}`, level: "Error", displayStatus: "Provisioning failed", message: vm.failure.message, time: vm.timeCreated });
+        statuses.push({
+          code: `ProvisioningState/failed/${vm.failure.code}`,
+          level: "Error",
+          displayStatus: "Provisioning failed",
+          message: vm.failure.message,
+          time: vm.timeCreated,
+        });
       } else {
-        statuses.push({ code: `ProvisioningState/${vm.provisioningState.toLowerCase()}`, level: "Info", displayStatus: `Provisioning ${vm.provisioningState.toLowerCase()}` });
+        statuses.push({
+          code: `ProvisioningState/${vm.provisioningState.toLowerCase()}`,
+          level: "Info",
+          displayStatus: `Provisioning ${vm.provisioningState.toLowerCase()}`,
+        });
       }
       if (vm.launched) statuses.push({ code: "PowerState/running", level: "Info", displayStatus: "VM running" });
       properties.instanceView = { computerName: (vm.properties.osProfile as Json).computerName, statuses };
     }
-    return { name: vm.name, id: vm.id, type: "Microsoft.Compute/virtualMachines", location: vm.location, tags: { ...vm.tags }, properties };
+    return {
+      name: vm.name,
+      id: vm.id,
+      type: "Microsoft.Compute/virtualMachines",
+      location: vm.location,
+      tags: { ...vm.tags },
+      properties,
+    };
   }
 
   private checkImage(ref: Json): void {
     const id = stringAt(ref, "id");
     const community = stringAt(ref, "communityGalleryImageId");
-    const known = [this.managedImageId(), this.galleryImageId(), this.galleryImageVersionId()].map((i) => i.toLowerCase());
+    const known = [this.managedImageId(), this.galleryImageId(), this.galleryImageVersionId()].map((i) =>
+      i.toLowerCase(),
+    );
     if (id !== undefined) {
       if (!known.includes(id.toLowerCase())) {
-        throw new ArmHttpError(404, /\/galleries\//i.test(id) ? "GalleryImageNotFound" : "ImageNotFound", `The platform image '${id}' is not available. Verify that all fields in the storage profile are correct.`);
+        throw new ArmHttpError(
+          404,
+          /\/galleries\//i.test(id) ? "GalleryImageNotFound" : "ImageNotFound",
+          `The platform image '${id}' is not available. Verify that all fields in the storage profile are correct.`,
+        );
       }
       return;
     }
     if (community !== undefined) {
-      if (community.toLowerCase() !== this.communityImageId().toLowerCase()) throw new ArmHttpError(404, "GalleryImageNotFound", `The gallery image ${community} is not available in ${this.o.location} region.`);
+      if (community.toLowerCase() !== this.communityImageId().toLowerCase())
+        throw new ArmHttpError(
+          404,
+          "GalleryImageNotFound",
+          `The gallery image ${community} is not available in ${this.o.location} region.`,
+        );
       return;
     }
     throw new ArmHttpError(400, "InvalidParameter", "Required parameter 'imageReference' is missing (null).");
@@ -451,9 +570,24 @@ export class FakeArmModel {
     const encryption = stringAt(objectAt(objectAt(osDisk, "managedDisk"), "securityProfile"), "securityEncryptionType");
     if (type === "ConfidentialVM") {
       const uefi = objectAt(security, "uefiSettings");
-      if (uefi.vTpmEnabled !== true) throw new ArmHttpError(400, "InvalidParameter", "The property 'securityProfile.uefiSettings.vTpmEnabled' must be true for Confidential VMs.");
-      if (encryption === undefined) throw new ArmHttpError(400, "InvalidParameter", "'securityEncryptionType' of the OS disk is required for Confidential VMs.");
-      if (!size.confidential) throw new ArmHttpError(400, "BadRequest", `The VM size '${size.name}' is not supported for creation of VMs with Security Type ConfidentialVM.`);
+      if (uefi.vTpmEnabled !== true)
+        throw new ArmHttpError(
+          400,
+          "InvalidParameter",
+          "The property 'securityProfile.uefiSettings.vTpmEnabled' must be true for Confidential VMs.",
+        );
+      if (encryption === undefined)
+        throw new ArmHttpError(
+          400,
+          "InvalidParameter",
+          "'securityEncryptionType' of the OS disk is required for Confidential VMs.",
+        );
+      if (!size.confidential)
+        throw new ArmHttpError(
+          400,
+          "BadRequest",
+          `The VM size '${size.name}' is not supported for creation of VMs with Security Type ConfidentialVM.`,
+        );
     } else if (encryption !== undefined) {
       throw new ArmHttpError(400, "InvalidParameter", "'securityEncryptionType' can only be set for Confidential VMs.");
     }
@@ -472,16 +606,29 @@ export class FakeArmModel {
     const props = objectAt(body, "properties");
     const ipConfigs = arrayAt(props, "ipConfigurations");
     const first = ipConfigs[0] as Json | undefined;
-    if (first === undefined) throw new ArmHttpError(400, "NetworkInterfaceMustHaveAtLeastOneIpConfiguration", `Network interface ${name} must have at least one IP configuration.`);
+    if (first === undefined)
+      throw new ArmHttpError(
+        400,
+        "NetworkInterfaceMustHaveAtLeastOneIpConfiguration",
+        `Network interface ${name} must have at least one IP configuration.`,
+      );
     const id = this.idOf("Microsoft.Network", "networkInterfaces", name);
     const ipProps = objectAt(first, "properties");
     const subnetId = stringAt(objectAt(ipProps, "subnet"), "id") ?? "";
     if (subnetId.toLowerCase() !== this.subnetId().toLowerCase()) {
-      throw new ArmHttpError(400, "InvalidResourceReference", `Resource ${subnetId} referenced by resource ${id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`);
+      throw new ArmHttpError(
+        400,
+        "InvalidResourceReference",
+        `Resource ${subnetId} referenced by resource ${id} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`,
+      );
     }
     const nsgId = stringAt(objectAt(props, "networkSecurityGroup"), "id");
     if (nsgId !== undefined && nsgId.toLowerCase() !== this.nsgId().toLowerCase()) {
-      throw new ArmHttpError(400, "InvalidResourceReference", `Resource ${nsgId} referenced by resource ${id} was not found.`);
+      throw new ArmHttpError(
+        400,
+        "InvalidResourceReference",
+        `Resource ${nsgId} referenced by resource ${id} was not found.`,
+      );
     }
     const pipRef = objectAt(ipProps, "publicIPAddress");
     const pipId = stringAt(pipRef, "id");
@@ -489,9 +636,18 @@ export class FakeArmModel {
     let publicIp: NicRecord["publicIp"];
     if (pipId !== undefined) {
       const pip = [...this.publicIps.values()].find((p) => p.id.toLowerCase() === pipId.toLowerCase());
-      if (pip === undefined) throw new ArmHttpError(400, "InvalidResourceReference", `Resource ${pipId} referenced by resource ${id} was not found.`);
+      if (pip === undefined)
+        throw new ArmHttpError(
+          400,
+          "InvalidResourceReference",
+          `Resource ${pipId} referenced by resource ${id} was not found.`,
+        );
       if (pip.ipConfigurationId !== undefined && pip.ipConfigurationId.toLowerCase() !== ipConfigId.toLowerCase()) {
-        throw new ArmHttpError(400, "PublicIPAddressInUse", `Resource ${pip.id} is referenced by ${pip.ipConfigurationId}.`);
+        throw new ArmHttpError(
+          400,
+          "PublicIPAddressInUse",
+          `Resource ${pip.id} is referenced by ${pip.ipConfigurationId}.`,
+        );
       }
       pip.ipConfigurationId = ipConfigId;
       publicIp = { id: pip.id, deleteOption: stringAt(objectAt(pipRef, "properties"), "deleteOption") ?? "Detach" };
@@ -500,7 +656,12 @@ export class FakeArmModel {
     const existing = this.nics.get(key);
     let nic: NicRecord;
     if (existing !== undefined) {
-      if (existing.provisioningState === "Deleting") throw new ArmHttpError(409, "AnotherOperationInProgress", `Another operation on this or dependent resource is in progress (NIC ${name}).`);
+      if (existing.provisioningState === "Deleting")
+        throw new ArmHttpError(
+          409,
+          "AnotherOperationInProgress",
+          `Another operation on this or dependent resource is in progress (NIC ${name}).`,
+        );
       existing.tags = tagsOf(body);
       existing.subnetId = subnetId;
       existing.nsgId = nsgId;
@@ -523,7 +684,11 @@ export class FakeArmModel {
       this.nics.set(key, nic);
     }
     const op = this.startOperation("Microsoft.Network", apiVersion, async () => {});
-    return { status: existing === undefined ? 201 : 200, body: this.nicJson(nic), headers: this.asyncHeaders(op, false) };
+    return {
+      status: existing === undefined ? 201 : 200,
+      body: this.nicJson(nic),
+      headers: this.asyncHeaders(op, false),
+    };
   }
 
   getNic(name: string): ArmReply {
@@ -540,7 +705,11 @@ export class FakeArmModel {
     const nic = this.nics.get(name.toLowerCase());
     if (nic === undefined) return { status: 204 };
     if (nic.vmId !== undefined) {
-      throw new ArmHttpError(400, "NicInUse", `Network Interface ${nic.id} is used by existing resource ${nic.vmId}. In order to delete the network interface, it must be dissociated from the resource.`);
+      throw new ArmHttpError(
+        400,
+        "NicInUse",
+        `Network Interface ${nic.id} is used by existing resource ${nic.vmId}. In order to delete the network interface, it must be dissociated from the resource.`,
+      );
     }
     nic.provisioningState = "Deleting";
     const op = this.startOperation("Microsoft.Network", apiVersion, async () => this.removeNic(nic));
@@ -569,7 +738,9 @@ export class FakeArmModel {
         subnet: { id: nic.subnetId },
         primary: true,
         privateIPAddressVersion: "IPv4",
-        ...(nic.publicIp === undefined ? {} : { publicIPAddress: { id: nic.publicIp.id, properties: { deleteOption: nic.publicIp.deleteOption } } }),
+        ...(nic.publicIp === undefined
+          ? {}
+          : { publicIPAddress: { id: nic.publicIp.id, properties: { deleteOption: nic.publicIp.deleteOption } } }),
       },
     };
     const properties: Json = {
@@ -583,7 +754,15 @@ export class FakeArmModel {
       ...(nic.nsgId === undefined ? {} : { networkSecurityGroup: { id: nic.nsgId } }),
       ...(nic.vmId === undefined ? {} : { virtualMachine: { id: nic.vmId }, primary: true }),
     };
-    return { name: nic.name, id: nic.id, etag: `W/"${nic.resourceGuid}"`, type: "Microsoft.Network/networkInterfaces", location: nic.location, tags: { ...nic.tags }, properties };
+    return {
+      name: nic.name,
+      id: nic.id,
+      etag: `W/"${nic.resourceGuid}"`,
+      type: "Microsoft.Network/networkInterfaces",
+      location: nic.location,
+      tags: { ...nic.tags },
+      properties,
+    };
   }
 
   // --- public IP addresses ------------------------------------------------------------------
@@ -625,7 +804,11 @@ export class FakeArmModel {
     const pip = this.publicIps.get(name.toLowerCase());
     if (pip === undefined) return { status: 204 };
     if (pip.ipConfigurationId !== undefined) {
-      throw new ArmHttpError(400, "PublicIPAddressCannotBeDeleted", `Public IP address ${pip.id} can not be deleted since it is still allocated to resource ${pip.ipConfigurationId}.`);
+      throw new ArmHttpError(
+        400,
+        "PublicIPAddressCannotBeDeleted",
+        `Public IP address ${pip.id} can not be deleted since it is still allocated to resource ${pip.ipConfigurationId}.`,
+      );
     }
     pip.provisioningState = "Deleting";
     const op = this.startOperation("Microsoft.Network", apiVersion, async () => {
@@ -675,7 +858,8 @@ export class FakeArmModel {
   deleteDisk(name: string, apiVersion: string): ArmReply {
     const disk = this.disks.get(name.toLowerCase());
     if (disk === undefined) return { status: 204 };
-    if (disk.managedBy !== undefined) throw new ArmHttpError(409, "OperationNotAllowed", `Disk ${disk.name} is attached to VM ${disk.managedBy}.`);
+    if (disk.managedBy !== undefined)
+      throw new ArmHttpError(409, "OperationNotAllowed", `Disk ${disk.name} is attached to VM ${disk.managedBy}.`);
     const op = this.startOperation("Microsoft.Compute", apiVersion, async () => {
       this.disks.delete(disk.name.toLowerCase());
     });
@@ -699,7 +883,9 @@ export class FakeArmModel {
         diskState: disk.managedBy === undefined ? "Unattached" : "Attached",
         provisioningState: "Succeeded",
         timeCreated: disk.timeCreated,
-        ...(disk.securityType === undefined ? {} : { securityProfile: { securityType: `ConfidentialVM_${disk.securityType}EncryptedWithPlatformKey` } }),
+        ...(disk.securityType === undefined
+          ? {}
+          : { securityProfile: { securityType: `ConfidentialVM_${disk.securityType}EncryptedWithPlatformKey` } }),
       },
     };
   }
@@ -707,8 +893,10 @@ export class FakeArmModel {
   // --- read-only resources ------------------------------------------------------------------
 
   getSubnet(vnet: string, subnet: string): ArmReply {
-    if (vnet.toLowerCase() !== this.vnet.toLowerCase()) throw notFound("Microsoft.Network/virtualNetworks", vnet, this.o.resourceGroup);
-    if (subnet.toLowerCase() !== this.subnet.toLowerCase()) throw notFound("Microsoft.Network/virtualNetworks/subnets", `${vnet}/${subnet}`, this.o.resourceGroup);
+    if (vnet.toLowerCase() !== this.vnet.toLowerCase())
+      throw notFound("Microsoft.Network/virtualNetworks", vnet, this.o.resourceGroup);
+    if (subnet.toLowerCase() !== this.subnet.toLowerCase())
+      throw notFound("Microsoft.Network/virtualNetworks/subnets", `${vnet}/${subnet}`, this.o.resourceGroup);
     return {
       status: 200,
       body: {
@@ -716,21 +904,34 @@ export class FakeArmModel {
         id: this.subnetId(),
         etag: 'W/"7d1c8f0e-0000-0000-0000-000000000000"',
         type: "Microsoft.Network/virtualNetworks/subnets",
-        properties: { provisioningState: "Succeeded", addressPrefix: "10.0.0.0/24", privateEndpointNetworkPolicies: "Disabled", privateLinkServiceNetworkPolicies: "Enabled" },
+        properties: {
+          provisioningState: "Succeeded",
+          addressPrefix: "10.0.0.0/24",
+          privateEndpointNetworkPolicies: "Disabled",
+          privateLinkServiceNetworkPolicies: "Enabled",
+        },
       },
     };
   }
 
   getNsg(name: string): ArmReply {
-    if (name.toLowerCase() !== this.nsg.toLowerCase()) throw notFound("Microsoft.Network/networkSecurityGroups", name, this.o.resourceGroup);
+    if (name.toLowerCase() !== this.nsg.toLowerCase())
+      throw notFound("Microsoft.Network/networkSecurityGroups", name, this.o.resourceGroup);
     return {
       status: 200,
-      body: { name: this.nsg, id: this.nsgId(), type: "Microsoft.Network/networkSecurityGroups", location: this.o.location, properties: { provisioningState: "Succeeded", securityRules: [] } },
+      body: {
+        name: this.nsg,
+        id: this.nsgId(),
+        type: "Microsoft.Network/networkSecurityGroups",
+        location: this.o.location,
+        properties: { provisioningState: "Succeeded", securityRules: [] },
+      },
     };
   }
 
   getManagedImage(name: string): ArmReply {
-    if (name.toLowerCase() !== this.managedImage.toLowerCase()) throw notFound("Microsoft.Compute/images", name, this.o.resourceGroup);
+    if (name.toLowerCase() !== this.managedImage.toLowerCase())
+      throw notFound("Microsoft.Compute/images", name, this.o.resourceGroup);
     return {
       status: 200,
       body: {
@@ -738,7 +939,11 @@ export class FakeArmModel {
         id: this.managedImageId(),
         type: "Microsoft.Compute/images",
         location: this.o.location,
-        properties: { provisioningState: "Succeeded", hyperVGeneration: "V2", storageProfile: { osDisk: { osType: "Linux", osState: "Generalized", diskSizeGB: 30 }, dataDisks: [] } },
+        properties: {
+          provisioningState: "Succeeded",
+          hyperVGeneration: "V2",
+          storageProfile: { osDisk: { osType: "Linux", osState: "Generalized", diskSizeGB: 30 }, dataDisks: [] },
+        },
       },
     };
   }
@@ -746,10 +951,14 @@ export class FakeArmModel {
   getGalleryImage(gallery: string, image: string, version: string | undefined): ArmReply {
     const type = version === undefined ? "galleries/images" : "galleries/images/versions";
     const full = `${gallery}/${image}${version === undefined ? "" : `/${version}`}`;
-    if (gallery.toLowerCase() !== this.gallery.toLowerCase() || image.toLowerCase() !== this.galleryImage.toLowerCase()) {
+    if (
+      gallery.toLowerCase() !== this.gallery.toLowerCase() ||
+      image.toLowerCase() !== this.galleryImage.toLowerCase()
+    ) {
       throw notFound(`Microsoft.Compute/${type}`, full, this.o.resourceGroup);
     }
-    if (version !== undefined && version !== this.galleryVersion) throw notFound(`Microsoft.Compute/${type}`, full, this.o.resourceGroup);
+    if (version !== undefined && version !== this.galleryVersion)
+      throw notFound(`Microsoft.Compute/${type}`, full, this.o.resourceGroup);
     return {
       status: 200,
       body: {
@@ -759,25 +968,54 @@ export class FakeArmModel {
         location: this.o.location,
         properties:
           version === undefined
-            ? { provisioningState: "Succeeded", osType: "Linux", osState: "Generalized", hyperVGeneration: "V2", identifier: { publisher: "peerpods", offer: "podvm", sku: "cvm" }, features: [{ name: "SecurityType", value: "ConfidentialVmSupported" }] }
-            : { provisioningState: "Succeeded", publishingProfile: { targetRegions: [{ name: this.o.location, regionalReplicaCount: 1 }] }, storageProfile: { osDiskImage: { sizeInGB: 30, hostCaching: "ReadWrite" } } },
+            ? {
+                provisioningState: "Succeeded",
+                osType: "Linux",
+                osState: "Generalized",
+                hyperVGeneration: "V2",
+                identifier: { publisher: "peerpods", offer: "podvm", sku: "cvm" },
+                features: [{ name: "SecurityType", value: "ConfidentialVmSupported" }],
+              }
+            : {
+                provisioningState: "Succeeded",
+                publishingProfile: { targetRegions: [{ name: this.o.location, regionalReplicaCount: 1 }] },
+                storageProfile: { osDiskImage: { sizeInGB: 30, hostCaching: "ReadWrite" } },
+              },
       },
     };
   }
 
   getCommunityImageVersion(location: string, gallery: string, image: string, version: string): ArmReply {
     const uniqueId = `/CommunityGalleries/${gallery}/Images/${image}/Versions/${version}`;
-    if (location.toLowerCase() !== this.o.location.toLowerCase() || uniqueId.toLowerCase() !== this.communityImageId().toLowerCase()) {
-      throw new ArmHttpError(404, "GalleryImageNotFound", `The gallery image ${uniqueId} is not available in ${location} region. Please contact image owner to replicate to this region, or change your requested region.`);
+    if (
+      location.toLowerCase() !== this.o.location.toLowerCase() ||
+      uniqueId.toLowerCase() !== this.communityImageId().toLowerCase()
+    ) {
+      throw new ArmHttpError(
+        404,
+        "GalleryImageNotFound",
+        `The gallery image ${uniqueId} is not available in ${location} region. Please contact image owner to replicate to this region, or change your requested region.`,
+      );
     }
     return {
       status: 200,
-      body: { name: version, location: this.o.location, type: "Microsoft.Compute/locations/communityGalleries/images/versions", identifier: { uniqueId: this.communityImageId() }, properties: { storageProfile: { osDiskImage: { diskSizeGB: 30 } } } },
+      body: {
+        name: version,
+        location: this.o.location,
+        type: "Microsoft.Compute/locations/communityGalleries/images/versions",
+        identifier: { uniqueId: this.communityImageId() },
+        properties: { storageProfile: { osDiskImage: { diskSizeGB: 30 } } },
+      },
     };
   }
 
   listSizes(location: string): Json[] {
-    if (location.toLowerCase() !== this.o.location.toLowerCase()) throw new ArmHttpError(404, "NoRegisteredProviderFound", `No registered resource provider found for location '${location}'.`);
+    if (location.toLowerCase() !== this.o.location.toLowerCase())
+      throw new ArmHttpError(
+        404,
+        "NoRegisteredProviderFound",
+        `No registered resource provider found for location '${location}'.`,
+      );
     return this.o.sizes.map((s) => ({
       name: s.name,
       numberOfCores: s.vcpus,
@@ -806,27 +1044,41 @@ export class FakeArmModel {
 }
 
 function notFound(type: string, name: string, resourceGroup: string): ArmHttpError {
-  return new ArmHttpError(404, "ResourceNotFound", `The Resource '${type}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+  return new ArmHttpError(
+    404,
+    "ResourceNotFound",
+    `The Resource '${type}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+  );
 }
 
 function requireLocation(body: Json): string {
   const location = stringAt(body, "location");
-  if (location === undefined) throw new ArmHttpError(400, "LocationRequired", "The location property is required for this definition.");
+  if (location === undefined)
+    throw new ArmHttpError(400, "LocationRequired", "The location property is required for this definition.");
   return location;
 }
 
 function tagsOf(body: Json): Record<string, string> {
   const tags = body.tags;
   if (tags === undefined || tags === null) return {};
-  if (typeof tags !== "object") throw new ArmHttpError(400, "InvalidRequestContent", "The request content was invalid: tags must be an object.");
+  if (typeof tags !== "object")
+    throw new ArmHttpError(400, "InvalidRequestContent", "The request content was invalid: tags must be an object.");
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(tags)) {
-    if (typeof v !== "string") throw new ArmHttpError(400, "InvalidTag", `The tag '${k}' has a value that is not a string.`);
-    if (k.length > 512 || /[<>%&\\?/]/.test(k)) throw new ArmHttpError(400, "InvalidTagNameCharacters", `The tag names '${k}' have reserved characters '<,>,%,&,\\,?,/' or control characters.`);
-    if (v.length > 256) throw new ArmHttpError(400, "InvalidTag", `The tag '${k}' has a value longer than 256 characters.`);
+    if (typeof v !== "string")
+      throw new ArmHttpError(400, "InvalidTag", `The tag '${k}' has a value that is not a string.`);
+    if (k.length > 512 || /[<>%&\\?/]/.test(k))
+      throw new ArmHttpError(
+        400,
+        "InvalidTagNameCharacters",
+        `The tag names '${k}' have reserved characters '<,>,%,&,\\,?,/' or control characters.`,
+      );
+    if (v.length > 256)
+      throw new ArmHttpError(400, "InvalidTag", `The tag '${k}' has a value longer than 256 characters.`);
     out[k] = v;
   }
-  if (Object.keys(out).length > 50) throw new ArmHttpError(400, "InvalidTemplate", "The number of tags exceeds the limit of 50.");
+  if (Object.keys(out).length > 50)
+    throw new ArmHttpError(400, "InvalidTemplate", "The number of tags exceeds the limit of 50.");
   return out;
 }
 

@@ -14,7 +14,15 @@ import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import { TestCa } from "./test-certs.ts";
 import { FakeIdentity } from "./fake-arm-identity.ts";
-import { ArmHttpError, FakeArmModel, objectAt, stringAt, type ArmReply, type FakeArmSize, type VmLauncher } from "./fake-arm-model.ts";
+import {
+  ArmHttpError,
+  FakeArmModel,
+  objectAt,
+  stringAt,
+  type ArmReply,
+  type FakeArmSize,
+  type VmLauncher,
+} from "./fake-arm-model.ts";
 
 export type { FakeArmSize, VmLaunch, VmLauncher } from "./fake-arm-model.ts";
 
@@ -122,7 +130,19 @@ export class FakeArm {
   private readonly pageSize: number;
   private readonly faults: ActiveFault[] = [];
 
-  private constructor(server: https.Server, url: string, caPem: string, model: FakeArmModel, identity: FakeIdentity, o: Required<Pick<FakeArmOptions, "subscriptionId" | "tenantId" | "clientId" | "clientSecret" | "resourceGroup" | "location" | "pageSize">>) {
+  private constructor(
+    server: https.Server,
+    url: string,
+    caPem: string,
+    model: FakeArmModel,
+    identity: FakeIdentity,
+    o: Required<
+      Pick<
+        FakeArmOptions,
+        "subscriptionId" | "tenantId" | "clientId" | "clientSecret" | "resourceGroup" | "location" | "pageSize"
+      >
+    >,
+  ) {
     this.server = server;
     this.url = url;
     this.caPem = caPem;
@@ -139,7 +159,11 @@ export class FakeArm {
 
   static async start(options: FakeArmOptions = {}): Promise<FakeArm> {
     const ca = await TestCa.create("fake Azure CA");
-    const tls = await ca.issueServer({ commonName: "management.fake-azure.test", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] });
+    const tls = await ca.issueServer({
+      commonName: "management.fake-azure.test",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+    });
     const o = {
       subscriptionId: options.subscriptionId ?? "0b7a3c1e-5d2f-4e8a-9c6b-1f2e3d4c5b6a",
       tenantId: options.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47",
@@ -162,7 +186,12 @@ export class FakeArm {
       },
       () => baseUrl,
     );
-    const identity = new FakeIdentity({ tenantId: o.tenantId, clientId: o.clientId, clientSecret: o.clientSecret, clientAssertion: options.clientAssertion });
+    const identity = new FakeIdentity({
+      tenantId: o.tenantId,
+      clientId: o.clientId,
+      clientSecret: o.clientSecret,
+      clientAssertion: options.clientAssertion,
+    });
     const server = https.createServer({ cert: tls.cert, key: tls.key });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -230,7 +259,8 @@ export class FakeArm {
     req.on("end", () => {
       this.handle(req, res, Buffer.concat(chunks).toString("utf8")).catch((err: unknown) => {
         this.model.backgroundErrors.push(`handler: ${String(err)}`);
-        if (!res.headersSent) this.send(res, { status: 500, body: { error: { code: "InternalServerError", message: String(err) } } });
+        if (!res.headersSent)
+          this.send(res, { status: 500, body: { error: { code: "InternalServerError", message: String(err) } } });
       });
     });
   }
@@ -238,10 +268,21 @@ export class FakeArm {
   private async handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
     const url = new URL(req.url ?? "/", this.url);
     const method = req.method ?? "GET";
-    const segments = url.pathname.split("/").filter((s) => s !== "").map((s) => decodeURIComponent(s));
+    const segments = url.pathname
+      .split("/")
+      .filter((s) => s !== "")
+      .map((s) => decodeURIComponent(s));
     const route = routeOf(segments);
     const apiVersion = url.searchParams.get("api-version") ?? undefined;
-    const record: RecordedRequest = { method, path: url.pathname, query: url.search, type: route.type, name: route.name, apiVersion, status: 0 };
+    const record: RecordedRequest = {
+      method,
+      path: url.pathname,
+      query: url.search,
+      type: route.type,
+      name: route.name,
+      apiVersion,
+      status: 0,
+    };
     this.requests.push(record);
 
     let body: Json = {};
@@ -249,22 +290,33 @@ export class FakeArm {
       try {
         body = JSON.parse(text) as Json;
       } catch {
-        return this.answer(res, record, { status: 400, body: armError("InvalidRequestContent", "The request content was invalid and could not be deserialized.") });
+        return this.answer(res, record, {
+          status: 400,
+          body: armError("InvalidRequestContent", "The request content was invalid and could not be deserialized."),
+        });
       }
     }
 
-    const vmSize = route.type === "virtualMachines" && method === "PUT" ? stringAt(objectAt(objectAt(body, "properties"), "hardwareProfile"), "vmSize") : undefined;
+    const vmSize =
+      route.type === "virtualMachines" && method === "PUT"
+        ? stringAt(objectAt(objectAt(body, "properties"), "hardwareProfile"), "vmSize")
+        : undefined;
     const fault = this.takeFault(method, route, vmSize);
     if (fault?.kind === "drop") return this.drop(res, record);
     if (fault?.kind === "throttle") {
       return this.answer(res, record, {
         status: 429,
         headers: { "retry-after": String(fault.retryAfterSeconds) },
-        body: armError("TooManyRequests", "The request is being throttled as the limit has been reached for operation type - Write_ObservationWindow_00:03:00."),
+        body: armError(
+          "TooManyRequests",
+          "The request is being throttled as the limit has been reached for operation type - Write_ObservationWindow_00:03:00.",
+        ),
       });
     }
-    if (fault?.kind === "error") return this.answer(res, record, { status: fault.status, body: armError(fault.code, fault.message) });
-    if (fault?.kind === "fail-operation") this.model.pendingFailures.push({ size: vmSize ?? "*", code: fault.code, message: fault.message });
+    if (fault?.kind === "error")
+      return this.answer(res, record, { status: fault.status, body: armError(fault.code, fault.message) });
+    if (fault?.kind === "fail-operation")
+      this.model.pendingFailures.push({ size: vmSize ?? "*", code: fault.code, message: fault.message });
 
     let reply: ArmReply;
     try {
@@ -292,7 +344,14 @@ export class FakeArm {
     return undefined;
   }
 
-  private dispatch(method: string, segments: readonly string[], url: URL, body: Json, text: string, authorization: string | undefined): ArmReply {
+  private dispatch(
+    method: string,
+    segments: readonly string[],
+    url: URL,
+    body: Json,
+    text: string,
+    authorization: string | undefined,
+  ): ArmReply {
     if (segments[0]?.toLowerCase() !== "subscriptions") {
       const answer = this.identity.handle(method, segments, text, this.url);
       if (answer === undefined) throw new ArmHttpError(404, "NotFound", `No route for ${method} ${url.pathname}.`);
@@ -300,16 +359,26 @@ export class FakeArm {
     }
     this.authenticate(authorization);
     const apiVersion = url.searchParams.get("api-version");
-    if (apiVersion === null) throw new ArmHttpError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.");
-    if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion)) throw new ArmHttpError(400, "InvalidApiVersionParameter", `The api-version '${apiVersion}' is invalid.`);
+    if (apiVersion === null)
+      throw new ArmHttpError(
+        400,
+        "MissingApiVersionParameter",
+        "The api-version query parameter (?api-version=) is required for all requests.",
+      );
+    if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion))
+      throw new ArmHttpError(400, "InvalidApiVersionParameter", `The api-version '${apiVersion}' is invalid.`);
     const sub = segments[1] ?? "";
-    if (sub.toLowerCase() !== this.subscriptionId.toLowerCase()) throw new ArmHttpError(404, "SubscriptionNotFound", `The subscription '${sub}' could not be found.`);
+    if (sub.toLowerCase() !== this.subscriptionId.toLowerCase())
+      throw new ArmHttpError(404, "SubscriptionNotFound", `The subscription '${sub}' could not be found.`);
 
     const lower = segments.map((s) => s.toLowerCase());
-    if (lower[2] === "providers" && lower[4] === "locations") return this.locationScoped(method, segments, lower, url, apiVersion);
-    if (lower[2] !== "resourcegroups" || lower[4] !== "providers") throw new ArmHttpError(404, "InvalidResourceType", `No resource type at ${url.pathname}.`);
+    if (lower[2] === "providers" && lower[4] === "locations")
+      return this.locationScoped(method, segments, lower, url, apiVersion);
+    if (lower[2] !== "resourcegroups" || lower[4] !== "providers")
+      throw new ArmHttpError(404, "InvalidResourceType", `No resource type at ${url.pathname}.`);
     const rg = segments[3] ?? "";
-    if (rg.toLowerCase() !== this.resourceGroup.toLowerCase()) throw new ArmHttpError(404, "ResourceGroupNotFound", `Resource group '${rg}' could not be found.`);
+    if (rg.toLowerCase() !== this.resourceGroup.toLowerCase())
+      throw new ArmHttpError(404, "ResourceGroupNotFound", `Resource group '${rg}' could not be found.`);
     const rest = segments.slice(6);
     const types = rest.filter((_, i) => i % 2 === 0).map((t) => t.toLowerCase());
     const names = rest.filter((_, i) => i % 2 === 1);
@@ -361,30 +430,63 @@ export class FakeArm {
       case "GET microsoft.network/networksecuritygroups 1":
         return m.getNsg(name!);
       default:
-        throw new ArmHttpError(404, "InvalidResourceType", `The resource type '${types.join("/")}' could not be found in the namespace '${segments[5]}' for api version '${apiVersion}'.`);
+        throw new ArmHttpError(
+          404,
+          "InvalidResourceType",
+          `The resource type '${types.join("/")}' could not be found in the namespace '${segments[5]}' for api version '${apiVersion}'.`,
+        );
     }
   }
 
-  private locationScoped(method: string, segments: readonly string[], lower: readonly string[], url: URL, apiVersion: string): ArmReply {
-    if (method !== "GET") throw new ArmHttpError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+  private locationScoped(
+    method: string,
+    segments: readonly string[],
+    lower: readonly string[],
+    url: URL,
+    apiVersion: string,
+  ): ArmReply {
+    if (method !== "GET")
+      throw new ArmHttpError(
+        405,
+        "MethodNotAllowed",
+        `The requested resource does not support http method '${method}'.`,
+      );
     const location = segments[5] ?? "";
     const what = lower[6];
-    if (what === "vmsizes" && segments.length === 7) return { status: 200, body: { value: this.model.listSizes(location) } };
+    if (what === "vmsizes" && segments.length === 7)
+      return { status: 200, body: { value: this.model.listSizes(location) } };
     if (what === "operations" && segments.length === 8) return this.model.pollOperation(segments[7]!);
     if (what === "operationresults" && segments.length === 8) return this.model.operationResult(segments[7]!);
-    if (what === "communitygalleries" && segments.length === 12) return this.model.getCommunityImageVersion(location, segments[7]!, segments[9]!, segments[11]!);
-    throw new ArmHttpError(404, "InvalidResourceType", `No resource type at ${url.pathname} for api version '${apiVersion}'.`);
+    if (what === "communitygalleries" && segments.length === 12)
+      return this.model.getCommunityImageVersion(location, segments[7]!, segments[9]!, segments[11]!);
+    throw new ArmHttpError(
+      404,
+      "InvalidResourceType",
+      `No resource type at ${url.pathname} for api version '${apiVersion}'.`,
+    );
   }
 
   private authenticate(header: string | undefined): void {
     const challenge = {
       "www-authenticate": `Bearer authorization_uri="${this.url}/${this.tenantId}", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`,
     };
-    if (header === undefined || !header.startsWith("Bearer ")) throw new ArmHttpError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.", challenge);
+    if (header === undefined || !header.startsWith("Bearer "))
+      throw new ArmHttpError(
+        401,
+        "AuthenticationFailed",
+        "Authentication failed. The 'Authorization' header is missing.",
+        challenge,
+      );
     const grant = this.identity.lookup(header.slice("Bearer ".length));
-    if (grant === undefined) throw new ArmHttpError(401, "InvalidAuthenticationToken", "The access token is invalid.", challenge);
+    if (grant === undefined)
+      throw new ArmHttpError(401, "InvalidAuthenticationToken", "The access token is invalid.", challenge);
     if (grant.audience.replace(/\/+$/, "") !== this.url) {
-      throw new ArmHttpError(401, "InvalidAuthenticationTokenAudience", `The access token has been obtained for wrong audience or resource '${grant.audience}'. It should exactly match with one of the allowed audiences '${this.url}/'.`, challenge);
+      throw new ArmHttpError(
+        401,
+        "InvalidAuthenticationTokenAudience",
+        `The access token has been obtained for wrong audience or resource '${grant.audience}'. It should exactly match with one of the allowed audiences '${this.url}/'.`,
+        challenge,
+      );
     }
   }
 
@@ -406,13 +508,24 @@ export class FakeArm {
   }
 
   private send(res: ServerResponse, reply: ArmReply): void {
-    const headers: Record<string, string> = { "x-ms-request-id": randomUUID(), "x-ms-correlation-request-id": randomUUID(), "cache-control": "no-cache", ...reply.headers };
+    const headers: Record<string, string> = {
+      "x-ms-request-id": randomUUID(),
+      "x-ms-correlation-request-id": randomUUID(),
+      "cache-control": "no-cache",
+      ...reply.headers,
+    };
     if (reply.body === undefined || reply.status === 204) {
       res.writeHead(reply.status, headers).end();
       return;
     }
     const data = JSON.stringify(reply.body);
-    res.writeHead(reply.status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": String(Buffer.byteLength(data)) }).end(data);
+    res
+      .writeHead(reply.status, {
+        ...headers,
+        "content-type": "application/json; charset=utf-8",
+        "content-length": String(Buffer.byteLength(data)),
+      })
+      .end(data);
   }
 
   private drop(res: ServerResponse, record: RecordedRequest): void {
@@ -432,7 +545,10 @@ function routeOf(segments: readonly string[]): Route {
   if (lower[2] === "providers" && lower[4] === "locations") {
     const what = segments[6] ?? "";
     if (lower[6] === "operations" || lower[6] === "operationresults") return { type: "operations", name: segments[7] };
-    return { type: what === "communityGalleries" || lower[6] === "communitygalleries" ? "versions" : what, name: segments.at(-1) };
+    return {
+      type: what === "communityGalleries" || lower[6] === "communitygalleries" ? "versions" : what,
+      name: segments.at(-1),
+    };
   }
   const rest = segments.slice(6);
   if (rest.length === 0) return { type: "resourceGroups", name: segments[3] };

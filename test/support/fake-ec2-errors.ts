@@ -16,7 +16,11 @@ export class Ec2Failure extends Error {
 export const badRequest = (code: string, message: string) => new Ec2Failure(400, code, message);
 
 /** The error an injected fault stands for, worded as EC2 words it. */
-export function faultFailure(fault: Exclude<Fault, { kind: "drop-after-success" }>, action: string, accountId: string): Ec2Failure {
+export function faultFailure(
+  fault: Exclude<Fault, { kind: "drop-after-success" }>,
+  action: string,
+  accountId: string,
+): Ec2Failure {
   switch (fault.kind) {
     case "throttle":
       return new Ec2Failure(503, "RequestLimitExceeded", "Request limit exceeded.");
@@ -31,7 +35,11 @@ export function faultFailure(fault: Exclude<Fault, { kind: "drop-after-success" 
             "VcpuLimitExceeded",
             "You have requested more vCPU capacity than your current vCPU limit of 32 allows for the instance bucket that the specified instance type belongs to. Please visit http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.",
           )
-        : new Ec2Failure(400, "InstanceLimitExceeded", "Your quota allows for 0 more running instance(s). You requested at least 1.");
+        : new Ec2Failure(
+            400,
+            "InstanceLimitExceeded",
+            "Your quota allows for 0 more running instance(s). You requested at least 1.",
+          );
     case "unauthorized":
       return new Ec2Failure(
         403,

@@ -12,31 +12,63 @@ export function instanceXml(i: Instance): (XmlNode | undefined)[] {
     ["instanceState", stateXml(i.state)],
     ["privateDnsName", i.privateIp === undefined ? "" : `ip-${i.privateIp.replaceAll(".", "-")}.ec2.internal`],
     ["dnsName", ""],
-    ["reason", i.state === "terminated" || i.state === "shutting-down" ? `User initiated (${i.launchTime.toISOString()})` : ""],
+    [
+      "reason",
+      i.state === "terminated" || i.state === "shutting-down" ? `User initiated (${i.launchTime.toISOString()})` : "",
+    ],
     opt("keyName", i.keyName),
     ["amiLaunchIndex", 0],
     ["instanceType", i.type],
     ["launchTime", i.launchTime.toISOString()],
-    ["placement", [["availabilityZone", i.subnet.zone], ["groupName", ""], ["tenancy", "default"]]],
+    [
+      "placement",
+      [
+        ["availabilityZone", i.subnet.zone],
+        ["groupName", ""],
+        ["tenancy", "default"],
+      ],
+    ],
     ["monitoring", [["state", "disabled"]]],
     ["subnetId", i.subnet.id],
     ["vpcId", i.subnet.vpcId],
     opt("privateIpAddress", i.privateIp),
     opt("ipAddress", i.publicIp),
     ["sourceDestCheck", true],
-    itemSet("groupSet", i.groups, (g) => [["groupId", g.id], ["groupName", g.name]]),
-    i.stateReason === undefined ? undefined : ["stateReason", [["code", i.stateReason.code], ["message", i.stateReason.message]]],
+    itemSet("groupSet", i.groups, (g) => [
+      ["groupId", g.id],
+      ["groupName", g.name],
+    ]),
+    i.stateReason === undefined
+      ? undefined
+      : [
+          "stateReason",
+          [
+            ["code", i.stateReason.code],
+            ["message", i.stateReason.message],
+          ],
+        ],
     ["architecture", "x86_64"],
     ["rootDeviceType", "ebs"],
     ["rootDeviceName", i.rootDeviceName],
     ["virtualizationType", "hvm"],
     ["clientToken", i.clientToken],
-    itemSet("tagSet", [...i.tags], ([k, v]) => [["key", k], ["value", v]]),
+    itemSet("tagSet", [...i.tags], ([k, v]) => [
+      ["key", k],
+      ["value", v],
+    ]),
     ["hypervisor", "xen"],
     ["ebsOptimized", false],
     ["enaSupport", true],
     ["cpuOptions", [["coreCount", 1], ["threadsPerCore", 2], opt("amdSevSnp", i.amdSevSnp)]],
-    ["metadataOptions", [["state", i.state === "pending" ? "pending" : "applied"], ["httpTokens", i.httpTokens], ["httpPutResponseHopLimit", 2], ["httpEndpoint", "enabled"]]],
+    [
+      "metadataOptions",
+      [
+        ["state", i.state === "pending" ? "pending" : "applied"],
+        ["httpTokens", i.httpTokens],
+        ["httpPutResponseHopLimit", 2],
+        ["httpEndpoint", "enabled"],
+      ],
+    ],
     ["bootMode", "uefi"],
   ];
 }
@@ -74,6 +106,12 @@ export function matchesFilter(i: Instance, name: string, values: readonly string
 
 /** EC2 filter values allow `*` and `?` wildcards. */
 function globMatch(pattern: string, text: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`, "s");
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replaceAll("*", ".*")
+      .replaceAll("?", ".")}$`,
+    "s",
+  );
   return re.test(text);
 }

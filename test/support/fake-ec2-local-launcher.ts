@@ -15,7 +15,10 @@ export interface LocalVmLauncher extends VmLauncher {
 
 /** `vmsDir` holds the local VMs (one folder per instance id). */
 export function localVmLauncher(vmsDir: string, logger: Logger, timeoutMs = 30_000): LocalVmLauncher {
-  const local = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false), logger);
+  const local = new LocalProvider(
+    localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false),
+    logger,
+  );
   // The fake cloud terminates what it launched: each VM with the marks it was made with.
   const owners = new Map<string, Ownership>();
   return {
@@ -33,7 +36,13 @@ export function localVmLauncher(vmsDir: string, logger: Logger, timeoutMs = 30_0
           name: req.instanceId,
           token: req.clientToken === "" ? req.instanceId : req.clientToken,
           owner,
-          resources: { instanceType: req.instanceType, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: req.imageId },
+          resources: {
+            instanceType: req.instanceType,
+            vcpus: undefined,
+            memoryMiB: undefined,
+            gpus: undefined,
+            image: req.imageId,
+          },
           userData: req.userData,
         },
         AbortSignal.timeout(timeoutMs),

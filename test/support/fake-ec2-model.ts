@@ -109,7 +109,9 @@ export interface FakeInstanceView {
   readonly userData: string;
   readonly httpTokens: string;
   readonly amdSevSnp: string | undefined;
-  readonly rootVolume: { readonly deviceName: string; readonly sizeGiB: number | undefined; readonly deleteOnTermination: boolean } | undefined;
+  readonly rootVolume:
+    | { readonly deviceName: string; readonly sizeGiB: number | undefined; readonly deleteOnTermination: boolean }
+    | undefined;
   readonly volumeTags: Readonly<Record<string, string>>;
 }
 

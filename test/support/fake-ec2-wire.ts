@@ -9,7 +9,12 @@ export type XmlNode = readonly [name: string, content: XmlContent];
 export type XmlContent = string | number | boolean | readonly (XmlNode | undefined)[];
 
 function escapeXml(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;").replaceAll("'", "&apos;");
+  return text
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&apos;");
 }
 
 export function renderXml(node: XmlNode): string {
@@ -17,7 +22,10 @@ export function renderXml(node: XmlNode): string {
   if (typeof content === "string" || typeof content === "number" || typeof content === "boolean") {
     return `<${name}>${escapeXml(String(content))}</${name}>`;
   }
-  const inner = content.filter((c): c is XmlNode => c !== undefined).map(renderXml).join("");
+  const inner = content
+    .filter((c): c is XmlNode => c !== undefined)
+    .map(renderXml)
+    .join("");
   return `<${name}>${inner}</${name}>`;
 }
 
@@ -27,12 +35,19 @@ export function opt(name: string, value: string | number | boolean | undefined):
 }
 
 /** A list element of `<item>`s; left out entirely when empty, as EC2 does for most sets. */
-export function itemSet<T>(name: string, values: readonly T[], item: (v: T) => readonly (XmlNode | undefined)[]): XmlNode | undefined {
+export function itemSet<T>(
+  name: string,
+  values: readonly T[],
+  item: (v: T) => readonly (XmlNode | undefined)[],
+): XmlNode | undefined {
   return values.length === 0 ? undefined : [name, values.map((v): XmlNode => ["item", item(v)])];
 }
 
 export function successBody(action: string, requestId: string, children: readonly (XmlNode | undefined)[]): string {
-  const inner = [["requestId", requestId] as XmlNode, ...children].filter((c): c is XmlNode => c !== undefined).map(renderXml).join("");
+  const inner = [["requestId", requestId] as XmlNode, ...children]
+    .filter((c): c is XmlNode => c !== undefined)
+    .map(renderXml)
+    .join("");
   return `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="${EC2_XMLNS}">${inner}</${action}Response>`;
 }
 
@@ -71,7 +86,8 @@ export class QueryParams {
   /** The numbered prefixes of a list of structures (`Filter.1`, `Filter.2`, ...) that exist. */
   structs(prefix: string): string[] {
     const out: string[] = [];
-    for (let i = 1; [...this.values.keys()].some((k) => k.startsWith(`${prefix}.${i}.`)); i++) out.push(`${prefix}.${i}`);
+    for (let i = 1; [...this.values.keys()].some((k) => k.startsWith(`${prefix}.${i}.`)); i++)
+      out.push(`${prefix}.${i}`);
     return out;
   }
 

@@ -66,7 +66,9 @@ export class FakeEc2 {
     this.region = options.region ?? "us-east-1";
     this.accountId = options.accountId ?? "123456789012";
     this.images = options.images ?? [{ id: FAKE_AMI, name: "peer-pod-vm", rootDeviceName: "/dev/xvda" }];
-    this.subnets = options.subnets ?? [{ id: FAKE_SUBNET, vpcId: FAKE_VPC, zone: `${this.region}a`, cidrPrefix: "10.0.1", mapPublicIp: false }];
+    this.subnets = options.subnets ?? [
+      { id: FAKE_SUBNET, vpcId: FAKE_VPC, zone: `${this.region}a`, cidrPrefix: "10.0.1", mapPublicIp: false },
+    ];
     this.groups = options.securityGroups ?? [{ id: FAKE_SG, name: "peer-pods", vpcId: FAKE_VPC }];
     this.types = options.instanceTypes ?? DEFAULT_INSTANCE_TYPES;
     this.keyPairs = new Set(options.keyPairs ?? [FAKE_KEY_PAIR]);
@@ -167,14 +169,16 @@ export class FakeEc2 {
     const requestId = randomUUID();
     const params = new QueryParams(Buffer.concat(chunks).toString("utf8"));
     const action = params.get("Action") ?? "";
-    const record = (status: number) => this.recorded.push({ action, params: Object.fromEntries(params.entries()), status });
+    const record = (status: number) =>
+      this.recorded.push({ action, params: Object.fromEntries(params.entries()), status });
     try {
       if (req.method !== "POST" || req.url !== "/") throw badRequest("InvalidAction", "EC2 answers POST / only");
       if (!(req.headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
         throw badRequest("InvalidParameterValue", "requests must be application/x-www-form-urlencoded");
       }
       this.authenticate(req.headers.authorization);
-      if (params.get("Version") !== "2016-11-15") throw badRequest("InvalidParameterValue", `Invalid API version: ${params.get("Version") ?? "(none)"}`);
+      if (params.get("Version") !== "2016-11-15")
+        throw badRequest("InvalidParameterValue", `Invalid API version: ${params.get("Version") ?? "(none)"}`);
       const fault = this.takeFault(action);
       if (fault !== undefined && fault.kind !== "drop-after-success") throw faultFailure(fault, action, this.accountId);
       const body = this.dispatch(action, params, requestId);
@@ -194,8 +198,11 @@ export class FakeEc2 {
   /** Checks the SigV4 header is there and scoped to this region and EC2 (the signature itself
    * is not recomputed: the fake knows no secret keys). */
   private authenticate(authorization: string | undefined): void {
-    const scope = /^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request,/.exec(authorization ?? "");
-    if (scope === null) throw new Ec2Failure(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
+    const scope = /^AWS4-HMAC-SHA256 Credential=[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request,/.exec(
+      authorization ?? "",
+    );
+    if (scope === null)
+      throw new Ec2Failure(401, "AuthFailure", "AWS was not able to validate the provided access credentials");
     if (scope[1] !== this.region || scope[2] !== "ec2") {
       throw new Ec2Failure(401, "AuthFailure", `Credential should be scoped to a valid region, not '${scope[1]}'.`);
     }
@@ -233,13 +240,20 @@ export class FakeEc2 {
 
   private runInstances(p: QueryParams): (XmlNode | undefined)[] {
     const token = p.get("ClientToken") ?? "";
-    if (token.length > 64) throw badRequest("InvalidParameterValue", `Value (${token}) for parameter clientToken is invalid. Length exceeds maximum of 64`);
+    if (token.length > 64)
+      throw badRequest(
+        "InvalidParameterValue",
+        `Value (${token}) for parameter clientToken is invalid. Length exceeds maximum of 64`,
+      );
     const fingerprint = fingerprintOf(p);
     const previous = token === "" ? undefined : this.tokens.get(token);
     if (previous !== undefined && !p.bool("DryRun")) {
       // Same token: EC2 answers with the instance the first request made, whatever its state.
       if (previous.fingerprint !== fingerprint) {
-        throw badRequest("IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).");
+        throw badRequest(
+          "IdempotentParameterMismatch",
+          "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).",
+        );
       }
       const existing = this.byId.get(previous.instanceId)!;
       return this.reservationXml(existing);
@@ -249,23 +263,33 @@ export class FakeEc2 {
     const typeName = p.get("InstanceType") ?? "m1.small";
     const type = this.types.find((t) => t.name === typeName);
     if (type === undefined) throw badRequest("InvalidParameterValue", `Invalid value '${typeName}' for InstanceType.`);
-    if (required(p, "MinCount") !== "1" || required(p, "MaxCount") !== "1") throw badRequest("InvalidParameterValue", "this endpoint launches one instance per call");
+    if (required(p, "MinCount") !== "1" || required(p, "MaxCount") !== "1")
+      throw badRequest("InvalidParameterValue", "this endpoint launches one instance per call");
     const nic = p.structs("NetworkInterface")[0];
     if (nic !== undefined && (p.has("SubnetId") || p.list("SecurityGroupId").length > 0)) {
-      throw badRequest("InvalidParameterCombination", "Network interfaces and an instance-level subnet ID or security groups may not be specified on the same request");
+      throw badRequest(
+        "InvalidParameterCombination",
+        "Network interfaces and an instance-level subnet ID or security groups may not be specified on the same request",
+      );
     }
     const subnetId = nic === undefined ? p.get("SubnetId") : p.get(`${nic}.SubnetId`);
     const subnet = subnetId === undefined ? this.subnets[0]! : this.findSubnets([subnetId])[0]!;
     const groupIds = nic === undefined ? p.list("SecurityGroupId") : p.list(`${nic}.SecurityGroupId`);
     const groups = groupIds.length === 0 ? this.groups.slice(0, 1) : this.findGroups(groupIds);
     for (const g of groups) {
-      if (g.vpcId !== subnet.vpcId) throw badRequest("InvalidParameter", `Security group ${g.id} and subnet ${subnet.id} belong to different networks.`);
+      if (g.vpcId !== subnet.vpcId)
+        throw badRequest(
+          "InvalidParameter",
+          `Security group ${g.id} and subnet ${subnet.id} belong to different networks.`,
+        );
     }
     const keyName = p.get("KeyName");
-    if (keyName !== undefined && !this.keyPairs.has(keyName)) throw badRequest("InvalidKeyPair.NotFound", `The key pair '${keyName}' does not exist`);
+    if (keyName !== undefined && !this.keyPairs.has(keyName))
+      throw badRequest("InvalidKeyPair.NotFound", `The key pair '${keyName}' does not exist`);
     const userDataB64 = p.get("UserData") ?? "";
     const userData = Buffer.from(userDataB64, "base64");
-    if (userData.toString("base64") !== userDataB64) throw badRequest("InvalidParameterValue", "Invalid BASE64 encoding of user data.");
+    if (userData.toString("base64") !== userDataB64)
+      throw badRequest("InvalidParameterValue", "Invalid BASE64 encoding of user data.");
     if (userData.length > 16384) throw badRequest("InvalidParameterValue", "User data is limited to 16384 bytes");
     const amdSevSnp = p.get("CpuOptions.AmdSevSnp");
     if (amdSevSnp === "enabled" && type.sevSnp !== true) {
@@ -276,17 +300,24 @@ export class FakeEc2 {
     for (const spec of p.structs("TagSpecification")) {
       const resource = p.get(`${spec}.ResourceType`);
       const target = resource === "instance" ? tags : resource === "volume" ? volumeTags : undefined;
-      if (target === undefined) throw badRequest("InvalidParameterValue", `'${resource ?? ""}' is not a valid taggable resource type for this operation.`);
+      if (target === undefined)
+        throw badRequest(
+          "InvalidParameterValue",
+          `'${resource ?? ""}' is not a valid taggable resource type for this operation.`,
+        );
       for (const tag of p.structs(`${spec}.Tag`)) {
         const key = p.get(`${tag}.Key`) ?? "";
-        if (key === "" || key.length > 128 || key.toLowerCase().startsWith("aws:")) throw badRequest("InvalidParameterValue", `Tag key '${key}' is not valid`);
+        if (key === "" || key.length > 128 || key.toLowerCase().startsWith("aws:"))
+          throw badRequest("InvalidParameterValue", `Tag key '${key}' is not valid`);
         target.set(key, p.get(`${tag}.Value`) ?? "");
       }
     }
     const mapping = p.structs("BlockDeviceMapping").find((m) => p.get(`${m}.DeviceName`) === image.rootDeviceName);
-    if (p.structs("BlockDeviceMapping").some((m) => p.get(`${m}.DeviceName`) === undefined)) throw badRequest("MissingParameter", "The request must contain the parameter deviceName");
+    if (p.structs("BlockDeviceMapping").some((m) => p.get(`${m}.DeviceName`) === undefined))
+      throw badRequest("MissingParameter", "The request must contain the parameter deviceName");
     const sizeText = mapping === undefined ? undefined : p.get(`${mapping}.Ebs.VolumeSize`);
-    if (p.bool("DryRun")) throw new Ec2Failure(412, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.");
+    if (p.bool("DryRun"))
+      throw new Ec2Failure(412, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.");
     if (this.noCapacity.has(type.name)) {
       throw new Ec2Failure(
         500,
@@ -314,7 +345,11 @@ export class FakeEc2 {
       httpTokens: p.get("MetadataOptions.HttpTokens") ?? "optional",
       amdSevSnp,
       wantsPublicIp: nic === undefined ? subnet.mapPublicIp : p.bool(`${nic}.AssociatePublicIpAddress`),
-      rootVolume: { deviceName: image.rootDeviceName, sizeGiB: sizeText === undefined ? undefined : Number(sizeText), deleteOnTermination: mapping === undefined || p.bool(`${mapping}.Ebs.DeleteOnTermination`) },
+      rootVolume: {
+        deviceName: image.rootDeviceName,
+        sizeGiB: sizeText === undefined ? undefined : Number(sizeText),
+        deleteOnTermination: mapping === undefined || p.bool(`${mapping}.Ebs.DeleteOnTermination`),
+      },
       launchTime: new Date(),
       privateIp: undefined,
       publicIp: undefined,
@@ -339,7 +374,14 @@ export class FakeEc2 {
     }
     this.track(
       launcher
-        .launch({ instanceId: i.id, instanceType: i.type, imageId: i.imageId, clientToken: i.clientToken, userData: i.userData, tags: Object.fromEntries(i.tags) })
+        .launch({
+          instanceId: i.id,
+          instanceType: i.type,
+          imageId: i.imageId,
+          clientToken: i.clientToken,
+          userData: i.userData,
+          tags: Object.fromEntries(i.tags),
+        })
         .then(
           async (addr) => {
             i.launched = true;
@@ -374,12 +416,21 @@ export class FakeEc2 {
 
   /** Moves an instance along its life cycle as time passes. */
   private advance(i: Instance, now: number): void {
-    if (i.state === "pending" && !i.stuckPending && i.launched && now - i.launchTime.getTime() >= (this.options.bootDelayMs ?? 50)) {
+    if (
+      i.state === "pending" &&
+      !i.stuckPending &&
+      i.launched &&
+      now - i.launchTime.getTime() >= (this.options.bootDelayMs ?? 50)
+    ) {
       i.state = "running";
       i.stateReason = undefined;
       if (i.wantsPublicIp && i.publicIp === undefined) i.publicIp = `203.0.113.${this.nextPublic++}`;
     }
-    if (i.state === "shutting-down" && i.vmStopped && now - (i.shutdownAt ?? now) >= (this.options.shutdownDelayMs ?? 30)) {
+    if (
+      i.state === "shutting-down" &&
+      i.vmStopped &&
+      now - (i.shutdownAt ?? now) >= (this.options.shutdownDelayMs ?? 30)
+    ) {
       i.state = "terminated";
       i.publicIp = undefined;
     }
@@ -389,7 +440,10 @@ export class FakeEc2 {
     const ids = p.list("InstanceId");
     const maxText = p.get("MaxResults");
     if (ids.length > 0 && maxText !== undefined) {
-      throw badRequest("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults");
+      throw badRequest(
+        "InvalidParameterCombination",
+        "The parameter instancesSet cannot be used with the parameter maxResults",
+      );
     }
     let matched: Instance[];
     if (ids.length > 0) {
@@ -405,12 +459,16 @@ export class FakeEc2 {
     if (maxText !== undefined) {
       const max = Number(maxText);
       if (!Number.isInteger(max) || max < 5 || max > 1000) {
-        throw badRequest("InvalidParameterValue", `Value ( ${maxText} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+        throw badRequest(
+          "InvalidParameterValue",
+          `Value ( ${maxText} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`,
+        );
       }
       const scope = createHash("sha256").update(JSON.stringify(filters)).digest("hex").slice(0, 16);
       const start = this.readPageToken(p.get("NextToken"), scope);
       page = matched.slice(start, start + max);
-      if (start + max < matched.length) nextToken = Buffer.from(JSON.stringify({ start: start + max, scope })).toString("base64url");
+      if (start + max < matched.length)
+        nextToken = Buffer.from(JSON.stringify({ start: start + max, scope })).toString("base64url");
     } else if (p.get("NextToken") !== undefined) {
       page = matched.slice(this.readPageToken(p.get("NextToken"), ""));
     }
@@ -441,7 +499,10 @@ export class FakeEc2 {
       if (previous !== "terminated" && previous !== "shutting-down") {
         i.state = "shutting-down";
         i.shutdownAt = now;
-        i.stateReason = { code: "Client.UserInitiatedShutdown", message: "Client.UserInitiatedShutdown: User initiated shutdown" };
+        i.stateReason = {
+          code: "Client.UserInitiatedShutdown",
+          message: "Client.UserInitiatedShutdown: User initiated shutdown",
+        };
         // A VM still booting is stopped when its launch answers (see launch()).
         if (i.launched) this.track(this.stopVm(i));
       }
@@ -450,7 +511,16 @@ export class FakeEc2 {
     return [
       [
         "instancesSet",
-        changes.map(({ i, previous }): XmlNode => ["item", [["instanceId", i.id], ["currentState", stateXml(i.state)], ["previousState", stateXml(previous)]]]),
+        changes.map(
+          ({ i, previous }): XmlNode => [
+            "item",
+            [
+              ["instanceId", i.id],
+              ["currentState", stateXml(i.state)],
+              ["previousState", stateXml(previous)],
+            ],
+          ],
+        ),
       ],
     ];
   }
@@ -471,7 +541,25 @@ export class FakeEc2 {
         ["name", img.name],
         ["rootDeviceType", "ebs"],
         ["rootDeviceName", img.rootDeviceName],
-        ["blockDeviceMapping", [["item", [["deviceName", img.rootDeviceName], ["ebs", [["volumeSize", 20], ["deleteOnTermination", true], ["volumeType", "gp3"]]]]]]],
+        [
+          "blockDeviceMapping",
+          [
+            [
+              "item",
+              [
+                ["deviceName", img.rootDeviceName],
+                [
+                  "ebs",
+                  [
+                    ["volumeSize", 20],
+                    ["deleteOnTermination", true],
+                    ["volumeType", "gp3"],
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ],
         ["virtualizationType", "hvm"],
         ["hypervisor", "xen"],
         ["enaSupport", true],
@@ -481,7 +569,8 @@ export class FakeEc2 {
   }
 
   private findImage(id: string): FakeImage {
-    if (!/^ami-[0-9a-f]{8,17}$/.test(id)) throw badRequest("InvalidAMIID.Malformed", `Invalid id: "${id}" (expecting "ami-...")`);
+    if (!/^ami-[0-9a-f]{8,17}$/.test(id))
+      throw badRequest("InvalidAMIID.Malformed", `Invalid id: "${id}" (expecting "ami-...")`);
     const image = this.images.find((i) => i.id === id);
     if (image === undefined) throw badRequest("InvalidAMIID.NotFound", `The image id '[${id}]' does not exist`);
     return image;
@@ -508,7 +597,8 @@ export class FakeEc2 {
 
   private findSubnets(ids: readonly string[]): FakeSubnet[] {
     return ids.map((id) => {
-      if (!/^subnet-[0-9a-f]{8,17}$/.test(id)) throw badRequest("InvalidSubnetID.Malformed", `Invalid id: "${id}" (expecting "subnet-...")`);
+      if (!/^subnet-[0-9a-f]{8,17}$/.test(id))
+        throw badRequest("InvalidSubnetID.Malformed", `Invalid id: "${id}" (expecting "subnet-...")`);
       const s = this.subnets.find((x) => x.id === id);
       if (s === undefined) throw badRequest("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`);
       return s;
@@ -534,19 +624,25 @@ export class FakeEc2 {
     const missing: string[] = [];
     const found: FakeSecurityGroup[] = [];
     for (const id of ids) {
-      if (!/^sg-[0-9a-f]{8,17}$/.test(id)) throw badRequest("InvalidGroupId.Malformed", `Invalid id: "${id}" (expecting "sg-...")`);
+      if (!/^sg-[0-9a-f]{8,17}$/.test(id))
+        throw badRequest("InvalidGroupId.Malformed", `Invalid id: "${id}" (expecting "sg-...")`);
       const g = this.groups.find((x) => x.id === id);
       if (g === undefined) missing.push(id);
       else found.push(g);
     }
-    if (missing.length > 0) throw badRequest("InvalidGroup.NotFound", `The security group '${missing.join(", ")}' does not exist`);
+    if (missing.length > 0)
+      throw badRequest("InvalidGroup.NotFound", `The security group '${missing.join(", ")}' does not exist`);
     return found;
   }
 
   private describeInstanceTypes(p: QueryParams): XmlNode[] {
     const names = p.list("InstanceType");
     const unknown = names.filter((n) => !this.types.some((t) => t.name === n));
-    if (unknown.length > 0) throw badRequest("InvalidInstanceType", `The following supplied instance types do not exist: [${unknown.join(", ")}]`);
+    if (unknown.length > 0)
+      throw badRequest(
+        "InvalidInstanceType",
+        `The following supplied instance types do not exist: [${unknown.join(", ")}]`,
+      );
     const types = names.length === 0 ? this.types : this.types.filter((t) => names.includes(t.name));
     return [
       itemSet("instanceTypeSet", types, (t) => [
@@ -562,13 +658,33 @@ export class FakeEc2 {
             t.sevSnp === true ? ["supportedFeatures", [["item", "amd-sev-snp"]]] : undefined,
           ],
         ],
-        ["vCpuInfo", [["defaultVCpus", t.vcpus], ["defaultCores", Math.max(1, t.vcpus / 2)], ["defaultThreadsPerCore", t.vcpus > 1 ? 2 : 1]]],
+        [
+          "vCpuInfo",
+          [
+            ["defaultVCpus", t.vcpus],
+            ["defaultCores", Math.max(1, t.vcpus / 2)],
+            ["defaultThreadsPerCore", t.vcpus > 1 ? 2 : 1],
+          ],
+        ],
         ["memoryInfo", [["sizeInMiB", t.memoryMiB]]],
         (t.gpus ?? 0) > 0
           ? [
               "gpuInfo",
               [
-                ["gpus", [["item", [["name", "A10G"], ["manufacturer", "NVIDIA"], ["count", t.gpus!], ["memoryInfo", [["sizeInMiB", 24576]]]]]]],
+                [
+                  "gpus",
+                  [
+                    [
+                      "item",
+                      [
+                        ["name", "A10G"],
+                        ["manufacturer", "NVIDIA"],
+                        ["count", t.gpus!],
+                        ["memoryInfo", [["sizeInMiB", 24576]]],
+                      ],
+                    ],
+                  ],
+                ],
                 ["totalGpuMemoryInMiB", 24576 * t.gpus!],
               ],
             ]
@@ -586,8 +702,10 @@ export class FakeEc2 {
       if (i === undefined) missing.push(id);
       else found.push(i);
     }
-    if (missing.length === 1) throw badRequest("InvalidInstanceID.NotFound", `The instance ID '${missing[0]}' does not exist`);
-    if (missing.length > 1) throw badRequest("InvalidInstanceID.NotFound", `The instance IDs '${missing.join(", ")}' do not exist`);
+    if (missing.length === 1)
+      throw badRequest("InvalidInstanceID.NotFound", `The instance ID '${missing[0]}' does not exist`);
+    if (missing.length > 1)
+      throw badRequest("InvalidInstanceID.NotFound", `The instance IDs '${missing.join(", ")}' do not exist`);
     return found;
   }
 
@@ -596,7 +714,10 @@ export class FakeEc2 {
     return [
       ["reservationId", i.reservationId],
       ["ownerId", this.accountId],
-      itemSet("groupSet", i.groups, (g) => [["groupId", g.id], ["groupName", g.name]]),
+      itemSet("groupSet", i.groups, (g) => [
+        ["groupId", g.id],
+        ["groupName", g.name],
+      ]),
       ["instancesSet", [["item", instanceXml(i)]]],
     ];
   }
@@ -604,7 +725,8 @@ export class FakeEc2 {
 
 function required(p: QueryParams, name: string): string {
   const v = p.get(name);
-  if (v === undefined || v === "") throw badRequest("MissingParameter", `The request must contain the parameter ${name}`);
+  if (v === undefined || v === "")
+    throw badRequest("MissingParameter", `The request must contain the parameter ${name}`);
   return v;
 }
 
@@ -618,6 +740,10 @@ function fingerprintOf(p: QueryParams): string {
 }
 
 function send(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { "content-type": "text/xml;charset=UTF-8", "content-length": Buffer.byteLength(body), server: "AmazonEC2" });
+  res.writeHead(status, {
+    "content-type": "text/xml;charset=UTF-8",
+    "content-length": Buffer.byteLength(body),
+    server: "AmazonEC2",
+  });
   res.end(body);
 }

@@ -9,16 +9,32 @@ import type { Ownership } from "../../providers/provider.ts";
 import type { GceLauncher } from "./fake-gce-model.ts";
 
 export function localVmLauncher(vmDir: string, stateDir: string): GceLauncher & { readonly local: LocalProvider } {
-  const local = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmDir }, stateDir, false), pino({ level: "silent" }));
+  const local = new LocalProvider(
+    localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmDir }, stateDir, false),
+    pino({ level: "silent" }),
+  );
   // The fake cloud deletes what it launched: each VM with the marks it was made with.
   const owners = new Map<string, Ownership>();
   return {
     local,
     async launch(instance) {
-      const owner = { sandboxId: instance.labels["peerpods-sandbox-id"] ?? instance.name, node: "fake-gce", cluster: "fake-gce" };
+      const owner = {
+        sandboxId: instance.labels["peerpods-sandbox-id"] ?? instance.name,
+        node: "fake-gce",
+        cluster: "fake-gce",
+      };
       owners.set(instance.name, owner);
-      const resources = { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined };
-      const made = await local.createVm({ name: instance.name, token: `fake-gce-${instance.name}`, owner, resources, userData: instance.userData }, AbortSignal.timeout(30_000));
+      const resources = {
+        instanceType: undefined,
+        vcpus: undefined,
+        memoryMiB: undefined,
+        gpus: undefined,
+        image: undefined,
+      };
+      const made = await local.createVm(
+        { name: instance.name, token: `fake-gce-${instance.name}`, owner, resources, userData: instance.userData },
+        AbortSignal.timeout(30_000),
+      );
       if (made.address === undefined) throw new Error(`local VM ${instance.name} has no address`);
       return { address: made.address };
     },

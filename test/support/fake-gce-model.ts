@@ -10,7 +10,11 @@ export type Json = Record<string, any>;
 
 /** Makes an instance real: boots something serving its user-data, returns its address. */
 export interface GceLauncher {
-  launch(instance: { readonly name: string; readonly userData: string; readonly labels: Readonly<Record<string, string>> }): Promise<{ address: string }>;
+  launch(instance: {
+    readonly name: string;
+    readonly userData: string;
+    readonly labels: Readonly<Record<string, string>>;
+  }): Promise<{ address: string }>;
   destroy(name: string): Promise<void>;
 }
 
@@ -80,8 +84,20 @@ export class FakeGceModel {
     this.o = o;
     const region = o.zone.replace(/-[a-z]$/, "");
     this.images.set("podvm-image", this.image("podvm-image", "podvm", 10));
-    this.networks.set("default", { kind: "compute#network", id: this.id(), name: "default", selfLink: this.link(`global/networks/default`), autoCreateSubnetworks: true });
-    this.networks.set("peerpods", { kind: "compute#network", id: this.id(), name: "peerpods", selfLink: this.link(`global/networks/peerpods`), autoCreateSubnetworks: false });
+    this.networks.set("default", {
+      kind: "compute#network",
+      id: this.id(),
+      name: "default",
+      selfLink: this.link(`global/networks/default`),
+      autoCreateSubnetworks: true,
+    });
+    this.networks.set("peerpods", {
+      kind: "compute#network",
+      id: this.id(),
+      name: "peerpods",
+      selfLink: this.link(`global/networks/peerpods`),
+      autoCreateSubnetworks: false,
+    });
     this.subnetworks.set(`${region}/workers`, {
       kind: "compute#subnetwork",
       id: this.id(),
@@ -108,7 +124,14 @@ export class FakeGceModel {
 
   getZone(zone: string): Json {
     if (zone !== this.o.zone) throw notFound(`projects/${this.o.project}/zones/${zone}`);
-    return { kind: "compute#zone", id: "2000", name: zone, status: "UP", region: this.link(`regions/${zone.replace(/-[a-z]$/, "")}`), selfLink: this.link(`zones/${zone}`) };
+    return {
+      kind: "compute#zone",
+      id: "2000",
+      name: zone,
+      status: "UP",
+      region: this.link(`regions/${zone.replace(/-[a-z]$/, "")}`),
+      selfLink: this.link(`zones/${zone}`),
+    };
   }
 
   getNetwork(name: string): Json {
@@ -179,29 +202,54 @@ export class FakeGceModel {
   // --- writes --------------------------------------------------------------------------------
 
   insertInstance(body: Json, requestId: string | undefined): Operation {
-    this.require("compute.instances.create", `projects/${this.o.project}/zones/${this.o.zone}/instances/${String(body.name ?? "")}`);
+    this.require(
+      "compute.instances.create",
+      `projects/${this.o.project}/zones/${this.o.zone}/instances/${String(body.name ?? "")}`,
+    );
     const seen = requestId === undefined ? undefined : this.requestIds.get(requestId);
     if (seen !== undefined) return this.operations.get(seen)!;
     const name = String(body.name ?? "");
     if (!/^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
-      throw new GceHttpError(400, "invalid", `Invalid value for field 'resource.name': '${name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`);
+      throw new GceHttpError(
+        400,
+        "invalid",
+        `Invalid value for field 'resource.name': '${name}'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'`,
+      );
     }
-    if (this.instances.has(name)) throw new GceHttpError(409, "alreadyExists", `The resource 'projects/${this.o.project}/zones/${this.o.zone}/instances/${name}' already exists`);
-    const machineType = String(body.machineType ?? "").split("/").at(-1) ?? "";
+    if (this.instances.has(name))
+      throw new GceHttpError(
+        409,
+        "alreadyExists",
+        `The resource 'projects/${this.o.project}/zones/${this.o.zone}/instances/${name}' already exists`,
+      );
+    const machineType =
+      String(body.machineType ?? "")
+        .split("/")
+        .at(-1) ?? "";
     if (!this.o.machineTypes.some((m) => m.name === machineType)) {
-      throw new GceHttpError(400, "invalid", `Invalid value for field 'resource.machineType': '${String(body.machineType)}'. Machine type with name '${machineType}' does not exist in zone '${this.o.zone}'.`);
+      throw new GceHttpError(
+        400,
+        "invalid",
+        `Invalid value for field 'resource.machineType': '${String(body.machineType)}'. Machine type with name '${machineType}' does not exist in zone '${this.o.zone}'.`,
+      );
     }
     const disk = (body.disks as Json[] | undefined)?.find((d) => d.boot === true);
     const source = String(disk?.initializeParams?.sourceImage ?? "");
     const imageName = source.split("/").at(-1) ?? "";
-    const familyImage = /\/images\/family\//.test(source) ? [...this.images.values()].find((i) => i.family === imageName) : this.images.get(imageName);
+    const familyImage = /\/images\/family\//.test(source)
+      ? [...this.images.values()].find((i) => i.family === imageName)
+      : this.images.get(imageName);
     if (familyImage === undefined) throw notFound(source.replace(/^.*?(projects\/)/, "$1"));
     const nic = (body.networkInterfaces as Json[] | undefined)?.[0];
-    const networkName = String(nic?.network ?? "").split("/").at(-1) ?? "";
+    const networkName =
+      String(nic?.network ?? "")
+        .split("/")
+        .at(-1) ?? "";
     if (!this.networks.has(networkName)) throw notFound(String(nic?.network ?? "").replace(/^.*?(projects\/)/, "$1"));
     if (nic?.subnetwork !== undefined) {
       const parts = String(nic.subnetwork).split("/");
-      if (!this.subnetworks.has(`${parts.at(-3)}/${parts.at(-1)}`)) throw notFound(String(nic.subnetwork).replace(/^.*?(projects\/)/, "$1"));
+      if (!this.subnetworks.has(`${parts.at(-3)}/${parts.at(-1)}`))
+        throw notFound(String(nic.subnetwork).replace(/^.*?(projects\/)/, "$1"));
     }
     const op = this.operation("insert", `zones/${this.o.zone}/instances/${name}`);
     if (requestId !== undefined) this.requestIds.set(requestId, op.name);
@@ -218,7 +266,11 @@ export class FakeGceModel {
       status: "PROVISIONING",
       labels: body.labels ?? {},
       labelFingerprint: randomBytes(8).toString("base64"),
-      metadata: { kind: "compute#metadata", fingerprint: randomBytes(8).toString("base64"), items: body.metadata?.items ?? [] },
+      metadata: {
+        kind: "compute#metadata",
+        fingerprint: randomBytes(8).toString("base64"),
+        items: body.metadata?.items ?? [],
+      },
       networkInterfaces: [
         {
           kind: "compute#networkInterface",
@@ -226,13 +278,35 @@ export class FakeGceModel {
           network: this.link(`global/networks/${networkName}`),
           ...(nic?.subnetwork === undefined ? {} : { subnetwork: nic.subnetwork }),
           networkIP: `10.128.0.${(this.instances.size % 250) + 2}`,
-          ...(Array.isArray(nic?.accessConfigs) ? { accessConfigs: nic.accessConfigs.map((a: Json) => ({ kind: "compute#accessConfig", type: "ONE_TO_ONE_NAT", name: a.name, networkTier: "PREMIUM" })) } : {}),
+          ...(Array.isArray(nic?.accessConfigs)
+            ? {
+                accessConfigs: nic.accessConfigs.map((a: Json) => ({
+                  kind: "compute#accessConfig",
+                  type: "ONE_TO_ONE_NAT",
+                  name: a.name,
+                  networkTier: "PREMIUM",
+                })),
+              }
+            : {}),
         },
       ],
-      disks: [{ kind: "compute#attachedDisk", type: "PERSISTENT", mode: "READ_WRITE", source: this.link(`zones/${this.o.zone}/disks/${diskName}`), deviceName: "persistent-disk-0", index: 0, boot: true, autoDelete: disk?.autoDelete === true }],
+      disks: [
+        {
+          kind: "compute#attachedDisk",
+          type: "PERSISTENT",
+          mode: "READ_WRITE",
+          source: this.link(`zones/${this.o.zone}/disks/${diskName}`),
+          deviceName: "persistent-disk-0",
+          index: 0,
+          boot: true,
+          autoDelete: disk?.autoDelete === true,
+        },
+      ],
       scheduling: { onHostMaintenance: "MIGRATE", automaticRestart: true, preemptible: false, ...body.scheduling },
       ...(body.shieldedInstanceConfig === undefined ? {} : { shieldedInstanceConfig: body.shieldedInstanceConfig }),
-      ...(body.confidentialInstanceConfig === undefined ? {} : { confidentialInstanceConfig: body.confidentialInstanceConfig }),
+      ...(body.confidentialInstanceConfig === undefined
+        ? {}
+        : { confidentialInstanceConfig: body.confidentialInstanceConfig }),
       creationTimestamp: new Date().toISOString(),
       selfLink: this.link(`zones/${this.o.zone}/instances/${name}`),
       /** Kept for tests: the insert as received. */
@@ -251,7 +325,11 @@ export class FakeGceModel {
           id: this.id(),
           name: diskName,
           sizeGb: String(disk?.initializeParams?.diskSizeGb ?? familyImage.diskSizeGb),
-          type: this.link(`zones/${this.o.zone}/diskTypes/${String(disk?.initializeParams?.diskType ?? "pd-standard").split("/").at(-1)}`),
+          type: this.link(
+            `zones/${this.o.zone}/diskTypes/${String(disk?.initializeParams?.diskType ?? "pd-standard")
+              .split("/")
+              .at(-1)}`,
+          ),
           sourceImage: familyImage.selfLink,
           labels: disk?.initializeParams?.labels ?? {},
           description: disk?.initializeParams?.description ?? "",
@@ -263,7 +341,9 @@ export class FakeGceModel {
         this.instances.set(name, instance);
         instance.status = "STAGING";
         if (this.o.launcher !== undefined) {
-          const userData = ((instance.metadata.items as Json[]).find((it) => it.key === "user-data")?.value as string | undefined) ?? "";
+          const userData =
+            ((instance.metadata.items as Json[]).find((it) => it.key === "user-data")?.value as string | undefined) ??
+            "";
           try {
             const { address } = await this.o.launcher.launch({ name, userData, labels: instance.labels });
             instance.networkInterfaces[0].networkIP = address;
@@ -271,7 +351,8 @@ export class FakeGceModel {
             this.backgroundErrors.push(`launch ${name}: ${String(err)}`);
           }
         }
-        if (Array.isArray(instance.networkInterfaces[0].accessConfigs)) instance.networkInterfaces[0].accessConfigs[0].natIP = `34.1.2.${(this.instances.size % 250) + 2}`;
+        if (Array.isArray(instance.networkInterfaces[0].accessConfigs))
+          instance.networkInterfaces[0].accessConfigs[0].natIP = `34.1.2.${(this.instances.size % 250) + 2}`;
         if (this.instances.get(name) === instance && instance.status === "STAGING") instance.status = "RUNNING";
         this.finish(op, undefined, id);
       })(),
@@ -291,7 +372,10 @@ export class FakeGceModel {
       (async () => {
         await this.delay();
         op.status = "RUNNING";
-        if (this.o.launcher !== undefined) await this.o.launcher.destroy(name).catch((err: unknown) => this.backgroundErrors.push(`destroy ${name}: ${String(err)}`));
+        if (this.o.launcher !== undefined)
+          await this.o.launcher
+            .destroy(name)
+            .catch((err: unknown) => this.backgroundErrors.push(`destroy ${name}: ${String(err)}`));
         instance.status = "TERMINATED";
         await this.delay();
         if (this.instances.get(name) === instance) this.instances.delete(name);
@@ -314,7 +398,11 @@ export class FakeGceModel {
     if (seen !== undefined) return this.operations.get(seen)!;
     const disk = this.getDisk(name);
     if ((disk.users as string[]).length > 0) {
-      throw new GceHttpError(400, "resourceInUseByAnotherResource", `The disk resource 'projects/${this.o.project}/zones/${this.o.zone}/disks/${name}' is already being used by '${(disk.users as string[])[0]}'`);
+      throw new GceHttpError(
+        400,
+        "resourceInUseByAnotherResource",
+        `The disk resource 'projects/${this.o.project}/zones/${this.o.zone}/disks/${name}' is already being used by '${(disk.users as string[])[0]}'`,
+      );
     }
     const op = this.operation("delete", `zones/${this.o.zone}/disks/${name}`);
     if (requestId !== undefined) this.requestIds.set(requestId, op.name);
@@ -348,7 +436,12 @@ export class FakeGceModel {
   require(permission: string, resource: string): void {
     if (!this.denied.has(permission)) return;
     throw new GceHttpError(403, "forbidden", `Required '${permission}' permission for '${resource}'`, [
-      { "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "IAM_PERMISSION_DENIED", domain: "iam.googleapis.com", metadata: { permission, resource } },
+      {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        reason: "IAM_PERMISSION_DENIED",
+        domain: "iam.googleapis.com",
+        metadata: { permission, resource },
+      },
     ]);
   }
 
@@ -394,12 +487,15 @@ export class FakeGceModel {
     if (failure !== undefined) {
       op.error = { errors: [{ code: failure.code, message: failure.message }] };
       op.httpErrorStatusCode = failure.httpStatus;
-      op.httpErrorMessage = failure.httpStatus === 503 ? "SERVICE UNAVAILABLE" : failure.httpStatus === 403 ? "FORBIDDEN" : "BAD REQUEST";
+      op.httpErrorMessage =
+        failure.httpStatus === 503 ? "SERVICE UNAVAILABLE" : failure.httpStatus === 403 ? "FORBIDDEN" : "BAD REQUEST";
     }
   }
 
   private track(p: Promise<unknown>): void {
-    const wrapped = p.catch((err: unknown) => this.backgroundErrors.push(String(err))).finally(() => this.busy.delete(wrapped));
+    const wrapped = p
+      .catch((err: unknown) => this.backgroundErrors.push(String(err)))
+      .finally(() => this.busy.delete(wrapped));
     this.busy.add(wrapped);
   }
 
@@ -413,7 +509,15 @@ export class FakeGceModel {
   }
 
   private image(name: string, family: string, sizeGb: number): Json {
-    return { kind: "compute#image", id: this.id(), name, family, status: "READY", diskSizeGb: String(sizeGb), selfLink: this.link(`global/images/${name}`) };
+    return {
+      kind: "compute#image",
+      id: this.id(),
+      name,
+      family,
+      status: "READY",
+      diskSizeGb: String(sizeGb),
+      selfLink: this.link(`global/images/${name}`),
+    };
   }
 }
 
@@ -427,7 +531,10 @@ export function parseLabelFilter(filter: string): ((labels: Record<string, strin
   const terms = filter.split(/\s+AND\s+/);
   const tests: Array<(l: Record<string, string>) => boolean> = [];
   for (const raw of terms) {
-    const t = raw.trim().replace(/^\((.*)\)$/, "$1").trim();
+    const t = raw
+      .trim()
+      .replace(/^\((.*)\)$/, "$1")
+      .trim();
     let m = /^labels\.([a-z][a-z0-9_-]*)\s*=\s*"([^"]*)"$/.exec(t);
     if (m !== null) {
       const [, k, v] = m;

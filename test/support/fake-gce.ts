@@ -14,7 +14,15 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { TestCa } from "./test-certs.ts";
-import { FakeGceModel, GceHttpError, parseLabelFilter, type FakeMachineType, type GceLauncher, type Json, type OperationFailure } from "./fake-gce-model.ts";
+import {
+  FakeGceModel,
+  GceHttpError,
+  parseLabelFilter,
+  type FakeMachineType,
+  type GceLauncher,
+  type Json,
+  type OperationFailure,
+} from "./fake-gce-model.ts";
 
 export type { FakeMachineType, GceLauncher } from "./fake-gce-model.ts";
 
@@ -122,7 +130,11 @@ export class FakeGce {
 
   static async start(options: FakeGceOptions = {}): Promise<FakeGce> {
     const ca = await TestCa.create("fake Google CA");
-    const tls = await ca.issueServer({ commonName: "compute.fake-google.test", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] });
+    const tls = await ca.issueServer({
+      commonName: "compute.fake-google.test",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+    });
     const server = https.createServer({ cert: tls.cert, key: tls.key });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -220,27 +232,50 @@ export class FakeGce {
   private async handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
     const url = new URL(req.url ?? "/", this.url);
     const method = req.method ?? "GET";
-    const segments = url.pathname.split("/").filter((s) => s !== "").map((s) => decodeURIComponent(s));
+    const segments = url.pathname
+      .split("/")
+      .filter((s) => s !== "")
+      .map((s) => decodeURIComponent(s));
     const { resource, name } = routeOf(segments);
     let body: Json | undefined;
     if (text !== "" && resource !== "token") {
       try {
         body = JSON.parse(text) as Json;
       } catch {
-        return this.answer(res, this.record(method, url, resource, name, undefined), { status: 400, body: googleError(400, "parseError", "Parse Error") });
+        return this.answer(res, this.record(method, url, resource, name, undefined), {
+          status: 400,
+          body: googleError(400, "parseError", "Parse Error"),
+        });
       }
     }
     const record = this.record(method, url, resource, name, body);
-    const machineType = resource === "instances" && method === "POST" ? (String(body?.machineType ?? "").split("/").at(-1) ?? "") : undefined;
+    const machineType =
+      resource === "instances" && method === "POST"
+        ? (String(body?.machineType ?? "")
+            .split("/")
+            .at(-1) ?? "")
+        : undefined;
     const fault = this.takeFault(method, resource, machineType);
     if (fault?.kind === "drop") return this.drop(res, record);
-    if (fault?.kind === "throttle") return this.answer(res, record, { status: 429, body: googleError(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits") });
-    if (fault?.kind === "error") return this.answer(res, record, { status: fault.status, body: googleError(fault.status, fault.reason, fault.message) });
-    if (fault?.kind === "fail-operation") this.model.pendingFailures.push({ machineType: machineType ?? "*", failure: fault.failure });
+    if (fault?.kind === "throttle")
+      return this.answer(res, record, {
+        status: 429,
+        body: googleError(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits"),
+      });
+    if (fault?.kind === "error")
+      return this.answer(res, record, {
+        status: fault.status,
+        body: googleError(fault.status, fault.reason, fault.message),
+      });
+    if (fault?.kind === "fail-operation")
+      this.model.pendingFailures.push({ machineType: machineType ?? "*", failure: fault.failure });
 
     let reply: Reply;
     try {
-      reply = resource === "token" ? this.token(method, text) : await this.dispatch(method, segments, url, body, req.headers.authorization);
+      reply =
+        resource === "token"
+          ? this.token(method, text)
+          : await this.dispatch(method, segments, url, body, req.headers.authorization);
     } catch (err) {
       if (!(err instanceof GceHttpError)) throw err;
       reply = { status: err.status, body: googleError(err.status, err.reason, err.message, "global", err.details) };
@@ -249,8 +284,22 @@ export class FakeGce {
     this.answer(res, record, reply);
   }
 
-  private record(method: string, url: URL, resource: string, name: string | undefined, body: Json | undefined): RecordedRequest {
-    const r: RecordedRequest = { method, path: url.pathname, resource, name, requestId: url.searchParams.get("requestId") ?? undefined, body, status: 0 };
+  private record(
+    method: string,
+    url: URL,
+    resource: string,
+    name: string | undefined,
+    body: Json | undefined,
+  ): RecordedRequest {
+    const r: RecordedRequest = {
+      method,
+      path: url.pathname,
+      resource,
+      name,
+      requestId: url.searchParams.get("requestId") ?? undefined,
+      body,
+      status: 0,
+    };
     this.requests.push(r);
     return r;
   }
@@ -269,12 +318,20 @@ export class FakeGce {
     return undefined;
   }
 
-  private async dispatch(method: string, s: readonly string[], url: URL, body: Json | undefined, authorization: string | undefined): Promise<Reply> {
-    if (s[0] !== "compute" || s[1] !== "v1" || s[2] !== "projects") throw new GceHttpError(404, "notFound", `The requested URL ${url.pathname} was not found on this server.`);
+  private async dispatch(
+    method: string,
+    s: readonly string[],
+    url: URL,
+    body: Json | undefined,
+    authorization: string | undefined,
+  ): Promise<Reply> {
+    if (s[0] !== "compute" || s[1] !== "v1" || s[2] !== "projects")
+      throw new GceHttpError(404, "notFound", `The requested URL ${url.pathname} was not found on this server.`);
     this.authenticate(authorization);
     const m = this.model;
     const project = s[3] ?? "";
-    if (project !== m.project) throw new GceHttpError(404, "notFound", `The resource 'projects/${project}' was not found`);
+    if (project !== m.project)
+      throw new GceHttpError(404, "notFound", `The resource 'projects/${project}' was not found`);
     const ok = (b: unknown): Reply => ({ status: 200, body: b });
     const rest = s.slice(4);
     const shape =
@@ -302,14 +359,22 @@ export class FakeGce {
         return ok(m.getImageFromFamily(s[7]!));
     }
     const zone = s[5] ?? "";
-    if (s[4] === "zones" && zone !== m.zone) throw new GceHttpError(404, "notFound", `The resource 'projects/${project}/zones/${zone}' was not found`);
+    if (s[4] === "zones" && zone !== m.zone)
+      throw new GceHttpError(404, "notFound", `The resource 'projects/${project}/zones/${zone}' was not found`);
     switch (key) {
       case "GET zones/*/machineTypes":
         m.require("compute.machineTypes.list", `projects/${project}/zones/${zone}`);
         return ok(this.page("compute#machineTypeList", m.machineTypeList(), url, `zones/${zone}/machineTypes`));
       case "GET zones/*/instances":
         m.require("compute.instances.list", `projects/${project}/zones/${zone}`);
-        return ok(this.page("compute#instanceList", this.filtered([...m.instances.values()], url), url, `zones/${zone}/instances`));
+        return ok(
+          this.page(
+            "compute#instanceList",
+            this.filtered([...m.instances.values()], url),
+            url,
+            `zones/${zone}/instances`,
+          ),
+        );
       case "POST zones/*/instances":
         return ok(m.insertInstance(body ?? {}, url.searchParams.get("requestId") ?? undefined));
       case "GET zones/*/instances/*":
@@ -338,7 +403,12 @@ export class FakeGce {
     const filter = url.searchParams.get("filter");
     if (filter === null || filter === "") return items.map(publicView);
     const test = parseLabelFilter(filter);
-    if (test === undefined) throw new GceHttpError(400, "invalid", `Invalid value for field 'filter': '${filter}'. Invalid list filter expression.`);
+    if (test === undefined)
+      throw new GceHttpError(
+        400,
+        "invalid",
+        `Invalid value for field 'filter': '${filter}'. Invalid list filter expression.`,
+      );
     return items.filter((i) => test((i.labels ?? {}) as Record<string, string>)).map(publicView);
   }
 
@@ -347,7 +417,12 @@ export class FakeGce {
     const asked = Number(url.searchParams.get("maxResults") ?? "500");
     const size = Math.min(Number.isFinite(asked) && asked > 0 ? asked : 500, this.pageSize);
     const start = Number(Buffer.from(url.searchParams.get("pageToken") ?? "", "base64url").toString() || "0");
-    const out: Json = { kind, id: `projects/${this.model.project}/${path}`, items: items.slice(start, start + size), selfLink: this.model.link(path) };
+    const out: Json = {
+      kind,
+      id: `projects/${this.model.project}/${path}`,
+      items: items.slice(start, start + size),
+      selfLink: this.model.link(path),
+    };
     if (start + size < items.length) out.nextPageToken = Buffer.from(String(start + size)).toString("base64url");
     return out;
   }
@@ -367,12 +442,20 @@ export class FakeGce {
   /** The OAuth 2.0 token endpoint: the JWT-bearer grant of a service account. */
   private token(method: string, text: string): Reply {
     this.tokenRequests++;
-    const refuse = (error: string, description: string, status = 400): Reply => ({ status, body: { error, error_description: description } });
+    const refuse = (error: string, description: string, status = 400): Reply => ({
+      status,
+      body: { error, error_description: description },
+    });
     if (method !== "POST") return refuse("invalid_request", "Only POST is supported", 405);
     const form = new URLSearchParams(text);
-    if (form.get("grant_type") !== JWT_BEARER) return refuse("unsupported_grant_type", "Invalid grant_type: " + (form.get("grant_type") ?? ""));
+    if (form.get("grant_type") !== JWT_BEARER)
+      return refuse("unsupported_grant_type", "Invalid grant_type: " + (form.get("grant_type") ?? ""));
     const parts = (form.get("assertion") ?? "").split(".");
-    if (parts.length !== 3) return refuse("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.");
+    if (parts.length !== 3)
+      return refuse(
+        "invalid_grant",
+        "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.",
+      );
     const [h, p, sig] = parts as [string, string, string];
     let header: Json;
     let claims: Json;
@@ -388,8 +471,17 @@ export class FakeGce {
     if (!valid) return refuse("invalid_grant", "Invalid JWT Signature.");
     if (claims.aud !== `${this.url}/token`) return refuse("invalid_grant", "Invalid JWT: Failed audience check.");
     const now = Math.floor(Date.now() / 1000);
-    if (typeof claims.exp !== "number" || typeof claims.iat !== "number" || claims.exp < now || claims.iat > now + 300 || claims.exp - claims.iat > 3600) {
-      return refuse("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.");
+    if (
+      typeof claims.exp !== "number" ||
+      typeof claims.iat !== "number" ||
+      claims.exp < now ||
+      claims.iat > now + 300 ||
+      claims.exp - claims.iat > 3600
+    ) {
+      return refuse(
+        "invalid_grant",
+        "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+      );
     }
     const access = `ya29.${randomBytes(32).toString("base64url")}`;
     this.tokens.set(access, { scope: String(claims.scope ?? ""), expiresAt: Date.now() + 3599_000 });
@@ -403,7 +495,13 @@ export class FakeGce {
 
   private send(res: ServerResponse, reply: Reply): void {
     const data = JSON.stringify(reply.body);
-    res.writeHead(reply.status, { "content-type": "application/json; charset=UTF-8", "content-length": String(Buffer.byteLength(data)), vary: "Origin, X-Origin, Referer" }).end(data);
+    res
+      .writeHead(reply.status, {
+        "content-type": "application/json; charset=UTF-8",
+        "content-length": String(Buffer.byteLength(data)),
+        vary: "Origin, X-Origin, Referer",
+      })
+      .end(data);
   }
 
   private drop(res: ServerResponse, record: RecordedRequest): void {
@@ -414,7 +512,9 @@ export class FakeGce {
 
 /** Google's error body, as Compute Engine sends it. */
 function googleError(code: number, reason: string, message: string, domain = "global", details?: Json[]): Json {
-  return { error: { code, message, errors: [{ message, domain, reason }], ...(details === undefined ? {} : { details }) } };
+  return {
+    error: { code, message, errors: [{ message, domain, reason }], ...(details === undefined ? {} : { details }) },
+  };
 }
 
 /** An instance as the API shows it (without what this fake keeps for tests). */

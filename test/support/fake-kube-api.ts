@@ -49,7 +49,15 @@ const REASONS: Readonly<Record<number, string>> = {
 };
 
 function status(code: number, message: string): string {
-  return JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason: REASONS[code] ?? "Unknown", code });
+  return JSON.stringify({
+    kind: "Status",
+    apiVersion: "v1",
+    metadata: {},
+    status: "Failure",
+    message,
+    reason: REASONS[code] ?? "Unknown",
+    code,
+  });
 }
 
 function isObject(value: unknown): value is Record<string, Json> {
@@ -136,9 +144,18 @@ export class FakeKubeApi {
     this.nodes.set(name, {
       apiVersion: "v1",
       kind: "Node",
-      metadata: { name, uid: `uid-${name}`, resourceVersion: String(++this.version), labels: { "kubernetes.io/hostname": name } },
+      metadata: {
+        name,
+        uid: `uid-${name}`,
+        resourceVersion: String(++this.version),
+        labels: { "kubernetes.io/hostname": name },
+      },
       spec: { podCIDR: "10.244.1.0/24" },
-      status: { capacity: { ...capacity }, allocatable: { ...capacity }, conditions: [{ type: "Ready", status: "True" }] },
+      status: {
+        capacity: { ...capacity },
+        allocatable: { ...capacity },
+        conditions: [{ type: "Ready", status: "True" }],
+      },
     });
   }
 
@@ -158,8 +175,18 @@ export class FakeKubeApi {
   /** Stores a namespaced object (plural: "pods", "serviceaccounts", "secrets"). */
   put(plural: string, namespace: string, object: { metadata: { name: string } } & Record<string, Json>): void {
     const kind = { pods: "Pod", serviceaccounts: "ServiceAccount", secrets: "Secret" }[plural] ?? plural;
-    const metadata = { namespace, uid: `uid-${namespace}-${object.metadata.name}`, resourceVersion: String(++this.version), ...object.metadata };
-    this.namespaced.set(`${namespace}/${plural}/${object.metadata.name}`, { apiVersion: "v1", kind, ...object, metadata });
+    const metadata = {
+      namespace,
+      uid: `uid-${namespace}-${object.metadata.name}`,
+      resourceVersion: String(++this.version),
+      ...object.metadata,
+    };
+    this.namespaced.set(`${namespace}/${plural}/${object.metadata.name}`, {
+      apiVersion: "v1",
+      kind,
+      ...object,
+      metadata,
+    });
   }
 
   /** Requests whose path starts with `prefix` answer 403, as an RBAC denial does. */
@@ -196,23 +223,39 @@ export class FakeKubeApi {
     const faultIndex = this.faults.findIndex((f) => f.method === method);
     if (faultIndex >= 0) {
       const { fault } = this.faults.splice(faultIndex, 1)[0]!;
-      const headers: Record<string, string> = fault.retryAfterSeconds === undefined ? {} : { "retry-after": String(fault.retryAfterSeconds) };
-      const message = fault.status === 409 ? 'Operation cannot be fulfilled on nodes: the object has been modified; please apply your changes to the latest version and try again' : `injected ${fault.status}`;
+      const headers: Record<string, string> =
+        fault.retryAfterSeconds === undefined ? {} : { "retry-after": String(fault.retryAfterSeconds) };
+      const message =
+        fault.status === 409
+          ? "Operation cannot be fulfilled on nodes: the object has been modified; please apply your changes to the latest version and try again"
+          : `injected ${fault.status}`;
       return reply(fault.status, status(fault.status, message), headers);
     }
 
     if (this.forbidden.some((prefix) => path.startsWith(prefix))) {
-      return reply(403, status(403, `${path} is forbidden: User "system:serviceaccount:test:daemon" cannot get resource`));
+      return reply(
+        403,
+        status(403, `${path} is forbidden: User "system:serviceaccount:test:daemon" cannot get resource`),
+      );
     }
     const object = /^\/api\/v1\/namespaces\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(path);
     if (object !== null) {
       const [, namespace, plural, name] = object.map((p) => decodeURIComponent(p ?? ""));
       const found = this.namespaced.get(`${namespace}/${plural}/${name}`);
       if (method !== "GET") return reply(405, status(405, `method ${method} not allowed here`));
-      return found === undefined ? reply(404, status(404, `${plural} "${name}" not found`)) : reply(200, JSON.stringify(found));
+      return found === undefined
+        ? reply(404, status(404, `${plural} "${name}" not found`))
+        : reply(200, JSON.stringify(found));
     }
     if (method === "GET" && path === "/api/v1/namespaces/kube-system") {
-      return reply(200, JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-system", uid: this.kubeSystemUid, resourceVersion: "1" } }));
+      return reply(
+        200,
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: { name: "kube-system", uid: this.kubeSystemUid, resourceVersion: "1" },
+        }),
+      );
     }
     const match = /^\/api\/v1\/nodes\/([^/]+)(\/status)?$/.exec(path);
     if (match === null) return reply(404, status(404, "the server could not find the requested resource"));
@@ -221,7 +264,8 @@ export class FakeKubeApi {
     if (node === undefined) return reply(404, status(404, `nodes "${name}" not found`));
 
     if (method === "GET") return reply(200, JSON.stringify(node));
-    if (method !== "PATCH" || match[2] === undefined) return reply(405, status(405, `method ${method} not allowed here`));
+    if (method !== "PATCH" || match[2] === undefined)
+      return reply(405, status(405, `method ${method} not allowed here`));
 
     let patch: Json;
     try {
@@ -241,13 +285,22 @@ export class FakeKubeApi {
         case "application/strategic-merge-patch+json": {
           const precondition = isObject(patch) && isObject(patch.metadata) ? patch.metadata.resourceVersion : undefined;
           if (precondition !== undefined && precondition !== node.metadata.resourceVersion) {
-            return reply(409, status(409, `Operation cannot be fulfilled on nodes "${name}": the object has been modified`));
+            return reply(
+              409,
+              status(409, `Operation cannot be fulfilled on nodes "${name}": the object has been modified`),
+            );
           }
           next = mergePatch(node as unknown as Json, patch) as unknown as FakeNode;
           break;
         }
         default:
-          return reply(415, status(415, `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`));
+          return reply(
+            415,
+            status(
+              415,
+              `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
+            ),
+          );
       }
     } catch (err) {
       return reply(422, status(422, `the patch does not apply: ${(err as Error).message}`));

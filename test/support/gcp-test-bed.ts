@@ -15,18 +15,27 @@ export interface GcpTestBed {
   readonly provider: GcpProvider;
   /** Another provider on the same endpoint: the daemon after a restart, or other settings. */
   restarted(env?: Record<string, string | undefined>): GcpProvider;
-  request(name: string, options?: { sandboxId?: string; token?: string; resources?: Partial<ResourceRequest>; node?: string }): CreateVmRequest;
+  request(
+    name: string,
+    options?: { sandboxId?: string; token?: string; resources?: Partial<ResourceRequest>; node?: string },
+  ): CreateVmRequest;
   close(): Promise<void>;
 }
 
-export async function gcpTestBed(options: { fake?: FakeGceOptions; env?: Record<string, string | undefined> } = {}): Promise<GcpTestBed> {
+export async function gcpTestBed(
+  options: { fake?: FakeGceOptions; env?: Record<string, string | undefined> } = {},
+): Promise<GcpTestBed> {
   const fake = await FakeGce.start(options.fake);
   const before = tls.getCACertificates("default");
   tls.setDefaultCACertificates([...before, fake.caPem]);
   const made: GcpProvider[] = [];
   const make = (env: Record<string, string | undefined> = {}) => {
     const all = { ...fake.env(), ...options.env, ...env };
-    const p = new GcpProvider(gcpProviderConfig(all), pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), { env: all, retryDelayMs: 20, pollIntervalMs: 20 });
+    const p = new GcpProvider(gcpProviderConfig(all), pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), {
+      env: all,
+      retryDelayMs: 20,
+      pollIntervalMs: 20,
+    });
     made.push(p);
     return p;
   };
@@ -39,8 +48,19 @@ export async function gcpTestBed(options: { fake?: FakeGceOptions; env?: Record<
       return {
         name,
         token: o.token ?? `token-${name}`,
-        owner: { sandboxId: o.sandboxId ?? `${name}-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab`, node: o.node ?? TEST_OWNER.node, cluster: TEST_OWNER.cluster },
-        resources: { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined, ...o.resources },
+        owner: {
+          sandboxId: o.sandboxId ?? `${name}-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab`,
+          node: o.node ?? TEST_OWNER.node,
+          cluster: TEST_OWNER.cluster,
+        },
+        resources: {
+          instanceType: undefined,
+          vcpus: undefined,
+          memoryMiB: undefined,
+          gpus: undefined,
+          image: undefined,
+          ...o.resources,
+        },
         userData: `#cloud-config\nwrite_files:\n- path: /run/peerpod/daemon.json\n  content: '{"sandbox":"${name}"}'\n`,
       };
     },

@@ -57,11 +57,7 @@ function goBuild(output: string): Promise<void> {
     child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
     child.on("error", (err: NodeJS.ErrnoException) => {
-      reject(
-        err.code === "ENOENT"
-          ? new Error(`the Go toolchain ('go') is not on PATH; ${INSTALL_HINT}`)
-          : err,
-      );
+      reject(err.code === "ENOENT" ? new Error(`the Go toolchain ('go') is not on PATH; ${INSTALL_HINT}`) : err);
     });
     child.on("close", (code, signal) => {
       if (code === 0) resolve();

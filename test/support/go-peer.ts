@@ -101,7 +101,11 @@ export async function startGoServer(socketPath: string): Promise<GoServer> {
     socketPath,
     stop: async () => {
       peer.child.kill("SIGTERM");
-      await endProcess(peer.exited, () => peer.child.kill("SIGKILL"), (info) => peer.describe(info));
+      await endProcess(
+        peer.exited,
+        () => peer.child.kill("SIGKILL"),
+        (info) => peer.describe(info),
+      );
       if (unexpected.length > 0) {
         throw new Error(`unexpected output from the Go server:\n${unexpected.join("\n")}`);
       }
@@ -197,7 +201,11 @@ export async function startGoClient(socketPath: string): Promise<GoClient> {
     close: async () => {
       closing = true;
       peer.child.stdin.end();
-      await endProcess(peer.exited, () => peer.child.kill("SIGKILL"), (info) => peer.describe(info));
+      await endProcess(
+        peer.exited,
+        () => peer.child.kill("SIGKILL"),
+        (info) => peer.describe(info),
+      );
     },
   };
 }
@@ -215,11 +223,16 @@ export async function runGoBenchClient(opts: GoBenchOptions): Promise<GoBenchRes
   const binary = await buildGoPeer();
   const args = [
     "bench-client",
-    "-socket", opts.socketPath,
-    "-size", String(opts.size),
-    "-concurrency", String(opts.concurrency),
-    "-count", String(opts.count),
-    "-warmup", String(opts.warmup),
+    "-socket",
+    opts.socketPath,
+    "-size",
+    String(opts.size),
+    "-concurrency",
+    String(opts.concurrency),
+    "-count",
+    String(opts.count),
+    "-warmup",
+    String(opts.warmup),
   ];
   const timeoutMs = opts.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {

@@ -36,7 +36,12 @@ export function httpsCall(call: HttpsCall): Promise<HttpsReply> {
         headers:
           call.body === undefined
             ? {}
-            : { "content-type": call.contentType ?? "application/json", ...(call.chunked === true ? { "transfer-encoding": "chunked" } : { "content-length": String(Buffer.byteLength(call.body)) }) },
+            : {
+                "content-type": call.contentType ?? "application/json",
+                ...(call.chunked === true
+                  ? { "transfer-encoding": "chunked" }
+                  : { "content-length": String(Buffer.byteLength(call.body)) }),
+              },
         timeout: call.timeoutMs ?? 5000,
       },
       (res) => {
@@ -45,7 +50,12 @@ export function httpsCall(call: HttpsCall): Promise<HttpsReply> {
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("error", reject);
         res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, contentType: String(res.headers["content-type"] ?? ""), body: Buffer.concat(chunks).toString("utf8"), peerCertificate }),
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers["content-type"] ?? ""),
+            body: Buffer.concat(chunks).toString("utf8"),
+            peerCertificate,
+          }),
         );
       },
     );

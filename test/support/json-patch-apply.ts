@@ -108,7 +108,8 @@ export function applyJsonPatch<T>(document: T, patch: readonly PatchOp[]): T {
         doc = add(doc, op.path, clone(get(doc, op.from!)));
         break;
       case "test":
-        if (JSON.stringify(get(doc, op.path)) !== JSON.stringify(op.value)) throw new Error(`test failed at ${op.path}`);
+        if (JSON.stringify(get(doc, op.path)) !== JSON.stringify(op.value))
+          throw new Error(`test failed at ${op.path}`);
         break;
       default:
         throw new Error(`unknown op ${op.op}`);

@@ -41,8 +41,10 @@ async function startDaemonsLocked(): Promise<void> {
   await fs.mkdir(path.join(STATE_DIR, "users"), { recursive: true });
   await fs.writeFile(path.join(STATE_DIR, "users", String(process.pid)), "");
   const started: Started = await readStarted();
-  if (!(await connectable(VIRTLOGD_SOCKET))) started.pids.push(await startDaemon("virtlogd", "/var/run/virtlogd.pid", VIRTLOGD_SOCKET));
-  if (!(await connectable(SYSTEM_SOCKET))) started.pids.push(await startDaemon("libvirtd", "/var/run/libvirtd.pid", SYSTEM_SOCKET));
+  if (!(await connectable(VIRTLOGD_SOCKET)))
+    started.pids.push(await startDaemon("virtlogd", "/var/run/virtlogd.pid", VIRTLOGD_SOCKET));
+  if (!(await connectable(SYSTEM_SOCKET)))
+    started.pids.push(await startDaemon("libvirtd", "/var/run/libvirtd.pid", SYSTEM_SOCKET));
   const client = await LibvirtClient.connect(SYSTEM_URI);
   try {
     const netRef = await client.lookupNetworkByName(TEST_NETWORK);
@@ -198,7 +200,9 @@ async function prepareLocked(client: LibvirtClient): Promise<PeerVmHost> {
       `<volume><name>${baseVolume}</name><capacity unit='bytes'>${virtualSize}</capacity><target><format type='qcow2'/></target></volume>`,
     );
     const size = (await fs.stat(image.rootfs)).size;
-    await client.uploadStorageVol(vol, createReadStream(image.rootfs, { highWaterMark: 1024 * 1024 }), { length: BigInt(size) });
+    await client.uploadStorageVol(vol, createReadStream(image.rootfs, { highWaterMark: 1024 * 1024 }), {
+      length: BigInt(size),
+    });
   }
   const boot = await publishBootFiles(image);
   return {
@@ -249,7 +253,8 @@ async function publishBootFiles(image: PeerVmImage): Promise<{ kernel: string; i
   for (const other of await fs.readdir(BOOT_DIR)) {
     if (!other.startsWith(BOOT_PREFIX) || other === path.basename(dir)) continue;
     const st = await fs.stat(path.join(BOOT_DIR, other)).catch(() => undefined);
-    if (st !== undefined && now.getTime() - st.mtimeMs > 3_600_000) await fs.rm(path.join(BOOT_DIR, other), { recursive: true, force: true });
+    if (st !== undefined && now.getTime() - st.mtimeMs > 3_600_000)
+      await fs.rm(path.join(BOOT_DIR, other), { recursive: true, force: true });
   }
   return boot;
 }
@@ -261,7 +266,11 @@ export interface Leftovers {
 }
 
 /** Domains, volumes and DHCP leases whose names start with `prefix`, or with one of `macs`. */
-export async function leftovers(client: LibvirtClient, prefix: string, macs: readonly string[] = []): Promise<Leftovers> {
+export async function leftovers(
+  client: LibvirtClient,
+  prefix: string,
+  macs: readonly string[] = [],
+): Promise<Leftovers> {
   const domains = (await client.listAllDomains(0))
     .filter((d) => d.name.startsWith(prefix))
     .map((d) => `${d.name} ${uuidString(d.uuid)}`)
@@ -294,5 +303,6 @@ export async function removeAll(client: LibvirtClient, prefix: string): Promise<
     await client.undefineDomain(d).catch(() => {});
   }
   const pool = await client.lookupStoragePoolByName(TEST_POOL);
-  for (const v of await client.listAllVolumes(pool)) if (v.name.startsWith(prefix)) await client.deleteStorageVol(v).catch(() => {});
+  for (const v of await client.listAllVolumes(pool))
+    if (v.name.startsWith(prefix)) await client.deleteStorageVol(v).catch(() => {});
 }

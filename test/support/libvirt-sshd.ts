@@ -21,7 +21,8 @@ export interface TestSshd {
 
 export async function startTestSshd(): Promise<TestSshd> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "caa-sshd-"));
-  const key = (name: string) => run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path.join(dir, name)]);
+  const key = (name: string) =>
+    run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path.join(dir, name)]);
   await Promise.all([key("host"), key("client"), key("stranger")]);
   await fs.copyFile(path.join(dir, "client.pub"), path.join(dir, "authorized_keys"));
   await fs.chmod(path.join(dir, "authorized_keys"), 0o600);
@@ -44,7 +45,9 @@ export async function startTestSshd(): Promise<TestSshd> {
   await fs.writeFile(path.join(dir, "sshd_config"), config + "\n");
   // sshd insists on its privilege separation directory.
   await fs.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
-  const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+  const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(dir, "sshd_config")], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

@@ -31,7 +31,10 @@ const server = http.createServer((req, res) => {
       return;
     }
   }
-  setTimeout(() => res.writeHead(route.status).end(Buffer.from(route.body ?? "", route.base64 === true ? "base64" : "utf8")), route.delayMs ?? 0);
+  setTimeout(
+    () => res.writeHead(route.status).end(Buffer.from(route.body ?? "", route.base64 === true ? "base64" : "utf8")),
+    route.delayMs ?? 0,
+  );
 });
 server.listen(80, "169.254.169.254", () => process.stdout.write("ready\n"));
 process.on("SIGTERM", () => {

@@ -18,14 +18,25 @@ export type RoleCpu = { type: "cpu"; us: number };
 
 async function main(): Promise<void> {
   const [role, dir, port] = process.argv.slice(2);
-  if (dir === undefined || (role !== "vm" && role !== "daemon")) throw new Error("usage: relay-role-entry vm|daemon DIR [PORT]");
-  const tls = JSON.parse(await fs.readFile(path.join(dir, "tls.json"), "utf8")) as { server: TestTlsMaterial; client: TestTlsMaterial };
+  if (dir === undefined || (role !== "vm" && role !== "daemon"))
+    throw new Error("usage: relay-role-entry vm|daemon DIR [PORT]");
+  const tls = JSON.parse(await fs.readFile(path.join(dir, "tls.json"), "utf8")) as {
+    server: TestTlsMaterial;
+    client: TestTlsMaterial;
+  };
   const closers: (() => Promise<unknown>)[] = [];
   let ready: RoleReady;
   if (role === "vm") {
     const agent = await startRelayTestAgent(path.join(dir, "agent.sock"));
-    const forwarder = await startForwarder({ listen: { host: "127.0.0.1", port: 0 }, agentSocketPath: agent.socketPath, tls: tls.server });
-    closers.push(() => forwarder.close(), () => agent.close());
+    const forwarder = await startForwarder({
+      listen: { host: "127.0.0.1", port: 0 },
+      agentSocketPath: agent.socketPath,
+      tls: tls.server,
+    });
+    closers.push(
+      () => forwarder.close(),
+      () => agent.close(),
+    );
     ready = { type: "ready", agentSocket: agent.socketPath, port: forwarder.port };
   } else {
     const proxy = new AgentProxy({

@@ -78,7 +78,8 @@ export async function startRelayTestAgent(socketPath: string): Promise<RelayTest
     async untilBlocked(n, timeoutMs = 5000) {
       const until = Date.now() + timeoutMs;
       while (waiting.size < n) {
-        if (Date.now() > until) throw new Error(`only ${waiting.size} of ${n} ReadStdout calls are waiting after ${timeoutMs} ms`);
+        if (Date.now() > until)
+          throw new Error(`only ${waiting.size} of ${n} ReadStdout calls are waiting after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 5));
       }
     },

@@ -112,8 +112,15 @@ export class TunnelLab {
   }
 
   /** Starts tunnel-peer in a namespace; resolves once a server listens or a client exits. */
-  async startServer(netnsPath: string, role: "echo-server" | "sink-server" | "udp-holder", host: string, port: number): Promise<{ lines: string[] }> {
-    const child = spawn("nsenter", [`--net=${netnsPath}`, "--", process.execPath, PEER, role, host, String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+  async startServer(
+    netnsPath: string,
+    role: "echo-server" | "sink-server" | "udp-holder",
+    host: string,
+    port: number,
+  ): Promise<{ lines: string[] }> {
+    const child = spawn("nsenter", [`--net=${netnsPath}`, "--", process.execPath, PEER, role, host, String(port)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.children.push(child);
     const lines: string[] = [];
     let stderr = "";
@@ -130,14 +137,24 @@ export class TunnelLab {
   }
 
   /** Runs a tunnel-peer client to its end and returns its JSON result. */
-  async runClient<T>(netnsPath: string, role: string, host: string, port: number, ...args: (string | number)[]): Promise<T> {
+  async runClient<T>(
+    netnsPath: string,
+    role: string,
+    host: string,
+    port: number,
+    ...args: (string | number)[]
+  ): Promise<T> {
     const out = await runIn(netnsPath, process.execPath, [PEER, role, host, String(port), ...args.map(String)]);
     return JSON.parse(out.trim().split("\n").at(-1)!) as T;
   }
 
   async close(): Promise<void> {
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    await Promise.all(this.children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once("exit", r)) : undefined)));
+    await Promise.all(
+      this.children.map((c) =>
+        c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once("exit", r)) : undefined,
+      ),
+    );
     const errors: string[] = [];
     for (const n of this.names.reverse()) {
       const present = (await runCommand("ip", ["netns", "list"])).split("\n").some((l) => l.split(" ")[0] === n);

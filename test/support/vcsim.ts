@@ -210,7 +210,12 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
 }
 
 /** Sets the address the simulator reports as the VM's guest.ipAddress. */
-export async function setGuestAddress(client: VimClient, vm: MoRef, address: string, signal: AbortSignal): Promise<void> {
+export async function setGuestAddress(
+  client: VimClient,
+  vm: MoRef,
+  address: string,
+  signal: AbortSignal,
+): Promise<void> {
   const task = await reconfigVm(client, vm, { extraConfig: [{ key: "SET.guest.ipAddress", value: address }] }, signal);
   await waitForTask(client, task, "ReconfigVM_Task", signal);
 }
@@ -230,7 +235,10 @@ export interface LocalGuests {
  * guest.ipAddress; a local VM whose vSphere VM is gone or powered off is deleted again.
  */
 export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logger, pollMs = 100): LocalGuests {
-  const local = new LocalProvider(localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false), logger);
+  const local = new LocalProvider(
+    localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false),
+    logger,
+  );
   const booted = new Set<string>();
   // Each guest is deleted with the marks it was made with.
   const owners = new Map<string, Ownership>();
@@ -260,13 +268,22 @@ export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logg
       if (userData === undefined || readString(vm.props.get("runtime.powerState")) !== "poweredOn") continue;
       live.add(name);
       if (readString(vm.props.get("guest.ipAddress")) !== undefined || booted.has(name)) continue;
-      const decoded = extra.get("guestinfo.userdata.encoding") === "base64" ? Buffer.from(userData, "base64").toString("utf8") : userData;
+      const decoded =
+        extra.get("guestinfo.userdata.encoding") === "base64"
+          ? Buffer.from(userData, "base64").toString("utf8")
+          : userData;
       const owner = {
         sandboxId: extra.get(OWNERSHIP_KEYS.sandboxId) ?? "",
         node: extra.get(OWNERSHIP_KEYS.node) ?? "",
         cluster: extra.get(OWNERSHIP_KEYS.cluster) ?? "",
       };
-      const resources = { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined };
+      const resources = {
+        instanceType: undefined,
+        vcpus: undefined,
+        memoryMiB: undefined,
+        gpus: undefined,
+        image: undefined,
+      };
       owners.set(name, owner);
       const guest = await local.createVm({ name, token: vm.obj.value, owner, resources, userData: decoded }, signal);
       booted.add(name);
@@ -310,7 +327,10 @@ export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logg
 }
 
 /** The provider's environment for a simulator, certificate pinned; `extra` adds or unsets. */
-export function vsphereEnv(sim: Vcsim, extra: Readonly<Record<string, string | undefined>> = {}): Record<string, string | undefined> {
+export function vsphereEnv(
+  sim: Vcsim,
+  extra: Readonly<Record<string, string | undefined>> = {},
+): Record<string, string | undefined> {
   return {
     GOVC_URL: sim.url,
     GOVC_USERNAME: sim.username,
@@ -323,7 +343,12 @@ export function vsphereEnv(sim: Vcsim, extra: Readonly<Record<string, string | u
 
 /** A client of the simulator for looking at (and meddling with) its inventory. */
 export function simClient(sim: Vcsim): VimClient {
-  return new VimClient({ url: new URL(sim.url), username: sim.username, password: sim.password, trust: { mode: "pin", thumbprint: sim.thumbprint } });
+  return new VimClient({
+    url: new URL(sim.url),
+    username: sim.username,
+    password: sim.password,
+    trust: { mode: "pin", thumbprint: sim.thumbprint },
+  });
 }
 
 /** Every VM carrying our ownership mark, anywhere in the inventory: name → create token. */
@@ -347,7 +372,8 @@ export async function peerVms(client: VimClient, signal: AbortSignal): Promise<M
   const out = new Map<string, string | undefined>();
   for (const vm of found) {
     const extra = readOptionValues(vm.props.get("config.extraConfig"));
-    if (extra.has(OWNERSHIP_KEYS.sandboxId)) out.set(readString(vm.props.get("name")) ?? "", extra.get("peerpods.create-token"));
+    if (extra.has(OWNERSHIP_KEYS.sandboxId))
+      out.set(readString(vm.props.get("name")) ?? "", extra.get("peerpods.create-token"));
   }
   return out;
 }

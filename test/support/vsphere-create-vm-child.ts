@@ -14,7 +14,11 @@ interface Input {
 }
 
 const input = JSON.parse(Buffer.from(process.argv[2] ?? "", "base64").toString("utf8")) as Input;
-const provider = new VsphereProvider(vsphereProviderConfig(input.env), { logger: pino({ level: "info" }), taskPollMs: 100, addressPollMs: 100 });
+const provider = new VsphereProvider(vsphereProviderConfig(input.env), {
+  logger: pino({ level: "info" }),
+  taskPollMs: 100,
+  addressPollMs: 100,
+});
 try {
   const vm = await provider.createVm(input.req, AbortSignal.timeout(input.timeoutMs));
   process.stdout.write(`${JSON.stringify({ created: vm })}\n`);

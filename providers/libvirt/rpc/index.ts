@@ -1,6 +1,28 @@
 // A TypeScript client of libvirt's remote protocol: the procedures the libvirt provider uses.
-export { type DhcpLease, DomainState, LibvirtClient, ListDomainsFlags, MetadataType, ShutdownFlags, UndefineFlags, type ConnectOptions } from "./libvirt-client.ts";
+export {
+  type DhcpLease,
+  DomainState,
+  LibvirtClient,
+  ListDomainsFlags,
+  MetadataType,
+  ShutdownFlags,
+  UndefineFlags,
+  type ConnectOptions,
+} from "./libvirt-client.ts";
 export { ErrorCode, hasCode, isNotFound, LibvirtConnectionError, LibvirtError } from "./libvirt-error.ts";
-export { flagParam, LibvirtUriError, parseLibvirtUri, type LibvirtUri, type LibvirtTransportKind } from "./libvirt-uri.ts";
-export { type DomainRef, type NetworkRef, type StoragePoolRef, type StorageVolRef, uuidBytes, uuidString } from "./remote-types.ts";
+export {
+  flagParam,
+  LibvirtUriError,
+  parseLibvirtUri,
+  type LibvirtUri,
+  type LibvirtTransportKind,
+} from "./libvirt-uri.ts";
+export {
+  type DomainRef,
+  type NetworkRef,
+  type StoragePoolRef,
+  type StorageVolRef,
+  uuidBytes,
+  uuidString,
+} from "./remote-types.ts";
 export { RpcConnection, type RpcTransport } from "./rpc-connection.ts";

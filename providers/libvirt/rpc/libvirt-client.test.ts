@@ -4,11 +4,27 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { acquireLibvirtDaemons, ensureTestPool, removeAll, SYSTEM_SOCKET, SYSTEM_URI, TEST_NETWORK } from "../../../test/support/libvirt-host.ts";
+import {
+  acquireLibvirtDaemons,
+  ensureTestPool,
+  removeAll,
+  SYSTEM_SOCKET,
+  SYSTEM_URI,
+  TEST_NETWORK,
+} from "../../../test/support/libvirt-host.ts";
 import { startSocketProxy } from "../../../test/support/libvirt-socket-proxy.ts";
 import { startTestSshd, type TestSshd } from "../../../test/support/libvirt-sshd.ts";
 import { METADATA_NAMESPACE, ownershipMetadataXml, parseOwnershipMetadata } from "../ownership-metadata.ts";
-import { DomainState, ErrorCode, LibvirtClient, LibvirtConnectionError, LibvirtError, MetadataType, uuidString, type StoragePoolRef } from "./index.ts";
+import {
+  DomainState,
+  ErrorCode,
+  LibvirtClient,
+  LibvirtConnectionError,
+  LibvirtError,
+  MetadataType,
+  uuidString,
+  type StoragePoolRef,
+} from "./index.ts";
 
 let daemons: { release(): Promise<void> };
 let test: LibvirtClient;
@@ -46,13 +62,19 @@ describe("libvirt client on test:///default", () => {
 
   it("defines, starts, inspects, stops and removes a domain", async () => {
     const name = `${prefix}-life`;
-    const marks = { owner: { sandboxId: "sb-1", node: "node-a", cluster: "c1" }, token: "t0k", mac: "52:54:00:aa:bb:cc" };
+    const marks = {
+      owner: { sandboxId: "sb-1", node: "node-a", cluster: "c1" },
+      token: "t0k",
+      mac: "52:54:00:aa:bb:cc",
+    };
     const defined = await test.defineDomainXml(testDomainXml(name, ownershipMetadataXml(marks)));
     expect(defined).toMatchObject({ name, id: -1 });
     expect(await test.lookupDomainByName(name)).toEqual(defined);
     expect(await test.lookupDomainByUuid(defined.uuid)).toEqual(defined);
     expect((await test.listAllDomains()).map((d) => d.name)).toContain(name);
-    expect(parseOwnershipMetadata((await test.getDomainMetadata(defined, MetadataType.element, METADATA_NAMESPACE))!)).toEqual(marks);
+    expect(
+      parseOwnershipMetadata((await test.getDomainMetadata(defined, MetadataType.element, METADATA_NAMESPACE))!),
+    ).toEqual(marks);
     expect(await test.getDomainMetadata(defined, MetadataType.element, "urn:somebody-else")).toBeUndefined();
     expect(await test.isDomainActive(defined)).toBe(false);
 
@@ -79,7 +101,9 @@ describe("libvirt client on test:///default", () => {
     expect((err as LibvirtError).message).toBe("domainLookupByName: Domain not found");
     expect((err as LibvirtError).domain).toBe(12); // VIR_FROM_TEST
     await expect(test.defineDomainXml("<domain><name>broken")).rejects.toMatchObject({ code: ErrorCode.xmlDetail });
-    await expect(test.defineDomainXml(`<domain type='test'><name>${prefix}-noos</name></domain>`)).rejects.toMatchObject({ code: ErrorCode.xmlError, message: expect.stringMatching(/os <type>/) });
+    await expect(
+      test.defineDomainXml(`<domain type='test'><name>${prefix}-noos</name></domain>`),
+    ).rejects.toMatchObject({ code: ErrorCode.xmlError, message: expect.stringMatching(/os <type>/) });
     await expect(test.lookupDomainByUuid(Buffer.alloc(16, 0xab))).rejects.toMatchObject({ code: ErrorCode.noDomain });
     // The connection is still good after errors.
     expect(await test.getType()).toBe("TEST");
@@ -122,17 +146,27 @@ describe("libvirt client on qemu:///system", () => {
     expect(await system.getNetworkXml(net)).toContain("<dhcp>");
     expect(Array.isArray(await system.getNetworkDhcpLeases(net))).toBe(true);
     expect(await system.getNetworkDhcpLeases(net, "52:54:00:00:00:00")).toEqual([]);
-    await expect(system.startNetwork(net)).rejects.toMatchObject({ code: ErrorCode.operationInvalid, message: expect.stringMatching(/already active/) });
-    await expect(system.lookupStoragePoolByName(`${prefix}-pool`)).rejects.toMatchObject({ code: ErrorCode.noStoragePool });
+    await expect(system.startNetwork(net)).rejects.toMatchObject({
+      code: ErrorCode.operationInvalid,
+      message: expect.stringMatching(/already active/),
+    });
+    await expect(system.lookupStoragePoolByName(`${prefix}-pool`)).rejects.toMatchObject({
+      code: ErrorCode.noStoragePool,
+    });
     await expect(system.lookupNetworkByName(`${prefix}-net`)).rejects.toMatchObject({ code: ErrorCode.noNetwork });
-    await expect(system.lookupStorageVolByName(pool, `${prefix}-vol`)).rejects.toMatchObject({ code: ErrorCode.noStorageVol });
+    await expect(system.lookupStorageVolByName(pool, `${prefix}-vol`)).rejects.toMatchObject({
+      code: ErrorCode.noStorageVol,
+    });
   });
 
   it("creates a volume, uploads into it through a stream and deletes it", async () => {
     const name = `${prefix}-upload.img`;
     // Not a multiple of the stream chunk, so the last message is a short one.
     const data = randomBytes(3 * 1024 * 1024 + 12345);
-    const vol = await system.createStorageVolXml(pool, `<volume><name>${name}</name><capacity unit='bytes'>${data.length}</capacity><target><format type='raw'/></target></volume>`);
+    const vol = await system.createStorageVolXml(
+      pool,
+      `<volume><name>${name}</name><capacity unit='bytes'>${data.length}</capacity><target><format type='raw'/></target></volume>`,
+    );
     expect(vol).toMatchObject({ pool: pool.name, name });
     expect(await system.getStorageVolXml(vol)).toContain(`<name>${name}</name>`);
     const pieces = [data.subarray(0, 1000), data.subarray(1000, 2_000_000), data.subarray(2_000_000)];
@@ -146,7 +180,10 @@ describe("libvirt client on qemu:///system", () => {
 
   it("reports a stream the daemon refuses, and abandons an upload its caller aborts", async () => {
     const name = `${prefix}-small.img`;
-    const vol = await system.createStorageVolXml(pool, `<volume><name>${name}</name><capacity unit='bytes'>4096</capacity><target><format type='raw'/></target></volume>`);
+    const vol = await system.createStorageVolXml(
+      pool,
+      `<volume><name>${name}</name><capacity unit='bytes'>4096</capacity><target><format type='raw'/></target></volume>`,
+    );
     // More bytes than the upload announced: the daemon's stream fails and says why.
     const refused = await system.uploadStorageVol(vol, [Buffer.alloc(8192)], { length: 100n }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(LibvirtError);
@@ -157,7 +194,9 @@ describe("libvirt client on qemu:///system", () => {
       ac.abort(new Error("upload cancelled"));
       yield Buffer.alloc(1024);
     }
-    await expect(system.uploadStorageVol(vol, slow(), { length: 4096n, signal: ac.signal })).rejects.toThrow("upload cancelled");
+    await expect(system.uploadStorageVol(vol, slow(), { length: 4096n, signal: ac.signal })).rejects.toThrow(
+      "upload cancelled",
+    );
     expect(await system.getType()).toBe("QEMU");
     await system.deleteStorageVol(vol);
   });
@@ -171,7 +210,9 @@ describe("libvirt client transports", () => {
       expect(await c.getType()).toBe("QEMU");
       expect(proxy.accepted).toBe(1);
       await c.close();
-      const err = await LibvirtClient.connect(`qemu+unix:///system?socket=/tmp/${prefix}-none.sock`).catch((e: unknown) => e);
+      const err = await LibvirtClient.connect(`qemu+unix:///system?socket=/tmp/${prefix}-none.sock`).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(LibvirtConnectionError);
       expect((err as Error).message).toMatch(/-none\.sock.*is libvirtd running/);
     } finally {
@@ -210,7 +251,11 @@ describe("libvirt client transports", () => {
         const uri = `qemu+ssh://root@127.0.0.1:${sshd.port}/system?keyfile=${sshd.clientKey}&known_hosts=${sshd.knownHosts}&proxy=${proxy}`;
         const c = await LibvirtClient.connect(uri);
         expect(c.description).toBe(`ssh root@127.0.0.1:${sshd.port}`);
-        const [type, domains, poolRef] = await Promise.all([c.getType(), c.listAllDomains(), c.lookupStoragePoolByName(pool.name)]);
+        const [type, domains, poolRef] = await Promise.all([
+          c.getType(),
+          c.listAllDomains(),
+          c.lookupStoragePoolByName(pool.name),
+        ]);
         expect(type).toBe("QEMU");
         expect(Array.isArray(domains)).toBe(true);
         expect(poolRef.uuid.equals(pool.uuid)).toBe(true);
@@ -229,4 +274,3 @@ describe("libvirt client transports", () => {
     });
   });
 });
-

@@ -4,7 +4,21 @@
 import { LibvirtConnectionError, LibvirtError, ErrorCode } from "./libvirt-error.ts";
 import { parseLibvirtUri, type LibvirtUri } from "./libvirt-uri.ts";
 import { Procedure } from "./procedures.ts";
-import { readDomainRef, readNetworkRef, readPoolRef, readVolRef, writeDomainRef, writeNetworkRef, writePoolRef, writeVolRef, UUID_BYTES, type DomainRef, type NetworkRef, type StoragePoolRef, type StorageVolRef } from "./remote-types.ts";
+import {
+  readDomainRef,
+  readNetworkRef,
+  readPoolRef,
+  readVolRef,
+  writeDomainRef,
+  writeNetworkRef,
+  writePoolRef,
+  writeVolRef,
+  UUID_BYTES,
+  type DomainRef,
+  type NetworkRef,
+  type StoragePoolRef,
+  type StorageVolRef,
+} from "./remote-types.ts";
 import { RpcConnection, type RpcTransport } from "./rpc-connection.ts";
 import { DEFAULT_TCP_PORT, localSocketPath, openTcpTransport, openUnixTransport } from "./socket-transport.ts";
 import { openSshTransport } from "./ssh-transport.ts";
@@ -16,13 +30,28 @@ const AUTH_POLKIT = 2;
 const AUTH_POLKIT_PROC = 70;
 
 /** virDomainState. */
-export const DomainState = { noState: 0, running: 1, blocked: 2, paused: 3, shutdown: 4, shutoff: 5, crashed: 6, pmSuspended: 7 } as const;
+export const DomainState = {
+  noState: 0,
+  running: 1,
+  blocked: 2,
+  paused: 3,
+  shutdown: 4,
+  shutoff: 5,
+  crashed: 6,
+  pmSuspended: 7,
+} as const;
 
 /** virDomainMetadataType. */
 export const MetadataType = { description: 0, title: 1, element: 2 } as const;
 
 /** virDomainUndefineFlagsValues. */
-export const UndefineFlags = { managedSave: 1, snapshotsMetadata: 2, nvram: 4, keepNvram: 8, checkpointsMetadata: 16 } as const;
+export const UndefineFlags = {
+  managedSave: 1,
+  snapshotsMetadata: 2,
+  nvram: 4,
+  keepNvram: 8,
+  checkpointsMetadata: 16,
+} as const;
 
 /** virDomainShutdownFlagValues (subset). */
 export const ShutdownFlags = { acpiPowerButton: 1, guestAgent: 2 } as const;
@@ -69,7 +98,12 @@ export class LibvirtClient {
     const client = new LibvirtClient(uri, rpc);
     try {
       await client.authenticate(options.signal);
-      await rpc.call(Procedure.connectOpen, (w) => w.optional(uri.remoteName, (x, v) => x.string(v)).uint(0), none, options.signal);
+      await rpc.call(
+        Procedure.connectOpen,
+        (w) => w.optional(uri.remoteName, (x, v) => x.string(v)).uint(0),
+        none,
+        options.signal,
+      );
     } catch (err) {
       await rpc.destroy();
       throw err;
@@ -87,7 +121,8 @@ export class LibvirtClient {
 
   /** CONNECT_CLOSE, then the transport. Never throws: the connection ends either way. */
   async close(): Promise<void> {
-    if (this.rpc.isOpen) await this.rpc.call(Procedure.connectClose, undefined, none, AbortSignal.timeout(5000)).catch(() => {});
+    if (this.rpc.isOpen)
+      await this.rpc.call(Procedure.connectClose, undefined, none, AbortSignal.timeout(5000)).catch(() => {});
     await this.rpc.destroy();
   }
 
@@ -142,7 +177,12 @@ export class LibvirtClient {
 
   /** Starts a defined domain; the answer carries its new id. */
   startDomain(dom: DomainRef, flags = 0, signal?: AbortSignal): Promise<DomainRef> {
-    return this.rpc.call(Procedure.domainCreateWithFlags, (w) => (writeDomainRef(w, dom), w.uint(flags)), readDomainRef, signal);
+    return this.rpc.call(
+      Procedure.domainCreateWithFlags,
+      (w) => (writeDomainRef(w, dom), w.uint(flags)),
+      readDomainRef,
+      signal,
+    );
   }
 
   destroyDomain(dom: DomainRef, flags = 0, signal?: AbortSignal): Promise<void> {
@@ -163,19 +203,41 @@ export class LibvirtClient {
   }
 
   isDomainActive(dom: DomainRef, signal?: AbortSignal): Promise<boolean> {
-    return this.rpc.call(Procedure.domainIsActive, (w) => writeDomainRef(w, dom), (r) => r.int() === 1, signal);
+    return this.rpc.call(
+      Procedure.domainIsActive,
+      (w) => writeDomainRef(w, dom),
+      (r) => r.int() === 1,
+      signal,
+    );
   }
 
   getDomainState(dom: DomainRef, signal?: AbortSignal): Promise<{ state: number; reason: number }> {
-    return this.rpc.call(Procedure.domainGetState, (w) => (writeDomainRef(w, dom), w.uint(0)), (r) => ({ state: r.int(), reason: r.int() }), signal);
+    return this.rpc.call(
+      Procedure.domainGetState,
+      (w) => (writeDomainRef(w, dom), w.uint(0)),
+      (r) => ({ state: r.int(), reason: r.int() }),
+      signal,
+    );
   }
 
   /** The domain's metadata element in namespace `uri`, or undefined when it has none. */
-  async getDomainMetadata(dom: DomainRef, type: number, uri: string | undefined, flags = 0, signal?: AbortSignal): Promise<string | undefined> {
+  async getDomainMetadata(
+    dom: DomainRef,
+    type: number,
+    uri: string | undefined,
+    flags = 0,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     try {
       return await this.rpc.call(
         Procedure.domainGetMetadata,
-        (w) => (writeDomainRef(w, dom), w.int(type).optional(uri, (x, v) => x.string(v)).uint(flags)),
+        (w) => (
+          writeDomainRef(w, dom),
+          w
+            .int(type)
+            .optional(uri, (x, v) => x.string(v))
+            .uint(flags)
+        ),
         str,
         signal,
       );
@@ -192,7 +254,12 @@ export class LibvirtClient {
   }
 
   isStoragePoolActive(pool: StoragePoolRef, signal?: AbortSignal): Promise<boolean> {
-    return this.rpc.call(Procedure.storagePoolIsActive, (w) => writePoolRef(w, pool), (r) => r.int() === 1, signal);
+    return this.rpc.call(
+      Procedure.storagePoolIsActive,
+      (w) => writePoolRef(w, pool),
+      (r) => r.int() === 1,
+      signal,
+    );
   }
 
   refreshStoragePool(pool: StoragePoolRef, signal?: AbortSignal): Promise<void> {
@@ -217,11 +284,21 @@ export class LibvirtClient {
   }
 
   lookupStorageVolByName(pool: StoragePoolRef, name: string, signal?: AbortSignal): Promise<StorageVolRef> {
-    return this.rpc.call(Procedure.storageVolLookupByName, (w) => (writePoolRef(w, pool), w.string(name)), readVolRef, signal);
+    return this.rpc.call(
+      Procedure.storageVolLookupByName,
+      (w) => (writePoolRef(w, pool), w.string(name)),
+      readVolRef,
+      signal,
+    );
   }
 
   createStorageVolXml(pool: StoragePoolRef, xml: string, flags = 0, signal?: AbortSignal): Promise<StorageVolRef> {
-    return this.rpc.call(Procedure.storageVolCreateXml, (w) => (writePoolRef(w, pool), w.string(xml).uint(flags)), readVolRef, signal);
+    return this.rpc.call(
+      Procedure.storageVolCreateXml,
+      (w) => (writePoolRef(w, pool), w.string(xml).uint(flags)),
+      readVolRef,
+      signal,
+    );
   }
 
   deleteStorageVol(vol: StorageVolRef, flags = 0, signal?: AbortSignal): Promise<void> {
@@ -237,10 +314,20 @@ export class LibvirtClient {
   }
 
   /** Writes `data` into the volume from `offset` (length 0: to the end) through a stream. */
-  uploadStorageVol(vol: StorageVolRef, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { offset?: bigint; length?: bigint; flags?: number; signal?: AbortSignal } = {}): Promise<number> {
+  uploadStorageVol(
+    vol: StorageVolRef,
+    data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    options: { offset?: bigint; length?: bigint; flags?: number; signal?: AbortSignal } = {},
+  ): Promise<number> {
     return this.rpc.upload(
       Procedure.storageVolUpload,
-      (w) => (writeVolRef(w, vol), w.uhyper(options.offset ?? 0n).uhyper(options.length ?? 0n).uint(options.flags ?? 0)),
+      (w) => (
+        writeVolRef(w, vol),
+        w
+          .uhyper(options.offset ?? 0n)
+          .uhyper(options.length ?? 0n)
+          .uint(options.flags ?? 0)
+      ),
       data,
       options.signal,
     );
@@ -253,7 +340,12 @@ export class LibvirtClient {
   }
 
   isNetworkActive(net: NetworkRef, signal?: AbortSignal): Promise<boolean> {
-    return this.rpc.call(Procedure.networkIsActive, (w) => writeNetworkRef(w, net), (r) => r.int() === 1, signal);
+    return this.rpc.call(
+      Procedure.networkIsActive,
+      (w) => writeNetworkRef(w, net),
+      (r) => r.int() === 1,
+      signal,
+    );
   }
 
   startNetwork(net: NetworkRef, signal?: AbortSignal): Promise<void> {
@@ -268,7 +360,13 @@ export class LibvirtClient {
   getNetworkDhcpLeases(net: NetworkRef, mac?: string, signal?: AbortSignal): Promise<DhcpLease[]> {
     return this.rpc.call(
       Procedure.networkGetDhcpLeases,
-      (w) => (writeNetworkRef(w, net), w.optional(mac, (x, v) => x.string(v)).int(1).uint(0)),
+      (w) => (
+        writeNetworkRef(w, net),
+        w
+          .optional(mac, (x, v) => x.string(v))
+          .int(1)
+          .uint(0)
+      ),
       (r) => {
         const leases = r.array((x) => ({
           iface: x.string(),

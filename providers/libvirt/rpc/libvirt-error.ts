@@ -35,7 +35,13 @@ export const ErrorCode = {
 } as const;
 
 /** Codes meaning "the object is not there". */
-const NOT_FOUND: ReadonlySet<number> = new Set([ErrorCode.noDomain, ErrorCode.noNetwork, ErrorCode.noStoragePool, ErrorCode.noStorageVol, ErrorCode.noDomainMetadata]);
+const NOT_FOUND: ReadonlySet<number> = new Set([
+  ErrorCode.noDomain,
+  ErrorCode.noNetwork,
+  ErrorCode.noStoragePool,
+  ErrorCode.noStorageVol,
+  ErrorCode.noDomainMetadata,
+]);
 
 export class LibvirtError extends Error {
   /** virErrorNumber. */

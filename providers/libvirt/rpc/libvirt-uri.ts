@@ -52,12 +52,17 @@ export function parseLibvirtUri(text: string): LibvirtUri {
   }
   const scheme = url.protocol.replace(/:$/, "");
   const [driver, transportName, extra] = scheme.split("+");
-  if (driver === undefined || driver === "" || extra !== undefined) throw new LibvirtUriError(text, `bad scheme ${JSON.stringify(scheme)}`);
+  if (driver === undefined || driver === "" || extra !== undefined)
+    throw new LibvirtUriError(text, `bad scheme ${JSON.stringify(scheme)}`);
   const host = url.hostname === "" ? undefined : url.hostname.replace(/^\[|\]$/g, "");
   let transport: LibvirtTransportKind;
   switch (transportName) {
     case undefined:
-      if (host !== undefined) throw new LibvirtUriError(text, "a remote host without a transport means TLS, which this client does not speak: use qemu+ssh:// or qemu+tcp://");
+      if (host !== undefined)
+        throw new LibvirtUriError(
+          text,
+          "a remote host without a transport means TLS, which this client does not speak: use qemu+ssh:// or qemu+tcp://",
+        );
       transport = "unix";
       break;
     case "unix":
@@ -74,7 +79,8 @@ export function parseLibvirtUri(text: string): LibvirtUri {
       throw new LibvirtUriError(text, `unknown transport ${JSON.stringify(transportName)}`);
   }
   if (transport === "unix" && host !== undefined) throw new LibvirtUriError(text, "the unix transport takes no host");
-  if ((transport === "tcp" || transport === "ssh") && host === undefined) throw new LibvirtUriError(text, `the ${transport} transport needs a host`);
+  if ((transport === "tcp" || transport === "ssh") && host === undefined)
+    throw new LibvirtUriError(text, `the ${transport} transport needs a host`);
   const params = new Map<string, string>();
   for (const [k, v] of url.searchParams) params.set(k, v);
   const path = decodeURIComponent(url.pathname);

@@ -44,17 +44,32 @@ export interface Message {
 /** One framed message ready for the wire. */
 export function encodeMessage(header: MessageHeader, body: Uint8Array = new Uint8Array(0)): Buffer {
   const total = 4 + HEADER_BYTES + body.length;
-  if (total - 4 > MESSAGE_MAX) throw new RangeError(`libvirt message of ${total - 4} bytes exceeds the ${MESSAGE_MAX}-byte limit`);
+  if (total - 4 > MESSAGE_MAX)
+    throw new RangeError(`libvirt message of ${total - 4} bytes exceeds the ${MESSAGE_MAX}-byte limit`);
   const w = new XdrWriter(total);
-  w.uint(total).uint(header.program).uint(header.version).int(header.procedure).int(header.type).uint(header.serial).int(header.status);
+  w.uint(total)
+    .uint(header.program)
+    .uint(header.version)
+    .int(header.procedure)
+    .int(header.type)
+    .uint(header.serial)
+    .int(header.status);
   w.raw(body, false);
   return Buffer.from(w.bytes());
 }
 
 export function decodeHeader(frame: Buffer): Message {
-  if (frame.length < HEADER_BYTES) throw new XdrError(`libvirt message of ${frame.length} bytes is shorter than its header`);
+  if (frame.length < HEADER_BYTES)
+    throw new XdrError(`libvirt message of ${frame.length} bytes is shorter than its header`);
   const r = new XdrReader(frame);
-  const header = { program: r.uint(), version: r.uint(), procedure: r.int(), type: r.int(), serial: r.uint(), status: r.int() };
+  const header = {
+    program: r.uint(),
+    version: r.uint(),
+    procedure: r.int(),
+    type: r.int(),
+    serial: r.uint(),
+    status: r.int(),
+  };
   return { header, body: frame.subarray(HEADER_BYTES) };
 }
 
@@ -74,7 +89,8 @@ export class FrameDecoder {
       if (this.buffered < 4) break;
       const head = this.peek(4);
       const total = head.readUInt32BE(0);
-      if (total < 4 + HEADER_BYTES || total - 4 > MESSAGE_MAX) throw new XdrError(`libvirt message length ${total} is impossible`);
+      if (total < 4 + HEADER_BYTES || total - 4 > MESSAGE_MAX)
+        throw new XdrError(`libvirt message length ${total} is impossible`);
       if (this.buffered < total) break;
       const whole = this.take(total);
       frames.push(whole.subarray(4));

@@ -3,7 +3,17 @@
 import type { Duplex } from "node:stream";
 import { LibvirtConnectionError, readRemoteError } from "./libvirt-error.ts";
 import { WriteStreamState } from "./write-stream-state.ts";
-import { decodeHeader, encodeMessage, FrameDecoder, MessageStatus, MessageType, REMOTE_PROGRAM, REMOTE_PROTOCOL_VERSION, STREAM_CHUNK_MAX, type Message } from "./message.ts";
+import {
+  decodeHeader,
+  encodeMessage,
+  FrameDecoder,
+  MessageStatus,
+  MessageType,
+  REMOTE_PROGRAM,
+  REMOTE_PROTOCOL_VERSION,
+  STREAM_CHUNK_MAX,
+  type Message,
+} from "./message.ts";
 import { procedureName } from "./procedures.ts";
 import { XdrReader } from "./xdr-reader.ts";
 import { XdrWriter } from "./xdr-writer.ts";
@@ -38,12 +48,21 @@ export class RpcConnection {
     this.transport = transport;
     const s = transport.stream;
     s.on("data", (chunk: Buffer) => this.onData(chunk));
-    s.on("error", (err: Error) => this.fail(new LibvirtConnectionError(this.explain(`connection to libvirt (${transport.description}) failed: ${err.message}`), { cause: err })));
+    s.on("error", (err: Error) =>
+      this.fail(
+        new LibvirtConnectionError(
+          this.explain(`connection to libvirt (${transport.description}) failed: ${err.message}`),
+          { cause: err },
+        ),
+      ),
+    );
     this.closed = new Promise((resolve) => {
       s.once("close", () => {
         // Give the transport a moment to report why (ssh writes its error as it exits).
         setImmediate(() => {
-          this.fail(new LibvirtConnectionError(this.explain(`connection to libvirt (${transport.description}) closed`)));
+          this.fail(
+            new LibvirtConnectionError(this.explain(`connection to libvirt (${transport.description}) closed`)),
+          );
           resolve();
         });
       });
@@ -78,7 +97,12 @@ export class RpcConnection {
         procedure,
         onMessage: (m) => {
           done();
-          if (m.header.type !== MessageType.reply) return reject(new LibvirtConnectionError(`libvirt answered ${procedureName(procedure)} with message type ${m.header.type}`));
+          if (m.header.type !== MessageType.reply)
+            return reject(
+              new LibvirtConnectionError(
+                `libvirt answered ${procedureName(procedure)} with message type ${m.header.type}`,
+              ),
+            );
           try {
             const r = new XdrReader(m.body);
             if (m.header.status === MessageStatus.ok) resolve(result(r));
@@ -101,7 +125,12 @@ export class RpcConnection {
    * the socket takes them, then finishes the stream and waits for the daemon's confirmation.
    * Returns the number of bytes sent.
    */
-  async upload(procedure: number, args: ArgsWriter, data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, signal?: AbortSignal): Promise<number> {
+  async upload(
+    procedure: number,
+    args: ArgsWriter,
+    data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<number> {
     if (this.failure !== undefined) throw this.failure;
     signal?.throwIfAborted();
     const serial = this.nextSerial();
@@ -111,7 +140,8 @@ export class RpcConnection {
     this.pending.set(serial, { procedure, onMessage: (m) => stream.onMessage(m), fail: (err) => stream.fail(err) });
     const abandon = () => {
       // Tells the daemon to drop the partial upload; its answer is not awaited.
-      if (stream.phase !== "call" && stream.error === undefined) this.sendQuietly(procedure, MessageType.stream, serial, MessageStatus.error, new Uint8Array(0));
+      if (stream.phase !== "call" && stream.error === undefined)
+        this.sendQuietly(procedure, MessageType.stream, serial, MessageStatus.error, new Uint8Array(0));
     };
     const onAbort = () => {
       abandon();
@@ -128,7 +158,8 @@ export class RpcConnection {
           if (stream.error !== undefined) throw stream.error;
           const chunk = piece.subarray(off, Math.min(piece.length, off + STREAM_CHUNK_MAX));
           sent += chunk.length;
-          if (!this.send(procedure, MessageType.stream, serial, MessageStatus.continue, chunk)) await stream.orFailure(this.drain());
+          if (!this.send(procedure, MessageType.stream, serial, MessageStatus.continue, chunk))
+            await stream.orFailure(this.drain());
         }
       }
       if (stream.error !== undefined) throw stream.error;
@@ -166,7 +197,10 @@ export class RpcConnection {
   }
 
   private send(procedure: number, type: number, serial: number, status: number, body: Uint8Array): boolean {
-    const frame = encodeMessage({ program: REMOTE_PROGRAM, version: REMOTE_PROTOCOL_VERSION, procedure, type, serial, status }, body);
+    const frame = encodeMessage(
+      { program: REMOTE_PROGRAM, version: REMOTE_PROTOCOL_VERSION, procedure, type, serial, status },
+      body,
+    );
     return this.transport.stream.write(frame);
   }
 
@@ -189,7 +223,9 @@ export class RpcConnection {
       };
       const onClose = () => {
         s.off("drain", onDrain);
-        reject(this.failure ?? new LibvirtConnectionError(`connection to libvirt (${this.transport.description}) closed`));
+        reject(
+          this.failure ?? new LibvirtConnectionError(`connection to libvirt (${this.transport.description}) closed`),
+        );
       };
       s.once("drain", onDrain);
       s.once("close", onClose);
@@ -201,7 +237,9 @@ export class RpcConnection {
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
-      this.fail(new LibvirtConnectionError(`libvirt sent a malformed message: ${(err as Error).message}`, { cause: err }));
+      this.fail(
+        new LibvirtConnectionError(`libvirt sent a malformed message: ${(err as Error).message}`, { cause: err }),
+      );
       this.transport.stream.destroy();
       return;
     }
@@ -210,7 +248,9 @@ export class RpcConnection {
       try {
         m = decodeHeader(frame);
       } catch (err) {
-        this.fail(new LibvirtConnectionError(`libvirt sent a malformed header: ${(err as Error).message}`, { cause: err }));
+        this.fail(
+          new LibvirtConnectionError(`libvirt sent a malformed header: ${(err as Error).message}`, { cause: err }),
+        );
         this.transport.stream.destroy();
         return;
       }
@@ -240,4 +280,3 @@ function encodeArgs(args: ArgsWriter | undefined): Uint8Array {
   args(w);
   return w.bytes();
 }
-

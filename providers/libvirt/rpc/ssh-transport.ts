@@ -29,7 +29,8 @@ export function sshCommand(uri: LibvirtUri): { program: string; args: string[] }
 /** What runs on the remote host: virt-ssh-helper when it is there, else nc on the socket. */
 export function remoteCommand(uri: LibvirtUri): string {
   const proxy = uri.params.get("proxy") ?? "auto";
-  if (proxy !== "auto" && proxy !== "netcat" && proxy !== "native") throw new LibvirtUriError(uri.original, `proxy=${proxy}: expected auto, netcat or native`);
+  if (proxy !== "auto" && proxy !== "netcat" && proxy !== "native")
+    throw new LibvirtUriError(uri.original, `proxy=${proxy}: expected auto, netcat or native`);
   const socket = uri.params.get("socket");
   const netcat = uri.params.get("netcat") ?? "nc";
   const helper = `virt-ssh-helper ${shellQuote(uri.remoteName)}`;
@@ -54,7 +55,9 @@ export function openSshTransport(uri: LibvirtUri, signal?: AbortSignal): Promise
     child.stderr.on("data", (c: Buffer) => {
       stderr = (stderr + c.toString("utf8")).slice(-STDERR_KEPT);
     });
-    child.once("error", (err) => reject(new Error(`cannot run ${program} for ${uri.original}: ${err.message}`, { cause: err })));
+    child.once("error", (err) =>
+      reject(new Error(`cannot run ${program} for ${uri.original}: ${err.message}`, { cause: err })),
+    );
     child.once("spawn", () => {
       const target = `${uri.user === undefined ? "" : `${uri.user}@`}${uri.host}${uri.port === undefined ? "" : `:${uri.port}`}`;
       resolve({ stream: new ChildDuplex(child), description: `ssh ${target}`, diagnostics: () => stderr.trim() });

@@ -43,7 +43,11 @@ export class WriteStreamState {
     if (this.phase === "call" && m.header.type === MessageType.reply) return this.resolveAccepted();
     if (this.phase === "finish" && m.header.status === MessageStatus.ok) return this.resolveFinished();
     // Data on a write stream, a second reply: the daemon and this client disagree.
-    this.fail(new LibvirtConnectionError(`unexpected message (type ${m.header.type}, status ${m.header.status}) on the ${this.name} stream`));
+    this.fail(
+      new LibvirtConnectionError(
+        `unexpected message (type ${m.header.type}, status ${m.header.status}) on the ${this.name} stream`,
+      ),
+    );
   }
 
   fail(err: Error): void {

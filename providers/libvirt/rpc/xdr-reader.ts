@@ -81,7 +81,8 @@ export class XdrReader {
     const n = this.uint();
     if (n > max) throw new XdrError(`XDR array of ${n} items exceeds its limit of ${max}`);
     // Each item takes at least four bytes: a count larger than the rest of the message is a lie.
-    if (n > this.remaining / 4) throw new XdrError(`XDR array claims ${n} items but only ${this.remaining} bytes remain`);
+    if (n > this.remaining / 4)
+      throw new XdrError(`XDR array claims ${n} items but only ${this.remaining} bytes remain`);
     const out: T[] = [];
     for (let i = 0; i < n; i++) out.push(read(this));
     return out;
@@ -95,7 +96,10 @@ export class XdrReader {
   }
 
   private need(n: number): Buffer {
-    if (this.pos + n > this.buf.length) throw new XdrError(`XDR message truncated: needs ${n} bytes at offset ${this.pos}, has ${this.buf.length - this.pos}`);
+    if (this.pos + n > this.buf.length)
+      throw new XdrError(
+        `XDR message truncated: needs ${n} bytes at offset ${this.pos}, has ${this.buf.length - this.pos}`,
+      );
     return this.buf;
   }
 }

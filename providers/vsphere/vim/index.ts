@@ -1,7 +1,14 @@
 // A small vim25 (vSphere Web Services, SOAP at /sdk) client: the calls the vSphere provider
 // needs and nothing more.
 export { moref, readMoRef, sameRef, showRef, type MoRef } from "./moref.ts";
-export { retrieveObject, retrieveProperties, type ObjectContent, type ObjectSpec, type PropertySpec, type TraversalSpec } from "./property-collector.ts";
+export {
+  retrieveObject,
+  retrieveProperties,
+  type ObjectContent,
+  type ObjectSpec,
+  type PropertySpec,
+  type TraversalSpec,
+} from "./property-collector.ts";
 export { findByInventoryPath } from "./search-index.ts";
 export { waitForTask, type WaitOptions } from "./task.ts";
 export { normalizeThumbprint, type TlsTrust } from "./tls-trust.ts";

@@ -20,7 +20,11 @@ const vm = (id: number): string =>
   `<objects><obj type="VirtualMachine">vm-${id}</obj><propSet><name>name</name><val xsi:type="xsd:string">peer-${id}</val></propSet></objects>`;
 
 /** Answers by method name; records each request body. */
-async function scriptedVcenter(pages: Record<string, string>, seen: string[], cookies: Array<string | undefined>): Promise<URL> {
+async function scriptedVcenter(
+  pages: Record<string, string>,
+  seen: string[],
+  cookies: Array<string | undefined>,
+): Promise<URL> {
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
@@ -39,7 +43,12 @@ async function scriptedVcenter(pages: Record<string, string>, seen: string[], co
         answer = pages[`${method}:${token}`] ?? "";
       }
       res.writeHead(answer === "" ? 500 : 200, { "Content-Type": "text/xml" });
-      res.end(envelope(answer || `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>unexpected ${method}</faultstring></soapenv:Fault>`));
+      res.end(
+        envelope(
+          answer ||
+            `<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>unexpected ${method}</faultstring></soapenv:Fault>`,
+        ),
+      );
     });
   });
   servers.push(server);
@@ -62,7 +71,12 @@ describe("RetrievePropertiesEx paging", () => {
     );
     const client = new VimClient({ url, username: "u", password: "p", trust: { mode: "verify" } });
     try {
-      const found = await retrieveProperties(client, [{ type: "VirtualMachine", pathSet: ["name"] }], [{ obj: moref("Folder", "group-v3") }], AbortSignal.timeout(5000));
+      const found = await retrieveProperties(
+        client,
+        [{ type: "VirtualMachine", pathSet: ["name"] }],
+        [{ obj: moref("Folder", "group-v3") }],
+        AbortSignal.timeout(5000),
+      );
       expect(found.map((o) => [o.obj.value, readString(o.props.get("name"))])).toEqual([
         ["vm-1", "peer-1"],
         ["vm-2", "peer-2"],
@@ -73,9 +87,21 @@ describe("RetrievePropertiesEx paging", () => {
       client.close();
     }
     const calls = seen.map((b) => /<soapenv:Body><(\w+)/.exec(b)?.[1]);
-    expect(calls).toEqual(["RetrieveServiceContent", "Login", "RetrievePropertiesEx", "ContinueRetrievePropertiesEx", "ContinueRetrievePropertiesEx"]);
+    expect(calls).toEqual([
+      "RetrieveServiceContent",
+      "Login",
+      "RetrievePropertiesEx",
+      "ContinueRetrievePropertiesEx",
+      "ContinueRetrievePropertiesEx",
+    ]);
     // The session cookie rides along from the login on; the first request asks for pages.
-    expect(cookies).toEqual([undefined, undefined, `vmware_soap_session="abc"`, `vmware_soap_session="abc"`, `vmware_soap_session="abc"`]);
+    expect(cookies).toEqual([
+      undefined,
+      undefined,
+      `vmware_soap_session="abc"`,
+      `vmware_soap_session="abc"`,
+      `vmware_soap_session="abc"`,
+    ]);
     expect(seen[2]).toContain("<maxObjects>100</maxObjects>");
     expect(seen[2]).toContain(`<objectSet><obj type="Folder">group-v3</obj><skip>false</skip></objectSet>`);
   });

@@ -54,8 +54,12 @@ function traversalXml(spec: TraversalSpec): Xml {
 
 function filterSpecXml(props: readonly PropertySpec[], objects: readonly ObjectSpec[]): Xml {
   return el("specSet", [
-    ...props.map((p) => el("propSet", [el("type", p.type), el("all", false), ...p.pathSet.map((path) => el("pathSet", path))])),
-    ...objects.map((o) => el("objectSet", [morefXml("obj", o.obj), el("skip", o.skip ?? false), ...(o.selectSet ?? []).map(traversalXml)])),
+    ...props.map((p) =>
+      el("propSet", [el("type", p.type), el("all", false), ...p.pathSet.map((path) => el("pathSet", path))]),
+    ),
+    ...objects.map((o) =>
+      el("objectSet", [morefXml("obj", o.obj), el("skip", o.skip ?? false), ...(o.selectSet ?? []).map(traversalXml)]),
+    ),
   ]);
 }
 
@@ -70,7 +74,14 @@ function readObject(node: XmlElement): ObjectContent {
   }
   const missing = childrenNamed(node, "missingSet").map((m) => {
     const localized = child(m, "fault");
-    return { path: childText(m, "path") ?? "", fault: vimFaultFrom("RetrievePropertiesEx", child(localized, "fault"), childText(localized, "localizedMessage") ?? "") };
+    return {
+      path: childText(m, "path") ?? "",
+      fault: vimFaultFrom(
+        "RetrievePropertiesEx",
+        child(localized, "fault"),
+        childText(localized, "localizedMessage") ?? "",
+      ),
+    };
   });
   return { obj, props, missing };
 }
@@ -84,22 +95,42 @@ function throwIfUnauthenticated(result: XmlElement): void {
 }
 
 /** Every object the specs select, with the requested properties, across all pages. */
-export async function retrieveProperties(client: VimClient, props: readonly PropertySpec[], objects: readonly ObjectSpec[], signal: AbortSignal): Promise<ObjectContent[]> {
+export async function retrieveProperties(
+  client: VimClient,
+  props: readonly PropertySpec[],
+  objects: readonly ObjectSpec[],
+  signal: AbortSignal,
+): Promise<ObjectContent[]> {
   const sc = await client.serviceContent(signal);
   const collector = morefXml("_this", sc.propertyCollector);
   const out: ObjectContent[] = [];
-  let page = await client.call("RetrievePropertiesEx", [collector, filterSpecXml(props, objects), el("options", el("maxObjects", PAGE_SIZE))], signal, throwIfUnauthenticated);
+  let page = await client.call(
+    "RetrievePropertiesEx",
+    [collector, filterSpecXml(props, objects), el("options", el("maxObjects", PAGE_SIZE))],
+    signal,
+    throwIfUnauthenticated,
+  );
   for (;;) {
     const result = child(page, "returnval");
     for (const o of childrenNamed(result, "objects")) out.push(readObject(o));
     const token = childText(result, "token");
     if (token === undefined || token === "") return out;
-    page = await client.call("ContinueRetrievePropertiesEx", [collector, el("token", token)], signal, throwIfUnauthenticated);
+    page = await client.call(
+      "ContinueRetrievePropertiesEx",
+      [collector, el("token", token)],
+      signal,
+      throwIfUnauthenticated,
+    );
   }
 }
 
 /** One object's properties; undefined when the object no longer exists. */
-export async function retrieveObject(client: VimClient, obj: MoRef, pathSet: readonly string[], signal: AbortSignal): Promise<ObjectContent | undefined> {
+export async function retrieveObject(
+  client: VimClient,
+  obj: MoRef,
+  pathSet: readonly string[],
+  signal: AbortSignal,
+): Promise<ObjectContent | undefined> {
   try {
     const found = await retrieveProperties(client, [{ type: obj.type, pathSet }], [{ obj }], signal);
     return found.find((o) => o.obj.value === obj.value);

@@ -6,9 +6,17 @@ import { child } from "./xml-node.ts";
 import { el } from "./xml-write.ts";
 
 /** The object at that inventory path, or undefined when there is none. */
-export async function findByInventoryPath(client: VimClient, inventoryPath: string, signal: AbortSignal): Promise<MoRef | undefined> {
+export async function findByInventoryPath(
+  client: VimClient,
+  inventoryPath: string,
+  signal: AbortSignal,
+): Promise<MoRef | undefined> {
   const sc = await client.serviceContent(signal);
   const path = inventoryPath.replace(/^\/+/, "");
-  const res = await client.call("FindByInventoryPath", [morefXml("_this", sc.searchIndex), el("inventoryPath", path)], signal);
+  const res = await client.call(
+    "FindByInventoryPath",
+    [morefXml("_this", sc.searchIndex), el("inventoryPath", path)],
+    signal,
+  );
   return readMoRef(child(res, "returnval"));
 }

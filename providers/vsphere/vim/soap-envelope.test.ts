@@ -16,13 +16,23 @@ function faultOf(answer: SoapAnswer): VimFault {
 
 describe("SOAP envelopes", () => {
   it("writes the method in the vim25 namespace with every text escaped", () => {
-    const text = requestEnvelope("Login", [el("_this", "SessionManager", { type: "SessionManager" }), el("userName", `a<b>&"c'`), undefined, el("password", "p\r\nw")]);
-    expect(text).toContain(`<soapenv:Body><Login xmlns="urn:vim25"><_this type="SessionManager">SessionManager</_this><userName>a&lt;b&gt;&amp;&quot;c&apos;</userName><password>p&#13;\nw</password></Login></soapenv:Body>`);
+    const text = requestEnvelope("Login", [
+      el("_this", "SessionManager", { type: "SessionManager" }),
+      el("userName", `a<b>&"c'`),
+      undefined,
+      el("password", "p\r\nw"),
+    ]);
+    expect(text).toContain(
+      `<soapenv:Body><Login xmlns="urn:vim25"><_this type="SessionManager">SessionManager</_this><userName>a&lt;b&gt;&amp;&quot;c&apos;</userName><password>p&#13;\nw</password></Login></soapenv:Body>`,
+    );
     expect(() => el("x", "bell\u0007")).toThrow(/control character/);
   });
 
   it("reads a result whatever the envelope prefix, decoding character references", () => {
-    const answer = readEnvelope("X", wrap(`<XResponse xmlns="urn:vim25"><returnval>a&#10;b &amp; c</returnval></XResponse>`, "S"));
+    const answer = readEnvelope(
+      "X",
+      wrap(`<XResponse xmlns="urn:vim25"><returnval>a&#10;b &amp; c</returnval></XResponse>`, "S"),
+    );
     expect(answer.kind).toBe("result");
     if (answer.kind === "result") expect(answer.body.children[0]?.text).toBe("a\nb & c");
   });
@@ -36,14 +46,22 @@ describe("SOAP envelopes", () => {
     );
     const err = faultOf(answer);
     expect(err.faultName).toBe("NoPermission");
-    expect(err.properties).toEqual({ object: "Folder:group-v3", privilegeId: "VirtualMachine.Inventory.CreateFromExisting" });
+    expect(err.properties).toEqual({
+      object: "Folder:group-v3",
+      privilegeId: "VirtualMachine.Inventory.CreateFromExisting",
+    });
     expect(err.message).toBe(
       "CloneVM_Task: NoPermission (object=Folder:group-v3, privilegeId=VirtualMachine.Inventory.CreateFromExisting): Permission to perform this operation was denied.",
     );
   });
 
   it("names the fault by its element when it has no xsi:type", () => {
-    const answer = readEnvelope("Login", wrap(`<soapenv:Fault><faultcode>x</faultcode><faultstring>Cannot complete login</faultstring><detail><InvalidLoginFault xmlns="urn:vim25"/></detail></soapenv:Fault>`));
+    const answer = readEnvelope(
+      "Login",
+      wrap(
+        `<soapenv:Fault><faultcode>x</faultcode><faultstring>Cannot complete login</faultstring><detail><InvalidLoginFault xmlns="urn:vim25"/></detail></soapenv:Fault>`,
+      ),
+    );
     expect(faultOf(answer).faultName).toBe("InvalidLogin");
   });
 

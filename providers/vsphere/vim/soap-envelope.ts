@@ -17,7 +17,9 @@ export function requestEnvelope(method: string, params: ReadonlyArray<Xml | unde
 }
 
 /** What a SOAP answer held: the response element, or a fault to throw. */
-export type SoapAnswer = { readonly kind: "result"; readonly body: XmlElement } | { readonly kind: "fault"; readonly error: Error };
+export type SoapAnswer =
+  | { readonly kind: "result"; readonly body: XmlElement }
+  | { readonly kind: "fault"; readonly error: Error };
 
 export function readEnvelope(method: string, text: string): SoapAnswer {
   const root = parseXml(text);

@@ -2,7 +2,13 @@
 // AbortSignal and by a cap on the answer's size.
 import * as http from "node:http";
 import * as https from "node:https";
-import { agentFor, CertificateMismatchError, TlsHandshakeError, type ConnectSignalOption, type TlsTrust } from "./tls-trust.ts";
+import {
+  agentFor,
+  CertificateMismatchError,
+  TlsHandshakeError,
+  type ConnectSignalOption,
+  type TlsTrust,
+} from "./tls-trust.ts";
 import { VimTransportError } from "./vim-fault.ts";
 
 export interface SoapResponse {
@@ -36,7 +42,13 @@ export class SoapTransport {
     const request = this.url.protocol === "http:" ? http.request : https.request;
     return new Promise<SoapResponse>((resolve, reject) => {
       const fail = (err: Error): void => reject(signal.aborted ? (signal.reason ?? err) : this.explain(err));
-      const options: https.RequestOptions & ConnectSignalOption = { method: "POST", headers, agent: this.#agent, signal, connectSignal: signal };
+      const options: https.RequestOptions & ConnectSignalOption = {
+        method: "POST",
+        headers,
+        agent: this.#agent,
+        signal,
+        connectSignal: signal,
+      };
       const req = request(this.url, options, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -65,7 +77,8 @@ export class SoapTransport {
 
   private explain(err: Error): Error {
     if (err instanceof VimTransportError) return err;
-    if (err instanceof CertificateMismatchError || err instanceof TlsHandshakeError) return new VimTransportError(err.message, { cause: err });
+    if (err instanceof CertificateMismatchError || err instanceof TlsHandshakeError)
+      return new VimTransportError(err.message, { cause: err });
     const code = (err as NodeJS.ErrnoException).code;
     const detail = code !== undefined && !err.message.includes(code) ? ` (${code})` : "";
     return new VimTransportError(`cannot reach ${this.url.origin}: ${err.message}${detail}`, { cause: err });

@@ -14,7 +14,13 @@ export interface WaitOptions {
 }
 
 /** Returns the task's result element (undefined for tasks without one); throws its fault. */
-export async function waitForTask(client: VimClient, task: MoRef, what: string, signal: AbortSignal, options: WaitOptions = {}): Promise<XmlElement | undefined> {
+export async function waitForTask(
+  client: VimClient,
+  task: MoRef,
+  what: string,
+  signal: AbortSignal,
+  options: WaitOptions = {},
+): Promise<XmlElement | undefined> {
   const maxPollMs = options.maxPollMs ?? 2000;
   let pause = Math.min(options.firstPollMs ?? 50, maxPollMs);
   for (;;) {

@@ -61,7 +61,10 @@ class TrustAgent extends https.Agent {
     this.#pin = pin;
   }
 
-  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     const host = `${options.host ?? "server"}:${options.port ?? 443}`;
     const socket = super.createConnection(options) as tls.TLSSocket;
     const signal = (options as ConnectSignalOption).connectSignal;
@@ -109,6 +112,9 @@ export function agentFor(url: URL, trust: TlsTrust): http.Agent {
     case "insecure":
       return new TrustAgent({ keepAlive: true, rejectUnauthorized: false }, undefined);
     case "verify":
-      return new TrustAgent({ keepAlive: true, ca: [...tls.getCACertificates("default"), ...tls.getCACertificates("system")] }, undefined);
+      return new TrustAgent(
+        { keepAlive: true, ca: [...tls.getCACertificates("default"), ...tls.getCACertificates("system")] },
+        undefined,
+      );
   }
 }

@@ -77,21 +77,24 @@ export class VimClient {
   /** RetrieveServiceContent, once per client; needs no session. */
   serviceContent(signal: AbortSignal): Promise<ServiceContent> {
     if (this.#content === undefined) {
-      const pending = this.send("RetrieveServiceContent", [morefXml("_this", moref("ServiceInstance", "ServiceInstance"))], undefined, signal).then(
-        (res) => {
-          const sc = child(res.body, "returnval");
-          const about = child(sc, "about");
-          return {
-            rootFolder: required(sc, "rootFolder"),
-            propertyCollector: required(sc, "propertyCollector"),
-            searchIndex: required(sc, "searchIndex"),
-            sessionManager: required(sc, "sessionManager"),
-            apiType: childText(about, "apiType") ?? "",
-            apiVersion: childText(about, "apiVersion") ?? "",
-            fullName: childText(about, "fullName") ?? "",
-          };
-        },
-      );
+      const pending = this.send(
+        "RetrieveServiceContent",
+        [morefXml("_this", moref("ServiceInstance", "ServiceInstance"))],
+        undefined,
+        signal,
+      ).then((res) => {
+        const sc = child(res.body, "returnval");
+        const about = child(sc, "about");
+        return {
+          rootFolder: required(sc, "rootFolder"),
+          propertyCollector: required(sc, "propertyCollector"),
+          searchIndex: required(sc, "searchIndex"),
+          sessionManager: required(sc, "sessionManager"),
+          apiType: childText(about, "apiType") ?? "",
+          apiVersion: childText(about, "apiVersion") ?? "",
+          fullName: childText(about, "fullName") ?? "",
+        };
+      });
       // A failed attempt is not remembered: the next call asks again.
       pending.catch(() => {
         if (this.#content === pending) this.#content = undefined;
@@ -111,7 +114,12 @@ export class VimClient {
    * Calls a method that needs a session. `inspect` may throw (a NotAuthenticated fault hidden
    * in a result, for instance); like a fault, that triggers one new login and one retry.
    */
-  async call(method: string, params: ReadonlyArray<Xml | undefined>, signal: AbortSignal, inspect?: (result: XmlElement) => void): Promise<XmlElement> {
+  async call(
+    method: string,
+    params: ReadonlyArray<Xml | undefined>,
+    signal: AbortSignal,
+    inspect?: (result: XmlElement) => void,
+  ): Promise<XmlElement> {
     for (let attempt = 0; ; attempt++) {
       const session = await this.ensureSession(signal);
       try {
@@ -128,7 +136,11 @@ export class VimClient {
   /** SessionManager.TerminateSession: ends other sessions of this server (an administrator's act). */
   async terminateSessions(keys: readonly string[], signal: AbortSignal): Promise<void> {
     const sc = await this.serviceContent(signal);
-    await this.call("TerminateSession", [morefXml("_this", sc.sessionManager), ...keys.map((k) => el("sessionId", k))], signal);
+    await this.call(
+      "TerminateSession",
+      [morefXml("_this", sc.sessionManager), ...keys.map((k) => el("sessionId", k))],
+      signal,
+    );
   }
 
   /** Ends the session, if any. A session the server already forgot is fine. */
@@ -162,29 +174,48 @@ export class VimClient {
 
   private async doLogin(signal: AbortSignal): Promise<Session> {
     const sc = await this.serviceContent(signal);
-    const params = [morefXml("_this", sc.sessionManager), el("userName", this.#options.username), el("password", this.#options.password)];
+    const params = [
+      morefXml("_this", sc.sessionManager),
+      el("userName", this.#options.username),
+      el("password", this.#options.password),
+    ];
     const res = await this.send("Login", params, undefined, signal);
     const cookie = res.cookies.map((c) => c.split(";")[0]!.trim()).find((c) => c.startsWith(`${COOKIE_NAME}=`));
-    if (cookie === undefined) throw new VimTransportError(`Login at ${this.url.origin} answered without a ${COOKIE_NAME} cookie`);
+    if (cookie === undefined)
+      throw new VimTransportError(`Login at ${this.url.origin} answered without a ${COOKIE_NAME} cookie`);
     const returned = child(res.body, "returnval");
-    const session: Session = { cookie, key: childText(returned, "key") ?? "", userName: childText(returned, "userName") ?? this.#options.username };
+    const session: Session = {
+      cookie,
+      key: childText(returned, "key") ?? "",
+      userName: childText(returned, "userName") ?? this.#options.username,
+    };
     this.#session = session;
     this.#logins++;
     return session;
   }
 
-  private async send(method: string, params: ReadonlyArray<Xml | undefined>, cookie: string | undefined, signal: AbortSignal): Promise<{ body: XmlElement; cookies: readonly string[] }> {
+  private async send(
+    method: string,
+    params: ReadonlyArray<Xml | undefined>,
+    cookie: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ body: XmlElement; cookies: readonly string[] }> {
     const res = await this.#transport.post(this.#soapAction, requestEnvelope(method, params), cookie, signal);
     if (res.status !== 200 && res.status !== 500) {
       const hint = res.status === 404 ? ` (is ${this.url.href} a vSphere SDK endpoint? it usually ends in /sdk)` : "";
-      throw new VimTransportError(`${method}: ${this.url.origin} answered HTTP ${res.status}${hint}`, { status: res.status });
+      throw new VimTransportError(`${method}: ${this.url.origin} answered HTTP ${res.status}${hint}`, {
+        status: res.status,
+      });
     }
     let answer;
     try {
       answer = readEnvelope(method, res.body);
     } catch (err) {
       if (!(err instanceof Error)) throw err;
-      throw new VimTransportError(`${method}: ${this.url.origin} answered HTTP ${res.status} without a SOAP answer: ${err.message}`, { status: res.status, cause: err });
+      throw new VimTransportError(
+        `${method}: ${this.url.origin} answered HTTP ${res.status} without a SOAP answer: ${err.message}`,
+        { status: res.status, cause: err },
+      );
     }
     if (answer.kind === "fault") throw answer.error;
     return { body: answer.body, cookies: res.cookies };

@@ -12,7 +12,12 @@ export class VimFault extends Error {
   /** The fault's simple fields (existingState, name, obj, ...), for messages and decisions. */
   readonly properties: Readonly<Record<string, string>>;
 
-  constructor(details: { faultName: string; faultMessage: string; method: string; properties?: Readonly<Record<string, string>> }) {
+  constructor(details: {
+    faultName: string;
+    faultMessage: string;
+    method: string;
+    properties?: Readonly<Record<string, string>>;
+  }) {
     const properties = details.properties ?? {};
     const shown = Object.entries(properties).map(([k, v]) => `${k}=${v}`);
     const facts = shown.length > 0 ? ` (${shown.join(", ")})` : "";
@@ -63,5 +68,10 @@ export function faultProperties(fault: XmlElement): Record<string, string> {
 /** Builds the error for a fault element (SOAP detail or a task's LocalizedMethodFault.fault). */
 export function vimFaultFrom(method: string, fault: XmlElement | undefined, message: string): VimFault {
   if (fault === undefined) return new VimFault({ faultName: "SystemError", faultMessage: message, method });
-  return new VimFault({ faultName: faultNameOf(fault), faultMessage: message, method, properties: faultProperties(fault) });
+  return new VimFault({
+    faultName: faultNameOf(fault),
+    faultMessage: message,
+    method,
+    properties: faultProperties(fault),
+  });
 }

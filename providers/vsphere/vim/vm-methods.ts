@@ -6,7 +6,12 @@ import { child } from "./xml-node.ts";
 import { el } from "./xml-write.ts";
 import { cloneSpecXml, configSpecXml, type CloneSpec, type VmConfigSpec } from "./vm-specs.ts";
 
-async function startTask(client: VimClient, method: string, params: Parameters<VimClient["call"]>[1], signal: AbortSignal): Promise<MoRef> {
+async function startTask(
+  client: VimClient,
+  method: string,
+  params: Parameters<VimClient["call"]>[1],
+  signal: AbortSignal,
+): Promise<MoRef> {
   const res = await client.call(method, params, signal);
   const task = readMoRef(child(res, "returnval"));
   if (task === undefined) throw new Error(`${method} answered without a task`);
@@ -14,8 +19,20 @@ async function startTask(client: VimClient, method: string, params: Parameters<V
 }
 
 /** CloneVM_Task: copies `vm` (a VM or template) into `folder` under `name`. */
-export function cloneVm(client: VimClient, vm: MoRef, folder: MoRef, name: string, spec: CloneSpec, signal: AbortSignal): Promise<MoRef> {
-  return startTask(client, "CloneVM_Task", [morefXml("_this", vm), morefXml("folder", folder), el("name", name), cloneSpecXml(spec)], signal);
+export function cloneVm(
+  client: VimClient,
+  vm: MoRef,
+  folder: MoRef,
+  name: string,
+  spec: CloneSpec,
+  signal: AbortSignal,
+): Promise<MoRef> {
+  return startTask(
+    client,
+    "CloneVM_Task",
+    [morefXml("_this", vm), morefXml("folder", folder), el("name", name), cloneSpecXml(spec)],
+    signal,
+  );
 }
 
 export function reconfigVm(client: VimClient, vm: MoRef, spec: VmConfigSpec, signal: AbortSignal): Promise<MoRef> {

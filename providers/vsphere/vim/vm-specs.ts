@@ -32,7 +32,11 @@ export function configSpecXml(name: string, spec: VmConfigSpec): Xml {
   return el(name, [
     optional("numCPUs", spec.numCPUs),
     optional("memoryMB", spec.memoryMB),
-    ...(spec.extraConfig ?? []).map((o) => el("extraConfig", [el("key", o.key), el("value", o.value, { "xsi:type": "xsd:string" })], { "xsi:type": "OptionValue" })),
+    ...(spec.extraConfig ?? []).map((o) =>
+      el("extraConfig", [el("key", o.key), el("value", o.value, { "xsi:type": "xsd:string" })], {
+        "xsi:type": "OptionValue",
+      }),
+    ),
   ]);
 }
 

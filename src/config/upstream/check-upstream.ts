@@ -32,9 +32,17 @@ export function checkUpstreamSettings(options: UpstreamCheckOptions): UpstreamFi
     if (value === "" || isUpstreamDefault(setting, value)) continue;
     const shown = `${setting.env}=${JSON.stringify(value)}`;
     if (handling.kind === "warned") {
-      findings.push({ level: "warn", variable: setting.env, message: `${shown}: upstream setting not supported; ${handling.instead}` });
+      findings.push({
+        level: "warn",
+        variable: setting.env,
+        message: `${shown}: upstream setting not supported; ${handling.instead}`,
+      });
     } else if (handling.developmentOnly === true && options.developmentMode) {
-      findings.push({ level: "warn", variable: setting.env, message: `${shown}: ignored, DISABLE_TLS=true already turns TLS off (development mode)` });
+      findings.push({
+        level: "warn",
+        variable: setting.env,
+        message: `${shown}: ignored, DISABLE_TLS=true already turns TLS off (development mode)`,
+      });
     } else {
       findings.push({ level: "error", variable: setting.env, message: `${shown}: refused: ${handling.reason}` });
     }

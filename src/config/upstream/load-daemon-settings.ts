@@ -20,6 +20,9 @@ export function loadDaemonSettings(options: LoadOptions): DaemonSettings {
   const adapted = adaptUpstreamFlags(options.argv, options.env.CLOUD_PROVIDER?.trim() || "local", daemonConfigSpec);
   const env = { ...options.env, ...adapted.env };
   const config = loadDaemonConfig({ env, argv: adapted.argv });
-  const findings = [...adapted.findings, ...checkUpstreamSettings({ env, provider: config.cloudProvider, developmentMode: config.disableTls })];
+  const findings = [
+    ...adapted.findings,
+    ...checkUpstreamSettings({ env, provider: config.cloudProvider, developmentMode: config.disableTls }),
+  ];
   return { config, env, findings };
 }

@@ -6,8 +6,24 @@ const adapt = (argv: string[], provider = "libvirt") => adaptUpstreamFlags(argv,
 
 describe("adaptUpstreamFlags", () => {
   it("turns upstream's provider and daemon flags into their variables, keeping our own flags for our parser", () => {
-    const out = adapt(["-uri", "qemu:///system", "--pool-name=images", "-socket", "/run/x.sock", "-disable-cvm", "-disable-tls", "-tls-skip-verify", "-cpu=4"]);
-    expect(out.env).toEqual({ LIBVIRT_URI: "qemu:///system", LIBVIRT_POOL: "images", DISABLECVM: "true", TLS_SKIP_VERIFY: "true", LIBVIRT_CPU: "4" });
+    const out = adapt([
+      "-uri",
+      "qemu:///system",
+      "--pool-name=images",
+      "-socket",
+      "/run/x.sock",
+      "-disable-cvm",
+      "-disable-tls",
+      "-tls-skip-verify",
+      "-cpu=4",
+    ]);
+    expect(out.env).toEqual({
+      LIBVIRT_URI: "qemu:///system",
+      LIBVIRT_POOL: "images",
+      DISABLECVM: "true",
+      TLS_SKIP_VERIFY: "true",
+      LIBVIRT_CPU: "4",
+    });
     expect(out.argv).toEqual(["-socket", "/run/x.sock", "-disable-tls"]);
     expect(out.findings).toEqual([]);
   });
@@ -28,8 +44,14 @@ describe("adaptUpstreamFlags", () => {
 
   it("knows each provider's flags only for that provider, and leaves unknown flags and arguments to the parser", () => {
     expect(adapt(["-uri", "x"], "aws")).toEqual({ argv: ["-uri", "x"], env: {}, findings: [] });
-    expect(adapt(["-imageid", "ami-1", "-use-lt"], "aws").env).toEqual({ PODVM_AMI_ID: "ami-1", USE_PODVM_LAUNCHTEMPLATE: "true" });
-    expect(adapt(["-imageid", "/img", "-secret", "s3"], "azure").env).toEqual({ AZURE_IMAGE_ID: "/img", AZURE_CLIENT_SECRET: "s3" });
+    expect(adapt(["-imageid", "ami-1", "-use-lt"], "aws").env).toEqual({
+      PODVM_AMI_ID: "ami-1",
+      USE_PODVM_LAUNCHTEMPLATE: "true",
+    });
+    expect(adapt(["-imageid", "/img", "-secret", "s3"], "azure").env).toEqual({
+      AZURE_IMAGE_ID: "/img",
+      AZURE_CLIENT_SECRET: "s3",
+    });
     expect(adapt(["-bogus", "stray"]).argv).toEqual(["-bogus", "stray"]);
     expect(adapt(["-uri"]).argv).toEqual(["-uri"]);
   });

@@ -100,7 +100,8 @@ export const UPSTREAM_FLAGS: readonly UpstreamFlag[] = [
     flag: "data-dir",
     providers: ["libvirt"],
     upstreamDefault: "/var/lib/libvirt/images",
-    instead: "not needed: each VM's disk and cidata volume are made in the storage pool LIBVIRT_POOL through libvirt, not in a local folder",
+    instead:
+      "not needed: each VM's disk and cidata volume are made in the storage pool LIBVIRT_POOL through libvirt, not in a local folder",
   },
 
   // vsphere

@@ -30,11 +30,13 @@ export interface UpstreamSetting {
   readonly handling: UpstreamHandling;
 }
 
-const honoured = (difference?: string): UpstreamHandling => (difference === undefined ? { kind: "honoured" } : { kind: "honoured", difference });
+const honoured = (difference?: string): UpstreamHandling =>
+  difference === undefined ? { kind: "honoured" } : { kind: "honoured", difference };
 const warned = (instead: string): UpstreamHandling => ({ kind: "warned", instead });
 const refused = (reason: string): UpstreamHandling => ({ kind: "refused", reason });
 
-const SECURE_COMMS_ONLY = "only used by secure comms (SECURE_COMMS), which this daemon does not implement; the link to each VM is mutual TLS";
+const SECURE_COMMS_ONLY =
+  "only used by secure comms (SECURE_COMMS), which this daemon does not implement; the link to each VM is mutual TLS";
 const NO_GO_PLUGINS =
   "Go plugins cannot be loaded here; out-of-tree providers are ES modules: set CLOUD_PROVIDER_EXTERNAL_MODULE=/path/module.js and CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256";
 
@@ -50,10 +52,20 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   {
     env: "PAUSE_IMAGE",
     upstreamDefault: "",
-    handling: warned("accepted but not passed to the peer VM yet: the VM keeps the pause image its image was built with"),
+    handling: warned(
+      "accepted but not passed to the peer VM yet: the VM keeps the pause image its image was built with",
+    ),
   },
-  { env: "FORWARDER_PORT", upstreamDefault: "15150", handling: honoured("a port number 1-65535 (upstream passes any text on)") },
-  { env: "PROXY_TIMEOUT", upstreamDefault: "5m", handling: honoured("a malformed duration stops start-up instead of falling back to 5m") },
+  {
+    env: "FORWARDER_PORT",
+    upstreamDefault: "15150",
+    handling: honoured("a port number 1-65535 (upstream passes any text on)"),
+  },
+  {
+    env: "PROXY_TIMEOUT",
+    upstreamDefault: "5m",
+    handling: honoured("a malformed duration stops start-up instead of falling back to 5m"),
+  },
   {
     env: "TUNNEL_TYPE",
     upstreamDefault: "",
@@ -73,7 +85,9 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   {
     env: "PEERPODS_LIMIT_PER_NODE",
     upstreamDefault: "10",
-    handling: honoured("0 or less: no limit and no node capacity advertised (as upstream); a malformed number stops start-up"),
+    handling: honoured(
+      "0 or less: no limit and no node capacity advertised (as upstream); a malformed number stops start-up",
+    ),
   },
   {
     env: "ENABLE_SCRATCH_SPACE",
@@ -86,12 +100,16 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   {
     env: "TLS_MIN_VERSION",
     upstreamDefault: "",
-    handling: honoured("VersionTLS12 or VersionTLS13 only (anything else stops start-up); a forwarder that cannot meet it fails the pod naming the setting"),
+    handling: honoured(
+      "VersionTLS12 or VersionTLS13 only (anything else stops start-up); a forwarder that cannot meet it fails the pod naming the setting",
+    ),
   },
   {
     env: "TLS_CIPHER_SUITES",
     upstreamDefault: "",
-    handling: honoured("an unknown suite name stops start-up; as in Go, TLS 1.3's suites stay on whatever the list says"),
+    handling: honoured(
+      "an unknown suite name stops start-up; as in Go, TLS 1.3's suites stay on whatever the list says",
+    ),
   },
   {
     env: "CACERT_FILE",
@@ -125,39 +143,69 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   { env: "SECURE_COMMS_OUTBOUNDS", upstreamDefault: "", handling: warned(SECURE_COMMS_ONLY) },
   { env: "SECURE_COMMS_PP_INBOUNDS", upstreamDefault: "", handling: warned(SECURE_COMMS_ONLY) },
   { env: "SECURE_COMMS_PP_OUTBOUNDS", upstreamDefault: "", handling: warned(SECURE_COMMS_ONLY) },
-  { env: "SECURE_COMMS_KBS_ADDR", upstreamDefault: "kbs-service.trustee-operator-system:8080", handling: warned(SECURE_COMMS_ONLY) },
+  {
+    env: "SECURE_COMMS_KBS_ADDR",
+    upstreamDefault: "kbs-service.trustee-operator-system:8080",
+    handling: warned(SECURE_COMMS_ONLY),
+  },
   { env: "SECURE_COMMS_NO_TRUSTEE", upstreamDefault: "false", bool: true, handling: warned(SECURE_COMMS_ONLY) },
   {
     env: "EXTERNAL_NETWORK_VIA_PODVM",
     upstreamDefault: "false",
     bool: true,
-    handling: warned("not implemented: all of the pod's traffic, external too, goes through the VXLAN tunnel to the worker node as usual"),
+    handling: warned(
+      "not implemented: all of the pod's traffic, external too, goes through the VXLAN tunnel to the worker node as usual",
+    ),
   },
   {
     env: "POD_SUBNET_CIDRS",
     upstreamDefault: "",
-    handling: warned("not implemented (it only serves EXTERNAL_NETWORK_VIA_PODVM): all of the pod's traffic goes through the tunnel"),
+    handling: warned(
+      "not implemented (it only serves EXTERNAL_NETWORK_VIA_PODVM): all of the pod's traffic goes through the tunnel",
+    ),
   },
-  { env: "ENABLE_CLOUD_PROVIDER_EXTERNAL_PLUGIN", upstreamDefault: "false", bool: true, handling: refused(NO_GO_PLUGINS) },
+  {
+    env: "ENABLE_CLOUD_PROVIDER_EXTERNAL_PLUGIN",
+    upstreamDefault: "false",
+    bool: true,
+    handling: refused(NO_GO_PLUGINS),
+  },
   { env: "CLOUD_PROVIDER_EXTERNAL_PLUGIN_PATH", upstreamDefault: "", handling: warned(NO_GO_PLUGINS) },
   { env: "CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH", upstreamDefault: "", handling: warned(NO_GO_PLUGINS) },
   {
     env: "CRI_RUNTIME_ENDPOINT",
     upstreamDefault: "/run/cri-runtime.sock",
-    handling: warned("not used: the daemon never talks to the container runtime (upstream's image sets it but nothing reads it)"),
+    handling: warned(
+      "not used: the daemon never talks to the container runtime (upstream's image sets it but nothing reads it)",
+    ),
   },
 
   // ── aws (cloud-providers/aws/manager.go) ──
-  { env: "AWS_REGION", upstreamDefault: "", providers: ["aws"], handling: honoured("a malformed region stops start-up; unset on EC2: the worker's region (as upstream)") },
+  {
+    env: "AWS_REGION",
+    upstreamDefault: "",
+    providers: ["aws"],
+    handling: honoured("a malformed region stops start-up; unset on EC2: the worker's region (as upstream)"),
+  },
   { env: "AWS_SUBNET_ID", upstreamDefault: "", providers: ["aws"], handling: honoured() },
   { env: "AWS_SG_IDS", upstreamDefault: "", providers: ["aws"], handling: honoured() },
   { env: "PODVM_AMI_ID", upstreamDefault: "", providers: ["aws"], handling: honoured() },
   { env: "PODVM_INSTANCE_TYPE", upstreamDefault: "m6a.large", providers: ["aws"], handling: honoured() },
   { env: "PODVM_INSTANCE_TYPES", upstreamDefault: "", providers: ["aws"], handling: honoured() },
   { env: "SSH_KP_NAME", upstreamDefault: "", providers: ["aws"], handling: honoured() },
-  { env: "TAGS", upstreamDefault: "", providers: ["aws"], handling: honoured("keys Name and peerpods.* are refused (the daemon sets them)") },
+  {
+    env: "TAGS",
+    upstreamDefault: "",
+    providers: ["aws"],
+    handling: honoured("keys Name and peerpods.* are refused (the daemon sets them)"),
+  },
   { env: "USE_PUBLIC_IP", upstreamDefault: "false", bool: true, providers: ["aws"], handling: honoured() },
-  { env: "ROOT_VOLUME_SIZE", upstreamDefault: "30", providers: ["aws"], handling: honoured("0 keeps the image's size (as upstream); a malformed or negative size stops start-up") },
+  {
+    env: "ROOT_VOLUME_SIZE",
+    upstreamDefault: "30",
+    providers: ["aws"],
+    handling: honoured("0 keeps the image's size (as upstream); a malformed or negative size stops start-up"),
+  },
   { env: "DISABLECVM", upstreamDefault: "false", bool: true, providers: ["aws"], handling: honoured() },
   {
     env: "PODVM_LAUNCHTEMPLATE_NAME",
@@ -172,7 +220,12 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     providers: ["aws"],
     handling: warned("not implemented yet: instances are launched from PODVM_AMI_ID and the other settings"),
   },
-  { env: "AWS_ACCESS_KEY_ID", upstreamDefault: "", providers: ["aws"], handling: honoured("optional: unset, the SDK's default chain (instance role, web identity)") },
+  {
+    env: "AWS_ACCESS_KEY_ID",
+    upstreamDefault: "",
+    providers: ["aws"],
+    handling: honoured("optional: unset, the SDK's default chain (instance role, web identity)"),
+  },
   { env: "AWS_SECRET_ACCESS_KEY", upstreamDefault: "", providers: ["aws"], handling: honoured() },
   { env: "AWS_SESSION_TOKEN", upstreamDefault: "", providers: ["aws"], handling: honoured() },
 
@@ -180,13 +233,23 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   { env: "AZURE_SUBSCRIPTION_ID", upstreamDefault: "", providers: ["azure"], handling: honoured("must be a GUID") },
   { env: "AZURE_REGION", upstreamDefault: "", providers: ["azure"], handling: honoured() },
   { env: "AZURE_RESOURCE_GROUP", upstreamDefault: "", providers: ["azure"], handling: honoured() },
-  { env: "AZURE_SUBNET_ID", upstreamDefault: "", providers: ["azure"], handling: honoured("checked to be a subnet resource id at start-up") },
+  {
+    env: "AZURE_SUBNET_ID",
+    upstreamDefault: "",
+    providers: ["azure"],
+    handling: honoured("checked to be a subnet resource id at start-up"),
+  },
   { env: "AZURE_NSG_ID", upstreamDefault: "", providers: ["azure"], handling: honoured() },
   { env: "AZURE_IMAGE_ID", upstreamDefault: "", providers: ["azure"], handling: honoured() },
   { env: "AZURE_INSTANCE_SIZE", upstreamDefault: "Standard_DC2as_v5", providers: ["azure"], handling: honoured() },
   { env: "AZURE_INSTANCE_SIZES", upstreamDefault: "", providers: ["azure"], handling: honoured() },
   { env: "SSH_USERNAME", upstreamDefault: "peerpod", providers: ["azure"], handling: honoured() },
-  { env: "TAGS", upstreamDefault: "", providers: ["azure"], handling: honoured("keys starting peerpods. are refused (the daemon sets them)") },
+  {
+    env: "TAGS",
+    upstreamDefault: "",
+    providers: ["azure"],
+    handling: honoured("keys starting peerpods. are refused (the daemon sets them)"),
+  },
   { env: "USE_PUBLIC_IP", upstreamDefault: "false", bool: true, providers: ["azure"], handling: honoured() },
   { env: "DISABLECVM", upstreamDefault: "false", bool: true, providers: ["azure"], handling: honoured() },
   {
@@ -194,11 +257,23 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     upstreamDefault: "false",
     bool: true,
     providers: ["azure"],
-    handling: honoured("as upstream, it applies to confidential VMs; an ordinary VM (DISABLECVM=true) gets no UEFI security profile"),
+    handling: honoured(
+      "as upstream, it applies to confidential VMs; an ordinary VM (DISABLECVM=true) gets no UEFI security profile",
+    ),
   },
-  { env: "ROOT_VOLUME_SIZE", upstreamDefault: "0", providers: ["azure"], handling: honoured("0 to 4095 GiB; a malformed or negative size stops start-up") },
+  {
+    env: "ROOT_VOLUME_SIZE",
+    upstreamDefault: "0",
+    providers: ["azure"],
+    handling: honoured("0 to 4095 GiB; a malformed or negative size stops start-up"),
+  },
   { env: "AZURE_CLIENT_ID", upstreamDefault: "", providers: ["azure"], handling: honoured() },
-  { env: "AZURE_CLIENT_SECRET", upstreamDefault: "", providers: ["azure"], handling: honoured("optional: unset, workload identity or the node's managed identity") },
+  {
+    env: "AZURE_CLIENT_SECRET",
+    upstreamDefault: "",
+    providers: ["azure"],
+    handling: honoured("optional: unset, workload identity or the node's managed identity"),
+  },
   { env: "AZURE_TENANT_ID", upstreamDefault: "", providers: ["azure"], handling: honoured() },
 
   // ── libvirt (cloud-providers/libvirt/manager.go) ──
@@ -206,13 +281,25 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     env: "LIBVIRT_URI",
     upstreamDefault: "qemu+ssh://root@192.168.122.1/system?no_verify=1",
     providers: ["libvirt"],
-    handling: honoured("default qemu:///system (the local libvirtd) instead of ssh to 192.168.122.1 without host-key checking"),
+    handling: honoured(
+      "default qemu:///system (the local libvirtd) instead of ssh to 192.168.122.1 without host-key checking",
+    ),
   },
   { env: "LIBVIRT_POOL", upstreamDefault: "default", providers: ["libvirt"], handling: honoured() },
   { env: "LIBVIRT_NET", upstreamDefault: "default", providers: ["libvirt"], handling: honoured() },
   { env: "LIBVIRT_VOL_NAME", upstreamDefault: "podvm-base.qcow2", providers: ["libvirt"], handling: honoured() },
-  { env: "LIBVIRT_CPU", upstreamDefault: "2", providers: ["libvirt"], handling: honoured("a malformed number stops start-up instead of falling back to 2") },
-  { env: "LIBVIRT_MEMORY", upstreamDefault: "8192", providers: ["libvirt"], handling: honoured("a malformed number stops start-up instead of falling back to 8192") },
+  {
+    env: "LIBVIRT_CPU",
+    upstreamDefault: "2",
+    providers: ["libvirt"],
+    handling: honoured("a malformed number stops start-up instead of falling back to 2"),
+  },
+  {
+    env: "LIBVIRT_MEMORY",
+    upstreamDefault: "8192",
+    providers: ["libvirt"],
+    handling: honoured("a malformed number stops start-up instead of falling back to 8192"),
+  },
   {
     env: "LIBVIRT_EFI_FIRMWARE",
     upstreamDefault: "/usr/share/OVMF/OVMF_CODE_4M.fd",
@@ -229,7 +316,9 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     env: "LIBVIRT_ROOT_DISK_SIZE",
     upstreamDefault: "10",
     providers: ["libvirt"],
-    handling: honoured("default 0 (the base volume's size) instead of 10; never below the base volume's size; a malformed or negative size stops start-up"),
+    handling: honoured(
+      "default 0 (the base volume's size) instead of 10; never below the base volume's size; a malformed or negative size stops start-up",
+    ),
   },
   {
     env: "LIBVIRT_CPUSET",
@@ -242,14 +331,26 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     upstreamDefault: "true",
     bool: true,
     providers: ["libvirt"],
-    handling: refused("confidential libvirt guests are not implemented yet: peer VMs would be ordinary guests; set DISABLECVM=true (upstream's default for libvirt) to accept that"),
+    handling: refused(
+      "confidential libvirt guests are not implemented yet: peer VMs would be ordinary guests; set DISABLECVM=true (upstream's default for libvirt) to accept that",
+    ),
   },
 
   // ── vsphere (cloud-providers/vsphere/manager.go) ──
-  { env: "GOVC_URL", upstreamDefault: "", providers: ["vsphere"], handling: honoured("also accepts a bare host name or https://host (as govc does)") },
+  {
+    env: "GOVC_URL",
+    upstreamDefault: "",
+    providers: ["vsphere"],
+    handling: honoured("also accepts a bare host name or https://host (as govc does)"),
+  },
   { env: "GOVC_USERNAME", upstreamDefault: "", providers: ["vsphere"], handling: honoured() },
   { env: "GOVC_PASSWORD", upstreamDefault: "", providers: ["vsphere"], handling: honoured() },
-  { env: "GOVC_THUMBPRINT", upstreamDefault: "", providers: ["vsphere"], handling: honoured("SHA-1 (as upstream) or SHA-256") },
+  {
+    env: "GOVC_THUMBPRINT",
+    upstreamDefault: "",
+    providers: ["vsphere"],
+    handling: honoured("SHA-1 (as upstream) or SHA-256"),
+  },
   { env: "GOVC_DATACENTER", upstreamDefault: "", providers: ["vsphere"], handling: honoured() },
   { env: "GOVC_TEMPLATE", upstreamDefault: "podvm-template", providers: ["vsphere"], handling: honoured() },
   { env: "GOVC_DATASTORE", upstreamDefault: "", providers: ["vsphere"], handling: honoured() },
@@ -261,11 +362,15 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     upstreamDefault: "false",
     bool: true,
     providers: ["vsphere"],
-    handling: warned("not implemented yet: clones are placed in the cluster's or host's resource pool without asking DRS"),
+    handling: warned(
+      "not implemented yet: clones are placed in the cluster's or host's resource pool without asking DRS",
+    ),
   },
 ];
 
 /** The upstream settings read by the daemon running `provider`. */
 export function upstreamSettingsFor(provider: string): UpstreamSetting[] {
-  return UPSTREAM_SETTINGS.filter((s) => s.providers === undefined || (s.providers as readonly string[]).includes(provider));
+  return UPSTREAM_SETTINGS.filter(
+    (s) => s.providers === undefined || (s.providers as readonly string[]).includes(provider),
+  );
 }

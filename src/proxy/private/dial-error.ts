@@ -51,7 +51,8 @@ export function describeDialError(err: unknown, profile?: TlsProfile): string {
   if (!(err instanceof Error)) return String(err);
   const code = codeOf(err);
   if (code !== undefined && "syscall" in err) return code;
-  const described = code !== undefined && isTlsRejection(err) && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  const described =
+    code !== undefined && isTlsRejection(err) && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
   const why = explainNegotiationFailure(code, profile);
   return why === undefined ? described : `${described}: ${why}`;
 }

@@ -49,7 +49,10 @@ export class ForwarderDialer {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const options = this.tlsOptions;
-      const socket = options === undefined ? net.connect({ host: target.host, port: target.port }) : tls.connect({ ...options, host: target.host, port: target.port });
+      const socket =
+        options === undefined
+          ? net.connect({ host: target.host, port: target.port })
+          : tls.connect({ ...options, host: target.host, port: target.port });
       const readyEvent = options === undefined ? "connect" : "secureConnect";
       const settle = (err: unknown) => {
         clearTimeout(timer);

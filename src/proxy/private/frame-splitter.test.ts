@@ -46,7 +46,9 @@ describe("FrameSplitter", () => {
         const out = split(cut(Buffer.concat(encoded), offsets));
         expect(out.oversized).toEqual([]);
         expect(out.frames.map((f) => f.bytes)).toEqual(encoded);
-        expect(out.frames.map((f) => f.header)).toEqual(frames.map((f) => ({ length: f.data.length, streamId: f.streamId, type: f.type, flags: f.flags })));
+        expect(out.frames.map((f) => f.header)).toEqual(
+          frames.map((f) => ({ length: f.data.length, streamId: f.streamId, type: f.type, flags: f.flags })),
+        );
       }),
     );
   });

@@ -77,7 +77,11 @@ export class FrameSplitter {
    * two are adjacent in memory (the header and data of a frame usually are). */
   private add(chunk: Buffer, pos: number, n: number): void {
     const last = this.pieces[this.pieces.length - 1];
-    if (last !== undefined && last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset + pos) {
+    if (
+      last !== undefined &&
+      last.buffer === chunk.buffer &&
+      last.byteOffset + last.length === chunk.byteOffset + pos
+    ) {
       this.pieces[this.pieces.length - 1] = Buffer.from(chunk.buffer, last.byteOffset, last.length + n);
       return;
     }

@@ -31,7 +31,12 @@ export function probeHealth(socket: Duplex, timeoutMs: number, signal?: AbortSig
     const onData = (chunk: Buffer) => decoder.push(chunk, sink);
     // Seen from here, a forwarder refusing our certificate under TLS 1.3 and one whose agent
     // is not up look the same: the connection just closes.
-    const onClose = () => settle(new Error("connection closed before the agent answered (no agent behind the forwarder yet, or our certificate refused)"));
+    const onClose = () =>
+      settle(
+        new Error(
+          "connection closed before the agent answered (no agent behind the forwarder yet, or our certificate refused)",
+        ),
+      );
     const onAbort = () => settle(signal?.reason);
     const timer = setTimeout(() => settle(new Error(`no answer from the agent within ${timeoutMs} ms`)), timeoutMs);
     socket.on("data", onData);
@@ -39,6 +44,14 @@ export function probeHealth(socket: Duplex, timeoutMs: number, signal?: AbortSig
     socket.once("close", onClose);
     signal?.addEventListener("abort", onAbort, { once: true });
     // CheckRequest{service: ""} encodes to nothing: an empty payload.
-    socket.write(encodeRequestFrame(STREAM_ID, { service: "grpc.Health", method: "Check", payload: new Uint8Array(0), timeoutNano: timeoutMs * 1e6, metadata: [] }));
+    socket.write(
+      encodeRequestFrame(STREAM_ID, {
+        service: "grpc.Health",
+        method: "Check",
+        payload: new Uint8Array(0),
+        timeoutNano: timeoutMs * 1e6,
+        metadata: [],
+      }),
+    );
   });
 }

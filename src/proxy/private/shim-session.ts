@@ -5,7 +5,14 @@
 // which it never redials, stays up.
 import type net from "node:net";
 import type { Logger } from "pino";
-import { Code, encodeStatusFrame, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType, type FrameHeader } from "../../ttrpc/raw.ts";
+import {
+  Code,
+  encodeStatusFrame,
+  HEADER_LENGTH,
+  MAX_DATA_LENGTH,
+  MessageType,
+  type FrameHeader,
+} from "../../ttrpc/raw.ts";
 import { formatAddress, type ForwarderAddress } from "../forwarder-address.ts";
 import { describeDialError } from "./dial-error.ts";
 import { DialError, type ForwarderDialer } from "./forwarder-dialer.ts";
@@ -127,7 +134,11 @@ export class ShimSession {
     oversized: (header: FrameHeader) => {
       if (this.closed || header.type !== MessageType.Request) return;
       this.lastStreamId = Math.max(this.lastStreamId, header.streamId);
-      this.answer(header.streamId, Code.RESOURCE_EXHAUSTED, `agent proxy: message of ${header.length} bytes exceeds the maximum message size of ${MAX_DATA_LENGTH}`);
+      this.answer(
+        header.streamId,
+        Code.RESOURCE_EXHAUSTED,
+        `agent proxy: message of ${header.length} bytes exceeds the maximum message size of ${MAX_DATA_LENGTH}`,
+      );
     },
   };
 
@@ -135,7 +146,8 @@ export class ShimSession {
     if (this.closed) return;
     if (header.type === MessageType.Request) {
       const id = header.streamId;
-      if (id % 2 === 0 || id <= this.lastStreamId) return this.protocolError(`request stream id ${id} is even or not increasing (last was ${this.lastStreamId})`);
+      if (id % 2 === 0 || id <= this.lastStreamId)
+        return this.protocolError(`request stream id ${id} is even or not increasing (last was ${this.lastStreamId})`);
       this.lastStreamId = id;
       if (this.stoppedReason !== undefined) return this.answer(id, Code.UNAVAILABLE, this.stoppedReason);
       if (this.upstream !== undefined) {
@@ -159,7 +171,12 @@ export class ShimSession {
   private enqueue(header: FrameHeader, pieces: Buffer[]): void {
     const size = HEADER_LENGTH + header.length;
     if (this.queue.length >= this.o.maxQueuedFrames || this.queuedBytes + size > this.o.maxQueuedBytes) {
-      if (header.type === MessageType.Request) this.answer(header.streamId, Code.RESOURCE_EXHAUSTED, `agent proxy: too many requests waiting for the connection to the peer VM`);
+      if (header.type === MessageType.Request)
+        this.answer(
+          header.streamId,
+          Code.RESOURCE_EXHAUSTED,
+          `agent proxy: too many requests waiting for the connection to the peer VM`,
+        );
       return;
     }
     this.queue.push({ header, pieces });
@@ -179,7 +196,12 @@ export class ShimSession {
     this.dialing = controller;
     const deadline = this.firstDial ? this.o.firstDialDeadline : Date.now() + this.o.redialWindowMs;
     this.firstDial = false;
-    const retry = { deadline, retryIntervalMs: this.o.retryIntervalMs, attemptTimeoutMs: this.o.attemptTimeoutMs, signal: controller.signal };
+    const retry = {
+      deadline,
+      retryIntervalMs: this.o.retryIntervalMs,
+      attemptTimeoutMs: this.o.attemptTimeoutMs,
+      signal: controller.signal,
+    };
     this.o.dialer.dial(this.o.target, retry).then(
       (socket) => this.onConnected(socket, controller),
       (err: unknown) => this.onDialFailed(err, controller),
@@ -221,9 +243,15 @@ export class ShimSession {
   private onDialFailed(err: unknown, controller: AbortController): void {
     if (this.dialing !== controller) return;
     this.dialing = undefined;
-    const message = err instanceof DialError ? `agent proxy: ${err.message}` : `agent proxy: peer VM ${formatAddress(this.o.target())} not reachable: ${describeDialError(err)}`;
+    const message =
+      err instanceof DialError
+        ? `agent proxy: ${err.message}`
+        : `agent proxy: peer VM ${formatAddress(this.o.target())} not reachable: ${describeDialError(err)}`;
     const waiting = this.queue.filter((q) => q.header.type === MessageType.Request).length;
-    this.o.logger?.warn({ err: message, answered: waiting }, "cannot reach the forwarder; answering its calls UNAVAILABLE");
+    this.o.logger?.warn(
+      { err: message, answered: waiting },
+      "cannot reach the forwarder; answering its calls UNAVAILABLE",
+    );
     this.answerPending(message);
   }
 
@@ -233,7 +261,10 @@ export class ShimSession {
     socket.destroy();
     const address = this.upstreamAddress ?? this.o.target();
     const message = `agent proxy: connection to peer VM ${formatAddress(address)} lost: ${reason}`;
-    this.o.logger?.warn({ err: message, answered: this.inFlight.size }, "forwarder connection lost; answering calls under way UNAVAILABLE");
+    this.o.logger?.warn(
+      { err: message, answered: this.inFlight.size },
+      "forwarder connection lost; answering calls under way UNAVAILABLE",
+    );
     this.answerPending(message);
     // Reading may have been paused for this connection's sake.
     this.resumeShim();
@@ -272,7 +303,11 @@ export class ShimSession {
 
   private onVmOversized(socket: net.Socket, header: FrameHeader): void {
     if (this.upstream !== socket || !this.inFlight.delete(header.streamId)) return;
-    this.answer(header.streamId, Code.RESOURCE_EXHAUSTED, `agent proxy: reply of ${header.length} bytes exceeds the maximum message size of ${MAX_DATA_LENGTH}`);
+    this.answer(
+      header.streamId,
+      Code.RESOURCE_EXHAUSTED,
+      `agent proxy: reply of ${header.length} bytes exceeds the maximum message size of ${MAX_DATA_LENGTH}`,
+    );
   }
 
   // ---- answers of our own
@@ -283,7 +318,10 @@ export class ShimSession {
 
   /** Ends every call under way or waiting for a connection with UNAVAILABLE. */
   private answerPending(message: string): void {
-    const ids = [...this.inFlight, ...this.queue.filter((q) => q.header.type === MessageType.Request).map((q) => q.header.streamId)];
+    const ids = [
+      ...this.inFlight,
+      ...this.queue.filter((q) => q.header.type === MessageType.Request).map((q) => q.header.streamId),
+    ];
     this.inFlight.clear();
     this.queue = [];
     this.queuedBytes = 0;

@@ -8,7 +8,14 @@ import type { Logger } from "pino";
 import { Code, connectUnix, RawClient, TtrpcError, type RawServer } from "../../ttrpc/raw.ts";
 import { sleep } from "../../util/sleep.ts";
 import { CONTROL_PREFACE, HYPERVISOR_PREFACE } from "../control-preface.ts";
-import { CONTROL_SERVICE, decodeJson, encodeJson, type ClientTlsPem, type ControlCalls, type ControlMethod } from "../control-protocol.ts";
+import {
+  CONTROL_SERVICE,
+  decodeJson,
+  encodeJson,
+  type ClientTlsPem,
+  type ControlCalls,
+  type ControlMethod,
+} from "../control-protocol.ts";
 
 export type RelayHello = ControlCalls["Hello"][1];
 
@@ -57,17 +64,32 @@ export class RelayClient {
   }
 
   /** One command; waits up to timeoutMs for the relay when it is away. */
-  async call<M extends ControlMethod>(method: M, request: ControlCalls[M][0], timeoutMs = 30_000): Promise<ControlCalls[M][1]> {
+  async call<M extends ControlMethod>(
+    method: M,
+    request: ControlCalls[M][0],
+    timeoutMs = 30_000,
+  ): Promise<ControlCalls[M][1]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const control = this.control ?? (await this.waitForControl(deadline, method));
       try {
-        const reply = await control.callRaw(CONTROL_SERVICE, method, encodeJson(request), { timeoutMs: Math.max(1, deadline - Date.now()) });
+        const reply = await control.callRaw(CONTROL_SERVICE, method, encodeJson(request), {
+          timeoutMs: Math.max(1, deadline - Date.now()),
+        });
         return decodeJson<ControlCalls[M][1]>(reply, `relay ${method} reply`);
       } catch (err) {
         // A relay that went away mid-call: the commands are idempotent, so send it again.
-        if (err instanceof TtrpcError && err.code === Code.UNAVAILABLE && control.closed && Date.now() < deadline && !this.closed) continue;
-        throw err instanceof TtrpcError ? new TtrpcError(err.code, `relay ${method}: ${err.statusMessage}`, { cause: err }) : err;
+        if (
+          err instanceof TtrpcError &&
+          err.code === Code.UNAVAILABLE &&
+          control.closed &&
+          Date.now() < deadline &&
+          !this.closed
+        )
+          continue;
+        throw err instanceof TtrpcError
+          ? new TtrpcError(err.code, `relay ${method}: ${err.statusMessage}`, { cause: err })
+          : err;
       }
     }
   }
@@ -81,7 +103,10 @@ export class RelayClient {
   /** We are leaving: the relay holds new Hypervisor calls for the next control plane. */
   async detach(): Promise<void> {
     this.backend = undefined;
-    if (this.control !== undefined) await this.call("Detach", {}, 2000).catch((err: Error) => this.o.logger.warn({ err: err.message }, "relay Detach failed"));
+    if (this.control !== undefined)
+      await this.call("Detach", {}, 2000).catch((err: Error) =>
+        this.o.logger.warn({ err: err.message }, "relay Detach failed"),
+      );
   }
 
   /** Closes our connections; the relay and the sockets it serves stay. */
@@ -105,7 +130,9 @@ export class RelayClient {
       if (this.backend !== undefined && !this.closed && this.control !== undefined && !this.control.closed) {
         void sleep(this.o.retryIntervalMs ?? 100)
           .then(() => this.openHypervisor())
-          .catch((err: Error) => this.o.logger.warn({ err: err.message }, "could not reopen the Hypervisor connection to the relay"));
+          .catch((err: Error) =>
+            this.o.logger.warn({ err: err.message }, "could not reopen the Hypervisor connection to the relay"),
+          );
       }
     });
     this.backend.handleConnection(socket);
@@ -149,7 +176,12 @@ export class RelayClient {
       socket.write(CONTROL_PREFACE);
       const control = new RawClient(socket);
       try {
-        const reply = await control.callRaw(CONTROL_SERVICE, "Hello", encodeJson({ clientTls: this.o.clientTls, controlPlane: this.o.controlPlane }), { timeoutMs: 10_000 });
+        const reply = await control.callRaw(
+          CONTROL_SERVICE,
+          "Hello",
+          encodeJson({ clientTls: this.o.clientTls, controlPlane: this.o.controlPlane }),
+          { timeoutMs: 10_000 },
+        );
         this.hello = decodeJson<RelayHello>(reply, "relay Hello reply");
       } catch (err) {
         control.close();
@@ -164,7 +196,10 @@ export class RelayClient {
       }
       this.control = control;
       control.onClose((err) => this.lost(control, err.message));
-      this.o.logger.info({ relayPid: this.hello.pid, relayVersion: this.hello.version, relayUptimeSeconds: this.hello.uptimeSeconds }, "connected to peerpod-relay");
+      this.o.logger.info(
+        { relayPid: this.hello.pid, relayVersion: this.hello.version, relayUptimeSeconds: this.hello.uptimeSeconds },
+        "connected to peerpod-relay",
+      );
       for (const w of [...this.waiters]) w();
       return;
     }
@@ -174,7 +209,8 @@ export class RelayClient {
     if (h.hypervisorSocket !== this.o.expect.hypervisorSocket) {
       return `the relay at ${this.o.relaySocket} (pid ${h.pid}) serves the Hypervisor socket ${h.hypervisorSocket}, but REMOTE_HYPERVISOR_ENDPOINT is ${this.o.expect.hypervisorSocket}`;
     }
-    if (h.podsDir !== this.o.expect.podsDir) return `the relay at ${this.o.relaySocket} (pid ${h.pid}) serves agent sockets under ${h.podsDir}, but PODS_DIR is ${this.o.expect.podsDir}`;
+    if (h.podsDir !== this.o.expect.podsDir)
+      return `the relay at ${this.o.relaySocket} (pid ${h.pid}) serves agent sockets under ${h.podsDir}, but PODS_DIR is ${this.o.expect.podsDir}`;
     return undefined;
   }
 

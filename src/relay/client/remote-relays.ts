@@ -37,7 +37,13 @@ export class RemoteRelays implements RelayFactory {
   }
 
   create(sandboxId: string, socketPath: string, target: ForwarderAddress): AgentRelay {
-    const spec: ServeSpec = { sandboxId, socketPath, host: target.host, port: target.port, serverName: this.o.clientTls === undefined ? "" : this.o.serverName(sandboxId) };
+    const spec: ServeSpec = {
+      sandboxId,
+      socketPath,
+      host: target.host,
+      port: target.port,
+      serverName: this.o.clientTls === undefined ? "" : this.o.serverName(sandboxId),
+    };
     let gone!: () => void;
     const closed = new Promise<void>((resolve) => (gone = resolve));
     let lingerTimer: NodeJS.Timeout | undefined;
@@ -65,7 +71,16 @@ export class RemoteRelays implements RelayFactory {
     const t = this.o.clientTls;
     const name = this.o.serverName(sandboxId);
     const profile = this.o.profile === undefined ? {} : { profile: this.o.profile };
-    const tls: ProxyTls | undefined = t === undefined ? undefined : { ca: t.caPem, cert: t.certPem, key: t.keyPem, ...profile, ...(name === "" ? { skipNameCheck: true } : { servername: name }) };
+    const tls: ProxyTls | undefined =
+      t === undefined
+        ? undefined
+        : {
+            ca: t.caPem,
+            cert: t.certPem,
+            key: t.keyPem,
+            ...profile,
+            ...(name === "" ? { skipNameCheck: true } : { servername: name }),
+          };
     return waitForForwarder({ ...target, tls, signal, retryIntervalMs: this.o.retryIntervalMs });
   }
 
@@ -101,7 +116,8 @@ export class RemoteRelays implements RelayFactory {
         stopped.push(s.sandboxId);
       });
     }
-    if (served.length > 0 || stopped.length > 0) this.o.logger.info({ served, stopped }, "relay brought in line with the sandbox records");
+    if (served.length > 0 || stopped.length > 0)
+      this.o.logger.info({ served, stopped }, "relay brought in line with the sandbox records");
     return { served, stopped };
   }
 }

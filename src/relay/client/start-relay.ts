@@ -40,7 +40,12 @@ export function startDetachedRelay(o: StartRelayOptions): number {
       LOG_LEVEL: o.logLevel,
     };
     if (o.env.NODE_COMPILE_CACHE) env.NODE_COMPILE_CACHE = o.env.NODE_COMPILE_CACHE;
-    const child = spawn(process.execPath, [...RELAY_NODE_FLAGS, RELAY_BIN], { detached: true, stdio: ["ignore", out, out], env, cwd: "/" });
+    const child = spawn(process.execPath, [...RELAY_NODE_FLAGS, RELAY_BIN], {
+      detached: true,
+      stdio: ["ignore", out, out],
+      env,
+      cwd: "/",
+    });
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start ${RELAY_BIN}`);
     return child.pid;

@@ -91,7 +91,11 @@ export class ServerConnection {
     oversized: (header: FrameHeader) => {
       if (this.closed) return;
       this.write(
-        encodeStatusFrame(header.streamId, Code.RESOURCE_EXHAUSTED, `message length ${header.length} exceeds maximum message size of ${4 << 20}`),
+        encodeStatusFrame(
+          header.streamId,
+          Code.RESOURCE_EXHAUSTED,
+          `message length ${header.length} exceeds maximum message size of ${4 << 20}`,
+        ),
       );
     },
   };
@@ -104,7 +108,9 @@ export class ServerConnection {
     }
     if (this.frameTimer !== undefined) return;
     this.frameTimer = setTimeout(() => {
-      this.options.onProtocolError(new Error(`incomplete frame for ${this.options.frameTimeoutMs} ms (${this.decoder.buffered} bytes buffered)`));
+      this.options.onProtocolError(
+        new Error(`incomplete frame for ${this.options.frameTimeoutMs} ms (${this.decoder.buffered} bytes buffered)`),
+      );
       this.socket.destroy();
     }, this.options.frameTimeoutMs);
     this.frameTimer.unref();
@@ -127,7 +133,8 @@ export class ServerConnection {
   private onRequest(frame: Frame): void {
     const id = frame.streamId;
     if (id % 2 === 0) return this.violation(id, `stream id ${id} is even; clients must use odd ids`);
-    if (id <= this.lastStreamId) return this.violation(id, `stream id ${id} reused or not increasing (last was ${this.lastStreamId})`);
+    if (id <= this.lastStreamId)
+      return this.violation(id, `stream id ${id} reused or not increasing (last was ${this.lastStreamId})`);
     this.lastStreamId = id;
     let req: RequestEnvelope;
     try {
@@ -136,18 +143,31 @@ export class ServerConnection {
       return this.violation(id, `malformed request: ${(err as Error).message}`);
     }
     if (frame.flags !== 0) {
-      return this.answer(id, new TtrpcError(Code.UNIMPLEMENTED, `${req.service}/${req.method}: streaming calls are not supported`));
+      return this.answer(
+        id,
+        new TtrpcError(Code.UNIMPLEMENTED, `${req.service}/${req.method}: streaming calls are not supported`),
+      );
     }
     if (this.draining) return this.answer(id, new TtrpcError(Code.UNAVAILABLE, "server is shutting down"));
     if (this.active.size >= this.options.maxConcurrentCalls) {
-      return this.answer(id, new TtrpcError(Code.RESOURCE_EXHAUSTED, `more than ${this.options.maxConcurrentCalls} concurrent calls on one connection`));
+      return this.answer(
+        id,
+        new TtrpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `more than ${this.options.maxConcurrentCalls} concurrent calls on one connection`,
+        ),
+      );
     }
     const handler = this.registry.lookup(req.service, req.method);
     if (handler instanceof TtrpcError) return this.answer(id, handler);
     this.dispatch(id, req, handler);
   }
 
-  private dispatch(id: number, req: RequestEnvelope, handler: Exclude<ReturnType<ServiceRegistry["lookup"]>, TtrpcError>): void {
+  private dispatch(
+    id: number,
+    req: RequestEnvelope,
+    handler: Exclude<ReturnType<ServiceRegistry["lookup"]>, TtrpcError>,
+  ): void {
     const controller = new AbortController();
     const call: ActiveCall = { controller, timer: undefined };
     this.active.set(id, call);
@@ -158,14 +178,20 @@ export class ServerConnection {
       // A deadline beyond what a timer can hold (about 24 days) would fire at once; none fires.
       if (fitsTimer(ms)) {
         call.timer = setTimeout(() => {
-          const err = new TtrpcError(Code.DEADLINE_EXCEEDED, `${req.service}/${req.method}: deadline of ${formatMs(ms)} exceeded`);
+          const err = new TtrpcError(
+            Code.DEADLINE_EXCEEDED,
+            `${req.service}/${req.method}: deadline of ${formatMs(ms)} exceeded`,
+          );
           this.finish(id, err);
           controller.abort(err);
         }, ms);
       }
     } else if (req.timeoutNano < 0) {
       this.active.delete(id);
-      return this.answer(id, new TtrpcError(Code.DEADLINE_EXCEEDED, `${req.service}/${req.method}: deadline already passed`));
+      return this.answer(
+        id,
+        new TtrpcError(Code.DEADLINE_EXCEEDED, `${req.service}/${req.method}: deadline already passed`),
+      );
     }
     const ctx: CallContext = {
       service: req.service,
