@@ -58,7 +58,12 @@ describe("peerpod-relay's import graph", () => {
   });
 
   it("stays small enough to review in one sitting", () => {
-    const lines = files.reduce((n, f) => n + readFileSync(path.join(ROOT, f), "utf8").split("\n").length, 0);
-    expect(lines).toBeLessThan(4000);
+    // Lines of code: blank and comment lines do not count, so the formatter's wrapping and the
+    // comments that explain the code are not what the bound weighs.
+    const code = (f: string) =>
+      readFileSync(path.join(ROOT, f), "utf8")
+        .split("\n")
+        .filter((line) => line.trim() !== "" && !/^\s*(\/\/|\/\*|\*)/.test(line)).length;
+    expect(files.reduce((n, f) => n + code(f), 0)).toBeLessThan(3500);
   });
 });

@@ -4,7 +4,7 @@
 // Provider settings live in providers/*/config.ts, built with the same toolkit.
 
 import { hostname } from "node:os";
-import { FAILPOINTS } from "../sandbox/failpoints.ts";
+import { FAILPOINTS } from "./failpoints.ts";
 import { ConfigError, InvalidConfigError } from "./errors.ts";
 import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
 import { boolField, durationField, enumField, intField, listField, portField, stringField } from "./field-kinds.ts";

@@ -9,7 +9,7 @@ import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
 import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import { resourcesFromAnnotations } from "./resources.ts";
-import { FAILPOINTS, type Failpoint } from "./failpoints.ts";
+import { FAILPOINTS, type Failpoint } from "../config/failpoints.ts";
 import { PhaseClock, type StartPhase } from "./phase-clock.ts";
 import { podUserData } from "./pod-user-data.ts";
 import { checkPodInitdata } from "./initdata-check.ts";
