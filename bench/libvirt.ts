@@ -18,7 +18,7 @@ import { promisify } from "node:util";
 import pino from "pino";
 import { libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { LibvirtProvider } from "../providers/libvirt/provider.ts";
-import { LibvirtClient, type DomainRef } from "../providers/libvirt/rpc/index.ts";
+import { type DomainRef, LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import { buildUserData } from "../src/userdata/index.ts";
 import { acquireLibvirtDaemons, preparePeerVmHost, removeAll, SYSTEM_URI } from "../test/support/libvirt-host.ts";
 

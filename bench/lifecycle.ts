@@ -16,10 +16,10 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { startAgent } from "../src/agent/index.ts";
+import { type ForwarderHandle, startForwarder } from "../src/forwarder/index.ts";
 import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { startAgent } from "../src/agent/index.ts";
-import { startForwarder, type ForwarderHandle } from "../src/forwarder/index.ts";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client } from "../src/ttrpc/index.ts";
 import { forwarderConfigFromUserData } from "../src/userdata/index.ts";

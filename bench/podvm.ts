@@ -11,10 +11,9 @@ import pino from "pino";
 import { cachedPodvmImage } from "../podvm/cached-build.ts";
 import { libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { LibvirtProvider } from "../providers/libvirt/provider.ts";
-import { uploadImage } from "../providers/libvirt/upload-image.ts";
 import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
+import { uploadImage } from "../providers/libvirt/upload-image.ts";
 import { buildUserData } from "../src/userdata/index.ts";
-import { createTestPki } from "../test/support/test-certs.ts";
 import {
   acquireLibvirtDaemons,
   ensureTestPool,
@@ -23,6 +22,7 @@ import {
   SYSTEM_URI,
   TEST_POOL,
 } from "../test/support/libvirt-host.ts";
+import { createTestPki } from "../test/support/test-certs.ts";
 
 const VMS = Number(process.env.BENCH_VMS ?? 1);
 const prefix = `bench-pv-${randomBytes(2).toString("hex")}`;

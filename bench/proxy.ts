@@ -35,7 +35,7 @@
 //   the wall-clock figures beyond this machine's noise: the hops dominate.
 // - The direct path is a lower bound no peer pod can have (the agent is in a remote VM); what
 //   matters is the added ~0.1 ms per call against a network round trip to the VM.
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -175,6 +175,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "bench-proxy-"));
   const roles: Role[] = [];
   const results: Record<Path, RoundResult[]> = { proxied: [], direct: [] };
+  let stopped: PromiseSettledResult<void>[] = [];
   try {
     const pki = await createTestPki();
     await writeFile(join(dir, "tls.json"), JSON.stringify({ server: pki.server, client: pki.client }), { mode: 0o600 });
@@ -189,10 +190,11 @@ async function main(): Promise<void> {
       for (const which of order) results[which].push(await measure(paths[which], daemon, vm));
     }
   } finally {
-    const stopped = await Promise.allSettled(roles.reverse().map((r) => r.stop()));
+    stopped = await Promise.allSettled(roles.reverse().map((r) => r.stop()));
     await rm(dir, { recursive: true, force: true });
-    for (const s of stopped) if (s.status === "rejected") throw s.reason;
   }
+  // Reported after the clean-up, so a failed stop never hides the run's own error.
+  for (const s of stopped) if (s.status === "rejected") throw s.reason;
 
   const fig = (which: Path, pick: (r: RoundResult) => number) => median(results[which].map(pick));
   console.log(

@@ -20,15 +20,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { EchoRequestSchema } from "../test/support/gen/test/echo_pb.js";
 import { Client } from "../src/ttrpc/index.ts";
 import { startEchoServerProcess } from "../test/support/echo-server-process.ts";
+import { EchoRequestSchema } from "../test/support/gen/test/echo_pb.js";
 import {
   buildGoPeer,
-  runGoBenchClient,
-  startGoServer,
   type GoBenchOptions,
   type GoBenchResult,
+  runGoBenchClient,
+  startGoServer,
 } from "../test/support/go-peer.ts";
 
 const SMALL = 32;
@@ -129,6 +129,7 @@ async function main(): Promise<void> {
   const sockets: Record<ServerKind, string> = { ours: join(dir, "ours.sock"), go: join(dir, "go.sock") };
   const samples = new Map<string, GoBenchResult[]>();
   const servers: { stop(): Promise<void> }[] = [];
+  let stopped: PromiseSettledResult<void>[] = [];
   try {
     servers.push(await startEchoServerProcess(sockets.ours));
     servers.push(await startGoServer(sockets.go));
@@ -151,10 +152,11 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    const stopped = await Promise.allSettled(servers.map((server) => server.stop()));
+    stopped = await Promise.allSettled(servers.map((server) => server.stop()));
     await rm(dir, { recursive: true, force: true });
-    for (const outcome of stopped) if (outcome.status === "rejected") throw outcome.reason;
   }
+  // Reported after the clean-up, so a failed stop never hides the run's own error.
+  for (const outcome of stopped) if (outcome.status === "rejected") throw outcome.reason;
 
   const get = (pair: string, scenario: string, figure: Figure): number => {
     const runs = samples.get(`${pair} ${scenario}`);

@@ -9,9 +9,9 @@
 //
 // Run: node bench/tunnel.ts   (last line: RESULT tunnel_throughput_ratio=… tunnel_rtt_ratio=…)
 import { setupVmTunnel, teardownVmTunnel, WorkerTunnels } from "../src/tunnel/index.ts";
-import { runIn, TunnelLab, type LabPod, UNDERLAY_DEV, UNDERLAY_VM } from "../test/support/tunnel-lab.ts";
 import type { PodNetwork } from "../src/userdata/index.ts";
 import { runCommand } from "../src/util/run-command.ts";
+import { type LabPod, runIn, TunnelLab, UNDERLAY_DEV, UNDERLAY_VM } from "../test/support/tunnel-lab.ts";
 
 const SECONDS = 3;
 const ROUNDS = 3;
@@ -122,10 +122,10 @@ async function main(): Promise<void> {
       await teardownVmTunnel(network, { podNetnsName: podnsName, underlayNetns: lab.vm });
     }
     await lab.close();
-    // Nothing of the lab may outlive it.
-    const left = (await runCommand("ip", ["netns", "list"])).split("\n").filter((l) => l.startsWith(lab.prefix));
-    if (left.length > 0) throw new Error(`namespaces left behind: ${left.join(", ")}`);
   }
+  // Nothing of the lab may outlive it (checked after the clean-up, so it never hides the run's own error).
+  const left = (await runCommand("ip", ["netns", "list"])).split("\n").filter((l) => l.startsWith(lab.prefix));
+  if (left.length > 0) throw new Error(`namespaces left behind: ${left.join(", ")}`);
 }
 
 await main();

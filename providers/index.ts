@@ -29,5 +29,5 @@ export async function findProvider(name: string): Promise<ProviderFactory> {
   return entry.load();
 }
 
-export { ExternalModuleError, loadExternalProvider, type ExternalModuleOptions } from "./external-module.ts";
+export { ExternalModuleError, type ExternalModuleOptions, loadExternalProvider } from "./external-module.ts";
 export type { Provider, ProviderContext, ProviderFactory } from "./provider.ts";

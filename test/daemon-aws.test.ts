@@ -10,11 +10,11 @@ import { Code } from "../src/ttrpc/index.ts";
 import { awsEnv } from "./support/aws-fixture.ts";
 import {
   cleanupDaemonDirs,
+  type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 import { FakeEc2 } from "./support/fake-ec2.ts";
 import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";

@@ -6,15 +6,15 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
-import { FakeKubeApi } from "./support/fake-kube-api.ts";
 import {
   cleanupDaemonDirs,
+  type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
+import { FakeKubeApi } from "./support/fake-kube-api.ts";
 
 const h = Hypervisor.method;
 const daemons: RunningDaemon[] = [];

@@ -4,22 +4,22 @@
 // peerpod-relay and sent again to the restarted daemon, which answers it.
 import fs from "node:fs/promises";
 import path from "node:path";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { localProviderConfig } from "../providers/local/config.ts";
+import { LocalProvider } from "../providers/local/provider.ts";
 import { AgentService } from "../src/gen/agent_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client } from "../src/ttrpc/index.ts";
-import pino from "pino";
-import { localProviderConfig } from "../providers/local/config.ts";
-import { LocalProvider } from "../providers/local/provider.ts";
 import {
   cleanupDaemonDirs,
   clusterMark,
+  type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;

@@ -11,11 +11,11 @@ import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import {
   cleanupDaemonDirs,
+  type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 import { FakeGce } from "./support/fake-gce.ts";
 import { localVmLauncher } from "./support/fake-gce-local-launcher.ts";

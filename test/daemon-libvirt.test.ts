@@ -6,27 +6,27 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { vmNameFor } from "../src/sandbox/vm-name.ts";
 import { Code } from "../src/ttrpc/index.ts";
-import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import {
   cleanupDaemonDirs,
   clusterMark,
+  type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 import {
   acquireLibvirtDaemons,
   leftovers,
+  type PeerVmHost,
   preparePeerVmHost,
   removeAll,
   SYSTEM_URI,
-  type PeerVmHost,
 } from "./support/libvirt-host.ts";
 
 const h = Hypervisor.method;

@@ -6,18 +6,18 @@ import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { Health } from "../src/gen/health_pb.js";
+import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
 import {
   cleanupDaemonDirs,
+  type DaemonDirs,
   debugSandboxes,
   freePort,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -98,7 +98,7 @@ describe("cloud-api-adaptor on the local provider", () => {
 
   it("runs 50 pods at once and leaves no process, socket, record or VM behind", async () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pod(["sh", "-c", `echo pod-${i}`])));
-    results.forEach((r, i) => expect(r).toEqual({ status: 0, out: `pod-${i}\n`, err: "" }));
+    for (const [i, r] of results.entries()) expect(r).toEqual({ status: 0, out: `pod-${i}\n`, err: "" });
     await nothingLeft();
     await new Promise((r) => setTimeout(r, 400)); // sockets linger SOCKET_LINGER
     expect(await fs.readdir(dirs.podsDir)).toEqual([]);
@@ -186,7 +186,7 @@ describe("cloud-api-adaptor on the local provider", () => {
     expect((await pod(["true"])).status).toBe(0); // so every metric has seen a pod
     const base = `http://127.0.0.1:${daemon.probePort}`;
     for (const p of ["/healthz", "/readyz", "/startup"]) expect((await fetch(base + p)).status).toBe(200);
-    const metrics = await (await fetch(base + "/metrics")).text();
+    const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/caa_hypervisor_calls_total\{method="StartVM",code="0"\} \d+/);
     expect(metrics).toMatch(/caa_provider_call_duration_seconds_count\{provider="local",operation="create"\} \d+/);
     expect(metrics).toMatch(/caa_agent_relay_bytes_total\{direction="[a-z_]+"\} \d+/);

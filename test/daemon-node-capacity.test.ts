@@ -3,7 +3,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs } from "./support/daemon-process.ts";
+import { cleanupDaemonDirs, type DaemonDirs, makeDaemonDirs, startDaemon } from "./support/daemon-process.ts";
 import { FakeKubeApi } from "./support/fake-kube-api.ts";
 
 let dirs: DaemonDirs;

@@ -9,10 +9,10 @@ import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { ANNOTATIONS } from "../src/kata/annotations.ts";
 import {
   cleanupDaemonDirs,
-  makeDaemonDirs,
-  startDaemon,
   type DaemonDirs,
+  makeDaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 import { FakeKubeApi } from "./support/fake-kube-api.ts";
 

@@ -2,19 +2,19 @@
 // the request payloads the real shim sent: Hypervisor calls on fresh connections, then every
 // agent call on ONE long-lived connection through proxy → mutual TLS → forwarder → agent.
 import fs from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBinary } from "@bufbuild/protobuf";
-import { CreateVMResponseSchema } from "../src/gen/hypervisor_pb.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReadStreamResponseSchema, WaitProcessResponseSchema } from "../src/gen/agent_pb.js";
-import { buildGoPeer, startGoClient, type GoCallResult } from "./support/go-peer.ts";
+import { CreateVMResponseSchema } from "../src/gen/hypervisor_pb.js";
 import {
   cleanupDaemonDirs,
+  type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
+import { buildGoPeer, type GoCallResult, startGoClient } from "./support/go-peer.ts";
 
 const DIR = new URL("../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url);
 const HV = "hypervisor.Hypervisor";

@@ -5,18 +5,18 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
-import { Health } from "../src/gen/health_pb.js";
 import { Client } from "../src/ttrpc/index.ts";
 import {
   cleanupDaemonDirs,
+  type DaemonDirs,
   debugSandboxes,
   freePort,
   makeDaemonDirs,
-  startDaemon,
-  type DaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 
 const h = Hypervisor.method;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPod } from "../src/hypervisor/shim-driver.ts";
 import { tlsProfile } from "../src/pki/index.ts";
 import { waitForForwarder } from "../src/proxy/index.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs } from "./support/daemon-process.ts";
+import { cleanupDaemonDirs, type DaemonDirs, makeDaemonDirs, startDaemon } from "./support/daemon-process.ts";
 import { TestCa } from "./support/test-certs.ts";
 
 let dirs: DaemonDirs;

@@ -6,19 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runPod } from "../src/hypervisor/shim-driver.ts";
 import {
   cleanupDaemonDirs,
-  makeDaemonDirs,
-  startDaemon,
   type DaemonDirs,
+  makeDaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 import {
+  type LocalGuests,
   peerVms,
   simClient,
   startLocalGuests,
   startVcsim,
-  vsphereEnv,
-  type LocalGuests,
   type Vcsim,
+  vsphereEnv,
 } from "./support/vcsim.ts";
 
 let dirs: DaemonDirs;

@@ -3,15 +3,15 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { parseAllDocuments } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import packageJson from "../package.json" with { type: "json" };
 import { awsConfigSpec } from "../providers/aws/config.ts";
 import { azureConfigSpec } from "../providers/azure/config.ts";
 import { gcpConfigSpec } from "../providers/gcp/config.ts";
 import { localConfigSpec } from "../providers/local/config.ts";
 import { daemonConfigSpec } from "../src/config/index.ts";
 import { MUTATE_PATH, SYSTEM_NAMESPACES, webhookConfigSpec } from "../src/webhook/index.ts";
-import packageJson from "../package.json" with { type: "json" };
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const KUBECTL = process.env.KUBECTL ?? "kubectl";

@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { ApiException, CoreV1Api, KubeConfig, setHeaderOptions } from "@kubernetes/client-node";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { loadKubeConfig, startNodeCapacity, type NodeCapacity, type NodeCapacityOptions } from "../src/k8s/index.ts";
+import { loadKubeConfig, type NodeCapacity, type NodeCapacityOptions, startNodeCapacity } from "../src/k8s/index.ts";
 import { FakeKubeApi } from "./support/fake-kube-api.ts";
 import { TestCa } from "./support/test-certs.ts";
 

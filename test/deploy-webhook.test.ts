@@ -2,14 +2,14 @@
 // to the pod and compared with the exact pod the worker should get.
 import { spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, rm, writeFile, rename } from "node:fs/promises";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MUTATE_PATH, startWebhookServer, type WebhookServer } from "../src/webhook/index.ts";
-import { httpsCall, type HttpsReply } from "./support/https-post.ts";
+import { type HttpsReply, httpsCall } from "./support/https-post.ts";
 import { applyJsonPatch, type PatchOp } from "./support/json-patch-apply.ts";
 import { TestCa, type TestTlsMaterial } from "./support/test-certs.ts";
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadExternalProvider } from "../providers/index.ts";
 import { runPod } from "../src/hypervisor/shim-driver.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs } from "./support/daemon-process.ts";
+import { cleanupDaemonDirs, type DaemonDirs, makeDaemonDirs, startDaemon } from "./support/daemon-process.ts";
 
 // The example lives outside the source tree, as an operator's module would.
 const EXAMPLE = path.join(

@@ -4,16 +4,16 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
 import {
-  runGoBenchClient,
-  startGoClient,
-  startGoServer,
   type GoCallResult,
   type GoClient,
   type GoServer,
+  runGoBenchClient,
+  startGoClient,
+  startGoServer,
 } from "./support/go-peer.ts";
 
 const ECHO = "ttrpc.test.Echo";

@@ -11,11 +11,11 @@ import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
 import {
   cleanupDaemonDirs,
-  makeDaemonDirs,
-  startDaemon,
   type DaemonDirs,
+  makeDaemonDirs,
   type RunningDaemon,
   type SandboxInfo,
+  startDaemon,
 } from "./support/daemon-process.ts";
 import { WorkerNode, type WorkerPod } from "./support/worker-node.ts";
 

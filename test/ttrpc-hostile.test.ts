@@ -2,28 +2,29 @@
 // length claims, slow writers, idle crowds and a client that never reads. The server runs in a
 // child process so that a crash shows as a dead process and its memory can be measured; a
 // well-behaved client calls it the whole time and must always get correct answers.
-import net from "node:net";
+
 import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
 import {
   Client,
   Code,
   decodeResponse,
   encodeRequestFrame,
+  type Frame,
   FrameDecoder,
   HEADER_LENGTH,
+  type KeyValue,
   MAX_DATA_LENGTH,
   MessageType,
-  type Frame,
-  type KeyValue,
 } from "../src/ttrpc/index.ts";
+import { type EchoServerProcess, type ServerStats, startEchoServerProcess } from "./support/echo-server-process.ts";
 import { Echo } from "./support/echo-service.ts";
-import { startEchoServerProcess, type EchoServerProcess, type ServerStats } from "./support/echo-server-process.ts";
+import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
 
 const ECHO = "ttrpc.test.Echo";
 /** Short, so slow writers and stalled frames are dropped within the test's time. */
@@ -347,7 +348,7 @@ describe("our Server under hostile input", () => {
     const before = (await stats()).protocolErrors;
     const started = performance.now();
     const conns = await Promise.all(Array.from({ length: HEADER_LENGTH - 1 }, () => openRaw(socketPath)));
-    conns.forEach((c, i) => c.socket.write(header.subarray(0, i + 1)));
+    for (const [i, c] of conns.entries()) c.socket.write(header.subarray(0, i + 1));
     await within(Promise.all(conns.map((c) => c.closed)), 3000, "truncated headers dropped");
     expect(performance.now() - started).toBeGreaterThanOrEqual(FRAME_TIMEOUT_MS - 20);
     for (const c of conns) expect(c.frames).toEqual([]);

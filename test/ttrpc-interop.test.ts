@@ -3,9 +3,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
 import {
   Client,
   Code,
@@ -17,7 +16,8 @@ import {
   TtrpcError,
 } from "../src/ttrpc/index.ts";
 import { Echo, echoHandlers } from "./support/echo-service.ts";
-import { startGoClient, startGoServer, type GoCallResult, type GoClient, type GoServer } from "./support/go-peer.ts";
+import { EchoRequestSchema, EchoResponseSchema } from "./support/gen/test/echo_pb.js";
+import { type GoCallResult, type GoClient, type GoServer, startGoClient, startGoServer } from "./support/go-peer.ts";
 
 const ECHO = "ttrpc.test.Echo";
 const FAULTY = "ttrpc.test.Faulty";
@@ -204,7 +204,7 @@ describe("our Client → Go server", () => {
       ),
     );
     expect(performance.now() - started).toBeLessThan(5000);
-    replies.forEach((resp, i) => expect(new TextDecoder().decode(resp.data)).toBe(`call-${i}`));
+    for (const [i, resp] of replies.entries()) expect(new TextDecoder().decode(resp.data)).toBe(`call-${i}`);
   });
 
   it("sends its deadline to the Go server", async () => {

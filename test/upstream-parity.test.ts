@@ -2,29 +2,30 @@
 // daemon with exactly the expected configuration; every upstream setting we do not implement
 // says so when set; and the compatibility table, our config specs and docs/coming-from-go.md
 // agree, so no upstream name can be ignored in silence.
+
+import { spawn } from "node:child_process";
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import pino from "pino";
-import { parse as parseYaml } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { awsConfigSpec, awsProviderConfig } from "../providers/aws/config.ts";
 import { azureConfigSpec, azureProviderConfig } from "../providers/azure/config.ts";
 import { libvirtConfigSpec, libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { vsphereConfigSpec } from "../providers/vsphere/config.ts";
-import { daemonConfigSpec, type ConfigSpec } from "../src/config/index.ts";
+import { type ConfigSpec, daemonConfigSpec } from "../src/config/index.ts";
 import {
   isUpstreamDefault,
   loadDaemonSettings,
   UPSTREAM_FLAGS,
   UPSTREAM_SETTINGS,
-  upstreamSettingsFor,
   type UpstreamSetting,
+  upstreamSettingsFor,
 } from "../src/config/upstream/index.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon, type DaemonDirs } from "./support/daemon-process.ts";
+import { cleanupDaemonDirs, type DaemonDirs, makeDaemonDirs, startDaemon } from "./support/daemon-process.ts";
 import { FAKE_AMI, FAKE_SG, FAKE_SUBNET, FakeEc2 } from "./support/fake-ec2.ts";
 import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";
-import { spawn } from "node:child_process";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DAEMON = path.join(ROOT, "src/cli/cloud-api-adaptor.ts");

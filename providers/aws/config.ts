@@ -4,13 +4,13 @@
 import {
   boolField,
   ConfigError,
+  type ConfigOf,
   InvalidConfigError,
   intField,
   listField,
   loadConfig,
   mapField,
   stringField,
-  type ConfigOf,
 } from "../../src/config/index.ts";
 import { OWNERSHIP_KEYS } from "../provider.ts";
 

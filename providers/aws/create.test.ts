@@ -11,9 +11,9 @@ import {
   type FakeEc2Options,
   type FakeInstanceView,
 } from "../../test/support/fake-ec2.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
 import { ProviderError } from "../provider.ts";
 import type { AwsProvider } from "./provider.ts";
-import { rejection } from "../../test/support/provider-rejection.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -182,7 +182,7 @@ describe("AWS createVm", () => {
   it("refuses user-data EC2 would refuse, before launching anything", async () => {
     const { fake, p } = await setup();
     const err = await rejection(
-      p.createVm(vmRequest(8, { userData: "#cloud-config\n" + "x".repeat(17000) }), deadline()),
+      p.createVm(vmRequest(8, { userData: `#cloud-config\n${"x".repeat(17000)}` }), deadline()),
     );
     expect(err.message).toMatch(/user-data for podvm-test-8 is 17014 bytes; EC2 accepts at most 16384/);
     expect(fake.calls("RunInstances")).toEqual([]);

@@ -3,9 +3,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { awsEnv, awsProvider, deadline, vmRequest } from "../../test/support/aws-fixture.ts";
 import { FakeEc2, type Fault } from "../../test/support/fake-ec2.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
 import type { VmInstance } from "../provider.ts";
 import type { AwsProvider } from "./provider.ts";
-import { rejection } from "../../test/support/provider-rejection.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -23,14 +23,13 @@ export class ImdsClient {
   }
 
   async get(path: string, signal: AbortSignal): Promise<string> {
-    const token =
-      this.token ??
-      (this.token = await this.request(
-        "PUT",
-        "/latest/api/token",
-        { "x-aws-ec2-metadata-token-ttl-seconds": String(TOKEN_TTL_SECONDS) },
-        signal,
-      ));
+    this.token ??= await this.request(
+      "PUT",
+      "/latest/api/token",
+      { "x-aws-ec2-metadata-token-ttl-seconds": String(TOKEN_TTL_SECONDS) },
+      signal,
+    );
+    const token = this.token;
     return (await this.request("GET", path, { "x-aws-ec2-metadata-token": token }, signal)).trim();
   }
 

@@ -1,10 +1,10 @@
 // Sizes of instance types, from DescribeInstanceTypes, asked once per type and kept: they do
 // not change while the daemon runs.
 import {
+  type _InstanceType,
   DescribeInstanceTypesCommand,
   type EC2Client,
   type InstanceTypeInfo,
-  type _InstanceType,
 } from "@aws-sdk/client-ec2";
 import type { InstanceTypeSpec } from "../instance-types.ts";
 import { ProviderError } from "../provider.ts";

@@ -3,26 +3,28 @@
 // restart) finds the instance the first attempt made instead of launching a second one. Every
 // instance carries the ownership tags, so reconciliation can list the node's instances and
 // delete those no sandbox claims.
+
+import { randomUUID } from "node:crypto";
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
   type EC2Client,
   type Filter,
   type Instance,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { chooseInstanceType, InstanceTypeError, type InstanceTypeChoice } from "../instance-types.ts";
+import { ANNOTATIONS } from "../../src/kata/annotations.ts";
+import { chooseInstanceType, type InstanceTypeChoice, InstanceTypeError } from "../instance-types.ts";
 import {
-  OWNERSHIP_KEYS,
-  ProviderError,
   type CreateVmRequest,
+  OWNERSHIP_KEYS,
   type Ownership,
   type Provider,
+  ProviderError,
   type ResourceRequest,
   type VmInstance,
   type VmRef,
@@ -30,13 +32,12 @@ import {
 import { clientTokenFor } from "./client-token.ts";
 import type { AwsProviderConfig } from "./config.ts";
 import { createEc2Client } from "./ec2-client.ts";
-import { CAPACITY_CODES, ec2ErrorCode, explainEc2Error, type CallHints, type SettingHint } from "./ec2-errors.ts";
+import { CAPACITY_CODES, type CallHints, ec2ErrorCode, explainEc2Error, type SettingHint } from "./ec2-errors.ts";
 import { InstanceTypeCatalog } from "./instance-type-catalog.ts";
 import { LIVE_STATES, toVmInstance } from "./instance-view.ts";
 import { MAX_USER_DATA_BYTES, runInstancesInput } from "./run-request.ts";
 import { waitUntilRunning } from "./wait-running.ts";
-import { resolvePlacement, type Placement } from "./worker-placement.ts";
-import { ANNOTATIONS } from "../../src/kata/annotations.ts";
+import { type Placement, resolvePlacement } from "./worker-placement.ts";
 
 export interface AwsProviderOptions {
   readonly logger: Logger;

@@ -2,8 +2,9 @@
 // within the call's deadline. An instance that stops or terminates on the way is an error that
 // says why (EC2's state reason); a poll failing with a retryable error is tolerated, since the
 // instance exists and giving up now would only make the daemon delete it.
-import type { Instance } from "@aws-sdk/client-ec2";
+
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Instance } from "@aws-sdk/client-ec2";
 import type { Logger } from "pino";
 import { ProviderError } from "../provider.ts";
 import { instanceAddress } from "./instance-view.ts";

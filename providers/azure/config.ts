@@ -4,22 +4,22 @@ import {
   type ArgumentError,
   boolField,
   ConfigError,
-  intField,
+  type ConfigOf,
   InvalidConfigError,
+  intField,
   listField,
   loadConfig,
   mapField,
   stringField,
-  type ConfigOf,
   type ValueSource,
 } from "../../src/config/index.ts";
 import {
   IMAGE_ID_EXPECTED,
+  type ImageRef,
+  type NsgRef,
   parseImageId,
   parseNsgId,
   parseSubnetId,
-  type ImageRef,
-  type NsgRef,
   type SubnetRef,
 } from "./resource-id.ts";
 import { parseSshPublicKey } from "./ssh-key.ts";

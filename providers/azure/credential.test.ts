@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { ComputeManagementClient } from "@azure/arm-compute";
 import { ClientSecretCredential } from "@azure/identity";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { azureTestBed, TEST_OWNER, type AzureTestBed } from "../../test/support/azure-test-bed.ts";
+import { type AzureTestBed, azureTestBed, TEST_OWNER } from "../../test/support/azure-test-bed.ts";
 import { ProviderError } from "../provider.ts";
 
 const run = promisify(execFile);

@@ -8,5 +8,5 @@ export const azureProviderFactory: ProviderFactory = {
   create: (ctx) => new AzureProvider(azureProviderConfig(ctx.env), ctx.logger.child({ provider: "azure" })),
 };
 
-export { azureConfigSpec, azureProviderConfig, type AzureProviderConfig } from "./config.ts";
+export { type AzureProviderConfig, azureConfigSpec, azureProviderConfig } from "./config.ts";
 export { AzureProvider, type AzureProviderOptions } from "./provider.ts";

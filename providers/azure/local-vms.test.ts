@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
-import { azureTestBed, TEST_OWNER, type AzureTestBed } from "../../test/support/azure-test-bed.ts";
+import { type AzureTestBed, azureTestBed, TEST_OWNER } from "../../test/support/azure-test-bed.ts";
 import { localVmLauncher } from "../../test/support/fake-arm-local-launcher.ts";
 
 let bed: AzureTestBed | undefined;

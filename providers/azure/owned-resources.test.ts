@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { azureTestBed, TEST_OWNER, type AzureTestBed } from "../../test/support/azure-test-bed.ts";
+import { type AzureTestBed, azureTestBed, TEST_OWNER } from "../../test/support/azure-test-bed.ts";
 
 let bed: AzureTestBed | undefined;
 afterEach(async () => {

@@ -2,8 +2,9 @@
 // ours that no VM uses any more (left behind by a crash or a VM deleted by hand). Those are
 // reported as VmInstance entries too, with details.kind saying what they are, so the
 // daemon's reconciliation deletes them like any unclaimed VM.
-import type { AzureClients } from "./azure-clients.ts";
+
 import type { Ownership, VmInstance } from "../provider.ts";
+import type { AzureClients } from "./azure-clients.ts";
 import { sameArmId } from "./resource-id.ts";
 import { ownerFromTags } from "./vm-spec.ts";
 

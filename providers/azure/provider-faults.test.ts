@@ -1,7 +1,7 @@
 // Every fault the fake Azure endpoint injects ends in a clear error or a successful retry, and
 // leaves nothing behind that no sandbox owns.
 import { afterEach, describe, expect, it } from "vitest";
-import { azureTestBed, type AzureTestBed } from "../../test/support/azure-test-bed.ts";
+import { type AzureTestBed, azureTestBed } from "../../test/support/azure-test-bed.ts";
 import { ProviderError } from "../provider.ts";
 import { armFailure } from "./arm-error.ts";
 

@@ -1,7 +1,7 @@
 // The Azure provider against the fake Azure endpoint, through the real SDK clients: what it
 // creates, how a retried create finds its own resources, and how deletes clean up.
 import { afterEach, describe, expect, it } from "vitest";
-import { azureTestBed, TEST_OWNER, type AzureTestBed } from "../../test/support/azure-test-bed.ts";
+import { type AzureTestBed, azureTestBed, TEST_OWNER } from "../../test/support/azure-test-bed.ts";
 import { ProviderError } from "../provider.ts";
 
 let bed: AzureTestBed | undefined;
@@ -152,7 +152,7 @@ describe("Azure provider: create", () => {
 
   it("refuses names Azure cannot hold and user-data beyond 64 KiB, making nothing", async () => {
     bed = await azureTestBed();
-    await expect(bed.provider.createVm(bed.request("podvm-" + "x".repeat(60)), deadline())).rejects.toThrow(
+    await expect(bed.provider.createVm(bed.request(`podvm-${"x".repeat(60)}`), deadline())).rejects.toThrow(
       /not a valid Azure VM name/,
     );
     await expect(

@@ -2,9 +2,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface } from "@azure/arm-network";
 import type { Logger } from "pino";
-import { chooseInstanceType, InstanceTypeError, type InstanceTypeChoice } from "../instance-types.ts";
-import { ProviderError, type CreateVmRequest, type Ownership, type Provider, type VmInstance } from "../provider.ts";
+import { chooseInstanceType, type InstanceTypeChoice, InstanceTypeError } from "../instance-types.ts";
+import { type CreateVmRequest, type Ownership, type Provider, ProviderError, type VmInstance } from "../provider.ts";
 import {
+  type ArmFailure,
   ArmOperationError,
   armFailure,
   capacityCode,
@@ -13,14 +14,13 @@ import {
   isConflictInProgress,
   isNotFound,
   isSignInFailure,
-  type ArmFailure,
 } from "./arm-error.ts";
 import { AzureClients } from "./azure-clients.ts";
 import type { AzureProviderConfig } from "./config.ts";
 import { createCredential } from "./credential.ts";
-import { azureVmNames, type AzureVmNames } from "./names.ts";
+import { type AzureVmNames, azureVmNames } from "./names.ts";
 import { listOwnedResources } from "./owned-resources.ts";
-import { isArmType, parseArmId, parseImageId, type ArmResourceId, type ImageRef } from "./resource-id.ts";
+import { type ArmResourceId, type ImageRef, isArmType, parseArmId, parseImageId } from "./resource-id.ts";
 import { SizeCatalog } from "./size-catalog.ts";
 import { throwawaySshPublicKey } from "./ssh-key.ts";
 import { checkAzureSetup, signInError } from "./startup-check.ts";
@@ -316,20 +316,18 @@ export class AzureProvider implements Provider {
       existing.virtualMachine === undefined
     )
       return existing.id;
-    const nic = await this.clients
-      .networkFor()
-      .networkInterfaces.createOrUpdate(
-        this.config.resourceGroup,
-        names.nic,
-        nicSpec({
-          location: this.config.region,
-          subnetId: this.config.subnet.id,
-          nsgId: this.config.nsg?.id,
-          publicIpId,
-          tags,
-        }),
-        this.lro(signal),
-      );
+    const nic = await this.clients.networkFor().networkInterfaces.createOrUpdate(
+      this.config.resourceGroup,
+      names.nic,
+      nicSpec({
+        location: this.config.region,
+        subnetId: this.config.subnet.id,
+        nsgId: this.config.nsg?.id,
+        publicIpId,
+        tags,
+      }),
+      this.lro(signal),
+    );
     if (nic.id === undefined) throw new Error(`Azure returned NIC ${names.nic} without an id`);
     return nic.id;
   }

@@ -67,7 +67,7 @@ describe("Azure resource ids", () => {
   it("builds and compares ids as Azure does, without regard to case", () => {
     const id = armId(SUB, "rg", "Microsoft.Compute", "virtualMachines", "vm1");
     expect(id).toBe(`/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`);
-    expect(sameArmId(id, id.toUpperCase() + "/")).toBe(true);
+    expect(sameArmId(id, `${id.toUpperCase()}/`)).toBe(true);
     expect(sameArmId(id, id.replace("vm1", "vm2"))).toBe(false);
     expect(sameArmId(undefined, id)).toBe(false);
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { azureTestBed, type AzureTestBed } from "../../test/support/azure-test-bed.ts";
+import { type AzureTestBed, azureTestBed } from "../../test/support/azure-test-bed.ts";
 import { ProviderError } from "../provider.ts";
 
 let bed: AzureTestBed | undefined;

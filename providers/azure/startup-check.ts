@@ -1,13 +1,14 @@
 // Start-up check: every resource the configuration names exists and the identity may read it.
 // Each problem is one line naming the variable to fix; sign-in failures stop the check early,
 // since every other request would fail the same way.
-import type { AzureClients } from "./azure-clients.ts";
+
+import { ProviderError } from "../provider.ts";
 import { armFailure, describeFailure, isNotFound, isSignInFailure } from "./arm-error.ts";
+import { probeAuthority } from "./authority-probe.ts";
+import type { AzureClients } from "./azure-clients.ts";
 import type { AzureProviderConfig } from "./config.ts";
 import { describeCredential } from "./credential.ts";
 import type { SizeCatalog } from "./size-catalog.ts";
-import { probeAuthority } from "./authority-probe.ts";
-import { ProviderError } from "../provider.ts";
 
 /** Where the identity library signs in when AZURE_AUTHORITY_HOST is unset. */
 const DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com";

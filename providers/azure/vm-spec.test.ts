@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { azureVmNames } from "./names.ts";
 import { parseImageId } from "./resource-id.ts";
-import { nicSpec, ownerFromTags, ownershipTags, tokenFromTags, vmSpec, type VmSpecInput } from "./vm-spec.ts";
+import { nicSpec, ownerFromTags, ownershipTags, tokenFromTags, type VmSpecInput, vmSpec } from "./vm-spec.ts";
 
 const SUB = "0b7a3c1e-5d2f-4e8a-9c6b-1f2e3d4c5b6a";
 const owner = { sandboxId: "sb-1", node: "worker-1", cluster: "prod" };

@@ -1,7 +1,7 @@
 // The start-up check against the local Compute Engine endpoint: a good setup passes, and every
 // problem of a bad one is reported at once, naming its variable.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gcpTestBed, type GcpTestBed } from "../../test/support/gcp-test-bed.ts";
+import { type GcpTestBed, gcpTestBed } from "../../test/support/gcp-test-bed.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
 
 let bed: GcpTestBed;

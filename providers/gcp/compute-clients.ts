@@ -8,7 +8,7 @@
 // and operation waits are not idempotent for the library (it would not retry them anyway) and
 // the provider retries throttling, 5xx and lost answers itself, with the request id that makes
 // a repeated insert or delete harmless, always within the call's deadline.
-import type { CallOptions, ClientOptions } from "google-gax";
+
 import { DisksClient } from "@google-cloud/compute/build/src/v1/disks_client.js";
 import { ImagesClient } from "@google-cloud/compute/build/src/v1/images_client.js";
 import { InstancesClient } from "@google-cloud/compute/build/src/v1/instances_client.js";
@@ -17,6 +17,7 @@ import { NetworksClient } from "@google-cloud/compute/build/src/v1/networks_clie
 import { SubnetworksClient } from "@google-cloud/compute/build/src/v1/subnetworks_client.js";
 import { ZoneOperationsClient } from "@google-cloud/compute/build/src/v1/zone_operations_client.js";
 import { ZonesClient } from "@google-cloud/compute/build/src/v1/zones_client.js";
+import type { CallOptions, ClientOptions } from "google-gax";
 import type { ComputeEndpoint } from "./config.ts";
 import type { GcpAuth } from "./credential.ts";
 

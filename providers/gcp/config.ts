@@ -5,6 +5,7 @@ import {
   type ArgumentError,
   boolField,
   ConfigError,
+  type ConfigOf,
   enumField,
   InvalidConfigError,
   intField,
@@ -12,10 +13,9 @@ import {
   loadConfig,
   mapField,
   stringField,
-  type ConfigOf,
 } from "../../src/config/index.ts";
-import { parseImageRef, IMAGE_EXPECTED, type ImageRef } from "./image-ref.ts";
-import { LABEL_PREFIX, isLabelKey, isLabelValue } from "./ownership.ts";
+import { IMAGE_EXPECTED, type ImageRef, parseImageRef } from "./image-ref.ts";
+import { isLabelKey, isLabelValue, LABEL_PREFIX } from "./ownership.ts";
 import { parseServiceAccountKey, type ServiceAccountKey } from "./service-account-key.ts";
 
 export const DEFAULT_COMPUTE_ENDPOINT = "https://compute.googleapis.com";

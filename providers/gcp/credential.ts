@@ -9,7 +9,7 @@
 //   token_uri treatment.
 import { createSign } from "node:crypto";
 import fs from "node:fs";
-import { GoogleAuth, JWT, type AuthClient, type Credentials } from "google-auth-library";
+import { type AuthClient, type Credentials, GoogleAuth, JWT } from "google-auth-library";
 import { parseServiceAccountKey, type ServiceAccountKey } from "./service-account-key.ts";
 import { TokenError } from "./token-error.ts";
 

@@ -3,7 +3,7 @@
 // token. Each either rides it out within the deadline or fails naming what to fix, and never
 // leaves a second VM.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { gcpTestBed, TEST_OWNER, type GcpTestBed } from "../../test/support/gcp-test-bed.ts";
+import { type GcpTestBed, gcpTestBed, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
 
 let bed: GcpTestBed;

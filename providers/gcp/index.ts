@@ -8,5 +8,5 @@ export const gcpProviderFactory: ProviderFactory = {
   create: (ctx) => new GcpProvider(gcpProviderConfig(ctx.env), ctx.logger.child({ provider: "gcp" }), { env: ctx.env }),
 };
 
-export { gcpConfigSpec, gcpProviderConfig, type GcpProviderConfig } from "./config.ts";
+export { type GcpProviderConfig, gcpConfigSpec, gcpProviderConfig } from "./config.ts";
 export { GcpProvider, type GcpProviderOptions } from "./provider.ts";

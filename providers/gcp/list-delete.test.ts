@@ -1,7 +1,7 @@
 // Listing by label filter (page by page), deleting only what is exactly ours, and orphaned boot
 // disks found and deleted.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gcpTestBed, TEST_OWNER, type GcpTestBed } from "../../test/support/gcp-test-bed.ts";
+import { type GcpTestBed, gcpTestBed, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
 import { labelValue, OWNER_KEYS, ownerDescription, ownerLabels } from "./ownership.ts";
 
 let bed: GcpTestBed;

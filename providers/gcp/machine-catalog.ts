@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { InstanceTypeSpec } from "../instance-types.ts";
 import type { ComputeClients } from "./compute-clients.ts";
-import { withRetries, type RetryTuning } from "./retry.ts";
+import { type RetryTuning, withRetries } from "./retry.ts";
 
 export class MachineCatalog {
   private readonly clients: ComputeClients;

@@ -5,7 +5,7 @@ import type { protos } from "@google-cloud/compute";
 import type { Logger } from "pino";
 import type { ComputeClients } from "./compute-clients.ts";
 import { OperationError } from "./gce-error.ts";
-import { withRetries, type RetryTuning } from "./retry.ts";
+import { type RetryTuning, withRetries } from "./retry.ts";
 
 type Operation = protos.google.cloud.compute.v1.IOperation;
 

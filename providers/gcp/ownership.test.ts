@@ -6,7 +6,7 @@ describe("gcp ownership marks", () => {
     expect(labelValue("worker-1")).toBe("worker-1");
     const id = "a".repeat(64);
     expect(labelValue(id)).toHaveLength(63);
-    expect(labelValue(id)).not.toBe(labelValue("a".repeat(63) + "b"));
+    expect(labelValue(id)).not.toBe(labelValue(`${"a".repeat(63)}b`));
     expect(labelValue("Node.Example")).toMatch(/^node-example-[0-9a-f]{8}$/);
     expect(labelValue("node-example")).not.toBe(labelValue("Node.Example"));
   });

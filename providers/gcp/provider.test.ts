@@ -2,7 +2,7 @@
 // the local Compute Engine endpoint: create, find, delete, list, with tokens from the key's
 // token_uri.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gcpTestBed, TEST_OWNER, type GcpTestBed } from "../../test/support/gcp-test-bed.ts";
+import { type GcpTestBed, gcpTestBed, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
 import { OWNER_KEYS } from "./ownership.ts";
 
 let bed: GcpTestBed;

@@ -8,20 +8,20 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/compute";
 import type { Logger } from "pino";
 import { ANNOTATIONS } from "../../src/kata/annotations.ts";
-import { chooseInstanceType, InstanceTypeError, type InstanceTypeChoice } from "../instance-types.ts";
+import { chooseInstanceType, type InstanceTypeChoice, InstanceTypeError } from "../instance-types.ts";
 import {
-  ProviderError,
   type CreateVmRequest,
   type Ownership,
   type Provider,
+  ProviderError,
   type VmInstance,
   type VmRef,
 } from "../provider.ts";
 import { ComputeClients } from "./compute-clients.ts";
-import { RESOURCE_NAME, type GcpProviderConfig } from "./config.ts";
 import { supportsConfidential } from "./confidential.ts";
+import { type GcpProviderConfig, RESOURCE_NAME } from "./config.ts";
 import { createAuth, describeAuth } from "./credential.ts";
-import { explainGceError, type CallHints } from "./explain-error.ts";
+import { type CallHints, explainGceError } from "./explain-error.ts";
 import { capacityReason, describeFailure, gceFailure, isNotFound } from "./gce-error.ts";
 import { parseImageRef } from "./image-ref.ts";
 import { instanceAddress, instanceSpec, instanceToken } from "./instance-spec.ts";
@@ -29,7 +29,7 @@ import { MachineCatalog } from "./machine-catalog.ts";
 import { waitForOperation } from "./operation-wait.ts";
 import { diskOwner, instanceOwner, ownerFilter, sameOwner } from "./ownership.ts";
 import { freshRequestId, requestIdFor } from "./request-id.ts";
-import { withRetries, type RetryTuning } from "./retry.ts";
+import { type RetryTuning, withRetries } from "./retry.ts";
 import { checkGcpSetup } from "./startup-check.ts";
 
 type Instance = protos.google.cloud.compute.v1.IInstance;

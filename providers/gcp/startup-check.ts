@@ -6,13 +6,13 @@
 import type { Logger } from "pino";
 import { ProviderError } from "../provider.ts";
 import type { ComputeClients } from "./compute-clients.ts";
-import type { GcpProviderConfig } from "./config.ts";
 import { familiesFor, supportsConfidential } from "./confidential.ts";
+import type { GcpProviderConfig } from "./config.ts";
 import { explainGceError } from "./explain-error.ts";
 import { describeFailure, gceFailure, isNotFound, isPermissionDenied } from "./gce-error.ts";
 import type { MachineCatalog } from "./machine-catalog.ts";
 import { OWNER_KEYS } from "./ownership.ts";
-import { withRetries, type RetryTuning } from "./retry.ts";
+import { type RetryTuning, withRetries } from "./retry.ts";
 
 export interface CheckContext {
   readonly config: GcpProviderConfig;

@@ -42,7 +42,7 @@ describe("NoCloud cidata image", () => {
   });
 
   it("carries large user-data across many clusters intact", async () => {
-    const big = "#cloud-config\n" + Array.from({ length: 40_000 }, (_, i) => `# line ${i}\n`).join("");
+    const big = `#cloud-config\n${Array.from({ length: 40_000 }, (_, i) => `# line ${i}\n`).join("")}`;
     const file = await write(buildCidataImage(noCloudFiles("i", "h", big)));
     await run("fsck.fat", ["-n", file]);
     const { stdout } = await run("mtype", ["-i", file, "::user-data"], { maxBuffer: 16 * 1024 * 1024 });

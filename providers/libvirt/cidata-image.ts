@@ -121,7 +121,7 @@ function shortName(name: string, index: number): Buffer {
   const upper = name.toUpperCase().replace(/[^A-Z0-9_-]/g, "_");
   const tail = `~${index}`;
   const base = upper.split(".")[0]!.slice(0, 8 - tail.length) + tail;
-  return Buffer.from(base.padEnd(8, " ") + "   ", "ascii");
+  return Buffer.from(`${base.padEnd(8, " ")}   `, "ascii");
 }
 
 function checksum(short: Buffer): number {
@@ -149,7 +149,7 @@ function writeLongName(dir: Buffer, slot: number, name: string, sum: number): nu
     e.writeUInt16LE(0, 26);
     const part = units.slice((n - 1) * 13, n * 13);
     const positions = [1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30];
-    positions.forEach((pos, k) => e.writeUInt16LE(part[k]!, pos));
+    for (const [k, pos] of positions.entries()) e.writeUInt16LE(part[k]!, pos);
     slot++;
   }
   return slot;

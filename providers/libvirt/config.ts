@@ -3,13 +3,13 @@
 // boot for development images, how long to wait for an address and for a clean shutdown).
 import {
   ConfigError,
+  type ConfigOf,
   durationField,
   enumField,
   InvalidConfigError,
   intField,
   loadConfig,
   stringField,
-  type ConfigOf,
 } from "../../src/config/index.ts";
 import { LibvirtUriError, parseLibvirtUri } from "./rpc/index.ts";
 
@@ -156,6 +156,7 @@ export interface LibvirtProviderConfig {
 // libvirt's cpuset syntax: CPU numbers and ranges, some excluded with ^.
 const CPUSET = /^\^?\d+(-\d+)?(,\^?\d+(-\d+)?)*$/;
 // libvirt object names: no slash (pools and volumes are files), no control characters.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
 const OBJECT_NAME = /^[^/\s\x00-\x1f][^/\x00-\x1f]{0,254}$/;
 
 export function libvirtProviderConfig(env: Readonly<Record<string, string | undefined>>): LibvirtProviderConfig {

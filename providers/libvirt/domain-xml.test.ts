@@ -1,6 +1,6 @@
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { domainXml, randomMac, type DomainSpec } from "./domain-xml.ts";
+import { type DomainSpec, domainXml, randomMac } from "./domain-xml.ts";
 import { ownershipMetadataXml, parseOwnershipMetadata } from "./ownership-metadata.ts";
 import { overlayVolumeXml, parseVolumeXml } from "./volume-xml.ts";
 

@@ -10,15 +10,15 @@ import { buildUserData } from "../../src/userdata/index.ts";
 import {
   acquireLibvirtDaemons,
   leftovers,
+  type PeerVmHost,
   preparePeerVmHost,
   removeAll,
   SYSTEM_SOCKET,
   SYSTEM_URI,
   TEST_POOL,
-  type PeerVmHost,
 } from "../../test/support/libvirt-host.ts";
 import { startSocketProxy } from "../../test/support/libvirt-socket-proxy.ts";
-import { ProviderError, type CreateVmRequest, type ResourceRequest } from "../provider.ts";
+import { type CreateVmRequest, ProviderError, type ResourceRequest } from "../provider.ts";
 import { libvirtProviderConfig } from "./config.ts";
 import { LibvirtProvider } from "./provider.ts";
 import { LibvirtClient, uuidString } from "./rpc/index.ts";

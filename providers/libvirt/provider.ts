@@ -4,11 +4,12 @@
 // for its DHCP lease. Whatever step a crash interrupts, a domain with our marks exists, so
 // reconciliation finds it and deleteVm removes domain and volumes by name.
 import type { Logger } from "pino";
+import { ANNOTATIONS } from "../../src/kata/annotations.ts";
 import {
-  ProviderError,
   type CreateVmRequest,
   type Ownership,
   type Provider,
+  ProviderError,
   type ResourceRequest,
   type VmInstance,
 } from "../provider.ts";
@@ -19,23 +20,22 @@ import { explainLibvirtError } from "./explain-error.ts";
 import { LibvirtSession } from "./libvirt-session.ts";
 import { METADATA_NAMESPACE, parseOwnershipMetadata, type VmMarks } from "./ownership-metadata.ts";
 import {
+  type DomainRef,
+  ErrorCode,
   hasCode,
   isNotFound,
-  ErrorCode,
+  type LibvirtClient,
   MetadataType,
+  type NetworkRef,
   ShutdownFlags,
+  type StoragePoolRef,
+  type StorageVolRef,
   UndefineFlags,
   uuidBytes,
   uuidString,
-  type DomainRef,
-  type LibvirtClient,
-  type NetworkRef,
-  type StoragePoolRef,
-  type StorageVolRef,
 } from "./rpc/index.ts";
 import { overlayVolumeXml, parseVolumeXml, rawVolumeXml, vmVolumeNames } from "./volume-xml.ts";
 import { waitForLease } from "./wait-for-lease.ts";
-import { ANNOTATIONS } from "../../src/kata/annotations.ts";
 
 export interface LibvirtProviderOptions {
   readonly logger: Logger;

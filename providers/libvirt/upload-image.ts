@@ -4,7 +4,7 @@
 // (qcow2), else it is taken as raw. A failed upload removes the half-made volume.
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
-import { hasCode, isNotFound, ErrorCode, type LibvirtClient } from "./rpc/index.ts";
+import { ErrorCode, hasCode, isNotFound, type LibvirtClient } from "./rpc/index.ts";
 import { xmlEscape } from "./xml-text.ts";
 
 export interface DiskImageFacts {

@@ -1,8 +1,9 @@
 // A new VM's address: the network's DHCP lease for the VM's MAC. Polled until it appears,
 // the VM stops, the provider's own limit passes, or the call's deadline does.
+
+import { sleep } from "../../src/util/sleep.ts";
 import { ProviderError } from "../provider.ts";
 import type { DomainRef, LibvirtClient, NetworkRef } from "./rpc/index.ts";
-import { sleep } from "../../src/util/sleep.ts";
 
 export interface LeaseWait {
   readonly vmName: string;

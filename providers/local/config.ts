@@ -1,11 +1,11 @@
 import path from "node:path";
 import {
   ConfigError,
+  type ConfigOf,
   enumField,
   InvalidConfigError,
   loadConfig,
   stringField,
-  type ConfigOf,
 } from "../../src/config/index.ts";
 
 export type LocalNetworkMode = "loopback" | "netns";

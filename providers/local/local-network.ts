@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
-import { runCommand, CommandError } from "../../src/util/run-command.ts";
+import { CommandError, runCommand } from "../../src/util/run-command.ts";
 import type { LocalProviderConfig } from "./config.ts";
 
 /** Names of one VM's network pieces, derived from its name (interface names ≤ 15 chars). */

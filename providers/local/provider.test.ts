@@ -2,14 +2,14 @@
 // crash interrupts, a process group id the kernel gave to someone else is never signalled, and
 // a VM of another owner is never replaced or deleted.
 import { spawn } from "node:child_process";
-import net from "node:net";
 import fs from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
-import { ProviderError, type CreateVmRequest, type Ownership } from "../provider.ts";
+import { type CreateVmRequest, type Ownership, ProviderError } from "../provider.ts";
 import { localProviderConfig } from "./config.ts";
 import { LocalProvider } from "./provider.ts";
 

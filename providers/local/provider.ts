@@ -6,12 +6,12 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../../src/util/atomic-file.ts";
 import {
-  ownerText,
-  ProviderError,
-  sameOwner,
   type CreateVmRequest,
   type Ownership,
+  ownerText,
   type Provider,
+  ProviderError,
+  sameOwner,
   type VmInstance,
   type VmRef,
 } from "../provider.ts";
@@ -19,7 +19,7 @@ import type { LocalProviderConfig } from "./config.ts";
 import { LocalNetwork } from "./local-network.ts";
 import { findVmGroups, stopVmGroups, verifiedGroup } from "./process-group.ts";
 import { marksEnvValue, VM_MARKS_ENV, type VmMarks } from "./vm-marks.ts";
-import { readVmRecord, USER_DATA_FILE, writeVmRecord, type LocalVmRecord } from "./vm-record.ts";
+import { type LocalVmRecord, readVmRecord, USER_DATA_FILE, writeVmRecord } from "./vm-record.ts";
 
 const LOOPBACK_SPAN = 1 << 22;
 const VM_MAIN = fileURLToPath(new URL("./vm-main.ts", import.meta.url));

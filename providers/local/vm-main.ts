@@ -7,10 +7,10 @@ import { parseArgs } from "node:util";
 import { startAgent } from "../../src/agent/index.ts";
 import { runForwarder } from "../../src/forwarder/index.ts";
 import {
+  type CloudConfigFile,
   FORWARDER_CONFIG_PATH,
   parseBootConfig,
   parseCloudConfig,
-  type CloudConfigFile,
 } from "../../src/userdata/index.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { USER_DATA_FILE } from "./vm-record.ts";

@@ -31,5 +31,5 @@ export async function readVmRecord(dir: string): Promise<LocalVmRecord | undefin
 }
 
 export async function writeVmRecord(dir: string, record: LocalVmRecord): Promise<void> {
-  await writeFileAtomic(path.join(dir, VM_RECORD_FILE), JSON.stringify(record, null, 2) + "\n");
+  await writeFileAtomic(path.join(dir, VM_RECORD_FILE), `${JSON.stringify(record, null, 2)}\n`);
 }

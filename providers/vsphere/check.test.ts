@@ -2,7 +2,7 @@
 // ProviderError naming each variable that names nothing (and nothing else).
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startVcsim, vsphereEnv, type Vcsim } from "../../test/support/vcsim.ts";
+import { startVcsim, type Vcsim, vsphereEnv } from "../../test/support/vcsim.ts";
 import { ProviderError } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";

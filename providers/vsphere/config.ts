@@ -3,10 +3,10 @@
 import {
   boolField,
   ConfigError,
+  type ConfigOf,
   InvalidConfigError,
   loadConfig,
   stringField,
-  type ConfigOf,
 } from "../../src/config/index.ts";
 import { normalizeThumbprint, type TlsTrust } from "./vim/index.ts";
 

@@ -13,18 +13,18 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
 import {
+  type LocalGuests,
   peerVms as listPeerVms,
   simClient,
   startLocalGuests,
   startVcsim,
-  vsphereEnv,
-  type LocalGuests,
   type Vcsim,
+  vsphereEnv,
 } from "../../test/support/vcsim.ts";
 import type { CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
-import { findByInventoryPath, readString, retrieveObject, type MoRef, type VimClient } from "./vim/index.ts";
+import { findByInventoryPath, type MoRef, readString, retrieveObject, type VimClient } from "./vim/index.ts";
 
 const CHILD = fileURLToPath(new URL("../../test/support/vsphere-create-vm-child.ts", import.meta.url));
 const DELAY_MS = 1000;

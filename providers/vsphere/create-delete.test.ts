@@ -8,21 +8,23 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForForwarder } from "../../src/proxy/wait-for-forwarder.ts";
 import { buildUserData } from "../../src/userdata/index.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
 import {
+  type LocalGuests,
   simClient,
   startLocalGuests,
   startVcsim,
-  vsphereEnv,
-  type LocalGuests,
   type Vcsim,
+  vsphereEnv,
 } from "../../test/support/vcsim.ts";
-import { OWNERSHIP_KEYS, type CreateVmRequest } from "../provider.ts";
+import { type CreateVmRequest, OWNERSHIP_KEYS } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
 import {
   cloneVm,
   destroyVm,
   findByInventoryPath,
+  type MoRef,
   powerOffVm,
   readNumber,
   readOptionValues,
@@ -30,11 +32,9 @@ import {
   readString,
   retrieveObject,
   retrieveProperties,
-  waitForTask,
-  type MoRef,
   type VimClient,
+  waitForTask,
 } from "./vim/index.ts";
-import { rejection } from "../../test/support/provider-rejection.ts";
 
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
 const ENV = { GOVC_FOLDER: "peerpods", GOVC_DATASTORE: "LocalDS_1" };

@@ -4,7 +4,8 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
-import { peerVms, simClient, startVcsim, vsphereEnv, type Vcsim } from "../../test/support/vcsim.ts";
+import { rejection } from "../../test/support/provider-rejection.ts";
+import { peerVms, simClient, startVcsim, type Vcsim, vsphereEnv } from "../../test/support/vcsim.ts";
 import type { CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { VsphereProvider } from "./provider.ts";
@@ -14,10 +15,9 @@ import {
   findByInventoryPath,
   readRef,
   retrieveProperties,
-  waitForTask,
   type VimClient,
+  waitForTask,
 } from "./vim/index.ts";
-import { rejection } from "../../test/support/provider-rejection.ts";
 
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
 let sim: Vcsim;

@@ -5,13 +5,13 @@
 import type { VsphereProviderConfig } from "./config.ts";
 import {
   findByInventoryPath,
+  type MoRef,
   readRef,
   readRefs,
   readString,
   retrieveObject,
   retrieveProperties,
   showRef,
-  type MoRef,
   type VimClient,
 } from "./vim/index.ts";
 

@@ -6,24 +6,24 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import {
-  OWNERSHIP_KEYS,
-  ProviderError,
   type CreateVmRequest,
+  OWNERSHIP_KEYS,
   type Ownership,
   type Provider,
+  ProviderError,
   type VmInstance,
 } from "../provider.ts";
 import type { VsphereProviderConfig } from "./config.ts";
 import { explainVimError } from "./explain-error.ts";
 import { guestExtraConfig } from "./guest-config.ts";
 import {
+  type Datacenter,
+  type Placement,
   PlacementProblem,
   PlacementProblems,
   resolveDatacenter,
   resolvePlacement,
   resolveVmFolder,
-  type Datacenter,
-  type Placement,
   type VmFolder,
 } from "./placement.ts";
 import {
@@ -31,6 +31,7 @@ import {
   destroyVm,
   findByInventoryPath,
   isFault,
+  type MoRef,
   moref,
   powerOffVm,
   powerOnVm,
@@ -39,10 +40,9 @@ import {
   retrieveObject,
   retrieveProperties,
   VimClient,
-  waitForTask,
-  type MoRef,
   type VmConfigSpec,
   type WaitOptions,
+  waitForTask,
 } from "./vim/index.ts";
 import { toVmInstance, toVmView, VM_PROPERTIES, type VmView } from "./vm-view.ts";
 

@@ -9,6 +9,7 @@ import {
   destroyVm,
   findByInventoryPath,
   isFault,
+  type MoRef,
   powerOffVm,
   powerOnVm,
   readBoolean,
@@ -19,12 +20,11 @@ import {
   reconfigVm,
   retrieveObject,
   retrieveProperties,
+  type TlsTrust,
   VimClient,
   VimFault,
   VimTransportError,
   waitForTask,
-  type MoRef,
-  type TlsTrust,
 } from "./vim/index.ts";
 
 let sim: Vcsim;

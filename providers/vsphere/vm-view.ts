@@ -1,7 +1,7 @@
 // What the provider reads about a VM, and how that becomes a VmInstance.
 import type { Ownership, VmInstance } from "../provider.ts";
 import { CREATE_TOKEN_KEY, ownershipOf } from "./guest-config.ts";
-import { readBoolean, readNumber, readOptionValues, readString, type MoRef, type ObjectContent } from "./vim/index.ts";
+import { type MoRef, type ObjectContent, readBoolean, readNumber, readOptionValues, readString } from "./vim/index.ts";
 
 export const VM_PROPERTIES = [
   "name",

@@ -2,11 +2,11 @@
 
 import fs from "node:fs/promises";
 import { listenUnix, Server, type ServerOptions } from "../ttrpc/index.ts";
-import { DEFAULT_AGENT_INFO, type AgentInfo } from "./agent-info.ts";
+import { type AgentInfo, DEFAULT_AGENT_INFO } from "./agent-info.ts";
 import { registerAgentService } from "./agent-service.ts";
-import { registerHealthService } from "./health-service.ts";
-import { silentLogger, type AgentLogger } from "./logger.ts";
 import { GuestSandbox } from "./guest-sandbox.ts";
+import { registerHealthService } from "./health-service.ts";
+import { type AgentLogger, silentLogger } from "./logger.ts";
 
 export const DEFAULT_AGENT_SOCKET = "/run/kata-containers/agent.sock";
 

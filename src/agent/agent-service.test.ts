@@ -3,11 +3,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AgentService } from "../gen/agent_pb.js";
-import { Health } from "../gen/health_pb.js";
-import { Code, type Client } from "../ttrpc/index.ts";
-import { DEFAULT_AGENT_INFO } from "./agent-info.ts";
-import { END_OF_STREAM_CODE } from "./output-stream.ts";
 import {
   groupMembers,
   held,
@@ -15,9 +10,14 @@ import {
   rejection,
   startTestAgent,
   stateAfter,
-  until,
   type TestAgent,
+  until,
 } from "../../test/support/agent-harness.ts";
+import { AgentService } from "../gen/agent_pb.js";
+import { Health } from "../gen/health_pb.js";
+import { type Client, Code } from "../ttrpc/index.ts";
+import { DEFAULT_AGENT_INFO } from "./agent-info.ts";
+import { END_OF_STREAM_CODE } from "./output-stream.ts";
 
 const A = AgentService.method;
 const ENV = ["PATH=/usr/local/bin:/usr/bin:/bin", "GREETING=hi"];

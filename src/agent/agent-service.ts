@@ -2,10 +2,10 @@
 // the protocol and the GuestSandbox; calls not listed here answer UNIMPLEMENTED naming the method.
 
 import { AgentService } from "../gen/agent_pb.js";
-import { Code, TtrpcError, type Server } from "../ttrpc/index.ts";
+import { Code, type Server, TtrpcError } from "../ttrpc/index.ts";
 import type { AgentInfo } from "./agent-info.ts";
-import { processSpecFromOci } from "./process-spec.ts";
 import type { GuestSandbox } from "./guest-sandbox.ts";
+import { processSpecFromOci } from "./process-spec.ts";
 
 /** Largest `len` a read honours: the reply must stay well under ttrpc's 4 MiB message limit. */
 export const MAX_READ_LENGTH = 1 << 20;

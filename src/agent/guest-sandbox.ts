@@ -5,7 +5,7 @@
 import { Code, TtrpcError } from "../ttrpc/index.ts";
 import { abortable } from "./abortable.ts";
 import { Container } from "./container.ts";
-import { silentLogger, type AgentLogger } from "./logger.ts";
+import { type AgentLogger, silentLogger } from "./logger.ts";
 import type { ManagedProcess } from "./managed-process.ts";
 import type { LaunchOptions } from "./process-launcher.ts";
 import type { ProcessSpec } from "./process-spec.ts";

@@ -9,7 +9,7 @@ import { abortable } from "./abortable.ts";
 import { exitStatus, isValidSignal, terminatesByDefault } from "./exit-status.ts";
 import type { AgentLogger } from "./logger.ts";
 import { OutputStream } from "./output-stream.ts";
-import { launchProcess, type LaunchOptions } from "./process-launcher.ts";
+import { type LaunchOptions, launchProcess } from "./process-launcher.ts";
 import type { ProcessSpec } from "./process-spec.ts";
 
 export type ProcessState = "created" | "starting" | "running" | "exited";

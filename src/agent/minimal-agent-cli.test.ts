@@ -7,10 +7,10 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isRunning, until } from "../../test/support/agent-harness.ts";
 import { AgentService } from "../gen/agent_pb.js";
 import { Health } from "../gen/health_pb.js";
 import { Client } from "../ttrpc/index.ts";
-import { isRunning, until } from "../../test/support/agent-harness.ts";
 
 const ENTRY = fileURLToPath(new URL("../cli/minimal-agent.ts", import.meta.url));
 const A = AgentService.method;

@@ -5,9 +5,9 @@ import { execFile } from "node:child_process";
 import { readlinkSync, statSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestAgent } from "../../test/support/agent-harness.ts";
 import { AgentService } from "../gen/agent_pb.js";
 import { startAgent } from "./agent-server.ts";
-import { startTestAgent } from "../../test/support/agent-harness.ts";
 
 const run = promisify(execFile);
 const A = AgentService.method;

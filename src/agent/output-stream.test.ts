@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { Code, TtrpcError } from "../ttrpc/index.ts";
 import { held, rejection, stateAfter, until } from "../../test/support/agent-harness.ts";
+import { Code, TtrpcError } from "../ttrpc/index.ts";
 import { END_OF_STREAM_CODE, OutputStream } from "./output-stream.ts";
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();

@@ -2,7 +2,7 @@
 // children it forks), three pipes, the spec's environment only, and optionally inside a
 // network namespace by way of nsenter.
 
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import { Code, TtrpcError } from "../ttrpc/index.ts";
 import { environmentOf, type ProcessSpec } from "./process-spec.ts";

@@ -2,8 +2,8 @@
 // agent runs only args, env and cwd; everything else of the spec (user, capabilities, rlimits,
 // namespaces) is the real agent's business.
 
-import { Code, TtrpcError } from "../ttrpc/index.ts";
 import type { Process } from "../gen/oci_pb.js";
+import { Code, TtrpcError } from "../ttrpc/index.ts";
 
 export interface ProcessSpec {
   readonly args: readonly string[];

@@ -3,20 +3,20 @@
 
 import { readdirSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Code } from "../ttrpc/index.ts";
-import { END_OF_STREAM_CODE } from "./output-stream.ts";
 import {
   held,
   isRunning,
   PAYLOAD_DIR,
-  rejection,
   recordedCall,
+  rejection,
   replay,
   startTestAgent,
   stateAfter,
-  until,
   type TestAgent,
+  until,
 } from "../../test/support/agent-harness.ts";
+import { Code } from "../ttrpc/index.ts";
+import { END_OF_STREAM_CODE } from "./output-stream.ts";
 
 let t: TestAgent;
 

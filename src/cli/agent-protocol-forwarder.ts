@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    process.stdout.write(USAGE + "\n");
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
   const logger = createLogger(process.env.LOG_LEVEL ?? "info", "agent-protocol-forwarder");

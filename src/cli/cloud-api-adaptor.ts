@@ -1,13 +1,13 @@
 // cloud-api-adaptor [provider] [flags]: the peer-pods daemon. The provider comes from the first
 // argument (upstream's form), else CLOUD_PROVIDER, else "local".
 import {
+  daemonConfigSpec,
   HelpRequestedError,
   InvalidConfigError,
   loggableConfig,
-  daemonConfigSpec,
   renderFlagHelp,
 } from "../config/index.ts";
-import { loadDaemonSettings, type DaemonSettings } from "../config/upstream/index.ts";
+import { type DaemonSettings, loadDaemonSettings } from "../config/upstream/index.ts";
 import { createLogger } from "../util/logger.ts";
 import { runDaemon } from "./daemon.ts";
 

@@ -5,27 +5,27 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { findProvider, loadExternalProvider } from "../../providers/index.ts";
 import type { DaemonConfig } from "../config/index.ts";
-import { DaemonMetrics, InstrumentedProvider, startDebugServer, type Readiness } from "../debug/index.ts";
+import { DaemonMetrics, InstrumentedProvider, type Readiness, startDebugServer } from "../debug/index.ts";
 import { registerHypervisorService } from "../hypervisor/index.ts";
 import type { KubeConfigSource } from "../k8s/index.ts";
 import {
   CertificateAuthority,
   loadOperatorCertificates,
   peerVmServerName,
-  tlsProfile,
   type TlsProfile,
+  tlsProfile,
 } from "../pki/index.ts";
 import { makeRegistryAuth } from "../registry-auth/index.ts";
 import { RelayClient, RemoteRelays, startDetachedRelay } from "../relay/client/index.ts";
 import {
+  type ReconcileReport,
   resolveClusterIdentity,
   SandboxManager,
   SandboxStore,
-  type ReconcileReport,
   type VmTlsIssuer,
 } from "../sandbox/index.ts";
-import { WorkerTunnels } from "../tunnel/index.ts";
 import { Server } from "../ttrpc/index.ts";
+import { WorkerTunnels } from "../tunnel/index.ts";
 import { sleep } from "../util/sleep.ts";
 
 export interface DaemonHandle {

@@ -3,7 +3,7 @@
 //   peerpod-ctl ls [--probe-port 8000]
 //   peerpod-ctl image upload libvirt --uri URI --pool POOL --name NAME FILE
 import { parseArgs } from "node:util";
-import { daemonConfigSpec, parseGoDuration, type Field } from "../config/index.ts";
+import { daemonConfigSpec, type Field, parseGoDuration } from "../config/index.ts";
 import { runPod } from "../hypervisor/index.ts";
 
 const USAGE = `usage:
@@ -84,10 +84,10 @@ async function main(argv: string[]): Promise<number> {
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
       for (const r of rows)
         process.stdout.write(
-          r
+          `${r
             .map((c, i) => c.padEnd(widths[i]!))
             .join("  ")
-            .trimEnd() + "\n",
+            .trimEnd()}\n`,
         );
       return 0;
     }

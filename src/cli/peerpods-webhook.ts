@@ -5,8 +5,8 @@ import {
   admissionPolicyOf,
   loadWebhookConfig,
   startWebhookServer,
-  webhookConfigSpec,
   type WebhookConfig,
+  webhookConfigSpec,
 } from "../webhook/index.ts";
 
 async function main(): Promise<void> {

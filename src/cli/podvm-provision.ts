@@ -11,8 +11,8 @@ import {
   detectPlatform,
   noCloudSource,
   provision,
-  vsphereGuestinfoSource,
   type UserDataSource,
+  vsphereGuestinfoSource,
 } from "../provision/index.ts";
 import { runCommand } from "../util/run-command.ts";
 

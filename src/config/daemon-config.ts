@@ -4,12 +4,12 @@
 // Provider settings live in providers/*/config.ts, built with the same toolkit.
 
 import { hostname } from "node:os";
-import { FAILPOINTS } from "./failpoints.ts";
 import { ConfigError, InvalidConfigError } from "./errors.ts";
-import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
+import { FAILPOINTS } from "./failpoints.ts";
 import { boolField, durationField, enumField, intField, listField, portField, stringField } from "./field-kinds.ts";
-import { loadConfig, type LoadOptions } from "./load.ts";
+import { type LoadOptions, loadConfig } from "./load.ts";
 import type { ConfigOf } from "./spec.ts";
+import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
 
 /** pino's level names. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;

@@ -11,7 +11,7 @@ import {
   stringField,
 } from "./field-kinds.ts";
 
-function valueOf<T>(parsed: Parsed<T>): NonNullable<T> {
+function unwrap<T>(parsed: Parsed<T>): NonNullable<T> {
   if (!parsed.ok) throw new Error(`expected success, got: ${parsed.expected}`);
   if (parsed.value === undefined || parsed.value === null) throw new Error("parse returned no value");
   return parsed.value;
@@ -29,7 +29,7 @@ function parse<T>(field: Field<T>, raw: string): Parsed<T> {
 describe("stringField", () => {
   it("keeps the text", () => {
     const field = stringField({ env: "S", description: "d" });
-    expect(valueOf(parse(field, "/run/x y"))).toBe("/run/x y");
+    expect(unwrap(parse(field, "/run/x y"))).toBe("/run/x y");
     expect(field.kind).toBe("string");
   });
 });
@@ -44,12 +44,12 @@ describe("intField", () => {
     ["+7", 7],
     ["007", 7],
   ])("accepts %s", (raw, value) => {
-    expect(valueOf(parse(bounded, raw))).toBe(value);
+    expect(unwrap(parse(bounded, raw))).toBe(value);
   });
 
   it("accepts negatives and zero without bounds", () => {
-    expect(valueOf(parse(free, "-42"))).toBe(-42);
-    expect(Object.is(valueOf(parse(free, "-0")), 0)).toBe(true);
+    expect(unwrap(parse(free, "-42"))).toBe(-42);
+    expect(Object.is(unwrap(parse(free, "-0")), 0)).toBe(true);
   });
 
   it.each(["0", "11", "1.5", "1e3", "0x10", "ten", "1_000", "", "--1", "99999999999999999999"])("rejects %j", (raw) => {
@@ -66,9 +66,9 @@ describe("intField", () => {
 describe("portField", () => {
   const field = portField({ env: "P", description: "d" });
   it("accepts 1 to 65535", () => {
-    expect(valueOf(parse(field, "1"))).toBe(1);
-    expect(valueOf(parse(field, "15150"))).toBe(15150);
-    expect(valueOf(parse(field, "65535"))).toBe(65535);
+    expect(unwrap(parse(field, "1"))).toBe(1);
+    expect(unwrap(parse(field, "15150"))).toBe(15150);
+    expect(unwrap(parse(field, "65535"))).toBe(65535);
   });
   it.each(["0", "65536", "-1", "http", "80.5"])("rejects %j", (raw) => {
     expect(problemOf(parse(field, raw))).toBe("a port number from 1 to 65535");
@@ -78,10 +78,10 @@ describe("portField", () => {
 describe("boolField", () => {
   const field = boolField({ env: "B", description: "d" });
   it.each(["true", "TRUE", "True", "t", "T", "1", "yes", "YES", "Yes"])("%s is true", (raw) => {
-    expect(valueOf(parse(field, raw))).toBe(true);
+    expect(unwrap(parse(field, raw))).toBe(true);
   });
   it.each(["false", "FALSE", "False", "f", "F", "0", "no", "NO"])("%s is false", (raw) => {
-    expect(valueOf(parse(field, raw))).toBe(false);
+    expect(unwrap(parse(field, raw))).toBe(false);
   });
   it.each(["2", "maybe", "enabled", "truee", "-1"])("rejects %j", (raw) => {
     expect(problemOf(parse(field, raw))).toBe("true or false (also 1/0, yes/no)");
@@ -91,7 +91,7 @@ describe("boolField", () => {
 describe("durationField", () => {
   const field = durationField({ env: "D", description: "d" });
   it("parses to milliseconds and shows Go form", () => {
-    const ms = valueOf(parse(field, "5m"));
+    const ms = unwrap(parse(field, "5m"));
     expect(ms).toBe(300_000);
     expect(field.show(ms)).toBe("5m0s");
   });
@@ -104,19 +104,19 @@ describe("durationField", () => {
     );
   });
   it("accepts a bare 0 but not negatives", () => {
-    expect(valueOf(parse(field, "0"))).toBe(0);
+    expect(unwrap(parse(field, "0"))).toBe(0);
     expect(problemOf(parse(field, "-5m"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
   });
   it("enforces a minimum", () => {
     const positive = durationField({ env: "D", description: "d", minMs: 1 });
     expect(problemOf(parse(positive, "0"))).toBe("a Go duration such as 5m or 300s, from 1ms to 24h0m0s");
-    expect(valueOf(parse(positive, "1ms"))).toBe(1);
+    expect(unwrap(parse(positive, "1ms"))).toBe(1);
   });
   it("bounds every duration well below Node's 2^31 ms timer limit (24h unless the field says)", () => {
     // A larger value overflows setTimeout/setInterval, which then fire after 1 ms.
     expect(problemOf(parse(field, "720h"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
     expect(problemOf(parse(field, "24h0m0.001s"))).toBe("a Go duration such as 5m or 300s, at most 24h0m0s");
-    expect(valueOf(parse(field, "24h"))).toBe(86_400_000);
+    expect(unwrap(parse(field, "24h"))).toBe(86_400_000);
     const long = durationField({ env: "D", description: "d", minMs: 1000, maxMs: 7 * 86_400_000 });
     expect(problemOf(parse(long, "169h"))).toBe("a Go duration such as 5m or 300s, from 1s to 168h0m0s");
     expect(() => durationField({ env: "D", description: "d", maxMs: 2 ** 31 })).toThrow(/D.*2147483647/);
@@ -130,18 +130,18 @@ describe("durationField", () => {
 describe("listField", () => {
   const field = listField({ env: "L", description: "d" });
   it("splits on commas, trims and drops empty items", () => {
-    expect(valueOf(parse(field, " sg-1 , sg-2,,sg-3, "))).toEqual(["sg-1", "sg-2", "sg-3"]);
-    expect(valueOf(parse(field, "one"))).toEqual(["one"]);
+    expect(unwrap(parse(field, " sg-1 , sg-2,,sg-3, "))).toEqual(["sg-1", "sg-2", "sg-3"]);
+    expect(unwrap(parse(field, "one"))).toEqual(["one"]);
   });
   it("returns a frozen list", () => {
-    expect(Object.isFrozen(valueOf(parse(field, "a,b")))).toBe(true);
+    expect(Object.isFrozen(unwrap(parse(field, "a,b")))).toBe(true);
   });
 });
 
 describe("mapField", () => {
   const field = mapField({ env: "TAGS", description: "d" });
   it("parses k=v pairs like upstream TAGS", () => {
-    const tags = valueOf(parse(field, "team=infra, env = prod ,url=https://x/?a=b,empty="));
+    const tags = unwrap(parse(field, "team=infra, env = prod ,url=https://x/?a=b,empty="));
     expect([...tags]).toEqual([
       ["team", "infra"],
       ["env", "prod"],
@@ -151,7 +151,7 @@ describe("mapField", () => {
     expect(field.show(tags)).toEqual({ team: "infra", env: "prod", url: "https://x/?a=b", empty: "" });
   });
   it("takes unusual keys as plain data", () => {
-    const tags = valueOf(parse(field, "__proto__=x"));
+    const tags = unwrap(parse(field, "__proto__=x"));
     expect(tags.get("__proto__")).toBe("x");
     expect(Object.getOwnPropertyNames(field.show(tags))).toEqual(["__proto__"]);
   });
@@ -177,8 +177,8 @@ describe("mapField", () => {
 describe("enumField", () => {
   const field = enumField({ env: "LEVEL", description: "d", values: ["info", "debug"] });
   it("matches without regard to case and returns the canonical word", () => {
-    expect(valueOf(parse(field, "DEBUG"))).toBe("debug");
-    expect(valueOf(parse(field, "info"))).toBe("info");
+    expect(unwrap(parse(field, "DEBUG"))).toBe("debug");
+    expect(unwrap(parse(field, "info"))).toBe("info");
   });
   it("lists the choices when rejecting", () => {
     expect(problemOf(parse(field, "verbose"))).toBe("one of info, debug");

@@ -1,17 +1,17 @@
 // Builders for each kind of setting. Each returns a Field whose value type follows from the
 // options: `default` or `required: true` make it always present, otherwise it may be undefined.
 
+import { TIMER_MAX_MS } from "../util/timer-limit.ts";
 import {
   accept,
-  makeField,
-  reject,
   type Field,
   type FieldKindParts,
   type FieldOptions,
   type FieldValue,
+  makeField,
   type Parsed,
+  reject,
 } from "./field.ts";
-import { TIMER_MAX_MS } from "../util/timer-limit.ts";
 import { formatGoDuration, GO_DURATION_EXPECTED, GoDurationError, parseGoDuration } from "./go-duration.ts";
 
 export interface IntFieldOptions extends FieldOptions {

@@ -3,7 +3,7 @@
 // a value only after "=" (as in Go, `-disable-tls false` would leave "false" as an argument).
 
 import { ArgumentError, HelpRequestedError } from "./errors.ts";
-import { HELP_FLAGS, type ConfigSpec } from "./spec.ts";
+import { type ConfigSpec, HELP_FLAGS } from "./spec.ts";
 
 export interface FlagValue {
   /** The raw value as given. */

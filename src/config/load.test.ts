@@ -242,6 +242,7 @@ describe("loadConfig", () => {
 });
 
 // Type-level checks: `npx tsc --noEmit` fails if the derived types drift.
+// biome-ignore lint/suspicious/noExportsInTest: exported so tsc checks the derived types without a call
 export function typeChecks(): void {
   const config = loadConfig(spec, { env: baseEnv, argv: [] });
   const timeout: number = config.timeoutMs;

@@ -2,10 +2,10 @@
 // over defaults. Values are trimmed, and an empty value counts as unset: ConfigMaps often carry
 // `KEY: ""` for options left at their default. Every problem is reported at once.
 
-import { ConfigError, InvalidConfigError, type ArgumentError, type ValueSource } from "./errors.ts";
+import { type ArgumentError, ConfigError, InvalidConfigError, type ValueSource } from "./errors.ts";
 import type { Field } from "./field.ts";
 import { parseFlags } from "./flags.ts";
-import { checkSpec, type ConfigOf, type ConfigSpec } from "./spec.ts";
+import { type ConfigOf, type ConfigSpec, checkSpec } from "./spec.ts";
 
 export interface LoadOptions {
   /** The environment to read (normally process.env). */

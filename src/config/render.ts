@@ -31,7 +31,7 @@ export function renderSpecMarkdown(spec: ConfigSpec): string {
     const description = field.secret ? `${field.description} (secret)` : field.description;
     return `| ${code(field.env)} | ${flags} | ${shownDefault} | ${cell(description)} |`;
   });
-  return ["| Variable | Flag | Default | Description |", "| --- | --- | --- | --- |", ...rows].join("\n") + "\n";
+  return `${["| Variable | Flag | Default | Description |", "| --- | --- | --- | --- |", ...rows].join("\n")}\n`;
 }
 
 /** Usage text for -help, in the shape of Go's flag.PrintDefaults. */
@@ -47,5 +47,5 @@ export function renderFlagHelp(spec: ConfigSpec): string {
       .join(", ");
     return `  ${names} ${field.kind} (${facts})\n      ${field.description}`;
   });
-  return blocks.join("\n") + "\n";
+  return `${blocks.join("\n")}\n`;
 }

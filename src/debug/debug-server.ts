@@ -63,7 +63,7 @@ async function handle(o: DebugServerOptions, req: http.IncomingMessage, res: htt
       return r.socketServed ? send(res, 200, "text/plain", "ok\n") : send(res, 503, "text/plain", "starting\n");
     case "/readyz": {
       const ready = r.socketServed && r.reconciled && r.providerChecked;
-      return send(res, ready ? 200 : 503, "application/json", JSON.stringify(r) + "\n");
+      return send(res, ready ? 200 : 503, "application/json", `${JSON.stringify(r)}\n`);
     }
     case "/metrics":
       return send(res, 200, o.metrics.registry.contentType, await o.metrics.registry.metrics());
@@ -72,7 +72,7 @@ async function handle(o: DebugServerOptions, req: http.IncomingMessage, res: htt
         if (!isLoopback(req.socket.remoteAddress))
           return send(res, 403, "text/plain", "debug endpoints answer loopback only\n");
         if (url.pathname === "/debug/sandboxes")
-          return send(res, 200, "application/json", JSON.stringify(o.sandboxes(), null, 2) + "\n");
+          return send(res, 200, "application/json", `${JSON.stringify(o.sandboxes(), null, 2)}\n`);
       }
       return send(res, 404, "text/plain", "not found\n");
   }

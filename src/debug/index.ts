@@ -1,5 +1,5 @@
 // What the daemon shows about itself: liveness and readiness probes, Prometheus metrics and
 // /debug/sandboxes (loopback only), and the provider wrapper that times every cloud call.
-export { isLoopback, startDebugServer, type DebugServerOptions, type Readiness } from "./debug-server.ts";
+export { type DebugServerOptions, isLoopback, type Readiness, startDebugServer } from "./debug-server.ts";
 export { InstrumentedProvider } from "./instrumented-provider.ts";
 export { DaemonMetrics } from "./metrics.ts";

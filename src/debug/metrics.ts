@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { SandboxState } from "../sandbox/index.ts";
 
 /** The daemon's Prometheus metrics, on a registry of its own (no global state). */

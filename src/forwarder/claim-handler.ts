@@ -4,16 +4,16 @@
 import type tls from "node:tls";
 import type { Logger } from "pino";
 import {
-  encodeClaimMessage,
-  FORWARDER_CONFIG_PATH,
-  parseClaimRequest,
-  parseForwarderConfig,
-  readClaimMessage,
   type ClaimReply,
   type ClaimRequest,
   type ClaimState,
   type CloudConfigFile,
+  encodeClaimMessage,
+  FORWARDER_CONFIG_PATH,
   type ForwarderConfig,
+  parseClaimRequest,
+  parseForwarderConfig,
+  readClaimMessage,
 } from "../userdata/index.ts";
 
 export interface ClaimHandlerOptions {

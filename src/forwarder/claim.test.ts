@@ -5,19 +5,19 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
-import { peerVmServerName, poolVmServerName } from "../pki/server-name.ts";
 import { sendClaimRequest } from "../../test/support/claim-client.ts";
+import { startRelayTestAgent } from "../../test/support/relay-test-agent.ts";
+import { TestCa, type TestTlsMaterial } from "../../test/support/test-certs.ts";
+import { freePort, useTestScope } from "../../test/support/test-scope.ts";
+import { peerVmServerName, poolVmServerName } from "../pki/server-name.ts";
 import { waitForForwarder } from "../proxy/index.ts";
 import {
+  type CloudConfigFile,
   FORWARDER_CONFIG_PATH,
   INITDATA_PATH,
-  sandboxFiles,
-  type CloudConfigFile,
   type PoolForwarderConfig,
+  sandboxFiles,
 } from "../userdata/index.ts";
-import { startRelayTestAgent } from "../../test/support/relay-test-agent.ts";
-import { freePort, useTestScope } from "../../test/support/test-scope.ts";
-import { TestCa, type TestTlsMaterial } from "../../test/support/test-certs.ts";
 import { runForwarder } from "./run-forwarder.ts";
 
 const scope = useTestScope("claim");

@@ -2,12 +2,12 @@ import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import { beforeAll, describe, expect, it } from "vitest";
+import { type RelayTestAgent, startRelayTestAgent } from "../../test/support/relay-test-agent.ts";
+import { createTestPki, TestCa, type TestPki, type TestTlsMaterial } from "../../test/support/test-certs.ts";
+import { useTestScope } from "../../test/support/test-scope.ts";
 import { Health } from "../gen/health_pb.js";
 import { Client } from "../ttrpc/index.ts";
-import { startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
-import { useTestScope } from "../../test/support/test-scope.ts";
-import { createTestPki, TestCa, type TestPki, type TestTlsMaterial } from "../../test/support/test-certs.ts";
-import { startForwarder, type ForwarderHandle, type ForwarderOptions } from "./forwarder.ts";
+import { type ForwarderHandle, type ForwarderOptions, startForwarder } from "./forwarder.ts";
 
 let pki: TestPki;
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import tls from "node:tls";
 import type { Logger } from "pino";
 import { CLAIM_ALPN } from "../userdata/claim.ts";
 import { connectAgent } from "./agent-connect.ts";
-import { forwarderTlsOptions, type ForwarderTlsMaterial } from "./forwarder-tls.ts";
+import { type ForwarderTlsMaterial, forwarderTlsOptions } from "./forwarder-tls.ts";
 
 export interface ForwarderOptions {
   /** Where to listen; port 0 picks a free port (tests). */

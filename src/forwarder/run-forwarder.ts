@@ -4,16 +4,16 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
+import { poolVmServerName } from "../pki/server-name.ts";
+import { setupVmTunnel, teardownVmTunnel } from "../tunnel/index.ts";
 import {
-  isPoolConfig,
   type CloudConfigFile,
   type ForwarderConfig,
+  isPoolConfig,
   type PoolForwarderConfig,
 } from "../userdata/index.ts";
-import { setupVmTunnel, teardownVmTunnel } from "../tunnel/index.ts";
-import { startForwarder } from "./forwarder.ts";
 import { ClaimHandler } from "./claim-handler.ts";
-import { poolVmServerName } from "../pki/server-name.ts";
+import { startForwarder } from "./forwarder.ts";
 
 export interface RunForwarderOptions {
   /** Address to listen on; "0.0.0.0" in a cloud VM. */

@@ -1,6 +1,6 @@
 import { Hypervisor } from "../gen/hypervisor_pb.js";
 import { SandboxError, type SandboxErrorKind, type SandboxManager } from "../sandbox/index.ts";
-import { Code, TtrpcError, type Server } from "../ttrpc/index.ts";
+import { Code, type Server, TtrpcError } from "../ttrpc/index.ts";
 
 export const VERSION = "0.1.0";
 

@@ -52,7 +52,7 @@ export function decodeInitdata(raw: string): string {
   }
   const decoded = bytes.toString("utf8");
   // A one-word TOML value is valid base64 too; only text that decodes to UTF-8 is taken.
-  if (Buffer.from(decoded, "utf8").equals(bytes) && /[=\[]/.test(decoded)) return decoded;
+  if (Buffer.from(decoded, "utf8").equals(bytes) && /[=[]/.test(decoded)) return decoded;
   return raw;
 }
 

@@ -8,10 +8,10 @@ import { chmod, mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../util/atomic-file.ts";
 import { PkiError } from "./errors.ts";
-import { issueLeafCertificate, CLOCK_SKEW_ALLOWANCE_MS, type IssuedCertificate, type Issuer } from "./issue.ts";
+import { CLOCK_SKEW_ALLOWANCE_MS, type IssuedCertificate, type Issuer, issueLeafCertificate } from "./issue.ts";
 import { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem } from "./keys.ts";
 import { randomSerialNumber } from "./serial.ts";
-import { EC_ALGORITHM, nodeCrypto, x509, type CryptoKey } from "./x509.ts";
+import { type CryptoKey, EC_ALGORITHM, nodeCrypto, x509 } from "./x509.ts";
 
 export const CA_CERT_FILE = "ca.crt";
 export const CA_KEY_FILE = "ca.key";

@@ -10,20 +10,20 @@ export {
   CA_CERT_FILE,
   CA_KEY_FILE,
   CA_VALIDITY_YEARS,
-  CertificateAuthority,
-  DEFAULT_CA_COMMON_NAME,
   type CaOrigin,
+  CertificateAuthority,
   type ClientCertificateRequest,
+  DEFAULT_CA_COMMON_NAME,
   type LoadOrCreateOptions,
   type ServerCertificateRequest,
 } from "./ca.ts";
-export { CLOCK_SKEW_ALLOWANCE_MS, DEFAULT_LEAF_VALIDITY_DAYS, type IssuedCertificate } from "./issue.ts";
 export { PkiError } from "./errors.ts";
-export { PEER_VM_NAME_SUFFIX, peerVmServerName, poolVmServerName } from "./server-name.ts";
-export { MIN_TLS_VERSION, clientTlsOptions, serverTlsOptions, type ClientTlsTarget } from "./tls-options.ts";
-export { DEFAULT_TLS_PROFILE, explainNegotiationFailure, tlsProfile, type TlsProfile } from "./tls-profile.ts";
+export { CLOCK_SKEW_ALLOWANCE_MS, DEFAULT_LEAF_VALIDITY_DAYS, type IssuedCertificate } from "./issue.ts";
 export {
   loadOperatorCertificates,
   type OperatorCertificateFiles,
   type OperatorCertificates,
 } from "./operator-certificates.ts";
+export { PEER_VM_NAME_SUFFIX, peerVmServerName, poolVmServerName } from "./server-name.ts";
+export { type ClientTlsTarget, clientTlsOptions, MIN_TLS_VERSION, serverTlsOptions } from "./tls-options.ts";
+export { DEFAULT_TLS_PROFILE, explainNegotiationFailure, type TlsProfile, tlsProfile } from "./tls-profile.ts";

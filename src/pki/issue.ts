@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { PkiError } from "./errors.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./keys.ts";
 import { randomSerialNumber } from "./serial.ts";
-import { EC_ALGORITHM, nodeCrypto, x509, type CryptoKey } from "./x509.ts";
+import { type CryptoKey, EC_ALGORITHM, nodeCrypto, x509 } from "./x509.ts";
 
 export const DEFAULT_LEAF_VALIDITY_DAYS = 365;
 

@@ -1,7 +1,7 @@
 // ECDSA P-256 keys and their PKCS#8 PEM form.
 
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { EC_ALGORITHM, nodeCrypto, x509, type CryptoKey, type CryptoKeyPair } from "./x509.ts";
+import { type CryptoKey, type CryptoKeyPair, EC_ALGORITHM, nodeCrypto, x509 } from "./x509.ts";
 
 const PRIVATE_KEY_TAG = "PRIVATE KEY";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { peerVmServerName, PEER_VM_NAME_SUFFIX } from "./server-name.ts";
+import { PEER_VM_NAME_SUFFIX, peerVmServerName } from "./server-name.ts";
 
 describe("peerVmServerName", () => {
   const sandboxId = "9f3c1be0a4d2e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e";

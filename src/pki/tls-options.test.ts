@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, createServer, type ConnectionOptions, type TLSSocket, type TlsOptions } from "node:tls";
+import { type ConnectionOptions, connect, createServer, type TLSSocket, type TlsOptions } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CertificateAuthority } from "./ca.ts";
 import type { IssuedCertificate } from "./issue.ts";

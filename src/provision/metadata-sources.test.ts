@@ -1,7 +1,7 @@
 // The provisioner's AWS (IMDSv2) and Azure (IMDS userData) paths against local metadata
 // services in network namespaces this test makes (the link-local metadata address exists only
 // there): good, missing, slow and malformed answers, each with what the console says.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";

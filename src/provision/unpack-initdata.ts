@@ -1,7 +1,7 @@
 // In the VM: the pod's initdata (written by provisioning to /run/peerpod/initdata) unpacked
 // into the files the guest components and kata-agent read, plus its digest.
 import path from "node:path";
-import { INITDATA_DIGEST_PATH, INITDATA_FILES, parseInitdata, type Initdata } from "../initdata/index.ts";
+import { INITDATA_DIGEST_PATH, INITDATA_FILES, type Initdata, parseInitdata } from "../initdata/index.ts";
 import { writeFileAtomic } from "./write-files.ts";
 
 /** Writes aa.toml, cdh.toml and policy.rego (those [data] holds) and the digest's raw bytes. */

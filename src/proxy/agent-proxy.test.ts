@@ -2,23 +2,23 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startForwarder, type ForwarderHandle } from "../forwarder/index.ts";
+import { BLOCKING_CONTAINER, type RelayTestAgent, startRelayTestAgent } from "../../test/support/relay-test-agent.ts";
+import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
+import { freePort, useTestScope } from "../../test/support/test-scope.ts";
+import { type ForwarderHandle, startForwarder } from "../forwarder/index.ts";
 import { AgentService } from "../gen/agent_pb.js";
 import { Health } from "../gen/health_pb.js";
 import {
   Client,
   Code,
+  decodeResponse,
   encodeRequestFrame,
+  type Frame,
   FrameDecoder,
   MessageType,
   TtrpcError,
-  decodeResponse,
-  type Frame,
 } from "../ttrpc/index.ts";
-import { BLOCKING_CONTAINER, startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
-import { freePort, useTestScope } from "../../test/support/test-scope.ts";
-import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
-import { AgentProxy, SANDBOX_STOPPED, type AgentProxyOptions } from "./agent-proxy.ts";
+import { AgentProxy, type AgentProxyOptions, SANDBOX_STOPPED } from "./agent-proxy.ts";
 
 let pki: TestPki;
 beforeAll(async () => {

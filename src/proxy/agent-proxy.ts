@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { listenUnix } from "../ttrpc/raw.ts";
 import type { ForwarderAddress } from "./forwarder-address.ts";
 import { ForwarderDialer } from "./private/forwarder-dialer.ts";
-import { ShimSession, type RelayDirection } from "./private/shim-session.ts";
+import { type RelayDirection, ShimSession } from "./private/shim-session.ts";
 import type { ProxyTls } from "./proxy-tls.ts";
 
 export type { RelayDirection };

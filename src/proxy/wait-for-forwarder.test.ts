@@ -1,10 +1,9 @@
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startForwarder, type ForwarderHandle } from "../forwarder/index.ts";
-import { Health } from "../gen/health_pb.js";
-import { startRelayTestAgent, type RelayTestAgent } from "../../test/support/relay-test-agent.ts";
-import { freePort, useTestScope } from "../../test/support/test-scope.ts";
+import { type RelayTestAgent, startRelayTestAgent } from "../../test/support/relay-test-agent.ts";
 import { createTestPki, TestCa, type TestPki } from "../../test/support/test-certs.ts";
+import { freePort, useTestScope } from "../../test/support/test-scope.ts";
+import { type ForwarderHandle, startForwarder } from "../forwarder/index.ts";
 import { waitForForwarder } from "./wait-for-forwarder.ts";
 
 let pki: TestPki;

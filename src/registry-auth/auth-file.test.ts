@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { credentialsOfSecret, mergeCredentials, parseAuthFile, PullSecretError, type PullSecret } from "./auth-file.ts";
+import { credentialsOfSecret, mergeCredentials, type PullSecret, PullSecretError, parseAuthFile } from "./auth-file.ts";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const auth = (user: string, pass: string) => b64(`${user}:${pass}`);

@@ -2,13 +2,13 @@
 // fixed file), merged into containers-auth.json, delivered in the VM's user-data.
 
 export {
+  type AuthFile,
   credentialsOfSecret,
   mergeCredentials,
-  parseAuthFile,
-  PullSecretError,
-  type AuthFile,
   type PullSecret,
+  PullSecretError,
+  parseAuthFile,
   type RegistryCredential,
 } from "./auth-file.ts";
-export { PullSecretReader, type PodRef, type PullSecretReaderOptions } from "./pull-secrets.ts";
-export { makeRegistryAuth, readAuthFile, type RegistryAuth, type RegistryAuthOptions } from "./registry-auth.ts";
+export { type PodRef, PullSecretReader, type PullSecretReaderOptions } from "./pull-secrets.ts";
+export { makeRegistryAuth, type RegistryAuth, type RegistryAuthOptions, readAuthFile } from "./registry-auth.ts";

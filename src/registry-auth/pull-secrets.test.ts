@@ -6,8 +6,8 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeKubeApi } from "../../test/support/fake-kube-api.ts";
 import { ANNOTATIONS } from "../kata/annotations.ts";
-import { makeRegistryAuth } from "./registry-auth.ts";
 import { PullSecretReader } from "./pull-secrets.ts";
+import { makeRegistryAuth } from "./registry-auth.ts";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const auth = (user: string, pass: string) => b64(`${user}:${pass}`);

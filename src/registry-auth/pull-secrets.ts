@@ -11,10 +11,10 @@ import type { Logger } from "pino";
 import { describeKubeError, statusOf } from "../k8s/kube-errors.ts";
 import { withSignal } from "../k8s/request-options.ts";
 import {
+  type AuthFile,
   credentialsOfSecret,
   mergeCredentials,
   PullSecretError,
-  type AuthFile,
   type RegistryCredential,
 } from "./auth-file.ts";
 

@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { ANNOTATIONS } from "../kata/annotations.ts";
-import { parseAuthFile, type AuthFile } from "./auth-file.ts";
+import { type AuthFile, parseAuthFile } from "./auth-file.ts";
 
 export interface RegistryAuth {
   /** For logs: where credentials come from. */

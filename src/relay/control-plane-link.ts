@@ -5,7 +5,7 @@
 // next one, which is safe because every Hypervisor call is idempotent.
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import { Code, RawClient, TtrpcError, type CallContext } from "../ttrpc/raw.ts";
+import { type CallContext, Code, RawClient, TtrpcError } from "../ttrpc/raw.ts";
 
 export interface ControlPlaneLinkOptions {
   /** How long a call without a deadline waits for a control plane before failing UNAVAILABLE. */

@@ -4,19 +4,19 @@
 // it imports ttrpc (raw), proxy and config only, so it rarely needs a new version, and
 // restarting it is the one restart that costs the shims their agent connections.
 export { AgentSockets } from "./agent-sockets.ts";
-export { CONTROL_PREFACE, HYPERVISOR_PREFACE, readPreface, type ConnectionKind } from "./control-preface.ts";
 export { ControlPlaneLink, type ControlPlaneLinkOptions } from "./control-plane-link.ts";
+export { CONTROL_PREFACE, type ConnectionKind, HYPERVISOR_PREFACE, readPreface } from "./control-preface.ts";
 export {
-  CONTROL_SERVICE,
-  HYPERVISOR_METHODS,
-  HYPERVISOR_SERVICE,
-  decodeJson,
-  encodeJson,
   type ClientTlsPem,
+  CONTROL_SERVICE,
   type ControlCalls,
   type ControlMethod,
-  type ServeSpec,
+  decodeJson,
+  encodeJson,
+  HYPERVISOR_METHODS,
+  HYPERVISOR_SERVICE,
   type ServedSandbox,
+  type ServeSpec,
 } from "./control-protocol.ts";
-export { DEFAULT_RELAY_SOCKET, loadRelayConfig, relayConfigSpec, type RelayConfig } from "./relay-config.ts";
-export { RELAY_VERSION, runRelay, type RelayHandle } from "./run-relay.ts";
+export { DEFAULT_RELAY_SOCKET, loadRelayConfig, type RelayConfig, relayConfigSpec } from "./relay-config.ts";
+export { RELAY_VERSION, type RelayHandle, runRelay } from "./run-relay.ts";

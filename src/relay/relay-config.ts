@@ -1,13 +1,13 @@
 // peerpod-relay's settings. The socket paths and PROXY_TIMEOUT share their names with the
 // control plane's, so one peer-pods-cm configures both DaemonSets.
 import {
+  type ConfigOf,
   durationField,
   enumField,
   LOG_LEVELS,
+  type LoadOptions,
   loadConfig,
   stringField,
-  type ConfigOf,
-  type LoadOptions,
 } from "../config/index.ts";
 
 export const DEFAULT_RELAY_SOCKET = "/run/peerpod/relay.sock";

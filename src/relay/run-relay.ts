@@ -5,17 +5,17 @@ import path from "node:path";
 import type { Logger } from "pino";
 import { listenUnix, RawServer } from "../ttrpc/raw.ts";
 import { AgentSockets } from "./agent-sockets.ts";
+import { ControlPlaneLink } from "./control-plane-link.ts";
 import { readPreface } from "./control-preface.ts";
 import {
   CONTROL_SERVICE,
+  type ControlCalls,
+  type ControlMethod,
   decodeJson,
   encodeJson,
   HYPERVISOR_METHODS,
   HYPERVISOR_SERVICE,
-  type ControlCalls,
-  type ControlMethod,
 } from "./control-protocol.ts";
-import { ControlPlaneLink } from "./control-plane-link.ts";
 import type { RelayConfig } from "./relay-config.ts";
 
 export const RELAY_VERSION = "0.1.0";

@@ -1,14 +1,14 @@
 // The life cycle of every sandbox on the node: the manager (a state machine per sandbox, each
 // transition written before its side effect), its durable store, and the contracts its
 // neighbours (proxy, PKI, tunnel) implement.
-export { CLUSTER_ID_FILE, resolveClusterIdentity, type ClusterIdentity } from "./cluster-identity.ts";
+export { CLUSTER_ID_FILE, type ClusterIdentity, resolveClusterIdentity } from "./cluster-identity.ts";
 export type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
 export type { StartPhase } from "./phase-clock.ts";
 export { SandboxError, type SandboxErrorKind } from "./sandbox-error.ts";
 export {
   FAILPOINTS,
-  SandboxManager,
   type ReconcileReport,
+  SandboxManager,
   type SandboxManagerOptions,
   type SandboxView,
 } from "./sandbox-manager.ts";

@@ -4,14 +4,14 @@ import path from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
-  sameOwner,
   type CreateVmRequest,
   type Ownership,
   type Provider,
+  sameOwner,
   type VmInstance,
   type VmRef,
 } from "../../providers/provider.ts";
-import { forwarderConfigFromUserData, INITDATA_PATH, parseCloudConfig, type PodNetwork } from "../userdata/index.ts";
+import { forwarderConfigFromUserData, INITDATA_PATH, type PodNetwork, parseCloudConfig } from "../userdata/index.ts";
 import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./contracts.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SandboxManager, type SandboxManagerOptions } from "./sandbox-manager.ts";

@@ -34,7 +34,7 @@ export class SandboxStore {
   }
 
   async put(record: SandboxRecord): Promise<void> {
-    await writeFileAtomic(this.file(record.id), JSON.stringify(record, null, 2) + "\n");
+    await writeFileAtomic(this.file(record.id), `${JSON.stringify(record, null, 2)}\n`);
   }
 
   async get(id: string): Promise<SandboxRecord | undefined> {

@@ -1,7 +1,7 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMessage, DescMethod, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "./codes.ts";
-import { connectUnix, RawClient, type CallOptions, type ClientOptions } from "./raw-client.ts";
+import { type CallOptions, type ClientOptions, connectUnix, RawClient } from "./raw-client.ts";
 import { TtrpcError } from "./ttrpc-error.ts";
 
 export type { CallOptions, ClientOptions };

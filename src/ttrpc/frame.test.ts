@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { HEADER_LENGTH } from "./constants.ts";
-import { encodeFrame, FrameDecoder, readHeader, type Frame, type FrameHeader } from "./frame.ts";
+import { encodeFrame, type Frame, FrameDecoder, type FrameHeader, readHeader } from "./frame.ts";
 
 function collect(decoder: FrameDecoder, chunks: Buffer[]) {
   const frames: Frame[] = [];

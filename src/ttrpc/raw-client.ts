@@ -1,11 +1,11 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { fitsTimer } from "../util/timer-limit.ts";
 import { Code } from "./codes.ts";
 import { HEADER_LENGTH, MAX_DATA_LENGTH, MAX_STREAM_ID, MessageType } from "./constants.ts";
 import { decodeResponse, encodeRequestFrame, type KeyValue } from "./envelope.ts";
-import { FrameDecoder, type Frame, type FrameHeader } from "./frame.ts";
+import { type Frame, FrameDecoder, type FrameHeader } from "./frame.ts";
 import { TtrpcError } from "./ttrpc-error.ts";
-import { fitsTimer } from "../util/timer-limit.ts";
 
 export interface CallOptions {
   /** Sent as timeout_nano and enforced here too: the call fails DEADLINE_EXCEEDED when it passes. */

@@ -1,7 +1,7 @@
-import net from "node:net";
+import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { ServerConnection } from "./private/server-connection.ts";
-import { ServiceRegistry, type RawHandler } from "./service-registry.ts";
+import { type RawHandler, ServiceRegistry } from "./service-registry.ts";
 
 export interface ServerOptions {
   /** Calls one connection may have under way; more are answered RESOURCE_EXHAUSTED. */

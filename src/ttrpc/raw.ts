@@ -1,15 +1,10 @@
 // The protobuf-free part of ttrpc: framing, envelopes, raw client and server. index.ts adds the
 // typed API on top. A second face on purpose: peerpod-relay loads only this, since the protobuf
 // runtime alone would cost it some 20 MiB of resident memory.
-export { RawServer, type ServerOptions } from "./raw-server.ts";
-export { RawClient, connectUnix, type CallOptions, type ClientOptions } from "./raw-client.ts";
-export { listenUnix, type UnixListenOptions } from "./unix-listener.ts";
+
 export type { CallContext } from "./call-context.ts";
-export type { RawHandler } from "./service-registry.ts";
 export { Code, codeName } from "./codes.ts";
-export { TtrpcError, toTtrpcError } from "./ttrpc-error.ts";
 export { Flags, HEADER_LENGTH, MAX_DATA_LENGTH, MessageType } from "./constants.ts";
-export { FrameDecoder, encodeFrame, readHeader, type Frame, type FrameHeader, type FrameSink } from "./frame.ts";
 export {
   decodeRequest,
   decodeResponse,
@@ -21,3 +16,9 @@ export {
   type ResponseEnvelope,
   type Status,
 } from "./envelope.ts";
+export { encodeFrame, type Frame, FrameDecoder, type FrameHeader, type FrameSink, readHeader } from "./frame.ts";
+export { type CallOptions, type ClientOptions, connectUnix, RawClient } from "./raw-client.ts";
+export { RawServer, type ServerOptions } from "./raw-server.ts";
+export type { RawHandler } from "./service-registry.ts";
+export { TtrpcError, toTtrpcError } from "./ttrpc-error.ts";
+export { listenUnix, type UnixListenOptions } from "./unix-listener.ts";

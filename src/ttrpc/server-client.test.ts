@@ -1,13 +1,13 @@
+import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import fs from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Client } from "./client.ts";
 import { Code } from "./codes.ts";
 import { HEADER_LENGTH, MAX_DATA_LENGTH } from "./constants.ts";
 import { decodeResponse, encodeRequestFrame } from "./envelope.ts";
-import { FrameDecoder, type Frame } from "./frame.ts";
+import { type Frame, FrameDecoder } from "./frame.ts";
 import { Server } from "./server.ts";
 import { TtrpcError } from "./ttrpc-error.ts";
 import { listenUnix } from "./unix-listener.ts";

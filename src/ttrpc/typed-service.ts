@@ -1,7 +1,8 @@
 // Typed handlers for generated services, on top of the raw registry. Kept apart so that the
 // raw server loads no protobuf runtime.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { CallContext } from "./call-context.ts";
 import { Code } from "./codes.ts";

@@ -6,7 +6,7 @@
 // Node has no well-kept netlink library, and iproute2 is what operators use to inspect and
 // debug this same state, so every step here can be replayed by hand from an error message.
 export { missingTunnelCapabilities } from "./capabilities.ts";
-export { MAX_TUNNEL_MTU, MIN_TUNNEL_MTU, VXLAN_OVERHEAD, tunnelMtu } from "./mtu.ts";
+export { MAX_TUNNEL_MTU, MIN_TUNNEL_MTU, tunnelMtu, VXLAN_OVERHEAD } from "./mtu.ts";
 export { DEFAULT_POD_NETNS, podNetnsPath, setupVmTunnel, teardownVmTunnel, type VmTunnelOptions } from "./vm-tunnel.ts";
 export { vxlanDeviceName } from "./vxlan-device.ts";
 export { WorkerTunnels, type WorkerTunnelsOptions } from "./worker-tunnels.ts";

@@ -4,19 +4,19 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PodNetwork } from "../userdata/index.ts";
-import { NetnsTools } from "./netns-tools.ts";
-import { redirectTargets } from "./tc-redirect.ts";
 import {
   BRIDGE_ADDRESS,
+  type LabPod,
   netnsPathOf,
   runIn,
   TunnelLab,
   UNDERLAY_DEV,
   UNDERLAY_NODE,
   UNDERLAY_VM,
-  type LabPod,
 } from "../../test/support/tunnel-lab.ts";
+import type { PodNetwork } from "../userdata/index.ts";
+import { NetnsTools } from "./netns-tools.ts";
+import { redirectTargets } from "./tc-redirect.ts";
 import { podNetnsPath, setupVmTunnel, teardownVmTunnel } from "./vm-tunnel.ts";
 import { WorkerTunnels } from "./worker-tunnels.ts";
 

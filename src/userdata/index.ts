@@ -1,10 +1,10 @@
-import { buildCloudConfig, parseCloudConfig, type CloudConfigFile } from "./cloud-config.ts";
+import { buildCloudConfig, type CloudConfigFile, parseCloudConfig } from "./cloud-config.ts";
 import {
   FORWARDER_CONFIG_PATH,
-  parseBootConfig,
-  parseForwarderConfig,
   type ForwarderConfig,
   type PoolForwarderConfig,
+  parseBootConfig,
+  parseForwarderConfig,
 } from "./forwarder-config.ts";
 
 export * from "./claim.ts";

@@ -3,13 +3,13 @@ import {
   bootConfigFromUserData,
   buildPoolUserData,
   buildUserData,
+  FORWARDER_CONFIG_PATH,
+  type ForwarderConfig,
   forwarderConfigFromUserData,
+  INITDATA_PATH,
   isPoolConfig,
   parseClaimRequest,
   parseCloudConfig,
-  FORWARDER_CONFIG_PATH,
-  INITDATA_PATH,
-  type ForwarderConfig,
 } from "./index.ts";
 
 const config: ForwarderConfig = {

@@ -1,7 +1,7 @@
 // Which pods the webhook changes: pods being created with the peer-pods runtime class, outside
 // the excluded namespaces. Everything else is allowed unchanged.
 
-import { allow, deny, type AdmissionRequest, type AdmissionReviewResponse } from "./admission-review.ts";
+import { type AdmissionRequest, type AdmissionReviewResponse, allow, deny } from "./admission-review.ts";
 import { peerPodPatch } from "./peer-pod-patch.ts";
 import { PodShapeError, readPod } from "./pod-view.ts";
 import { QuantityError } from "./quantity.ts";

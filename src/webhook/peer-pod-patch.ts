@@ -3,9 +3,9 @@
 // sized from them), makes the pod take one kata.peerpods.io/vm (the per-node cap), and passes a
 // user's instance type on to Kata.
 
+import { ANNOTATIONS } from "../kata/annotations.ts";
 import type { JsonPatchOperation } from "./json-patch.ts";
 import { pointer } from "./json-pointer.ts";
-import { ANNOTATIONS } from "../kata/annotations.ts";
 import { INSTANCE_TYPE_KEY, PEERPOD_VM_RESOURCE } from "./peer-pod-names.ts";
 import type { ContainerView, PodView } from "./pod-view.ts";
 import { sizeVm } from "./vm-sizing.ts";

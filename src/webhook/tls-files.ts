@@ -5,7 +5,7 @@
 // reported and the previous pair keeps serving until a good one appears.
 
 import { createHash } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { createSecureContext } from "node:tls";

@@ -37,7 +37,7 @@ function quantity(container: ContainerView, field: "requests" | "limits", resour
 function need(container: ContainerView, resource: ResourceName): bigint {
   const request = quantity(container, "requests", resource);
   const limit = quantity(container, "limits", resource);
-  return request > limit ? request : limit;
+  return max(request, limit);
 }
 
 function max(a: bigint, b: bigint): bigint {

@@ -2,15 +2,15 @@
 // daemon. None of these exist upstream, whose webhook is configured differently.
 
 import {
+  type ConfigOf,
   durationField,
   enumField,
+  LOG_LEVELS,
+  type LoadOptions,
   listField,
   loadConfig,
-  LOG_LEVELS,
   portField,
   stringField,
-  type ConfigOf,
-  type LoadOptions,
 } from "../config/index.ts";
 import type { AdmissionPolicy } from "./admission-policy.ts";
 

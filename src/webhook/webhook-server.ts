@@ -2,11 +2,11 @@
 // /healthz for probes. Bad requests get an HTTP error with a one-line reason; no input can
 // stop the server. The certificate is reloaded from its files when they change.
 
-import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { admit, type AdmissionPolicy } from "./admission-policy.ts";
+import { type AdmissionPolicy, admit } from "./admission-policy.ts";
 import { AdmissionReviewError, readAdmissionReview } from "./admission-review.ts";
 import { BodyTooLargeError, readBody } from "./request-body.ts";
 import { readTlsPair, watchTlsPair } from "./tls-files.ts";
@@ -99,7 +99,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
       // The request may not have been read to its end: close instead of reading the rest.
       else {
         res.setHeader("connection", "close");
-        send(res, status, "application/json", JSON.stringify({ error: message }) + "\n");
+        send(res, status, "application/json", `${JSON.stringify({ error: message })}\n`);
       }
     });
   });

@@ -3,8 +3,9 @@
 // with its libraries, the forwarder and minimal agent with the packages they import) as a
 // qcow2 base volume. Cached under <repo>/.cache/libvirt-image/<hash of the inputs>/.
 //   node test/libvirt-image/build-image.ts      prints the folder
-import { createHash } from "node:crypto";
+
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import { stripTypeScriptTypes } from "node:module";
 import os from "node:os";
@@ -144,7 +145,7 @@ async function buildInitramfs(root: string, kernelVersion: string, out: string):
     await fs.mkdir(path.join(root, "lib/modules", path.dirname(rel)), { recursive: true });
     await fs.copyFile(path.join(modRoot, rel), path.join(root, "lib/modules", rel));
   }
-  await fs.writeFile(path.join(root, "etc/modules-load"), order.join("\n") + "\n");
+  await fs.writeFile(path.join(root, "etc/modules-load"), `${order.join("\n")}\n`);
   await run("sh", ["-c", `cd "${root}" && find . | cpio -o -H newc --quiet | gzip -1 > "${out}"`]);
 }
 

@@ -1,16 +1,16 @@
 // Shared by the agent's tests: an agent on a temporary socket with a client connected to it,
 // the recorded shim payloads, and process checks.
 
-import fs from "node:fs/promises";
 import { readdirSync, readFileSync } from "node:fs";
+import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fromBinary, type DescMethod } from "@bufbuild/protobuf";
+import { type DescMethod, fromBinary } from "@bufbuild/protobuf";
+import { type AgentHandle, type StartAgentOptions, startAgent } from "../../src/agent/agent-server.ts";
 import { AgentService } from "../../src/gen/agent_pb.js";
 import { Health } from "../../src/gen/health_pb.js";
 import { Client, TtrpcError } from "../../src/ttrpc/index.ts";
-import { startAgent, type AgentHandle, type StartAgentOptions } from "../../src/agent/agent-server.ts";
 
 export const PAYLOAD_DIR = fileURLToPath(
   new URL("../../../shared/reference/kata-shim-3.5.0-requests/", import.meta.url),

@@ -17,9 +17,9 @@ try {
     { node: process.env.TEST_NODE ?? "", cluster: process.env.TEST_CLUSTER ?? "" },
     signal,
   );
-  process.stdout.write(JSON.stringify({ ok: true, owned: owned.map((v) => v.name) }) + "\n");
+  process.stdout.write(`${JSON.stringify({ ok: true, owned: owned.map((v) => v.name) })}\n`);
 } catch (err) {
-  process.stdout.write(JSON.stringify({ ok: false, error: (err as Error).message }) + "\n");
+  process.stdout.write(`${JSON.stringify({ ok: false, error: (err as Error).message })}\n`);
   process.exitCode = 1;
 } finally {
   await provider.close();

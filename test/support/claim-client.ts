@@ -5,10 +5,10 @@ import tls from "node:tls";
 import { poolVmServerName } from "../../src/pki/server-name.ts";
 import {
   CLAIM_ALPN,
-  encodeClaimMessage,
-  readClaimMessage,
   type ClaimReply,
   type ClaimRequest,
+  encodeClaimMessage,
+  readClaimMessage,
 } from "../../src/userdata/index.ts";
 
 /** The daemon's client certificate and the CA the VMs' certificates chain to (PEM). */

@@ -1,6 +1,6 @@
 // Runs the real daemon as a child process for end-to-end tests: its own state, pods and VM
 // folders under a temp directory, a free probe port, and clean-up of every VM it leaves.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";

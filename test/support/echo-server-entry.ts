@@ -3,8 +3,8 @@
 // Started by echo-server-process.ts through fork(): argv is <socketPath> <frameTimeoutMs>; it
 // answers "stats" and "stop" messages on the IPC channel and ends when its parent goes away.
 import { listenUnix, Server } from "../../src/ttrpc/index.ts";
-import { Echo, echoHandlers } from "./echo-service.ts";
 import type { ChildMessage, ParentMessage } from "./echo-server-process.ts";
+import { Echo, echoHandlers } from "./echo-service.ts";
 
 async function main(): Promise<void> {
   const [socketPath, frameTimeoutArg] = process.argv.slice(2);

@@ -1,5 +1,5 @@
 // Starts our Echo server (echo-server-entry.ts) in a child Node process and talks to it.
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const ENTRY = fileURLToPath(new URL("./echo-server-entry.ts", import.meta.url));

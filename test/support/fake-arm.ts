@@ -8,21 +8,22 @@
 //
 // The certificate is made at start by a throwaway CA (`caPem`): clients trust it through
 // NODE_EXTRA_CA_CERTS (read by Node at start-up only) or through the SDK's tlsOptions.
-import https from "node:https";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+
 import { randomUUID } from "node:crypto";
-import { TestCa } from "./test-certs.ts";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { FakeIdentity } from "./fake-arm-identity.ts";
 import {
   ArmHttpError,
+  type ArmReply,
   FakeArmModel,
+  type FakeArmSize,
   objectAt,
   stringAt,
-  type ArmReply,
-  type FakeArmSize,
   type VmLauncher,
 } from "./fake-arm-model.ts";
+import { TestCa } from "./test-certs.ts";
 
 export type { FakeArmSize, VmLaunch, VmLauncher } from "./fake-arm-model.ts";
 

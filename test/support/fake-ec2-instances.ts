@@ -1,8 +1,9 @@
 // How the fake EC2 endpoint shows an instance (XML) and selects instances (DescribeInstances
 // filters).
-import { opt, itemSet, type XmlNode } from "./fake-ec2-wire.ts";
+
 import { badRequest } from "./fake-ec2-errors.ts";
-import { STATE_CODES, type FakeInstanceState, type Instance } from "./fake-ec2-model.ts";
+import { type FakeInstanceState, type Instance, STATE_CODES } from "./fake-ec2-model.ts";
+import { itemSet, opt, type XmlNode } from "./fake-ec2-wire.ts";
 
 /** An instance as EC2's DescribeInstances and RunInstances show it. */
 export function instanceXml(i: Instance): (XmlNode | undefined)[] {

@@ -7,7 +7,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { errorBody, itemSet, opt, QueryParams, successBody, type XmlNode } from "./fake-ec2-wire.ts";
 import { badRequest, Ec2Failure, faultFailure } from "./fake-ec2-errors.ts";
 import { instanceXml, matchesFilter, stateXml } from "./fake-ec2-instances.ts";
 import {
@@ -17,17 +16,18 @@ import {
   FAKE_SG,
   FAKE_SUBNET,
   FAKE_VPC,
-  view,
-  type Fault,
   type FakeEc2Options,
   type FakeImage,
   type FakeInstanceType,
   type FakeInstanceView,
   type FakeSecurityGroup,
   type FakeSubnet,
+  type Fault,
   type Instance,
   type RecordedCall,
+  view,
 } from "./fake-ec2-model.ts";
+import { errorBody, itemSet, opt, QueryParams, successBody, type XmlNode } from "./fake-ec2-wire.ts";
 
 export * from "./fake-ec2-model.ts";
 

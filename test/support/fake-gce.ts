@@ -9,20 +9,20 @@
 //
 // The certificate is made at start by a throwaway CA (`caPem`): clients trust it through
 // NODE_EXTRA_CA_CERTS (the daemon) or tls.setDefaultCACertificates (in-process tests).
-import { createVerify, generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
-import https from "node:https";
+import { createVerify, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
-import { TestCa } from "./test-certs.ts";
 import {
   FakeGceModel,
-  GceHttpError,
-  parseLabelFilter,
   type FakeMachineType,
+  GceHttpError,
   type GceLauncher,
   type Json,
   type OperationFailure,
+  parseLabelFilter,
 } from "./fake-gce-model.ts";
+import { TestCa } from "./test-certs.ts";
 
 export type { FakeMachineType, GceLauncher } from "./fake-gce-model.ts";
 
@@ -449,7 +449,7 @@ export class FakeGce {
     if (method !== "POST") return refuse("invalid_request", "Only POST is supported", 405);
     const form = new URLSearchParams(text);
     if (form.get("grant_type") !== JWT_BEARER)
-      return refuse("unsupported_grant_type", "Invalid grant_type: " + (form.get("grant_type") ?? ""));
+      return refuse("unsupported_grant_type", `Invalid grant_type: ${form.get("grant_type") ?? ""}`);
     const parts = (form.get("assertion") ?? "").split(".");
     if (parts.length !== 3)
       return refuse(

@@ -7,8 +7,8 @@
 // (pods, service accounts, secrets) answer GET by name, and paths can be forbidden (403) as an
 // RBAC denial would.
 import { randomUUID } from "node:crypto";
-import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { applyJsonPatch, type PatchOp } from "./json-patch-apply.ts";
 import { TestCa } from "./test-certs.ts";

@@ -1,7 +1,7 @@
 // Drives the Go ttrpc peer (test/go-peer, built on containerd/ttrpc) from tests and benchmarks.
 import { spawn } from "node:child_process";
 import { buildGoPeer } from "./go-peer-build.ts";
-import { describeExit, startPeerProcess, type ExitInfo } from "./peer-process.ts";
+import { describeExit, type ExitInfo, startPeerProcess } from "./peer-process.ts";
 
 export { buildGoPeer } from "./go-peer-build.ts";
 

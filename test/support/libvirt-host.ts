@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
-import { LibvirtClient, isNotFound, uuidString, type StoragePoolRef } from "../../providers/libvirt/rpc/index.ts";
+import { isNotFound, LibvirtClient, type StoragePoolRef, uuidString } from "../../providers/libvirt/rpc/index.ts";
 import { buildPeerVmImage, type PeerVmImage } from "../libvirt-image/build-image.ts";
 
 const run = promisify(execFile);

@@ -1,6 +1,6 @@
 // A private sshd on 127.0.0.1 with a generated host key and a generated client key allowed
 // to log in as root: the far side of qemu+ssh:// tests.
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -42,7 +42,7 @@ export async function startTestSshd(): Promise<TestSshd> {
     "StrictModes no",
     "LogLevel ERROR",
   ].join("\n");
-  await fs.writeFile(path.join(dir, "sshd_config"), config + "\n");
+  await fs.writeFile(path.join(dir, "sshd_config"), `${config}\n`);
   // sshd insists on its privilege separation directory.
   await fs.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
   const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(dir, "sshd_config")], {

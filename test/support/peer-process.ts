@@ -1,5 +1,5 @@
 // A child process that prints READY on stdout when usable, then speaks in lines.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 
 export interface ExitInfo {

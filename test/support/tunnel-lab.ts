@@ -5,7 +5,7 @@
 //   node ns: ul0 192.168.77.1/24 ──veth── ul0 192.168.77.2/24 :VM ns
 //            cni0 bridge 10.77.0.1/24
 //              └─ vethN ──veth── eth0 10.77.0.(5+N)/24, default via 10.77.0.1 :pod ns N
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { runCommand } from "../../src/util/run-command.ts";

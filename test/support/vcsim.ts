@@ -2,7 +2,7 @@
 // Debian's packaged govmomi sources (GOPATH mode, no module download), starts it on loopback,
 // and stands in for VMware Tools by giving powered-on clones the address of a local provider VM
 // booted from the clone's own user-data, so forwarder and agent really answer there.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
@@ -15,13 +15,13 @@ import { LocalProvider } from "../../providers/local/provider.ts";
 import { OWNERSHIP_KEYS, type Ownership } from "../../providers/provider.ts";
 import {
   isFault,
+  type MoRef,
   readOptionValues,
   readString,
   reconfigVm,
   retrieveProperties,
   VimClient,
   waitForTask,
-  type MoRef,
 } from "../../providers/vsphere/vim/index.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));

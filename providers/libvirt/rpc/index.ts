@@ -1,5 +1,6 @@
 // A TypeScript client of libvirt's remote protocol: the procedures the libvirt provider uses.
 export {
+  type ConnectOptions,
   type DhcpLease,
   DomainState,
   LibvirtClient,
@@ -7,15 +8,14 @@ export {
   MetadataType,
   ShutdownFlags,
   UndefineFlags,
-  type ConnectOptions,
 } from "./libvirt-client.ts";
 export { ErrorCode, hasCode, isNotFound, LibvirtConnectionError, LibvirtError } from "./libvirt-error.ts";
 export {
   flagParam,
+  type LibvirtTransportKind,
+  type LibvirtUri,
   LibvirtUriError,
   parseLibvirtUri,
-  type LibvirtUri,
-  type LibvirtTransportKind,
 } from "./libvirt-uri.ts";
 export {
   type DomainRef,

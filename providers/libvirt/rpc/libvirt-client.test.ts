@@ -22,8 +22,8 @@ import {
   LibvirtConnectionError,
   LibvirtError,
   MetadataType,
-  uuidString,
   type StoragePoolRef,
+  uuidString,
 } from "./index.ts";
 
 let daemons: { release(): Promise<void> };

@@ -1,23 +1,23 @@
 // A typed client of the libvirt procedures the provider needs, over one RpcConnection.
 // Opening follows libvirt's own client: AUTH_LIST (and polkit when that is all the daemon
 // offers), then CONNECT_OPEN with the URI the daemon should open.
-import { LibvirtConnectionError, LibvirtError, ErrorCode } from "./libvirt-error.ts";
-import { parseLibvirtUri, type LibvirtUri } from "./libvirt-uri.ts";
+import { ErrorCode, LibvirtConnectionError, LibvirtError } from "./libvirt-error.ts";
+import { type LibvirtUri, parseLibvirtUri } from "./libvirt-uri.ts";
 import { Procedure } from "./procedures.ts";
 import {
+  type DomainRef,
+  type NetworkRef,
   readDomainRef,
   readNetworkRef,
   readPoolRef,
   readVolRef,
+  type StoragePoolRef,
+  type StorageVolRef,
+  UUID_BYTES,
   writeDomainRef,
   writeNetworkRef,
   writePoolRef,
   writeVolRef,
-  UUID_BYTES,
-  type DomainRef,
-  type NetworkRef,
-  type StoragePoolRef,
-  type StorageVolRef,
 } from "./remote-types.ts";
 import { RpcConnection, type RpcTransport } from "./rpc-connection.ts";
 import { DEFAULT_TCP_PORT, localSocketPath, openTcpTransport, openUnixTransport } from "./socket-transport.ts";

@@ -1,7 +1,8 @@
 // libvirt's errors as typed exceptions: the numeric code and domain (virErrorNumber,
 // virErrorDomain) travel with the daemon's message, so callers branch on codes, not text.
-import type { XdrReader } from "./xdr-reader.ts";
+
 import { readDomainRef, readNetworkRef } from "./remote-types.ts";
+import type { XdrReader } from "./xdr-reader.ts";
 
 /** The virErrorNumber values this client tells apart. */
 export const ErrorCode = {

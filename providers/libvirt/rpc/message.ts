@@ -1,6 +1,6 @@
 // libvirt's RPC message: a 4-byte length (counting itself), a 24-byte header, then the
 // payload (XDR arguments, results, an error, or raw stream bytes).
-import { XdrReader, XdrError } from "./xdr-reader.ts";
+import { XdrError, XdrReader } from "./xdr-reader.ts";
 import { XdrWriter } from "./xdr-writer.ts";
 
 export const REMOTE_PROGRAM = 0x20008086;

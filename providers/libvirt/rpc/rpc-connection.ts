@@ -2,19 +2,19 @@
 // any order and are matched by serial), and write streams for volume uploads.
 import type { Duplex } from "node:stream";
 import { LibvirtConnectionError, readRemoteError } from "./libvirt-error.ts";
-import { WriteStreamState } from "./write-stream-state.ts";
 import {
   decodeHeader,
   encodeMessage,
   FrameDecoder,
+  type Message,
   MessageStatus,
   MessageType,
   REMOTE_PROGRAM,
   REMOTE_PROTOCOL_VERSION,
   STREAM_CHUNK_MAX,
-  type Message,
 } from "./message.ts";
 import { procedureName } from "./procedures.ts";
+import { WriteStreamState } from "./write-stream-state.ts";
 import { XdrReader } from "./xdr-reader.ts";
 import { XdrWriter } from "./xdr-writer.ts";
 

@@ -3,8 +3,8 @@
 import { existsSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import type { LibvirtUri } from "./libvirt-uri.ts";
 import { LibvirtConnectionError } from "./libvirt-error.ts";
+import type { LibvirtUri } from "./libvirt-uri.ts";
 import type { RpcTransport } from "./rpc-connection.ts";
 
 export const DEFAULT_TCP_PORT = 16509;

@@ -1,10 +1,10 @@
 // qemu+ssh://: like libvirt, runs the system ssh client and, on the far side, virt-ssh-helper
 // (or nc on the daemon's socket), then speaks the protocol over ssh's stdin/stdout. Key
 // (keyfile), host-key checking (no_verify, known_hosts), port and user come from the URI.
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import { Duplex } from "node:stream";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
-import { flagParam, LibvirtUriError, type LibvirtUri } from "./libvirt-uri.ts";
+import { Duplex } from "node:stream";
+import { flagParam, type LibvirtUri, LibvirtUriError } from "./libvirt-uri.ts";
 import type { RpcTransport } from "./rpc-connection.ts";
 
 const REMOTE_SYSTEM_SOCKET = "/var/run/libvirt/libvirt-sock";

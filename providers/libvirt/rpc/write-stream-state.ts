@@ -2,7 +2,7 @@
 // it confirmed the finished stream, or it failed it — which it may do at any moment once the
 // call is accepted, so every wait on the stream also ends on failure.
 import { LibvirtConnectionError, readRemoteError } from "./libvirt-error.ts";
-import { MessageStatus, MessageType, type Message } from "./message.ts";
+import { type Message, MessageStatus, MessageType } from "./message.ts";
 import { XdrReader } from "./xdr-reader.ts";
 
 export type WriteStreamPhase = "call" | "data" | "finish";

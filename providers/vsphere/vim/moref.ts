@@ -1,6 +1,7 @@
 // Managed object references: the (type, value) pairs vim25 names every server object by.
-import { el, type Xml } from "./xml-write.ts";
+
 import type { XmlElement } from "./xml-node.ts";
+import { el, type Xml } from "./xml-write.ts";
 
 export interface MoRef {
   readonly type: string;

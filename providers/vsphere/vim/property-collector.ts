@@ -1,8 +1,8 @@
 // Reading properties: RetrievePropertiesEx, then ContinueRetrievePropertiesEx while the server
 // hands back a continuation token. Values stay XML elements; value-readers.ts decodes them.
-import { morefXml, readMoRef, type MoRef } from "./moref.ts";
+import { type MoRef, morefXml, readMoRef } from "./moref.ts";
 import type { VimClient } from "./vim-client.ts";
-import { isFault, vimFaultFrom, type VimFault } from "./vim-fault.ts";
+import { isFault, type VimFault, vimFaultFrom } from "./vim-fault.ts";
 import { child, childrenNamed, childText, type XmlElement } from "./xml-node.ts";
 import { el, type Xml } from "./xml-write.ts";
 

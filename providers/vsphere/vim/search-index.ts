@@ -1,6 +1,6 @@
 // Inventory lookup by path: "DC0/vm/folder/name", from the root folder, one name per level.
 // Names are given as the server stores them ("/" inside a name is already "%2f" there).
-import { morefXml, readMoRef, type MoRef } from "./moref.ts";
+import { type MoRef, morefXml, readMoRef } from "./moref.ts";
 import type { VimClient } from "./vim-client.ts";
 import { child } from "./xml-node.ts";
 import { el } from "./xml-write.ts";

@@ -5,8 +5,8 @@ import * as https from "node:https";
 import {
   agentFor,
   CertificateMismatchError,
-  TlsHandshakeError,
   type ConnectSignalOption,
+  TlsHandshakeError,
   type TlsTrust,
 } from "./tls-trust.ts";
 import { VimTransportError } from "./vim-fault.ts";

@@ -2,7 +2,7 @@
 // VimFault), within the caller's deadline. Polls start fast (most tasks finish in well under a
 // second) and slow down to `maxPollMs`.
 import { setTimeout as sleep } from "node:timers/promises";
-import { showRef, type MoRef } from "./moref.ts";
+import { type MoRef, showRef } from "./moref.ts";
 import { retrieveObject } from "./property-collector.ts";
 import type { VimClient } from "./vim-client.ts";
 import { vimFaultFrom } from "./vim-fault.ts";

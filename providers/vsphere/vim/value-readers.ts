@@ -1,6 +1,6 @@
 // Decoders for the property values the provider reads. Each takes the <val> element of a
 // DynamicProperty (or undefined when the property was unset).
-import { readMoRef, type MoRef } from "./moref.ts";
+import { type MoRef, readMoRef } from "./moref.ts";
 import { childrenNamed, childText, type XmlElement } from "./xml-node.ts";
 
 export function readString(val: XmlElement | undefined): string | undefined {

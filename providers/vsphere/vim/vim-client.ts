@@ -1,7 +1,7 @@
 // A vim25 session: the service content, login with the session cookie, and calls that log in
 // again once when the server says the session is gone (it expires after idling, or an
 // administrator ends it).
-import { moref, morefXml, readMoRef, type MoRef } from "./moref.ts";
+import { type MoRef, moref, morefXml, readMoRef } from "./moref.ts";
 import { readEnvelope, requestEnvelope } from "./soap-envelope.ts";
 import { SoapTransport } from "./soap-transport.ts";
 import type { TlsTrust } from "./tls-trust.ts";

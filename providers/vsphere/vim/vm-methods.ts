@@ -1,10 +1,10 @@
 // The VirtualMachine methods the provider calls. Each starts a task and returns its reference;
 // waitForTask (task.ts) awaits it.
-import { morefXml, readMoRef, type MoRef } from "./moref.ts";
+import { type MoRef, morefXml, readMoRef } from "./moref.ts";
 import type { VimClient } from "./vim-client.ts";
+import { type CloneSpec, cloneSpecXml, configSpecXml, type VmConfigSpec } from "./vm-specs.ts";
 import { child } from "./xml-node.ts";
 import { el } from "./xml-write.ts";
-import { cloneSpecXml, configSpecXml, type CloneSpec, type VmConfigSpec } from "./vm-specs.ts";
 
 async function startTask(
   client: VimClient,

@@ -1,6 +1,6 @@
 // The parts of VirtualMachineConfigSpec and VirtualMachineCloneSpec the provider sets, written
 // in the schema's element order (servers reject out-of-order elements).
-import { morefXml, type MoRef } from "./moref.ts";
+import { type MoRef, morefXml } from "./moref.ts";
 import { el, optional, type Xml } from "./xml-write.ts";
 
 export interface OptionValue {

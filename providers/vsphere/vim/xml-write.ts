@@ -19,6 +19,7 @@ const ESCAPES: Readonly<Record<string, string>> = {
 };
 
 // Characters XML 1.0 cannot carry at all, even escaped.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its job
 const FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
 export function escapeXml(value: string): string {

@@ -2,7 +2,7 @@
 // anything but upstream's default gives one finding, a warning that says what happens instead,
 // or an error where running without it would be less secure than the operator asked for.
 
-import { upstreamSettingsFor, type UpstreamSetting } from "./upstream-settings.ts";
+import { type UpstreamSetting, upstreamSettingsFor } from "./upstream-settings.ts";
 
 export interface UpstreamFinding {
   readonly level: "warn" | "error";

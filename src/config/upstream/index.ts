@@ -2,17 +2,17 @@
 // what this daemon does with each (see docs/coming-from-go.md).
 
 export {
-  UPSTREAM_SETTINGS,
-  upstreamSettingsFor,
-  type UpstreamHandling,
-  type UpstreamProvider,
-  type UpstreamSetting,
-} from "./upstream-settings.ts";
-export {
   checkUpstreamSettings,
   isUpstreamDefault,
   type UpstreamCheckOptions,
   type UpstreamFinding,
 } from "./check-upstream.ts";
-export { adaptUpstreamFlags, UPSTREAM_FLAGS, type AdaptedArguments, type UpstreamFlag } from "./upstream-flags.ts";
-export { loadDaemonSettings, type DaemonSettings } from "./load-daemon-settings.ts";
+export { type DaemonSettings, loadDaemonSettings } from "./load-daemon-settings.ts";
+export { type AdaptedArguments, adaptUpstreamFlags, UPSTREAM_FLAGS, type UpstreamFlag } from "./upstream-flags.ts";
+export {
+  UPSTREAM_SETTINGS,
+  type UpstreamHandling,
+  type UpstreamProvider,
+  type UpstreamSetting,
+  upstreamSettingsFor,
+} from "./upstream-settings.ts";

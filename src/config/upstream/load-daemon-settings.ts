@@ -2,7 +2,7 @@
 // into their variables (or warnings), our own settings loaded and validated, and every
 // upstream setting we do not implement reported. The binary and the tests share this path.
 
-import { daemonConfigSpec, loadDaemonConfig, type DaemonConfig } from "../daemon-config.ts";
+import { type DaemonConfig, daemonConfigSpec, loadDaemonConfig } from "../daemon-config.ts";
 import type { LoadOptions } from "../load.ts";
 import { checkUpstreamSettings, type UpstreamFinding } from "./check-upstream.ts";
 import { adaptUpstreamFlags } from "./upstream-flags.ts";

@@ -158,14 +158,19 @@ export function adaptUpstreamFlags(argv: readonly string[], provider: string, sp
     if (own !== undefined || theirs === undefined) {
       // Ours (or unknown): keep it, with its value when that is the next argument.
       rest.push(argument);
-      if (own === false && inline === undefined && index + 1 < argv.length) rest.push(argv[(index += 1)] ?? "");
+      if (own === false && inline === undefined && index + 1 < argv.length) {
+        index += 1;
+        rest.push(argv[index] ?? "");
+      }
       continue;
     }
     let value: string;
     if (inline !== undefined) value = inline;
     else if (theirs.bool === true) value = "true";
-    else if (index + 1 < argv.length) value = argv[(index += 1)] ?? "";
-    else {
+    else if (index + 1 < argv.length) {
+      index += 1;
+      value = argv[index] ?? "";
+    } else {
       // Leave it for the parser, which reports the missing value as for any flag.
       rest.push(argument);
       continue;

@@ -1,10 +1,10 @@
 // Opens connections to a forwarder: TCP, then the TLS handshake unless TLS is disabled.
 import net from "node:net";
 import tls from "node:tls";
-import { formatAddress, type ForwarderAddress } from "../forwarder-address.ts";
-import { tlsConnectOptions, type ProxyTls } from "../proxy-tls.ts";
-import { describeDialError, isTlsRejection } from "./dial-error.ts";
 import { sleep } from "../../util/sleep.ts";
+import { type ForwarderAddress, formatAddress } from "../forwarder-address.ts";
+import { type ProxyTls, tlsConnectOptions } from "../proxy-tls.ts";
+import { describeDialError, isTlsRejection } from "./dial-error.ts";
 
 /** A dial that gave up; the message names the address and the last cause. */
 export class DialError extends Error {

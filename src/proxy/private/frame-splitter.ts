@@ -2,7 +2,7 @@
 // as views of the chunks it arrived in (header included), ready to be written on as they are.
 // FrameDecoder joins a frame split across chunks into one new buffer, which a relay has no
 // use for: a 32 KiB reply arriving as TLS records would be copied once per hop for nothing.
-import { HEADER_LENGTH, MAX_DATA_LENGTH, readHeader, type FrameHeader } from "../../ttrpc/raw.ts";
+import { type FrameHeader, HEADER_LENGTH, MAX_DATA_LENGTH, readHeader } from "../../ttrpc/raw.ts";
 
 export interface SplitSink {
   /** A whole frame: its header and its bytes (header and data) as views, in order. */

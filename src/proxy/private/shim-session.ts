@@ -8,12 +8,12 @@ import type { Logger } from "pino";
 import {
   Code,
   encodeStatusFrame,
+  type FrameHeader,
   HEADER_LENGTH,
   MAX_DATA_LENGTH,
   MessageType,
-  type FrameHeader,
 } from "../../ttrpc/raw.ts";
-import { formatAddress, type ForwarderAddress } from "../forwarder-address.ts";
+import { type ForwarderAddress, formatAddress } from "../forwarder-address.ts";
 import { describeDialError } from "./dial-error.ts";
 import { DialError, type ForwarderDialer } from "./forwarder-dialer.ts";
 import { FrameSplitter, type SplitSink } from "./frame-splitter.ts";

@@ -5,16 +5,16 @@
 // sandboxes again before Hypervisor calls flow.
 import type net from "node:net";
 import type { Logger } from "pino";
-import { Code, connectUnix, RawClient, TtrpcError, type RawServer } from "../../ttrpc/raw.ts";
+import { Code, connectUnix, RawClient, type RawServer, TtrpcError } from "../../ttrpc/raw.ts";
 import { sleep } from "../../util/sleep.ts";
 import { CONTROL_PREFACE, HYPERVISOR_PREFACE } from "../control-preface.ts";
 import {
-  CONTROL_SERVICE,
-  decodeJson,
-  encodeJson,
   type ClientTlsPem,
+  CONTROL_SERVICE,
   type ControlCalls,
   type ControlMethod,
+  decodeJson,
+  encodeJson,
 } from "../control-protocol.ts";
 
 export type RelayHello = ControlCalls["Hello"][1];

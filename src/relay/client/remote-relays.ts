@@ -4,7 +4,7 @@
 // nobody wants stopped.
 import type { Logger } from "pino";
 import type { TlsProfile } from "../../pki/tls-profile.ts";
-import { waitForForwarder, type ForwarderAddress, type ProxyTls } from "../../proxy/index.ts";
+import { type ForwarderAddress, type ProxyTls, waitForForwarder } from "../../proxy/index.ts";
 import type { AgentRelay, RelayFactory } from "../../sandbox/contracts.ts";
 import { KeyedMutex } from "../../util/keyed-mutex.ts";
 import type { ClientTlsPem, ServeSpec } from "../control-protocol.ts";
@@ -61,7 +61,10 @@ export class RemoteRelays implements RelayFactory {
           await this.o.client.call("Stop", { sandboxId, lingerMs });
           clearTimeout(lingerTimer);
           if (lingerMs <= 0) gone();
-          else (lingerTimer = setTimeout(gone, lingerMs)).unref();
+          else {
+            lingerTimer = setTimeout(gone, lingerMs);
+            lingerTimer.unref();
+          }
         }),
     };
   }

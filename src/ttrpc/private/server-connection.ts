@@ -4,9 +4,9 @@ import type { CallContext } from "../call-context.ts";
 import { Code } from "../codes.ts";
 import { MessageType } from "../constants.ts";
 import { decodeRequest, encodeResponseFrame, encodeStatusFrame, type RequestEnvelope } from "../envelope.ts";
-import { FrameDecoder, type Frame, type FrameHeader } from "../frame.ts";
+import { type Frame, FrameDecoder, type FrameHeader } from "../frame.ts";
 import type { ServiceRegistry } from "../service-registry.ts";
-import { toTtrpcError, TtrpcError } from "../ttrpc-error.ts";
+import { TtrpcError, toTtrpcError } from "../ttrpc-error.ts";
 
 export interface ServerConnectionOptions {
   readonly maxConcurrentCalls: number;
