@@ -14,6 +14,7 @@ import {
   type DaemonDirs,
   debugSandboxes,
   freePort,
+  killRelay,
   makeDaemonDirs,
   type RunningDaemon,
   startDaemon,
@@ -63,12 +64,14 @@ describe("daemon start-up", () => {
     await fs.chmod(chosen, 0o751);
     dirs = { ...dirs, stateDir: chosen };
     const secret = `kbs-token-${randomUUID()}`;
-    daemon = await startDaemon(dirs, { INITDATA: `[data]\ntoken = "${secret}"\n` });
+    const initdata = (file: string) =>
+      `version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"${file}" = "token = '${secret}'"\n`;
+    daemon = await startDaemon(dirs, { INITDATA: initdata("aa.toml") });
     const id = "initdata";
     await onHypervisor(dirs.socketPath, (c) =>
       c.call(h.createVM, {
         id,
-        annotations: { "io.katacontainers.config.hypervisor.cc_init_data": `own = "${secret}"` },
+        annotations: { "io.katacontainers.config.hypervisor.cc_init_data": initdata("cdh.toml") },
         networkNamespacePath: "",
       }),
     );
@@ -142,7 +145,10 @@ describe("daemon start-up", () => {
       await start(id);
     }
     await daemon.stop(); // peer VMs keep running
-    // Something else now sits where one pod's agent socket goes.
+    // The relay, which owns the agent sockets, goes too (a node reboot, or an upgrade of it), and
+    // something else now sits where one pod's agent socket goes.
+    await killRelay(dirs.relaySocket);
+    await fs.rm(sockets.blocked!, { force: true });
     await fs.mkdir(path.dirname(sockets.blocked!), { recursive: true });
     await fs.writeFile(sockets.blocked!, "not a socket");
 

@@ -196,7 +196,7 @@ describe("agent sockets", () => {
       port,
       serverName: nameOf("stale"),
     });
-    expect(await relays.sync()).toEqual({ served: [], stopped: ["stale"] });
+    expect(await relays.sync()).toEqual({ served: [], stopped: ["stale"], failed: [] });
 
     await b.restartRelay();
     const until = Date.now() + 10_000;

@@ -25,6 +25,8 @@ export interface RemoteRelaysOptions {
 export interface SyncReport {
   readonly served: string[];
   readonly stopped: string[];
+  /** Wanted sandboxes the relay refused to serve (each logged). */
+  readonly failed: string[];
 }
 
 export class RemoteRelays implements RelayFactory {
@@ -52,7 +54,13 @@ export class RemoteRelays implements RelayFactory {
       start: () =>
         this.lock.run(sandboxId, async () => {
           this.wanted.set(sandboxId, spec);
-          await this.o.client.call("Serve", spec);
+          try {
+            await this.o.client.call("Serve", spec);
+          } catch (err) {
+            // Not served, so not wanted: a later sync must not retry it and fail again.
+            if (this.wanted.get(sandboxId) === spec) this.wanted.delete(sandboxId);
+            throw err;
+          }
         }),
       // stop(0) on a lingering socket ends its linger at once (the relay does the same).
       stop: (lingerMs) =>
@@ -105,10 +113,21 @@ export class RemoteRelays implements RelayFactory {
   async sync(): Promise<SyncReport> {
     const served: string[] = [];
     const stopped: string[] = [];
+    const failed: string[] = [];
     for (const id of [...this.wanted.keys()]) {
       await this.lock.run(id, async () => {
         const spec = this.wanted.get(id);
-        if (spec !== undefined && (await this.o.client.call("Serve", spec)).changed) served.push(id);
+        if (spec === undefined) return;
+        try {
+          if ((await this.o.client.call("Serve", spec)).changed) served.push(id);
+        } catch (err) {
+          // One sandbox the relay cannot serve never keeps the others from being served.
+          failed.push(id);
+          this.o.logger.error(
+            { sandbox: id, err: (err as Error).message },
+            "the relay cannot serve this sandbox's agent socket",
+          );
+        }
       });
     }
     const { sandboxes } = await this.o.client.call("List", {});
@@ -121,6 +140,6 @@ export class RemoteRelays implements RelayFactory {
     }
     if (served.length > 0 || stopped.length > 0)
       this.o.logger.info({ served, stopped }, "relay brought in line with the sandbox records");
-    return { served, stopped };
+    return { served, stopped, failed };
   }
 }
