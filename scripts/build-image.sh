@@ -113,8 +113,9 @@ step "image $IMAGE (Dockerfile, BASE_IMAGE=$BASE_IMAGE)"
 "${buildah[@]}" bud --isolation chroot --format docker \
   --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$IMAGE" -f Dockerfile . >"$WORK/build.log" 2>&1 \
   || { tail -40 "$WORK/build.log" >&2; exit 1; }
-# vfs keeps full copies: drop the image this build replaced (now untagged).
-"${buildah[@]}" rmi --prune >/dev/null
+# vfs keeps full copies: drop the image this build replaced (now untagged). A container still
+# running from it (an earlier check cut short) keeps it; that costs disk, not this build.
+"${buildah[@]}" rmi --prune >/dev/null 2>&1 || echo "build-image: an older image is still in use by a container; left in place" >&2
 "${buildah[@]}" images "$IMAGE"
 ((run_pod)) || exit 0
 
