@@ -132,6 +132,8 @@ install -m 0755 "$WORK/agent-protocol-forwarder" "$root/usr/local/bin/agent-prot
 if [ "$kata_agent" = minimal ]; then
   agent_version="$(node -p 'require(process.argv[1]).version' "$REPO/package.json")-minimal"
   # The project's minimal agent is a role of the forwarder's executable.
+  # A drop-in folder git cannot carry empty: made here.
+  mkdir -p "$root/etc/systemd/system/kata-agent.service.d"
   cat >"$root/etc/systemd/system/kata-agent.service.d/minimal.conf" <<'UNIT'
 # --kata-agent minimal: the project's minimal agent stands in for kata-agent.
 [Service]
