@@ -27,12 +27,19 @@ export async function waitUntilRunning(
 ): Promise<Instance> {
   let delay = options.initialDelayMs;
   let last = "not yet visible";
+  // The same answer whether the deadline passes during a poll or between two.
+  const deadlinePassed = () =>
+    new ProviderError(`instance ${id} did not run in time (last seen ${last}): the call's deadline passed`, {
+      retryable: true,
+      cause: signal.reason,
+    });
   for (;;) {
     let instance: Instance | undefined;
     try {
       instance = await describe(signal);
     } catch (err) {
-      if (!(err instanceof ProviderError) || !err.retryable || signal.aborted) throw err;
+      if (signal.aborted) throw deadlinePassed();
+      if (!(err instanceof ProviderError) || !err.retryable) throw err;
       options.logger.warn({ vmId: id, err: err.message }, "polling the new instance failed; polling again");
     }
     if (instance !== undefined) {
@@ -48,10 +55,7 @@ export async function waitUntilRunning(
       await sleep(delay, undefined, { signal });
     } catch (err) {
       if (!signal.aborted) throw err;
-      throw new ProviderError(`instance ${id} did not run in time (last seen ${last}): the call's deadline passed`, {
-        retryable: true,
-        cause: signal.reason,
-      });
+      throw deadlinePassed();
     }
     delay = Math.min(options.maxDelayMs, Math.round(delay * 1.5));
   }
