@@ -99,7 +99,9 @@ describe("cloud-api-adaptor on the gcp provider", () => {
     await starting;
     await fake.idle();
     expect(daemon.logs()).toMatch(/"rolledBack":\["crash"\]/);
-    expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "crash", state: "running" })]);
+    expect(await debugSandboxes(daemon.probePort)).toEqual([
+      expect.objectContaining({ id: "crash", state: "running" }),
+    ]);
     expect(leftovers().instances).toBe(1);
     expect(inserts().length).toBe(before + 2);
     await stop("crash");
