@@ -401,49 +401,40 @@ export class GcpProvider implements Provider {
   }
 
   /** Deletes the instance (its boot disk goes with it) and waits; gone already is success. */
-  private async deleteInstance(name: string, signal: AbortSignal): Promise<void> {
-    const requestId = freshRequestId();
-    try {
-      const [op] = await withRetries(
-        `deleting instance ${name}`,
-        () =>
-          this.clients.instances.delete(
-            { project: this.config.projectId, zone: this.config.zone, instance: name, requestId },
-            this.clients.call(signal),
-          ),
-        this.tuning,
-        this.logger,
-        signal,
-      );
-      await waitForOperation(
-        this.clients,
-        this.config.projectId,
-        this.config.zone,
-        op.latestResponse as protos.google.cloud.compute.v1.IOperation,
-        this.tuning,
-        this.logger,
-        signal,
-      );
-    } catch (err) {
-      if (isNotFound(gceFailure(err))) return;
-      throw err;
-    }
+  private deleteInstance(name: string, signal: AbortSignal): Promise<void> {
+    return this.deleteAndWait(
+      `deleting instance ${name}`,
+      (requestId) =>
+        this.clients.instances.delete(
+          { project: this.config.projectId, zone: this.config.zone, instance: name, requestId },
+          this.clients.call(signal),
+        ),
+      signal,
+    );
   }
 
-  private async deleteDisk(name: string, signal: AbortSignal): Promise<void> {
+  private deleteDisk(name: string, signal: AbortSignal): Promise<void> {
+    return this.deleteAndWait(
+      `deleting disk ${name}`,
+      (requestId) =>
+        this.clients.disks.delete(
+          { project: this.config.projectId, zone: this.config.zone, disk: name, requestId },
+          this.clients.call(signal),
+        ),
+      signal,
+    );
+  }
+
+  /** One zonal delete: sent with a request id (so a retry is the same request), retried, its
+   * operation waited on; a resource already gone is success. */
+  private async deleteAndWait(
+    what: string,
+    send: (requestId: string) => Promise<readonly [{ latestResponse: unknown }, ...unknown[]]>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const requestId = freshRequestId();
     try {
-      const [op] = await withRetries(
-        `deleting disk ${name}`,
-        () =>
-          this.clients.disks.delete(
-            { project: this.config.projectId, zone: this.config.zone, disk: name, requestId },
-            this.clients.call(signal),
-          ),
-        this.tuning,
-        this.logger,
-        signal,
-      );
+      const [op] = await withRetries(what, () => send(requestId), this.tuning, this.logger, signal);
       await waitForOperation(
         this.clients,
         this.config.projectId,
