@@ -34,6 +34,9 @@ export interface RunningDaemon {
   stop(): Promise<number | null>;
   /** SIGKILL and wait: what a crash looks like. */
   kill(): Promise<void>;
+  /** Sends the signal to the daemon's whole process group, as a container runtime stopping its
+   * container does, and waits for the daemon to exit (needs `processGroup`). */
+  killGroup(signal: NodeJS.Signals): Promise<void>;
   /** GET on the debug server (from inside the daemon's network namespace when it has one). */
   probe(pathname: string): Promise<{ status: number; body: string }>;
 }
@@ -50,13 +53,23 @@ export async function makeDaemonDirs(prefix = "caa-"): Promise<DaemonDirs> {
   };
 }
 
+export interface StartDaemonOptions {
+  /** The daemon's entry file; default this checkout's src/cli/cloud-api-adaptor.ts (another
+   * build: see other-build.ts). */
+  readonly entry?: string;
+  /** Its own process group, so killGroup can stop it the way a container runtime does. */
+  readonly processGroup?: boolean;
+}
+
 /** Starts the daemon and waits until /readyz says ready (or the process exits). */
 export async function startDaemon(
   dirs: DaemonDirs,
   extraEnv: Record<string, string> = {},
   args: string[] = [],
   netns?: string,
+  options: StartDaemonOptions = {},
 ): Promise<RunningDaemon> {
+  const entry = options.entry ?? DAEMON;
   // A caller may choose the port, to watch the probes before the daemon is ready.
   const probePort = extraEnv.PROBE_PORT !== undefined ? Number(extraEnv.PROBE_PORT) : await freePort();
   const env: Record<string, string> = {
@@ -76,9 +89,9 @@ export async function startDaemon(
   };
   const [cmd, argv] =
     netns === undefined
-      ? [process.execPath, [DAEMON, ...args]]
-      : ["ip", ["netns", "exec", netns, process.execPath, DAEMON, ...args]];
-  const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+      ? [process.execPath, [entry, ...args]]
+      : ["ip", ["netns", "exec", netns, process.execPath, entry, ...args]];
+  const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"], detached: options.processGroup === true });
   const probe = async (pathname: string) => {
     const url = `http://127.0.0.1:${probePort}${pathname}`;
     if (netns === undefined) {
@@ -118,6 +131,11 @@ export async function startDaemon(
     },
     kill: async () => {
       child.kill("SIGKILL");
+      await exited;
+    },
+    killGroup: async (signal) => {
+      if (options.processGroup !== true) throw new Error("killGroup needs a daemon started with processGroup");
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, signal);
       await exited;
     },
     probe,
