@@ -132,8 +132,8 @@ describe("AWS provider configuration", () => {
     expect(() => factory.create({ ...ctx, env: {} })).toThrow(/PODVM_AMI_ID/);
   });
 
-  it("is documented: the README's table is the spec's", () => {
-    const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  it("is documented: providers/aws/README.md's table is the spec's", () => {
+    const readme = fs.readFileSync(new URL("./README.md", import.meta.url), "utf8");
     expect(readme).toContain(renderSpecMarkdown(awsConfigSpec));
   });
 });

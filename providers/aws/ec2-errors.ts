@@ -133,7 +133,7 @@ export function explainEc2Error(
   }
   if (PERMISSION_CODES.has(code)) {
     return fail(
-      `the daemon's AWS identity may not call ec2:${action}: grant it (see the IAM policy in the AWS provider's README). EC2 said ${said}`,
+      `the daemon's AWS identity may not call ec2:${action}: grant it (see the IAM policy in providers/aws/README.md). EC2 said ${said}`,
       false,
     );
   }

@@ -532,6 +532,7 @@ function hintFor(f: ArmFailure): string {
   if (/subnet|virtualNetwork/i.test(text)) return " (check AZURE_SUBNET_ID)";
   if (/networkSecurityGroup|nsg/i.test(text)) return " (check AZURE_NSG_ID)";
   if (/vmSize|size/i.test(text)) return " (check AZURE_INSTANCE_SIZE / AZURE_INSTANCE_SIZES)";
-  if (f.code === "AuthorizationFailed") return " (the identity lacks a permission; see the README's role)";
+  if (f.code === "AuthorizationFailed")
+    return " (the identity lacks a permission; see the role in providers/azure/README.md)";
   return "";
 }

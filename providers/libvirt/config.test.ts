@@ -123,7 +123,7 @@ describe("libvirt provider configuration", () => {
   });
 
   it("is documented in the README, variable by variable", async () => {
-    const docs = await fs.readFile(new URL("../../README.md", import.meta.url), "utf8");
+    const docs = await fs.readFile(new URL("./README.md", import.meta.url), "utf8");
     expect(docs).toContain(renderSpecMarkdown(libvirtConfigSpec));
   });
 });

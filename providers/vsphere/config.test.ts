@@ -104,7 +104,7 @@ describe("vSphere configuration", () => {
       expect(table).toContain(`| \`${name}\` |`);
     }
     expect(table).toContain("| `GOVC_TEMPLATE` |  | `podvm-template` |");
-    const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const readme = fs.readFileSync(new URL("./README.md", import.meta.url), "utf8");
     expect(readme).toContain(table);
   });
 

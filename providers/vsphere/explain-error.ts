@@ -45,7 +45,7 @@ export function explainVimError(
   }
   if (isFault(err, "NoPermission", "NotAuthenticated")) {
     return new ProviderError(
-      `${what}: ${err.message}: GOVC_USERNAME=${config.username} lacks a privilege (see the vSphere section of the README)`,
+      `${what}: ${err.message}: GOVC_USERNAME=${config.username} lacks a privilege (see the privileges in providers/vsphere/README.md)`,
       { cause: err },
     );
   }
