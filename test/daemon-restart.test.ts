@@ -21,6 +21,7 @@ import {
   WriteStreamRequestSchema,
   WriteStreamResponseSchema,
 } from "../src/gen/agent_pb.js";
+import { CheckRequestSchema } from "../src/gen/health_pb.js";
 import {
   CreateVMRequestSchema,
   CreateVMResponseSchema,
@@ -192,6 +193,59 @@ describe("control plane restarted under a running pod (Go ttrpc client as the sh
     );
     await agentCall("RemoveContainer", RemoveContainerRequestSchema, { containerId: "c1" });
     await shim.close();
+
+    expect(await stopVm("sb")).toMatchObject({ code: OK });
+    await nothingLeft("sb", agentSocketPath, daemon.probePort);
+  }, 300_000);
+
+  it("peerpod-relay killed: it costs the shim's open connection; the control plane starts a relay, serves the socket again, new connections and StopVM work", async () => {
+    await buildGoPeer();
+    dirs = await makeDaemonDirs("caa-restart-");
+    daemon = await startDaemon(dirs, {}, [], undefined, { processGroup: true });
+    const oldRelay = relayPidOf(daemon);
+    const created = await createVm("sb");
+    const { agentSocketPath } = fromBinary(CreateVMResponseSchema, created.payload);
+    expect(await startVm("sb")).toMatchObject({ code: OK });
+    const check = (c: GoClient) =>
+      c.call({ service: "grpc.Health", method: "Check", payload: encode(CheckRequestSchema, {}), timeoutMs: 30_000 });
+    const shim = await goClient(agentSocketPath);
+    expect(await check(shim)).toMatchObject({ code: OK });
+    const ids = { containerId: "c1", execId: "c1" };
+    const agentCall = <D extends DescMessage>(c: GoClient, method: string, schema: D, init: MessageInitShape<D>) =>
+      c.call({ service: AGENT, method, payload: encode(schema, init) });
+    const container = {
+      ...ids,
+      OCI: { Process: { Args: ["sh", "-c", "read l; exit 5"], Cwd: "/", Env: ["PATH=/usr/bin:/bin"] } },
+    };
+    expect(await agentCall(shim, "CreateContainer", CreateContainerRequestSchema, container)).toMatchObject({
+      code: OK,
+    });
+    expect(await agentCall(shim, "StartContainer", StartContainerRequestSchema, { containerId: "c1" })).toMatchObject({
+      code: OK,
+    });
+    const waiting = agentCall(shim, "WaitProcess", WaitProcessRequestSchema, ids);
+
+    process.kill(oldRelay, "SIGKILL");
+    // The cost: the call in flight fails and the connection is gone for good (the shim never redials).
+    expect((await waiting).code).not.toBe(OK);
+    expect((await check(shim)).code).not.toBe(OK);
+
+    // The control plane notices, starts a relay and serves the pod's socket again.
+    for (let i = 0; i < 600 && relayPidOf(daemon) === oldRelay; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(relayPidOf(daemon)).not.toBe(oldRelay);
+    let again: GoCallResult | undefined;
+    for (let i = 0; i < 200 && again?.code !== OK; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      const fresh = await goClient(agentSocketPath).catch(() => undefined);
+      again = fresh && (await check(fresh));
+    }
+    expect(again).toMatchObject({ code: OK });
+    // The VM and its container lived on: a new connection reaches the same process.
+    const fresh = await goClient(agentSocketPath);
+    const waitedAgain = agentCall(fresh, "WaitProcess", WaitProcessRequestSchema, ids);
+    expect(await agentCall(fresh, "CloseStdin", CloseStdinRequestSchema, ids)).toMatchObject({ code: OK });
+    expect(fromBinary(WaitProcessResponseSchema, (await waitedAgain).payload).status).toBe(5);
+    for (const c of clients.splice(0)) await c.close();
 
     expect(await stopVm("sb")).toMatchObject({ code: OK });
     await nothingLeft("sb", agentSocketPath, daemon.probePort);
