@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
-import { awsEnv } from "./support/aws-fixture.ts";
+import { awsEnv, createLaunchTemplate } from "./support/aws-fixture.ts";
 import {
   cleanupDaemonDirs,
   type DaemonDirs,
@@ -16,7 +16,7 @@ import {
   type RunningDaemon,
   startDaemon,
 } from "./support/daemon-process.ts";
-import { FakeEc2 } from "./support/fake-ec2.ts";
+import { FAKE_AMI, FAKE_SG, FAKE_SUBNET, FakeEc2 } from "./support/fake-ec2.ts";
 import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";
 
 const h = Hypervisor.method;
@@ -124,6 +124,39 @@ describe("cloud-api-adaptor on the aws provider", () => {
     expect((await debugSandboxes(daemon.probePort))[0]).toMatchObject({ id: "bumpy", state: "running" });
     await stop("bumpy");
     expect(await liveAfterShutdown()).toEqual([]);
+  });
+
+  it("runs a pod on an instance launched from the launch template of an upstream ConfigMap", async () => {
+    await createLaunchTemplate(fake, "kata", {
+      ImageId: FAKE_AMI,
+      InstanceType: "c6a.large",
+      NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: FAKE_SUBNET, Groups: [FAKE_SG] }],
+      CpuOptions: { AmdSevSnp: "enabled" },
+    });
+    const e: Record<string, string> = { ...env(), CLOUD_PROVIDER: "aws", USE_PODVM_LAUNCHTEMPLATE: "true" };
+    for (const k of ["PODVM_AMI_ID", "AWS_SUBNET_ID", "AWS_SG_IDS"]) delete e[k];
+    daemon = await startDaemon(dirs, e);
+    const before = new Set(fake.instances().map((i) => i.id));
+    let out = "";
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "from a launch template"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
+    expect({ status, out }).toEqual({ status: 0, out: "from a launch template\n" });
+    const launched = fake.instances().filter((i) => !before.has(i.id));
+    expect(launched.map((i) => [i.launchTemplate, i.type, i.imageId, i.httpTokens])).toEqual([
+      ["kata", "c6a.large", FAKE_AMI, "required"],
+    ]);
+    expect(await liveAfterShutdown()).toEqual([]);
+  });
+
+  it("refuses to start when the launch template does not exist, naming PODVM_LAUNCHTEMPLATE_NAME", async () => {
+    const e = { ...env(), CLOUD_PROVIDER: "aws", USE_PODVM_LAUNCHTEMPLATE: "true", PODVM_LAUNCHTEMPLATE_NAME: "gone" };
+    await expect(startDaemon(dirs, e)).rejects.toThrow(
+      /PODVM_LAUNCHTEMPLATE_NAME=gone: InvalidLaunchTemplateName\.NotFoundException/,
+    );
   });
 
   it("refuses to start with a missing AMI, naming the variable", async () => {

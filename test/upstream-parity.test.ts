@@ -74,6 +74,8 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
     expect(awsProviderConfig(env)).toEqual({
       region: "us-east-1",
       amiId: "ami-0123456789abcdef0",
+      launchTemplate: undefined,
+      supersededByTemplate: [],
       instanceType: "m6a.large",
       instanceTypes: [],
       subnetId: "subnet-0a1b2c3d4e5f60718",

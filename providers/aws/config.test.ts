@@ -24,6 +24,8 @@ describe("AWS provider configuration", () => {
     expect(awsProviderConfig(base)).toEqual({
       region: undefined,
       amiId: "ami-0123456789abcdef0",
+      launchTemplate: undefined,
+      supersededByTemplate: [],
       instanceType: "m6a.large",
       instanceTypes: [],
       subnetId: undefined,
@@ -84,7 +86,7 @@ describe("AWS provider configuration", () => {
   it("fails naming PODVM_AMI_ID when the AMI is missing", () => {
     const err = failure({});
     expect(variables(err)).toEqual(["PODVM_AMI_ID"]);
-    expect(err.message).toContain("PODVM_AMI_ID: required but not set");
+    expect(err.message).toMatch(/PODVM_AMI_ID: .*the AMI of the peer-pod VM image \(or USE_PODVM_LAUNCHTEMPLATE=true/);
   });
 
   it("fails naming TAGS for bad syntax, reserved keys and oversized tags", () => {

@@ -23,8 +23,19 @@ export const awsConfigSpec = Object.freeze({
   }),
   amiId: stringField({
     env: "PODVM_AMI_ID",
-    required: true,
-    description: "AMI of the peer-pod VM image (the pod's image annotation, when set, wins).",
+    description:
+      "AMI of the peer-pod VM image (the pod's image annotation, when set, wins); required unless USE_PODVM_LAUNCHTEMPLATE=true.",
+  }),
+  useLaunchTemplate: boolField({
+    env: "USE_PODVM_LAUNCHTEMPLATE",
+    default: "false",
+    description:
+      "Launch peer VMs from the EC2 launch template PODVM_LAUNCHTEMPLATE_NAME: it supplies the image, instance type, network, key pair and CPU options; the daemon adds user-data, tags and IMDSv2.",
+  }),
+  launchTemplateName: stringField({
+    env: "PODVM_LAUNCHTEMPLATE_NAME",
+    default: "kata",
+    description: "Name of the EC2 launch template used when USE_PODVM_LAUNCHTEMPLATE=true.",
   }),
   instanceType: stringField({
     env: "PODVM_INSTANCE_TYPE",
@@ -121,7 +132,12 @@ export interface AwsStaticCredentials {
 
 export interface AwsProviderConfig {
   readonly region: string | undefined;
-  readonly amiId: string;
+  /** Required unless a launch template supplies the image. */
+  readonly amiId: string | undefined;
+  /** The launch template's name when USE_PODVM_LAUNCHTEMPLATE=true, else undefined. */
+  readonly launchTemplate: string | undefined;
+  /** Settings given but not used because the launch template supplies them (warned at start-up). */
+  readonly supersededByTemplate: readonly string[];
   readonly instanceType: string;
   readonly instanceTypes: readonly string[];
   readonly subnetId: string | undefined;
@@ -140,6 +156,8 @@ export interface AwsProviderConfig {
   readonly credentials: AwsStaticCredentials | undefined;
 }
 
+// EC2's rule for launch template names.
+const LAUNCH_TEMPLATE_NAME = /^[a-zA-Z0-9().\-/_]{3,128}$/;
 // Region names such as us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4.
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 // Tags the provider sets itself; TAGS may not override them.
@@ -152,6 +170,21 @@ export function awsProviderConfig(env: Readonly<Record<string, string | undefine
     problems.push(new ConfigError({ variable, value, expected, source: "env", secret }));
 
   if (c.region !== undefined && !REGION.test(c.region)) bad("AWS_REGION", c.region, "a region name such as us-east-1");
+  if (c.useLaunchTemplate && !LAUNCH_TEMPLATE_NAME.test(c.launchTemplateName))
+    bad(
+      "PODVM_LAUNCHTEMPLATE_NAME",
+      c.launchTemplateName,
+      "a launch template name: 3 to 128 letters, digits and ( ) . - / _",
+    );
+  if (!c.useLaunchTemplate && c.amiId === undefined)
+    problems.push(
+      new ConfigError({
+        variable: "PODVM_AMI_ID",
+        source: "missing",
+        expected:
+          "the AMI of the peer-pod VM image (or USE_PODVM_LAUNCHTEMPLATE=true and a launch template that has one)",
+      }),
+    );
   for (const [variable, value] of [
     ["AWS_ENDPOINT_URL_EC2", c.endpointEc2],
     ["AWS_ENDPOINT_URL", c.endpoint],
@@ -195,9 +228,23 @@ export function awsProviderConfig(env: Readonly<Record<string, string | undefine
   }
   if (problems.length > 0) throw new InvalidConfigError(problems);
 
+  // With a launch template, upstream takes these from the template and ignores the settings.
+  const superseded = c.useLaunchTemplate
+    ? [
+        c.subnetId === undefined ? undefined : "AWS_SUBNET_ID",
+        c.securityGroupIds === undefined ? undefined : "AWS_SG_IDS",
+        c.keyName === undefined ? undefined : "SSH_KP_NAME",
+        c.instanceType === awsConfigSpec.instanceType.default ? undefined : "PODVM_INSTANCE_TYPE",
+        c.instanceTypes === undefined ? undefined : "PODVM_INSTANCE_TYPES",
+        c.usePublicIp ? "USE_PUBLIC_IP" : undefined,
+        c.disableCvm ? "DISABLECVM" : undefined,
+      ].filter((v): v is string => v !== undefined)
+    : [];
   return {
     region: c.region,
     amiId: c.amiId,
+    launchTemplate: c.useLaunchTemplate ? c.launchTemplateName : undefined,
+    supersededByTemplate: superseded,
     instanceType: c.instanceType,
     instanceTypes: [...new Set(c.instanceTypes ?? [])],
     subnetId: c.subnetId,

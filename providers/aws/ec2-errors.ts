@@ -16,6 +16,7 @@ export interface CallHints {
   readonly securityGroups?: SettingHint;
   readonly keyName?: SettingHint;
   readonly instanceType?: SettingHint;
+  readonly launchTemplate?: SettingHint;
 }
 
 const RESOURCE_CODES: Readonly<Record<string, keyof CallHints>> = {
@@ -30,6 +31,11 @@ const RESOURCE_CODES: Readonly<Record<string, keyof CallHints>> = {
   "InvalidKeyPair.NotFound": "keyName",
   "InvalidKeyPair.Format": "keyName",
   InvalidInstanceType: "instanceType",
+  "InvalidLaunchTemplateName.NotFoundException": "launchTemplate",
+  "InvalidLaunchTemplateName.MalformedException": "launchTemplate",
+  "InvalidLaunchTemplateId.NotFound": "launchTemplate",
+  "InvalidLaunchTemplateId.Malformed": "launchTemplate",
+  "InvalidLaunchTemplateId.VersionNotFound": "launchTemplate",
 };
 
 const PERMISSION_CODES: ReadonlySet<string> = new Set([

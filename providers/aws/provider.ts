@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import {
   DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
   type EC2Client,
@@ -36,6 +37,7 @@ import { CAPACITY_CODES, type CallHints, ec2ErrorCode, explainEc2Error, type Set
 import { InstanceTypeCatalog } from "./instance-type-catalog.ts";
 import { LIVE_STATES, toVmInstance } from "./instance-view.ts";
 import { MAX_USER_DATA_BYTES, runInstancesInput } from "./run-request.ts";
+import { templateRunInstancesInput } from "./template-request.ts";
 import { waitUntilRunning } from "./wait-running.ts";
 import { type Placement, resolvePlacement } from "./worker-placement.ts";
 
@@ -78,11 +80,23 @@ export class AwsProvider implements Provider {
     const collect = (p: Promise<unknown>) =>
       p.catch((err: unknown) => problems.push(explainEc2Error(err, "check", signal)));
     const typeNames = [...new Set([...this.config.instanceTypes, this.config.instanceType])];
+    const template = this.config.launchTemplate;
+    const settings =
+      template === undefined
+        ? [
+            this.rootDeviceOf(client, this.config.amiId!, hints.image!, signal),
+            this.checkSubnet(client, placement, hints.subnet!, signal),
+            this.checkSecurityGroups(client, placement, hints.securityGroups!, signal),
+            this.checkInstanceTypes(client, typeNames, signal),
+          ]
+        : [
+            this.checkLaunchTemplate(client, template, signal),
+            ...(this.config.amiId === undefined || this.config.rootVolumeSizeGiB === 0
+              ? []
+              : [this.rootDeviceOf(client, this.config.amiId, this.amiHint(), signal)]),
+          ];
     await Promise.all([
-      collect(this.rootDeviceOf(client, this.config.amiId, hints.image!, signal)),
-      collect(this.checkSubnet(client, placement, hints.subnet!, signal)),
-      collect(this.checkSecurityGroups(client, placement, hints.securityGroups!, signal)),
-      collect(this.checkInstanceTypes(client, typeNames, signal)),
+      ...settings.map(collect),
       collect(
         this.describeAll(
           client,
@@ -103,13 +117,21 @@ export class AwsProvider implements Provider {
         cause: problems.length === 1 ? problems[0] : new AggregateError(problems),
       });
     }
+    if (template !== undefined && this.config.supersededByTemplate.length > 0) {
+      this.logger.warn(
+        { launchTemplate: template, ignored: this.config.supersededByTemplate },
+        `USE_PODVM_LAUNCHTEMPLATE=true: ${this.config.supersededByTemplate.join(", ")} not used; launch template ${template} supplies the image, instance type, network, key pair and CPU options (as upstream)`,
+      );
+    }
     this.logger.info(
-      {
-        region: placement.region,
-        subnet: placement.subnetId,
-        securityGroups: placement.securityGroupIds,
-        ami: this.config.amiId,
-      },
+      template === undefined
+        ? {
+            region: placement.region,
+            subnet: placement.subnetId,
+            securityGroups: placement.securityGroupIds,
+            ami: this.config.amiId,
+          }
+        : { region: placement.region, launchTemplate: template },
       "AWS provider ready",
     );
   }
@@ -120,8 +142,10 @@ export class AwsProvider implements Provider {
     if (size > MAX_USER_DATA_BYTES) {
       throw new ProviderError(`user-data for ${req.name} is ${size} bytes; EC2 accepts at most ${MAX_USER_DATA_BYTES}`);
     }
+    if (this.config.launchTemplate !== undefined)
+      return this.createFromTemplate(client, req, this.config.launchTemplate, signal);
     const hints = this.hints(placement, req.resources);
-    const imageId = req.resources.image ?? this.config.amiId;
+    const imageId = req.resources.image ?? this.config.amiId!;
     const rootDeviceName = await this.rootDeviceOf(client, imageId, hints.image!, signal);
     const choice = await this.chooseType(client, req.resources, signal);
     const candidates = choice.reason === "smallest-fit" ? [choice.name, ...choice.fallbacks] : [choice.name];
@@ -191,6 +215,57 @@ export class AwsProvider implements Provider {
       return this.awaitRunning(client, id, signal);
     }
     throw new ProviderError(`no instance type could be launched for ${req.name}`, { retryable: true });
+  }
+
+  /** One RunInstances from the launch template; the template decides the type, so no fallback. */
+  private async createFromTemplate(
+    client: EC2Client,
+    req: CreateVmRequest,
+    template: string,
+    signal: AbortSignal,
+  ): Promise<VmInstance> {
+    const log = this.logger.child({ vm: req.name, sandbox: req.owner.sandboxId });
+    const { image, instanceType } = req.resources;
+    if (image !== undefined || instanceType !== undefined) {
+      // Upstream ignores them too; say so, since the pod asked.
+      log.warn(
+        { launchTemplate: template, image, instanceType },
+        `the pod's image or machine type annotation is not used: launch template ${template} decides them`,
+      );
+    }
+    const rootDeviceName =
+      this.config.amiId === undefined || this.config.rootVolumeSizeGiB === 0
+        ? undefined
+        : await this.rootDeviceOf(client, this.config.amiId, this.amiHint(), signal);
+    const input = templateRunInstancesInput(
+      {
+        name: req.name,
+        owner: req.owner,
+        userData: req.userData,
+        rootDeviceName,
+        clientToken: clientTokenFor(req.token, `template/${template}`, true),
+      },
+      { ...this.config, launchTemplate: template },
+    );
+    let launched: Instance | undefined;
+    try {
+      const out = await client.send(new RunInstancesCommand(input), { abortSignal: signal });
+      launched = out.Instances?.[0];
+    } catch (err) {
+      throw explainEc2Error(err, "RunInstances", signal, this.templateHints(template));
+    }
+    const id = launched?.InstanceId;
+    if (id === undefined)
+      throw new ProviderError(`ec2:RunInstances for ${req.name} answered without an instance`, { retryable: true });
+    const state = launched!.State?.Name;
+    if (state === "shutting-down" || state === "terminated") {
+      throw new ProviderError(
+        `instance ${id} launched earlier for ${req.name} with this token is ${state}; a new attempt needs a new token`,
+        { retryable: true },
+      );
+    }
+    log.info({ vmId: id, launchTemplate: template, instanceType: launched!.InstanceType }, "EC2 instance launched");
+    return this.awaitRunning(client, id, signal);
   }
 
   async deleteVm(vm: VmRef, signal: AbortSignal): Promise<void> {
@@ -284,16 +359,42 @@ export class AwsProvider implements Provider {
     return this.connection;
   }
 
+  private amiHint(): SettingHint {
+    return { variable: "PODVM_AMI_ID", value: this.config.amiId ?? "" };
+  }
+
+  /** With a launch template, whatever the launch finds missing came from the template. */
+  private templateHints(template: string): CallHints {
+    const hint = { variable: "PODVM_LAUNCHTEMPLATE_NAME", value: template };
+    return {
+      launchTemplate: hint,
+      image: hint,
+      subnet: hint,
+      securityGroups: hint,
+      keyName: hint,
+      instanceType: hint,
+    };
+  }
+
+  private async checkLaunchTemplate(client: EC2Client, template: string, signal: AbortSignal): Promise<void> {
+    try {
+      const out = await client.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [template] }), {
+        abortSignal: signal,
+      });
+      if (!(out.LaunchTemplates ?? []).some((t) => t.LaunchTemplateName === template))
+        throw new ProviderError(`PODVM_LAUNCHTEMPLATE_NAME=${template}: no such launch template in this region`);
+    } catch (err) {
+      throw explainEc2Error(err, "DescribeLaunchTemplates", signal, this.templateHints(template));
+    }
+  }
+
   private hints(placement: Placement, resources?: ResourceRequest): CallHints {
     const learned = (variable: string) =>
       placement.fromImds.includes(variable) ? `${variable} (from the worker's metadata)` : variable;
     const image = resources?.image;
     return {
-      image:
-        image === undefined
-          ? { variable: "PODVM_AMI_ID", value: this.config.amiId }
-          : { variable: `annotation ${ANNOTATIONS.image}`, value: image },
-      subnet: { variable: learned("AWS_SUBNET_ID"), value: placement.subnetId },
+      image: image === undefined ? this.amiHint() : { variable: `annotation ${ANNOTATIONS.image}`, value: image },
+      subnet: { variable: learned("AWS_SUBNET_ID"), value: placement.subnetId ?? "" },
       securityGroups: { variable: learned("AWS_SG_IDS"), value: placement.securityGroupIds.join(",") },
       ...(this.config.keyName === undefined
         ? {}
@@ -332,7 +433,7 @@ export class AwsProvider implements Provider {
     signal: AbortSignal,
   ): Promise<void> {
     try {
-      const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: [placement.subnetId] }), {
+      const out = await client.send(new DescribeSubnetsCommand({ SubnetIds: [placement.subnetId ?? ""] }), {
         abortSignal: signal,
       });
       const subnet = out.Subnets?.find((s) => s.SubnetId === placement.subnetId);
@@ -376,25 +477,34 @@ export class AwsProvider implements Provider {
   }
 
   private async dryRunLaunch(client: EC2Client, placement: Placement, signal: AbortSignal): Promise<void> {
-    const input = runInstancesInput(
-      {
-        name: "peerpods-check",
-        owner: { sandboxId: "check", node: "check", cluster: "check" },
-        userData: "#cloud-config\n",
-        imageId: this.config.amiId,
-        rootDeviceName: this.rootDevices.get(this.config.amiId),
-        instanceType: this.config.instanceType,
-        clientToken: randomUUID(),
-      },
-      this.config,
-      placement,
-      true,
-    );
+    const template = this.config.launchTemplate;
+    const common = {
+      name: "peerpods-check",
+      owner: { sandboxId: "check", node: "check", cluster: "check" },
+      userData: "#cloud-config\n",
+      rootDeviceName: this.config.amiId === undefined ? undefined : this.rootDevices.get(this.config.amiId),
+      clientToken: randomUUID(),
+    };
+    // With a template, this also proves what the template names (image, type, network) exists.
+    const input =
+      template === undefined
+        ? runInstancesInput(
+            { ...common, imageId: this.config.amiId!, instanceType: this.config.instanceType },
+            this.config,
+            placement,
+            true,
+          )
+        : templateRunInstancesInput(common, { ...this.config, launchTemplate: template }, true);
     try {
       await client.send(new RunInstancesCommand(input), { abortSignal: signal });
     } catch (err) {
       if (ec2ErrorCode(err) === "DryRunOperation") return; // would have succeeded
-      throw explainEc2Error(err, "RunInstances", signal, this.hints(placement));
+      throw explainEc2Error(
+        err,
+        "RunInstances",
+        signal,
+        template === undefined ? this.hints(placement) : this.templateHints(template),
+      );
     }
     throw new ProviderError("ec2:RunInstances with DryRun launched an instance: the endpoint ignores DryRun");
   }

@@ -1,5 +1,6 @@
 // An AWS provider wired to a fake EC2 endpoint: the settings a worker would have, fast polls,
 // small pages (so pagination is exercised), metadata service off unless a test turns it on.
+import { CreateLaunchTemplateCommand, EC2Client, type RequestLaunchTemplateData } from "@aws-sdk/client-ec2";
 import pino from "pino";
 import { awsProviderConfig } from "../../providers/aws/config.ts";
 import { AwsProvider, type AwsProviderOptions } from "../../providers/aws/provider.ts";
@@ -59,4 +60,23 @@ export function vmRequest(n: number, overrides: Partial<CreateVmRequest> = {}): 
 /** A signal that ends after `ms`, like the deadline a StartVM call carries. */
 export function deadline(ms = 20_000): AbortSignal {
   return AbortSignal.timeout(ms);
+}
+
+/** Makes a launch template on the fake endpoint through the SDK, as an operator would. */
+export async function createLaunchTemplate(
+  fake: FakeEc2,
+  name: string,
+  data: RequestLaunchTemplateData,
+): Promise<void> {
+  const client = new EC2Client({
+    region: fake.region,
+    endpoint: fake.endpoint,
+    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+    maxAttempts: 1,
+  });
+  try {
+    await client.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: name, LaunchTemplateData: data }));
+  } finally {
+    client.destroy();
+  }
 }

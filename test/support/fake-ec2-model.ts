@@ -113,6 +113,8 @@ export interface FakeInstanceView {
     | { readonly deviceName: string; readonly sizeGiB: number | undefined; readonly deleteOnTermination: boolean }
     | undefined;
   readonly volumeTags: Readonly<Record<string, string>>;
+  /** Name of the launch template the instance was launched from, if any. */
+  readonly launchTemplate: string | undefined;
 }
 
 export interface RecordedCall {
@@ -153,6 +155,7 @@ export interface Instance {
   readonly amdSevSnp: string | undefined;
   readonly wantsPublicIp: boolean;
   readonly rootVolume: FakeInstanceView["rootVolume"];
+  readonly launchTemplate: string | undefined;
   readonly launchTime: Date;
   privateIp: string | undefined;
   publicIp: string | undefined;
@@ -183,5 +186,6 @@ export function view(i: Instance): FakeInstanceView {
     amdSevSnp: i.amdSevSnp,
     rootVolume: i.rootVolume,
     volumeTags: Object.fromEntries(i.volumeTags),
+    launchTemplate: i.launchTemplate,
   };
 }

@@ -27,6 +27,14 @@ import {
   type RecordedCall,
   view,
 } from "./fake-ec2-model.ts";
+import {
+  type FakeLaunchTemplate,
+  newTemplate,
+  parseTemplateData,
+  selectTemplates,
+  templateForLaunch,
+  templateXml,
+} from "./fake-ec2-templates.ts";
 import { errorBody, itemSet, opt, QueryParams, successBody, type XmlNode } from "./fake-ec2-wire.ts";
 
 export * from "./fake-ec2-model.ts";
@@ -49,6 +57,8 @@ export class FakeEc2 {
   private readonly types: readonly FakeInstanceType[];
   private readonly keyPairs: ReadonlySet<string>;
   private readonly byId = new Map<string, Instance>();
+  /** Launch templates by name. */
+  private readonly templates = new Map<string, FakeLaunchTemplate>();
   private readonly tokens = new Map<string, { readonly instanceId: string; readonly fingerprint: string }>();
   private readonly faults: PendingFault[] = [];
   private readonly noCapacity = new Set<string>();
@@ -233,6 +243,15 @@ export class FakeEc2 {
         return successBody(action, requestId, this.describeSecurityGroups(p));
       case "DescribeInstanceTypes":
         return successBody(action, requestId, this.describeInstanceTypes(p));
+      case "CreateLaunchTemplate":
+        return successBody(action, requestId, this.createLaunchTemplate(p));
+      case "DescribeLaunchTemplates":
+        return successBody(action, requestId, [
+          itemSet("launchTemplates", selectTemplates(p, this.templates), (t) => templateXml(t, this.accountId)) ?? [
+            "launchTemplates",
+            [],
+          ],
+        ]);
       default:
         throw badRequest("InvalidAction", `The action ${action} is not valid for this web service.`);
     }
@@ -258,9 +277,14 @@ export class FakeEc2 {
       const existing = this.byId.get(previous.instanceId)!;
       return this.reservationXml(existing);
     }
-    const imageId = required(p, "ImageId");
+    // A launch template fills in what the request leaves out; the request wins.
+    const template = templateForLaunch(p, this.templates);
+    const lt = template?.data;
+    const imageId = p.get("ImageId") ?? lt?.imageId;
+    if (imageId === undefined || imageId === "")
+      throw badRequest("MissingParameter", "The request must contain the parameter ImageId");
     const image = this.findImage(imageId);
-    const typeName = p.get("InstanceType") ?? "m1.small";
+    const typeName = p.get("InstanceType") ?? lt?.instanceType ?? "m1.small";
     const type = this.types.find((t) => t.name === typeName);
     if (type === undefined) throw badRequest("InvalidParameterValue", `Invalid value '${typeName}' for InstanceType.`);
     if (required(p, "MinCount") !== "1" || required(p, "MaxCount") !== "1")
@@ -272,9 +296,10 @@ export class FakeEc2 {
         "Network interfaces and an instance-level subnet ID or security groups may not be specified on the same request",
       );
     }
-    const subnetId = nic === undefined ? p.get("SubnetId") : p.get(`${nic}.SubnetId`);
+    const subnetId = nic === undefined ? (p.get("SubnetId") ?? lt?.subnetId) : p.get(`${nic}.SubnetId`);
     const subnet = subnetId === undefined ? this.subnets[0]! : this.findSubnets([subnetId])[0]!;
-    const groupIds = nic === undefined ? p.list("SecurityGroupId") : p.list(`${nic}.SecurityGroupId`);
+    const requestGroups = nic === undefined ? p.list("SecurityGroupId") : p.list(`${nic}.SecurityGroupId`);
+    const groupIds = requestGroups.length > 0 ? requestGroups : (lt?.securityGroupIds ?? []);
     const groups = groupIds.length === 0 ? this.groups.slice(0, 1) : this.findGroups(groupIds);
     for (const g of groups) {
       if (g.vpcId !== subnet.vpcId)
@@ -283,7 +308,7 @@ export class FakeEc2 {
           `Security group ${g.id} and subnet ${subnet.id} belong to different networks.`,
         );
     }
-    const keyName = p.get("KeyName");
+    const keyName = p.get("KeyName") ?? lt?.keyName;
     if (keyName !== undefined && !this.keyPairs.has(keyName))
       throw badRequest("InvalidKeyPair.NotFound", `The key pair '${keyName}' does not exist`);
     const userDataB64 = p.get("UserData") ?? "";
@@ -291,12 +316,17 @@ export class FakeEc2 {
     if (userData.toString("base64") !== userDataB64)
       throw badRequest("InvalidParameterValue", "Invalid BASE64 encoding of user data.");
     if (userData.length > 16384) throw badRequest("InvalidParameterValue", "User data is limited to 16384 bytes");
-    const amdSevSnp = p.get("CpuOptions.AmdSevSnp");
+    const amdSevSnp = p.get("CpuOptions.AmdSevSnp") ?? lt?.amdSevSnp;
     if (amdSevSnp === "enabled" && type.sevSnp !== true) {
       throw badRequest("UnsupportedOperation", `The instance type ${type.name} does not support AMD SEV-SNP.`);
     }
     const tags = new Map<string, string>();
     const volumeTags = new Map<string, string>();
+    if (template !== undefined) {
+      // EC2 marks an instance launched from a template with the template's id and version.
+      tags.set("aws:ec2launchtemplate:id", template.id);
+      tags.set("aws:ec2launchtemplate:version", "1");
+    }
     for (const spec of p.structs("TagSpecification")) {
       const resource = p.get(`${spec}.ResourceType`);
       const target = resource === "instance" ? tags : resource === "volume" ? volumeTags : undefined;
@@ -315,7 +345,11 @@ export class FakeEc2 {
     const mapping = p.structs("BlockDeviceMapping").find((m) => p.get(`${m}.DeviceName`) === image.rootDeviceName);
     if (p.structs("BlockDeviceMapping").some((m) => p.get(`${m}.DeviceName`) === undefined))
       throw badRequest("MissingParameter", "The request must contain the parameter deviceName");
-    const sizeText = mapping === undefined ? undefined : p.get(`${mapping}.Ebs.VolumeSize`);
+    const templateSize = lt?.blockDevices.find((b) => b.deviceName === image.rootDeviceName)?.sizeGiB;
+    const sizeText =
+      mapping === undefined
+        ? templateSize?.toString()
+        : (p.get(`${mapping}.Ebs.VolumeSize`) ?? templateSize?.toString());
     if (p.bool("DryRun"))
       throw new Ec2Failure(412, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.");
     if (this.noCapacity.has(type.name)) {
@@ -342,9 +376,11 @@ export class FakeEc2 {
       groups,
       keyName,
       userData: userData.toString("utf8"),
-      httpTokens: p.get("MetadataOptions.HttpTokens") ?? "optional",
+      httpTokens: p.get("MetadataOptions.HttpTokens") ?? lt?.httpTokens ?? "optional",
       amdSevSnp,
-      wantsPublicIp: nic === undefined ? subnet.mapPublicIp : p.bool(`${nic}.AssociatePublicIpAddress`),
+      wantsPublicIp:
+        nic === undefined ? (lt?.associatePublicIp ?? subnet.mapPublicIp) : p.bool(`${nic}.AssociatePublicIpAddress`),
+      launchTemplate: template?.name,
       rootVolume: {
         deviceName: image.rootDeviceName,
         sizeGiB: sizeText === undefined ? undefined : Number(sizeText),
@@ -363,6 +399,16 @@ export class FakeEc2 {
     if (token !== "") this.tokens.set(token, { instanceId: id, fingerprint });
     this.launch(instance);
     return this.reservationXml(instance);
+  }
+
+  private createLaunchTemplate(p: QueryParams): XmlNode[] {
+    const template = newTemplate(p.get("LaunchTemplateName"), parseTemplateData(p));
+    if (this.templates.has(template.name))
+      throw badRequest("InvalidLaunchTemplateName.AlreadyExistsException", "Launch template name already in use.");
+    if (p.bool("DryRun"))
+      throw new Ec2Failure(412, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.");
+    this.templates.set(template.name, template);
+    return [["launchTemplate", templateXml(template, this.accountId)]];
   }
 
   private launch(i: Instance): void {

@@ -211,14 +211,16 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     env: "PODVM_LAUNCHTEMPLATE_NAME",
     upstreamDefault: "kata",
     providers: ["aws"],
-    handling: warned("not implemented yet: instances are launched from PODVM_AMI_ID and the other settings"),
+    handling: honoured("checked to exist at start-up (with a dry-run launch through it)"),
   },
   {
     env: "USE_PODVM_LAUNCHTEMPLATE",
     upstreamDefault: "false",
     bool: true,
     providers: ["aws"],
-    handling: warned("not implemented yet: instances are launched from PODVM_AMI_ID and the other settings"),
+    handling: honoured(
+      "as upstream, the template supplies image, instance type, network, key pair and CPU options (settings for those are warned about as unused) and PODVM_AMI_ID is optional; the daemon still asks for IMDSv2 only",
+    ),
   },
   {
     env: "AWS_ACCESS_KEY_ID",
