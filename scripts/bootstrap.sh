@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Installs what the daemon and its test suite need on a fresh Debian 12 machine (run as root):
-# Debian packages for the real peers the tests use, Node 24 LTS from the npm registry (into
-# /opt/node24, leaving the system's node alone), and the project's npm dependencies.
+# Installs what the test suite needs on a fresh Debian 12 machine (run as root): Debian packages
+# for the real peers the tests use, Node 24 LTS from the npm registry (into /opt/node24, leaving
+# the system's node alone), and every npm dependency, development ones included. The demo
+# (scripts/demo.sh) needs far less and installs only that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/install-lib.sh
 
-NODE_PREFIX=${NODE_PREFIX:-/opt/node24}
 DEBIAN_PACKAGES=(
   golang-go                          # builds the Go ttrpc peer used by interop tests
   golang-github-containerd-ttrpc-dev # containerd's Go ttrpc, the reference implementation
   golang-github-vmware-govmomi-dev   # govmomi's vSphere simulator (vcsim) for the vsphere provider tests
   iproute2                           # ip/tc: network namespaces, veth, vxlan
   openssl
-  curl                               # the demo polls the daemon's readiness probe
+  curl                               # HTTP from inside network namespaces (pod network, daemon tests)
   iputils-ping                       # tunnel tests ping through VXLAN
   util-linux                         # nsenter, setpriv
   procps
@@ -26,22 +27,11 @@ DEBIAN_PACKAGES=(
   # the peer-pod image (podvm/build.sh) and its UEFI boot under the libvirt provider
   mmdebstrap fdisk ovmf
 )
-
-export DEBIAN_FRONTEND=noninteractive
-missing=()
-for p in "${DEBIAN_PACKAGES[@]%%#*}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
 # kubectl renders the kustomize manifests in tests; a kubectl from elsewhere is fine too.
-command -v kubectl >/dev/null || missing+=(kubernetes-client)
-if ((${#missing[@]})); then
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+command -v kubectl >/dev/null || DEBIAN_PACKAGES+=(kubernetes-client)
+install_debian_packages "${DEBIAN_PACKAGES[@]}"
 
-if ! "$NODE_PREFIX/bin/node" --version 2>/dev/null | grep -q '^v24\.'; then
-  npm install -g --prefix "$NODE_PREFIX" node@24 --allow-scripts=node >/dev/null 2>&1 || npm install -g --prefix "$NODE_PREFIX" node@24
-fi
+install_node24
 export PATH="$NODE_PREFIX/bin:$PATH"
 node --version
 

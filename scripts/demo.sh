@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Runs a peer pod's whole life on the embedded local provider: installs what is needed, starts
+# Runs a peer pod's whole life on the embedded local provider: installs what that needs, starts
 # the daemon, runs `echo hello` in a peer pod through it (CreateVM, StartVM, agent calls through
 # peerpod-relay and the mutual-TLS forwarder, StopVM), then stops the daemon and the relay it
 # started.
+#
+# It installs only what the local provider needs (iproute2 and curl, Node 24, the npm packages
+# the binaries import); the test suite's world (Go, QEMU, libvirt, a kernel, the simulators,
+# the development packages) is scripts/bootstrap.sh's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bootstrap_log=$(mktemp)
-bash scripts/bootstrap.sh >"$bootstrap_log" 2>&1 || { cat "$bootstrap_log" >&2; exit 1; }
-rm -f "$bootstrap_log"
-export PATH=/opt/node24/bin:$PATH
+source scripts/install-lib.sh
+
+install_log=$(mktemp)
+install_for_local_provider() {
+  # ip: each local VM's network namespace (as root); ss: finding the relay to stop it.
+  install_debian_packages iproute2 curl # curl: the daemon's readiness probe
+  install_node24
+  export PATH="$NODE_PREFIX/bin:$PATH"
+  # The packages the binaries import; a full install (scripts/bootstrap.sh) already has them.
+  npm ls --omit=dev --depth=0 >/dev/null 2>&1 || npm ci --omit=dev --no-audit --no-fund
+}
+install_for_local_provider >"$install_log" 2>&1 || { cat "$install_log" >&2; exit 1; }
+rm -f "$install_log"
 
 work=$(mktemp -d /tmp/caa-demo.XXXXXX)
 export CAA_STATE_DIR=$work/state PODS_DIR=$work/pods REMOTE_HYPERVISOR_ENDPOINT=$work/hypervisor.sock RELAY_SOCKET=$work/relay.sock
