@@ -12,12 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { awsConfigSpec, awsProviderConfig } from "../providers/aws/config.ts";
 import { azureConfigSpec, azureProviderConfig } from "../providers/azure/config.ts";
+import { gcpConfigSpec } from "../providers/gcp/config.ts";
 import { libvirtConfigSpec, libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { vsphereConfigSpec } from "../providers/vsphere/config.ts";
 import { type ConfigSpec, daemonConfigSpec } from "../src/config/index.ts";
 import {
   isUpstreamDefault,
   loadDaemonSettings,
+  renderUpstreamTable,
   UPSTREAM_FLAGS,
   UPSTREAM_SETTINGS,
   type UpstreamSetting,
@@ -42,6 +44,7 @@ function helmFixture(provider: "aws" | "azure" | "libvirt"): Env {
 const SPECS: Record<string, readonly ConfigSpec[]> = {
   aws: [daemonConfigSpec, awsConfigSpec],
   azure: [daemonConfigSpec, azureConfigSpec],
+  gcp: [daemonConfigSpec, gcpConfigSpec],
   libvirt: [daemonConfigSpec, libvirtConfigSpec],
   vsphere: [daemonConfigSpec, vsphereConfigSpec],
 };
@@ -163,7 +166,7 @@ describe("the compatibility table", () => {
   it("marks a setting honoured exactly when the running provider's configuration reads it", () => {
     const wrong: string[] = [];
     for (const setting of UPSTREAM_SETTINGS) {
-      for (const provider of setting.providers ?? ["aws", "azure", "libvirt", "vsphere"]) {
+      for (const provider of setting.providers ?? ["aws", "azure", "gcp", "libvirt", "vsphere"]) {
         const read = specEnvs(provider).has(setting.env);
         const honoured = setting.handling.kind === "honoured";
         if (honoured !== read && !(ACCEPTED_NOT_USED.has(setting.env) && read))
@@ -171,6 +174,14 @@ describe("the compatibility table", () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it("is what docs/coming-from-go.md shows: the daemon's table and each provider's, row for row", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs/coming-from-go.md"), "utf8");
+    const missing = ([undefined, "aws", "azure", "gcp", "libvirt", "vsphere"] as const).filter(
+      (p) => !doc.includes(renderUpstreamTable(p)),
+    );
+    expect(missing).toEqual([]);
   });
 
   it("is what docs/coming-from-go.md lists: every upstream variable and flag appears there", () => {

@@ -8,6 +8,7 @@ export {
   type UpstreamFinding,
 } from "./check-upstream.ts";
 export { type DaemonSettings, loadDaemonSettings } from "./load-daemon-settings.ts";
+export { renderUpstreamTable } from "./render-table.ts";
 export { type AdaptedArguments, adaptUpstreamFlags, UPSTREAM_FLAGS, type UpstreamFlag } from "./upstream-flags.ts";
 export {
   UPSTREAM_SETTINGS,

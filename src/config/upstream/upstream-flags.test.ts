@@ -28,6 +28,23 @@ describe("adaptUpstreamFlags", () => {
     expect(out.findings).toEqual([]);
   });
 
+  it("reads the gcp image's flags as their variables; -zone is GCP_ZONE there but warned about on azure", () => {
+    const gcp = adapt(
+      ["-gcp-project-id", "p1", "-zone", "us-central1-a", "-image-name", "podvm", "-machine-type=n2d-standard-4"],
+      "gcp",
+    );
+    expect(gcp.env).toEqual({
+      GCP_PROJECT_ID: "p1",
+      GCP_ZONE: "us-central1-a",
+      PODVM_IMAGE_NAME: "podvm",
+      GCP_MACHINE_TYPE: "n2d-standard-4",
+    });
+    expect(gcp.findings).toEqual([]);
+    const azure = adapt(["-zone", "1"], "azure");
+    expect(azure.env).toEqual({});
+    expect(azure.findings.map((f) => f.variable)).toEqual(["-zone"]);
+  });
+
   it("drops an upstream flag without a counterpart with a warning instead of an unknown-flag error", () => {
     const out = adapt(["-data-dir", "/opt/data-dir", "-pods-dir", "/run/pods"]);
     expect(out.argv).toEqual(["-pods-dir", "/run/pods"]);

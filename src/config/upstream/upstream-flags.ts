@@ -59,10 +59,10 @@ export const UPSTREAM_FLAGS: readonly UpstreamFlag[] = [
   flag("securitygroupids", "AWS_SG_IDS", ["aws"]),
   flag("keyname", "SSH_KP_NAME", ["aws"]),
   flag("subnetid", "AWS_SUBNET_ID", ["aws"]),
-  flag("tags", "TAGS", ["aws", "azure"]),
-  flag("use-public-ip", "USE_PUBLIC_IP", ["aws", "azure"], true),
-  flag("root-volume-size", "ROOT_VOLUME_SIZE", ["aws", "azure"]),
-  flag("disable-cvm", "DISABLECVM", ["aws", "azure", "libvirt"], true),
+  flag("tags", "TAGS", ["aws", "azure", "gcp"]),
+  flag("use-public-ip", "USE_PUBLIC_IP", ["aws", "azure", "gcp"], true),
+  flag("root-volume-size", "ROOT_VOLUME_SIZE", ["aws", "azure", "gcp"]),
+  flag("disable-cvm", "DISABLECVM", ["aws", "azure", "gcp", "libvirt"], true),
 
   // azure
   flag("clientid", "AZURE_CLIENT_ID", ["azure"]),
@@ -85,6 +85,17 @@ export const UPSTREAM_FLAGS: readonly UpstreamFlag[] = [
     upstreamDefault: "",
     instead: "availability zones are not supported: Azure places each VM in the region (AZURE_REGION)",
   },
+
+  // gcp
+  flag("gcp-credentials", "GCP_CREDENTIALS", ["gcp"]),
+  flag("gcp-project-id", "GCP_PROJECT_ID", ["gcp"]),
+  flag("zone", "GCP_ZONE", ["gcp"]),
+  flag("image-name", "PODVM_IMAGE_NAME", ["gcp"]),
+  flag("machine-type", "GCP_MACHINE_TYPE", ["gcp"]),
+  flag("network", "GCP_NETWORK", ["gcp"]),
+  flag("subnetwork", "GCP_SUBNETWORK", ["gcp"]),
+  flag("disk-type", "GCP_DISK_TYPE", ["gcp"]),
+  flag("confidential-type", "GCP_CONFIDENTIAL_TYPE", ["gcp"]),
 
   // libvirt
   flag("uri", "LIBVIRT_URI", ["libvirt"]),

@@ -7,7 +7,7 @@
 // of this table; test/upstream-parity.test.ts keeps the two and the config specs in step.
 
 /** Providers of this daemon that have an upstream counterpart. */
-export type UpstreamProvider = "aws" | "azure" | "libvirt" | "vsphere";
+export type UpstreamProvider = "aws" | "azure" | "gcp" | "libvirt" | "vsphere";
 
 export type UpstreamHandling =
   /** Read by our configuration; `difference` says how it differs, if it does. */
@@ -277,6 +277,71 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     handling: honoured("optional: unset, workload identity or the node's managed identity"),
   },
   { env: "AZURE_TENANT_ID", upstreamDefault: "", providers: ["azure"], handling: honoured() },
+
+  // ── gcp (cloud-providers/gcp/manager.go) ──
+  {
+    env: "GCP_CREDENTIALS",
+    upstreamDefault: "",
+    providers: ["gcp"],
+    handling: honoured(
+      "the service-account key's JSON text; unset: Application Default Credentials (workload identity, the metadata server), as upstream",
+    ),
+  },
+  { env: "GCP_PROJECT_ID", upstreamDefault: "", providers: ["gcp"], handling: honoured("required") },
+  {
+    env: "GCP_ZONE",
+    upstreamDefault: "",
+    providers: ["gcp"],
+    handling: honoured("required (upstream's image asks the metadata server when it is unset)"),
+  },
+  {
+    env: "PODVM_IMAGE_NAME",
+    upstreamDefault: "",
+    providers: ["gcp"],
+    handling: honoured("also accepts an image family (projects/P/global/images/family/F); checked at start-up"),
+  },
+  { env: "GCP_MACHINE_TYPE", upstreamDefault: "e2-medium", providers: ["gcp"], handling: honoured() },
+  {
+    env: "GCP_NETWORK",
+    upstreamDefault: "",
+    alsoDefault: ["default", "global/networks/default"],
+    providers: ["gcp"],
+    handling: honoured("unset means the network named default, as GCE does for upstream's empty value"),
+  },
+  { env: "GCP_SUBNETWORK", upstreamDefault: "", providers: ["gcp"], handling: honoured() },
+  { env: "GCP_DISK_TYPE", upstreamDefault: "pd-standard", providers: ["gcp"], handling: honoured() },
+  { env: "DISABLECVM", upstreamDefault: "false", bool: true, providers: ["gcp"], handling: honoured() },
+  {
+    env: "GCP_CONFIDENTIAL_TYPE",
+    upstreamDefault: "",
+    providers: ["gcp"],
+    handling: honoured("SEV, SEV_SNP or TDX; missing while DISABLECVM=false stops start-up (upstream fails each pod)"),
+  },
+  {
+    env: "ROOT_VOLUME_SIZE",
+    upstreamDefault: "10",
+    providers: ["gcp"],
+    handling: honoured(
+      "unset: the image's size (upstream: the larger of 10 and the image's size); below 10 stops start-up",
+    ),
+  },
+  {
+    env: "USE_PUBLIC_IP",
+    upstreamDefault: "false",
+    bool: true,
+    providers: ["gcp"],
+    handling: honoured(
+      "false gives the VM no external address at all (upstream gives every VM one and only chooses which address to dial)",
+    ),
+  },
+  {
+    env: "TAGS",
+    upstreamDefault: "",
+    providers: ["gcp"],
+    handling: honoured(
+      "k=v pairs become labels on the VM and its disk; upstream binds existing Resource Manager tags instead",
+    ),
+  },
 
   // ── libvirt (cloud-providers/libvirt/manager.go) ──
   {
