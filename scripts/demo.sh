@@ -38,10 +38,17 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 200); do
-  curl -fsS "http://127.0.0.1:$PROBE_PORT/readyz" >/dev/null 2>&1 && break
+# Up to a minute: a loaded machine starts Node slowly; a ready daemon ends the wait at once.
+ready=false
+for _ in $(seq 1 600); do
+  curl -fsS "http://127.0.0.1:$PROBE_PORT/readyz" >/dev/null 2>&1 && { ready=true; break; }
   kill -0 "$daemon" 2>/dev/null || { cat "$work/daemon.log" >&2; exit 1; }
   sleep 0.1
 done
+if ! $ready; then
+  cat "$work/daemon.log" >&2
+  echo "demo: the daemon was not ready within a minute (http://127.0.0.1:$PROBE_PORT/readyz)" >&2
+  exit 1
+fi
 (($#)) || set -- echo hello
 node bin/peerpod-ctl.js run -v --socket "$REMOTE_HYPERVISOR_ENDPOINT" -- "$@"
