@@ -34,6 +34,20 @@ export const OWNERSHIP_KEYS = {
   cluster: "peerpods.cluster",
 } as const;
 
+/**
+ * The `peerpods.sandbox-id` mark of a warm-pool VM (booted before any pod, claimed by one
+ * later): node and cluster marks as on every VM, and this in place of a sandbox id. No sandbox
+ * id can take this value (sandbox ids begin with a letter or digit). The mark stays after a
+ * claim; the claiming sandbox's record names the VM from then on, and deletes it with exactly
+ * these marks.
+ */
+export const POOL_SANDBOX_MARK = "_warm-pool";
+
+/** True when the VM carries the warm pool's mark. */
+export function isPoolVm(vm: { readonly owner: Ownership }): boolean {
+  return vm.owner.sandboxId === POOL_SANDBOX_MARK;
+}
+
 /** What the pod asked for, from its annotations (undefined when not given). */
 export interface ResourceRequest {
   readonly instanceType: string | undefined;

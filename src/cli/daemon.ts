@@ -12,9 +12,11 @@ import {
   CertificateAuthority,
   loadOperatorCertificates,
   peerVmServerName,
+  poolVmServerName,
   type TlsProfile,
   tlsProfile,
 } from "../pki/index.ts";
+import { PoolStore, type PoolTlsIssuer, WarmPool } from "../pool/index.ts";
 import { makeRegistryAuth } from "../registry-auth/index.ts";
 import { RelayClient, RemoteRelays, startDetachedRelay } from "../relay/client/index.ts";
 import {
@@ -61,16 +63,18 @@ export async function runDaemon(
 
   let manager: SandboxManager | undefined;
   let relays: RemoteRelays | undefined;
+  let pool: WarmPool | undefined;
   const metrics = new DaemonMetrics(
     () => manager?.countByState() ?? { created: 0, starting: 0, running: 0, failed: 0, stopping: 0 },
     async () => relays?.bytes(),
+    () => pool?.counts() ?? { booting: 0, ready: 0 },
   );
   const readiness: Readiness = { socketServed: false, reconciled: false, providerChecked: false };
   const debug = await startDebugServer({
     port: config.probePort,
     metrics,
     readiness: () => readiness,
-    sandboxes: () => manager?.list() ?? [],
+    sandboxes: () => [...(manager?.list() ?? []), ...(pool?.list() ?? [])],
   });
 
   const provider = new InstrumentedProvider(inner, metrics);
@@ -91,6 +95,7 @@ export async function runDaemon(
   logger.info({ source: registryAuth.source }, "registry credentials for peer pods");
   let clientTls: { readonly caPem: string; readonly certPem: string; readonly keyPem: string } | undefined;
   let tls: VmTlsIssuer | undefined;
+  let poolTls: PoolTlsIssuer | undefined;
   const profile = tlsProfile(config.tlsMinVersion, config.tlsCipherSuites);
   if (config.disableTls) {
     logger.warn(
@@ -120,6 +125,15 @@ export async function runDaemon(
         return { caCert: c.caPem, cert: c.certPem, key: c.keyPem };
       },
     };
+    poolTls = {
+      issueForPoolVm: async (name) => {
+        const c = await ca.issueServerCertificate({
+          commonName: poolVmServerName(name),
+          dnsNames: [poolVmServerName(name)],
+        });
+        return { caCert: c.caPem, cert: c.certPem, key: c.keyPem };
+      },
+    };
   }
   if (profile.setting !== undefined)
     logger.info(
@@ -139,10 +153,35 @@ export async function runDaemon(
   });
   relays = r;
 
+  const owner = { node: config.nodeName, cluster: cluster.mark };
+  const failpoint =
+    config.testFailpoint === undefined
+      ? undefined
+      : { name: config.testFailpoint, hit: () => process.kill(process.pid, "SIGKILL") };
+  // Made even at size 0: it adopts or deletes the pool VMs of an earlier run (WARM_POOL_SIZE
+  // lowered to 0 deletes them all). The configuration allows a size above 0 only with the
+  // daemon's own CA, which issues the pool VMs' identities.
+  pool = new WarmPool({
+    size: config.warmPoolSize,
+    shape: { instanceType: config.warmPoolInstanceType, initdata: config.initdata },
+    maxAgeMs: config.warmPoolMaxAgeMs,
+    provider,
+    owner,
+    store: await PoolStore.open(config.stateDir),
+    forwarderPort: config.forwarderPort,
+    tls: poolTls,
+    clientTls: poolTls === undefined ? undefined : clientTls,
+    bootTimeoutMs: config.proxyTimeoutMs,
+    isBound: (name) => manager?.holdsVm(name) ?? true,
+    logger: logger.child({ component: "warm-pool" }),
+    failpoint,
+  });
+  const warmPool = pool;
+
   manager = new SandboxManager({
     store,
     provider,
-    owner: { node: config.nodeName, cluster: cluster.mark },
+    owner,
     podsDir: config.podsDir,
     // Upstream: 0 or less means unlimited, and nothing is advertised.
     limit: config.peerpodsLimitPerNode > 0 ? config.peerpodsLimitPerNode : Number.POSITIVE_INFINITY,
@@ -159,11 +198,12 @@ export async function runDaemon(
     logger,
     socketLingerMs: config.socketLingerMs,
     onStartPhase: (phase, seconds) => metrics.startPhases.observe({ phase }, seconds),
+    pool: config.warmPoolSize > 0 ? warmPool : undefined,
+    onStarted: (path, seconds) => metrics.startDuration.observe({ path }, seconds),
+    onPoolOutcome: (outcome) =>
+      outcome === "claimed" ? metrics.warmPoolClaims.inc() : metrics.warmPoolMisses.inc({ reason: outcome }),
     // Crash tests only: the daemon kills itself at the named point of a transition.
-    failpoint:
-      config.testFailpoint === undefined
-        ? undefined
-        : { name: config.testFailpoint, hit: () => process.kill(process.pid, "SIGKILL") },
+    failpoint,
   });
 
   await provider.check(AbortSignal.timeout(120_000));
@@ -177,6 +217,10 @@ export async function runDaemon(
   relay.onReconnected(async () => {
     await r.sync();
   });
+  // After reconciliation: the manager's records say which pool VMs sandboxes took.
+  const adoption = await warmPool.start(AbortSignal.timeout(300_000));
+  if (config.warmPoolSize > 0 || adoption.adopted.length + adoption.deleted.length > 0)
+    logger.info({ ...adoption, size: config.warmPoolSize }, "warm pool started");
 
   const server = new Server({
     onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed"),
@@ -199,7 +243,7 @@ export async function runDaemon(
   }
   const capacity =
     kube === undefined || config.peerpodsLimitPerNode <= 0 ? undefined : await advertiseCapacity(config, kube, logger);
-  const sweeper = startSweeper(manager, config.reconcileIntervalMs, logger);
+  const sweeper = startSweeper(manager, warmPool, config.reconcileIntervalMs, logger);
 
   const m = manager;
   return {
@@ -208,6 +252,7 @@ export async function runDaemon(
     async stop() {
       readiness.socketServed = false;
       sweeper.stop();
+      await warmPool.stop();
       await capacity?.stop();
       // The relay holds new Hypervisor calls for our successor; calls under way finish here
       // (or, past the grace, are sent again to the successor: they are idempotent).
@@ -352,7 +397,7 @@ async function reconcileUntilDone(
 
 /** Runs the manager's sweep every `intervalMs`, one at a time; failures are logged and retried
  * at the next tick. */
-function startSweeper(manager: SandboxManager, intervalMs: number, logger: Logger): { stop(): void } {
+function startSweeper(manager: SandboxManager, pool: WarmPool, intervalMs: number, logger: Logger): { stop(): void } {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
@@ -364,6 +409,13 @@ function startSweeper(manager: SandboxManager, intervalMs: number, logger: Logge
           if (r.finishedStops.length > 0 || r.orphansDeleted.length > 0) logger.warn(r, "sweep cleaned up");
         },
         (err: Error) => logger.error({ err: err.message }, "sweep failed; will retry"),
+      )
+      .then(() => pool.sweep(AbortSignal.timeout(Math.max(intervalMs, 60_000))))
+      .then(
+        (deleted) => {
+          if (deleted.length > 0) logger.warn({ deleted }, "sweep deleted pool VMs nobody knows");
+        },
+        (err: Error) => logger.error({ err: err.message }, "pool sweep failed; will retry"),
       )
       .finally(() => (running = false));
   }, intervalMs);

@@ -32,8 +32,36 @@ describe("daemon configuration", () => {
       registryAuth: "on",
       registryAuthFile: undefined,
       socketLingerMs: 10_000,
+      warmPoolSize: 0,
+      warmPoolInstanceType: undefined,
+      warmPoolMaxAgeMs: 7_200_000,
       testFailpoint: undefined,
     });
+  });
+
+  it("reads the warm pool settings and refuses a pool without the daemon's own mutual TLS", () => {
+    const c = loadDaemonConfig({
+      env: { WARM_POOL_SIZE: "3", WARM_POOL_INSTANCE_TYPE: "m6a.large" },
+      argv: ["-warm-pool-max-age", "30m"],
+    });
+    expect([c.warmPoolSize, c.warmPoolInstanceType, c.warmPoolMaxAgeMs]).toEqual([3, "m6a.large", 1_800_000]);
+    expect(() => loadDaemonConfig({ env: { WARM_POOL_SIZE: "-1" }, argv: [] })).toThrow(
+      'WARM_POOL_SIZE="-1": expected an integer from 0 to 1000',
+    );
+    expect(() => loadDaemonConfig({ env: { WARM_POOL_MAX_AGE: "10s" }, argv: [] })).toThrow(
+      'WARM_POOL_MAX_AGE="10s": expected a Go duration such as 5m or 300s, from 1m0s to 24h0m0s',
+    );
+    expect(() => loadDaemonConfig({ env: { WARM_POOL_SIZE: "2", DISABLE_TLS: "true" }, argv: [] })).toThrow(
+      'WARM_POOL_SIZE="2": expected 0 when DISABLE_TLS=true',
+    );
+    expect(() =>
+      loadDaemonConfig({
+        env: { WARM_POOL_SIZE: "1", CACERT_FILE: "/c/ca.crt", CERT_FILE: "/c/tls.crt", CERT_KEY: "/c/tls.key" },
+        argv: [],
+      }),
+    ).toThrow('WARM_POOL_SIZE="1": expected 0 when CACERT_FILE, CERT_FILE or CERT_KEY is set');
+    // Off is always fine, with or without TLS.
+    expect(loadDaemonConfig({ env: { WARM_POOL_SIZE: "0", DISABLE_TLS: "true" }, argv: [] }).warmPoolSize).toBe(0);
   });
 
   it("reads upstream's variable names", () => {

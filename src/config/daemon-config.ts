@@ -245,6 +245,30 @@ export const daemonConfigSpec = Object.freeze({
     default: "10s",
     description: "How long a stopped sandbox's agent socket keeps answering errors before it disappears.",
   }),
+  // Ours: upstream has no pool of booted VMs (see docs/warm-pool.md).
+  warmPoolSize: intField({
+    env: "WARM_POOL_SIZE",
+    flag: "warm-pool-size",
+    default: "0",
+    min: 0,
+    max: 1000,
+    description:
+      "Booted, unclaimed peer VMs this node keeps ready for pods that fit them; 0 turns the pool off (and deletes its VMs). Needs the daemon's own CA.",
+  }),
+  warmPoolInstanceType: stringField({
+    env: "WARM_POOL_INSTANCE_TYPE",
+    flag: "warm-pool-instance-type",
+    defaultDoc: "the provider's default type",
+    description: "Instance type of pool VMs; pods asking for another type or size start cold.",
+  }),
+  warmPoolMaxAgeMs: durationField({
+    env: "WARM_POOL_MAX_AGE",
+    flag: "warm-pool-max-age",
+    default: "2h",
+    minMs: 60_000,
+    maxMs: 86_400_000,
+    description: "Unclaimed pool VMs ready for longer than this are deleted and replaced.",
+  }),
   // Ours, for the crash tests only.
   testFailpoint: enumField({
     env: "CAA_TEST_FAILPOINT",
@@ -295,6 +319,27 @@ export function loadDaemonConfig(options: LoadOptions): DaemonConfig {
       }),
     );
   }
+  // A pool VM is handed its pod over mutual TLS, with an identity from the daemon's own CA:
+  // without TLS anyone could claim it; operator certificates come with the image, not per VM.
+  if (config.warmPoolSize > 0 && config.disableTls)
+    problems.push(
+      new ConfigError({
+        variable: "WARM_POOL_SIZE",
+        value: String(config.warmPoolSize),
+        expected: "0 when DISABLE_TLS=true (pool VMs are claimed over mutual TLS only)",
+        source: "env",
+      }),
+    );
+  if (config.warmPoolSize > 0 && given.length > 0)
+    problems.push(
+      new ConfigError({
+        variable: "WARM_POOL_SIZE",
+        value: String(config.warmPoolSize),
+        expected:
+          "0 when CACERT_FILE, CERT_FILE or CERT_KEY is set (pool VMs get their identity from the daemon's own CA)",
+        source: "env",
+      }),
+    );
   if (config.externalModule !== undefined) {
     if (!config.externalModule.startsWith("/"))
       problems.push(

@@ -5,8 +5,17 @@ export const FAILPOINTS = [
   "start-after-create",
   "start-after-vm-saved",
   "start-after-relay",
+  "start-after-claim-record",
+  "start-after-claim",
   "stop-after-intent",
   "stop-after-delete",
+  "pool-after-intent",
+  "pool-after-create",
 ] as const;
 
 export type Failpoint = (typeof FAILPOINTS)[number];
+
+/** The warm pool's failpoints (a pool VM's boot), apart from the sandbox manager's. */
+export const POOL_FAILPOINTS = ["pool-after-intent", "pool-after-create"] as const satisfies readonly Failpoint[];
+
+export type PoolFailpoint = (typeof POOL_FAILPOINTS)[number];

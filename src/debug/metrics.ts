@@ -10,11 +10,16 @@ export class DaemonMetrics {
   readonly providerErrors: Counter<"provider" | "operation">;
   readonly relayBytes: Counter<"direction">;
   readonly startPhases: Histogram<"phase">;
+  readonly startDuration: Histogram<"path">;
+  readonly warmPoolClaims: Counter;
+  readonly warmPoolMisses: Counter<"reason">;
 
-  /** `relayedBytes` asks peerpod-relay, which relays the agent connections, at each scrape. */
+  /** `relayedBytes` asks peerpod-relay, which relays the agent connections, at each scrape;
+   * `poolByState` counts the warm pool's unclaimed VMs. */
   constructor(
     sandboxesByState: () => Record<SandboxState, number>,
     relayedBytes?: () => Promise<Record<"to_vm" | "from_vm", number> | undefined>,
+    poolByState: () => Record<"booting" | "ready", number> = () => ({ booting: 0, ready: 0 }),
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: "caa_" });
     this.hypervisorCalls = new Counter({
@@ -57,10 +62,37 @@ export class DaemonMetrics {
     });
     this.startPhases = new Histogram({
       name: "caa_startvm_phase_seconds",
-      help: "Where StartVM's time goes: provider_create, vm_boot (until the forwarder answers), tunnel, daemon (the rest)",
+      help: "Where StartVM's time goes: provider_create (cold) or claim (warm), vm_boot (until the forwarder answers), tunnel, daemon (the rest)",
       labelNames: ["phase"],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2, 10, 30, 120, 600],
       registers: [this.registry],
+    });
+    this.startDuration = new Histogram({
+      name: "caa_startvm_duration_seconds",
+      help: "Successful StartVM calls by path: warm (a pool VM claimed) or cold (a VM created and booted)",
+      labelNames: ["path"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+      registers: [this.registry],
+    });
+    this.warmPoolClaims = new Counter({
+      name: "caa_warm_pool_claims_total",
+      help: "StartVM calls that claimed a warm pool VM",
+      registers: [this.registry],
+    });
+    this.warmPoolMisses = new Counter({
+      name: "caa_warm_pool_misses_total",
+      help: "StartVM calls that went cold while the pool is on, by reason (instance_type, size, gpus, image, initdata, empty, claim_failed)",
+      labelNames: ["reason"],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: "caa_warm_pool_vms",
+      help: "Unclaimed warm pool VMs by state (booting, ready)",
+      labelNames: ["state"],
+      registers: [this.registry],
+      collect() {
+        for (const [state, n] of Object.entries(poolByState())) this.set({ state }, n);
+      },
     });
     new Gauge({
       name: "caa_sandboxes",

@@ -5,11 +5,11 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import pino from "pino";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sendClaimRequest } from "../../test/support/claim-client.ts";
 import { startRelayTestAgent } from "../../test/support/relay-test-agent.ts";
 import { TestCa, type TestTlsMaterial } from "../../test/support/test-certs.ts";
 import { freePort, useTestScope } from "../../test/support/test-scope.ts";
 import { peerVmServerName, poolVmServerName } from "../pki/server-name.ts";
+import { sendClaimRequest } from "../pool/index.ts";
 import { waitForForwarder } from "../proxy/index.ts";
 import {
   type CloudConfigFile,

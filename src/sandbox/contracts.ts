@@ -1,8 +1,9 @@
 // The sandbox manager's contracts: what it needs from its neighbours, as narrow interfaces.
 // The proxy, the PKI and the tunnel implement them and the CLI wires them in; tests may wire
 // lighter ones.
+import type { ResourceRequest } from "../../providers/provider.ts";
 import type { ForwarderAddress } from "../proxy/forwarder-address.ts";
-import type { ForwarderTls, PodNetwork } from "../userdata/index.ts";
+import type { CloudConfigFile, ForwarderTls, PodNetwork } from "../userdata/index.ts";
 
 export type { ForwarderAddress };
 
@@ -45,4 +46,29 @@ export interface PodTunnels {
   ): Promise<void>;
   /** Removes the worker side; idempotent. */
   teardown(sandboxId: string, netnsPath: string, network: PodNetwork | undefined): Promise<void>;
+}
+
+/** A ready warm-pool VM handed to one StartVM. */
+export interface PooledVm {
+  readonly name: string;
+  readonly token: string;
+  readonly id: string;
+  readonly address: string;
+  readonly instanceType: string | undefined;
+}
+
+/** Why a StartVM went cold while the pool is on (see src/pool/pool-fit.ts). */
+export type PoolMiss = "instance_type" | "size" | "gpus" | "image" | "initdata" | "empty" | "claim_failed";
+
+/** claimed, or why the pod went cold. */
+export type PoolOutcome = "claimed" | PoolMiss;
+
+/** What StartVM needs of the warm pool (src/pool). */
+export interface WarmPoolPort {
+  /** A ready VM for a pod that fits, taken at once; else why not; undefined when the pool is off. */
+  take(resources: ResourceRequest, initdata: string | undefined): { vm: PooledVm } | { miss: PoolMiss } | undefined;
+  /** The sandbox's record names the VM now: the pool forgets it. */
+  handedOver(name: string): Promise<void>;
+  /** Pushes the sandbox's files to the VM's forwarder; throws when the VM did not take them. */
+  claim(vm: PooledVm, sandboxId: string, files: readonly CloudConfigFile[], signal: AbortSignal): Promise<void>;
 }

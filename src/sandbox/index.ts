@@ -2,7 +2,17 @@
 // transition written before its side effect), its durable store, and the contracts its
 // neighbours (proxy, PKI, tunnel) implement.
 export { CLUSTER_ID_FILE, type ClusterIdentity, resolveClusterIdentity } from "./cluster-identity.ts";
-export type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
+export type {
+  AgentRelay,
+  ForwarderAddress,
+  PodTunnels,
+  PooledVm,
+  PoolMiss,
+  PoolOutcome,
+  RelayFactory,
+  VmTlsIssuer,
+  WarmPoolPort,
+} from "./contracts.ts";
 export type { StartPhase } from "./phase-clock.ts";
 export { SandboxError, type SandboxErrorKind } from "./sandbox-error.ts";
 export {

@@ -3,7 +3,7 @@
 // initdata and its registry credentials.
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import type { RegistryAuth } from "../registry-auth/index.ts";
-import { buildUserData, type PodNetwork } from "../userdata/index.ts";
+import { buildCloudConfig, type CloudConfigFile, type PodNetwork, sandboxFiles } from "../userdata/index.ts";
 import type { VmTlsIssuer } from "./contracts.ts";
 
 export interface PodUserDataInput {
@@ -24,6 +24,12 @@ export interface PodUserDataInput {
 /** Issues the VM its certificate, finds the pod's registry credentials and assembles its
  * user-data. */
 export async function podUserData(i: PodUserDataInput): Promise<string> {
+  return buildCloudConfig(await podFiles(i));
+}
+
+/** The files of podUserData: what a cold VM's user-data writes, and what a claim hands a warm
+ * pool VM (one list, so both paths carry the same: configuration, initdata, registry auth). */
+export async function podFiles(i: PodUserDataInput): Promise<CloudConfigFile[]> {
   const tls = i.tls === undefined ? undefined : await i.tls.issueForVm(i.sandboxId);
   const initdata = i.annotations[ANNOTATIONS.initdata] || i.defaultInitdata;
   const auth = await i.registryAuth?.forPod(i.annotations, i.signal);
@@ -34,5 +40,5 @@ export async function podUserData(i: PodUserDataInput): Promise<string> {
     tls,
     podNetwork: i.podNetwork,
   };
-  return buildUserData(config, initdata, auth === undefined ? undefined : JSON.stringify(auth));
+  return sandboxFiles(config, initdata, auth === undefined ? undefined : JSON.stringify(auth));
 }

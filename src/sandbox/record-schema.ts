@@ -26,6 +26,7 @@ export function validateSandboxRecord(value: unknown, id: string): SandboxRecord
     for (const f of ["name", "token"]) need(typeof vm[f] === "string" && vm[f] !== "", `vm.${f}`, "a non-empty string");
     for (const f of ["id", "address", "instanceType"])
       need(vm[f] === undefined || typeof vm[f] === "string", `vm.${f}`, "a string");
+    need(vm.pool === undefined || typeof vm.pool === "boolean", "vm.pool", "true or false");
   }
   if (r.tunnel !== undefined) {
     const t = object(r.tunnel, "tunnel");

@@ -11,8 +11,14 @@ import {
   type VmInstance,
   type VmRef,
 } from "../../providers/provider.ts";
-import { forwarderConfigFromUserData, INITDATA_PATH, type PodNetwork, parseCloudConfig } from "../userdata/index.ts";
-import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory } from "./contracts.ts";
+import {
+  forwarderConfigFromUserData,
+  INITDATA_PATH,
+  type PodNetwork,
+  parseCloudConfig,
+  REGISTRY_AUTH_PATH,
+} from "../userdata/index.ts";
+import type { AgentRelay, ForwarderAddress, PodTunnels, RelayFactory, WarmPoolPort } from "./contracts.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SandboxManager, type SandboxManagerOptions } from "./sandbox-manager.ts";
 import { SandboxStore } from "./sandbox-store.ts";
@@ -541,5 +547,126 @@ describe("SandboxManager", () => {
       ["half", "failed"],
       ["run", "running"],
     ]);
+  });
+
+  describe("with a warm pool", () => {
+    const POOL_OWNER = { sandboxId: "_warm-pool", node: "n1", cluster: "c1" };
+    /** A pool of one VM that the memory provider already runs, as src/pool keeps them. */
+    async function poolOf(refuse: boolean) {
+      const vm = await provider.createVm(
+        {
+          name: "podvm-pool-00000001-0000000000000001",
+          token: "pt",
+          owner: POOL_OWNER,
+          resources: {} as never,
+          userData: "",
+        },
+        never(),
+      );
+      const pushed: { sandboxId: string; files: readonly { path: string; content: string }[] }[] = [];
+      let offered = true;
+      const handedOver: string[] = [];
+      const pool: WarmPoolPort = {
+        take: () => {
+          if (!offered) return { miss: "empty" };
+          offered = false;
+          return { vm: { name: vm.name, token: "pt", id: vm.id, address: vm.address!, instanceType: undefined } };
+        },
+        handedOver: async (name) => void handedOver.push(name),
+        claim: async (_vm, sandboxId, files) => {
+          if (refuse) throw new Error("pool VM refused the claim: already claimed");
+          pushed.push({ sandboxId, files });
+        },
+      };
+      return { vm, pool, pushed, handedOver };
+    }
+    const NODE_INITDATA = 'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n';
+    const auth = { auths: { "registry.example": { auth: "dXNlcjpwYXNz" } } };
+    const registryAuth = { source: "test", forPod: async () => auth };
+
+    it("claims a pool VM: the record names it first, the claim carries exactly what a cold VM's user-data carries", async () => {
+      const { vm, pool, pushed, handedOver } = await poolOf(false);
+      const outcomes: string[] = [];
+      const paths: string[] = [];
+      const m = await manager({
+        pool,
+        onPoolOutcome: (o) => outcomes.push(o),
+        onStarted: (p) => paths.push(p),
+        defaultInitdata: NODE_INITDATA,
+        registryAuth,
+      });
+      await m.create("warm", {}, "/var/run/netns/p1");
+      await m.start("warm", never());
+      await m.create("cold", {}, "/var/run/netns/p2");
+      await m.start("cold", never());
+      expect(outcomes).toEqual(["claimed", "empty"]);
+      expect(paths).toEqual(["warm", "cold"]);
+      expect(handedOver).toEqual([vm.name]);
+      expect(m.list().find((s) => s.id === "warm")).toMatchObject({
+        state: "running",
+        vmName: vm.name,
+        address: vm.address,
+      });
+      expect(relays.live.get("warm")).toEqual({ host: vm.address, port: 15150 });
+      expect(m.holdsVm(vm.name)).toBe(true);
+      // Same files, same order, same modes as the cold sandbox's user-data; only the sandbox differs.
+      const coldFiles = parseCloudConfig(
+        [...provider.vms.values()].find((v) => v.owner.sandboxId === "cold")!.userData,
+      );
+      expect(pushed[0]!.files.map((f) => f.path)).toEqual(coldFiles.map((f) => f.path));
+      expect(pushed[0]!.files.find((f) => f.path === INITDATA_PATH)!.content).toBe(NODE_INITDATA);
+      expect(JSON.parse(pushed[0]!.files.find((f) => f.path === REGISTRY_AUTH_PATH)!.content)).toEqual(auth);
+      expect(coldFiles.find((f) => f.path === REGISTRY_AUTH_PATH)!.content).toBe(
+        pushed[0]!.files.find((f) => f.path === REGISTRY_AUTH_PATH)!.content,
+      );
+      expect(JSON.parse(pushed[0]!.files[0]!.content)).toMatchObject({
+        sandboxId: "warm",
+        podNetwork: { vni: expect.any(Number) },
+      });
+      // A restart finds the claimed VM (pool marks, named by the record) no orphan.
+      const m2 = await manager({ pool });
+      expect(m2.list().find((s) => s.id === "warm")).toMatchObject({ state: "running", vmName: vm.name });
+      expect([...provider.vms.values()].map((v) => v.name)).toContain(vm.name);
+      // StopVM deletes the pool VM, by its exact pool marks: single use.
+      await m2.stop("warm", never());
+      expect([...provider.vms.values()].map((v) => v.name)).not.toContain(vm.name);
+    });
+
+    it("a refused claim deletes the pool VM and starts the pod cold in the same StartVM", async () => {
+      const { vm, pool } = await poolOf(true);
+      const outcomes: string[] = [];
+      const m = await manager({ pool, onPoolOutcome: (o) => outcomes.push(o) });
+      await m.create("sb", {}, "");
+      await m.start("sb", never());
+      expect(outcomes).toEqual(["claim_failed"]);
+      expect([...provider.vms.values()].map((v) => v.name)).toEqual([m.list()[0]!.vmName]);
+      expect(m.list()[0]!.vmName).toBe(vmOf("sb"));
+      expect(m.holdsVm(vm.name)).toBe(false);
+    });
+
+    it("a failure right after the claim rolls the start back and deletes the claimed VM", async () => {
+      const { vm, pool } = await poolOf(false);
+      const m = await manager({
+        pool,
+        failpoint: {
+          name: "start-after-claim",
+          hit: () => {
+            throw new Error("crash");
+          },
+        },
+      });
+      await m.create("sb", {}, "");
+      await expect(m.start("sb", never())).rejects.toThrow();
+      expect(m.list()[0]).toMatchObject({ state: "failed" });
+      expect(provider.vms.size).toBe(0);
+      expect(m.holdsVm(vm.name)).toBe(true); // until StopVM forgets the sandbox
+    });
+
+    it("never deletes an unclaimed pool VM as an orphan: it is the pool's", async () => {
+      const { vm } = await poolOf(false);
+      const m = await manager();
+      expect((await m.sweep(never())).orphansDeleted).toEqual([]);
+      expect([...provider.vms.values()].map((v) => v.name)).toEqual([vm.name]);
+    });
   });
 });

@@ -1,17 +1,31 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
-import type { Ownership, Provider, VmInstance } from "../../providers/provider.ts";
+import {
+  isPoolVm,
+  type Ownership,
+  POOL_SANDBOX_MARK,
+  type Provider,
+  type VmInstance,
+} from "../../providers/provider.ts";
 import { FAILPOINTS, type Failpoint } from "../config/failpoints.ts";
 import { ANNOTATIONS } from "../kata/annotations.ts";
 import type { RegistryAuth } from "../registry-auth/index.ts";
-import type { PodNetwork } from "../userdata/index.ts";
+import { buildCloudConfig, type CloudConfigFile, type PodNetwork } from "../userdata/index.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import { unixSocketPathProblem } from "../util/unix-socket-path.ts";
-import type { AgentRelay, PodTunnels, RelayFactory, VmTlsIssuer } from "./contracts.ts";
+import type {
+  AgentRelay,
+  PodTunnels,
+  PooledVm,
+  PoolOutcome,
+  RelayFactory,
+  VmTlsIssuer,
+  WarmPoolPort,
+} from "./contracts.ts";
 import { checkPodInitdata } from "./initdata-check.ts";
 import { PhaseClock, type StartPhase } from "./phase-clock.ts";
-import { podUserData } from "./pod-user-data.ts";
+import { podFiles } from "./pod-user-data.ts";
 import { resourcesFromAnnotations } from "./resources.ts";
 import { SandboxError } from "./sandbox-error.ts";
 import { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
@@ -50,6 +64,12 @@ export interface SandboxManagerOptions {
   /** Told how long each phase of a successful StartVM took, so slow pod starts can be traced
    * to the provider, the VM's boot or the daemon itself. */
   readonly onStartPhase?: (phase: StartPhase, seconds: number) => void;
+  /** The warm pool (WARM_POOL_SIZE); StartVM claims from it when the pod fits. */
+  readonly pool?: WarmPoolPort | undefined;
+  /** Told whether each StartVM claimed a pool VM or why not (only when the pool is on). */
+  readonly onPoolOutcome?: (outcome: PoolOutcome) => void;
+  /** Told how long each successful StartVM took, and whether it was warm (a pool VM) or cold. */
+  readonly onStarted?: (path: "warm" | "cold", seconds: number) => void;
 }
 
 export { FAILPOINTS };
@@ -246,17 +266,42 @@ export class SandboxManager {
     const log = this.log(id);
     const resources = resourcesFromAnnotations(base.annotations);
     const attempt = (base.attempt ?? 0) + 1;
-    const vm = {
+    const phases = new PhaseClock();
+    // A pool VM is taken before anything is awaited, so no other StartVM can take it too.
+    const pick = this.o.pool?.take(resources, base.annotations[ANNOTATIONS.initdata] || this.o.defaultInitdata);
+    if (pick !== undefined && "miss" in pick) this.o.onPoolOutcome?.(pick.miss);
+    let pooled: PooledVm | undefined = pick !== undefined && "vm" in pick ? pick.vm : undefined;
+    const coldVm = {
       name: vmNameFor({ ...this.o.owner, sandboxId: id }, base.annotations[ANNOTATIONS.podName]),
       token: vmTokenFor(id, attempt),
     };
+    const vm =
+      pooled === undefined
+        ? coldVm
+        : {
+            name: pooled.name,
+            token: pooled.token,
+            id: pooled.id,
+            address: pooled.address,
+            instanceType: pooled.instanceType,
+            pool: true,
+          };
+    // For a pool VM this is the claim, made durable before the VM hears of it: from here on a
+    // restart finds the VM bound to this sandbox (and deletes it with the rolled-back start),
+    // so it is never handed to a second pod.
     let record = await this.save({ ...base, state: "starting", attempt, vm, error: undefined });
-    log.info({ vm: vm.name, attempt }, "starting peer VM");
+    log.info(
+      { vm: vm.name, attempt, warm: pooled !== undefined },
+      pooled === undefined ? "starting peer VM" : "claiming a warm pool VM",
+    );
     this.failpoint("start-after-intent");
     let instance: VmInstance | undefined;
     let relay: AgentRelay | undefined;
-    const phases = new PhaseClock();
     try {
+      if (pooled !== undefined) {
+        this.failpoint("start-after-claim-record");
+        await this.o.pool?.handedOver(pooled.name);
+      }
       let podNetwork: PodNetwork | undefined;
       if (base.networkNamespacePath !== "" && this.o.tunnels !== undefined) {
         const vni = this.allocateVni(id);
@@ -267,7 +312,8 @@ export class SandboxManager {
         podNetwork = { ...prepared, vni, vxlanPort: this.o.vxlanPort };
         record = await this.save({ ...record, tunnel: { vni, state: "pending", network: podNetwork } });
       }
-      const userData = await podUserData({
+      // What a cold VM's user-data carries and a claim hands a pool VM: the same files.
+      const files = await podFiles({
         sandboxId: id,
         annotations: base.annotations,
         forwarderPort: this.o.forwarderPort,
@@ -277,25 +323,46 @@ export class SandboxManager {
         registryAuth: this.o.registryAuth,
         signal,
       });
-      const req = { name: vm.name, token: vm.token, owner: { ...this.o.owner, sandboxId: id }, resources, userData };
-      instance = await phases.time("provider_create", () => this.o.provider.createVm(req, signal));
-      this.failpoint("start-after-create");
-      record = await this.save({
-        ...record,
-        vm: { ...vm, id: instance.id, address: instance.address, instanceType: instance.details?.instanceType },
-      });
-      if (instance.address === undefined)
-        throw new SandboxError("unavailable", `peer VM ${vm.name} (${instance.id}) has no address`);
-      log.info({ vmId: instance.id, address: instance.address }, "peer VM created");
-      this.failpoint("start-after-vm-saved");
+      if (pooled !== undefined) {
+        if (await this.claimPooled(record, pooled, files, phases, signal))
+          instance = { id: pooled.id, name: pooled.name, address: pooled.address, owner: this.poolMarks() };
+        else {
+          // The pool VM did not take the pod (it is deleted): this StartVM goes cold.
+          pooled = undefined;
+          record = await this.save({ ...(this.records.get(id) ?? record), vm: coldVm });
+        }
+      }
+      if (instance === undefined) {
+        const userData = buildCloudConfig(files);
+        const req = {
+          name: coldVm.name,
+          token: coldVm.token,
+          owner: { ...this.o.owner, sandboxId: id },
+          resources,
+          userData,
+        };
+        instance = await phases.time("provider_create", () => this.o.provider.createVm(req, signal));
+        this.failpoint("start-after-create");
+        record = await this.save({
+          ...record,
+          vm: { ...coldVm, id: instance.id, address: instance.address, instanceType: instance.details?.instanceType },
+        });
+        if (instance.address === undefined)
+          throw new SandboxError("unavailable", `peer VM ${coldVm.name} (${instance.id}) has no address`);
+        log.info({ vmId: instance.id, address: instance.address }, "peer VM created");
+        this.failpoint("start-after-vm-saved");
+      }
+      const address = instance.address;
+      if (address === undefined) throw new SandboxError("unavailable", `peer VM ${instance.name} has no address`);
       if (podNetwork !== undefined && this.o.tunnels !== undefined) {
-        const address = instance.address;
         await phases.time("tunnel", () =>
           this.o.tunnels!.connect(id, base.networkNamespacePath, podNetwork, address, signal),
         );
         record = await this.save({ ...record, tunnel: { vni: podNetwork.vni, state: "up", network: podNetwork } });
       }
-      const target = { host: instance.address, port: this.o.forwarderPort };
+      // Warm or cold, the sandbox is served through the same seam: the relay serves its socket
+      // towards the forwarder at this address, whose certificate must name the sandbox.
+      const target = { host: address, port: this.o.forwarderPort };
       await phases.time("vm_boot", () =>
         this.o.relays.waitForForwarder(
           target,
@@ -309,8 +376,13 @@ export class SandboxManager {
       this.failpoint("start-after-relay");
       await this.save({ ...record, state: "running" });
       const took = phases.report(this.o.onStartPhase);
-      log.info({ seconds: took }, "sandbox running");
+      this.o.onStarted?.(pooled === undefined ? "cold" : "warm", phases.totalSeconds());
+      log.info({ seconds: took, warm: pooled !== undefined }, "sandbox running");
     } catch (err) {
+      // The claim record was never saved: the VM goes back to no one, and the pool's sweep
+      // deletes it (it is never offered again).
+      if (pooled !== undefined && this.records.get(id)?.vm?.name !== pooled.name)
+        await this.o.pool?.handedOver(pooled.name).catch(() => {});
       const message = describe(err, signal);
       log.error({ err: message }, "StartVM failed; rolling back");
       if (relay !== undefined) await relay.stop(0).catch(() => {});
@@ -329,6 +401,54 @@ export class SandboxManager {
         ? err
         : new SandboxError(signal.aborted ? "deadline" : "unavailable", message, { cause: err });
     }
+  }
+
+  /**
+   * Hands the pool VM the pod's configuration over mutual TLS. True when the VM took it; false
+   * when it did not (unreachable, refused): the VM is then deleted, since it may have applied
+   * part of the claim, and StartVM goes on cold. A deadline that passed is thrown.
+   */
+  private async claimPooled(
+    record: SandboxRecord,
+    pooled: PooledVm,
+    files: readonly CloudConfigFile[],
+    phases: PhaseClock,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const log = this.log(record.id);
+    const pool = this.o.pool;
+    if (pool === undefined) return false;
+    try {
+      await phases.time("claim", () => pool.claim(pooled, record.id, files, signal));
+    } catch (err) {
+      if (signal.aborted) throw err;
+      this.o.onPoolOutcome?.("claim_failed");
+      log.warn({ vm: pooled.name, err: (err as Error).message }, "pool VM claim failed; deleting it and starting cold");
+      try {
+        await this.o.provider.deleteVm(
+          { id: pooled.id, name: pooled.name, owner: this.poolMarks() },
+          AbortSignal.timeout(this.o.cleanupTimeoutMs ?? 120_000),
+        );
+      } catch (e) {
+        // Unbound once the record names the cold VM: the pool's sweep deletes it later.
+        log.error({ vm: pooled.name, err: (e as Error).message }, "could not delete the pool VM whose claim failed");
+      }
+      return false;
+    }
+    this.failpoint("start-after-claim");
+    this.o.onPoolOutcome?.("claimed");
+    log.info({ vm: pooled.name, address: pooled.address }, "pool VM claimed");
+    return true;
+  }
+
+  /** True when a sandbox record (in any state) names this VM: it is not the pool's. */
+  holdsVm(vmName: string): boolean {
+    for (const r of this.records.values()) if (r.vm?.name === vmName) return true;
+    return false;
+  }
+
+  private poolMarks(): Ownership {
+    return { ...this.o.owner, sandboxId: POOL_SANDBOX_MARK };
   }
 
   /** StopVM: tears down relay, tunnel and VM, then forgets the sandbox. Idempotent. */
@@ -468,9 +588,12 @@ export class SandboxManager {
         const r = this.records.get(id);
         if (r === undefined) return;
         try {
+          // A claimed pool VM carries the pool's mark, not the sandbox's: the record names it.
           await visit(
             r,
-            owned.filter((v) => v.owner.sandboxId === id),
+            owned.filter(
+              (v) => v.owner.sandboxId === id || (isPoolVm(v) && r.vm?.pool === true && v.name === r.vm.name),
+            ),
             claim,
           );
         } catch (err) {
@@ -506,6 +629,8 @@ export class SandboxManager {
         );
         continue;
       }
+      // A pool VM no sandbox record names is the pool's to keep or delete (src/pool).
+      if (isPoolVm(v)) continue;
       const rec = this.records.get(v.owner.sandboxId);
       if (rec !== undefined && (rec.state === "running" || rec.state === "starting") && rec.vm?.name === v.name)
         continue;
@@ -569,7 +694,11 @@ export class SandboxManager {
     if (r.vm !== undefined) {
       try {
         await this.o.provider.deleteVm(
-          { id: instance?.id ?? r.vm.id, name: r.vm.name, owner: { ...this.o.owner, sandboxId: r.id } },
+          {
+            id: instance?.id ?? r.vm.id,
+            name: r.vm.name,
+            owner: r.vm.pool === true ? this.poolMarks() : { ...this.o.owner, sandboxId: r.id },
+          },
           s,
         );
       } catch (err) {

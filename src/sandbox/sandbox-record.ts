@@ -18,6 +18,9 @@ export interface VmRecord {
   readonly id?: string | undefined;
   readonly address?: string | undefined;
   readonly instanceType?: string | undefined;
+  /** A warm-pool VM this sandbox claimed: its marks name the pool (POOL_SANDBOX_MARK), not the
+   * sandbox, and it is deleted with exactly those. */
+  readonly pool?: boolean | undefined;
 }
 
 export interface TunnelRecord {

@@ -1,15 +1,15 @@
-// The claiming end of the pool-VM claim protocol (the daemon side lands with the warm pool; until
-// then only tests claim): one mutual-TLS connection to a pool VM's forwarder, dialled with
-// the pool VM's server name and the claim ALPN protocol, one request, one reply.
+// The claiming end of the pool-VM claim protocol: one mutual-TLS connection to a pool VM's
+// forwarder, dialled with the pool VM's server name and the claim ALPN protocol, one request,
+// one reply.
 import tls from "node:tls";
-import { poolVmServerName } from "../../src/pki/server-name.ts";
+import { poolVmServerName } from "../pki/index.ts";
 import {
   CLAIM_ALPN,
   type ClaimReply,
   type ClaimRequest,
   encodeClaimMessage,
   readClaimMessage,
-} from "../../src/userdata/index.ts";
+} from "../userdata/index.ts";
 
 /** The daemon's client certificate and the CA the VMs' certificates chain to (PEM). */
 export interface ClaimClientTls {
