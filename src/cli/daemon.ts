@@ -217,10 +217,9 @@ export async function runDaemon(
   relay.onReconnected(async () => {
     await r.sync();
   });
-  // After reconciliation: the manager's records say which pool VMs sandboxes took.
-  const adoption = await warmPool.start(AbortSignal.timeout(300_000));
-  if (config.warmPoolSize > 0 || adoption.adopted.length + adoption.deleted.length > 0)
-    logger.info({ ...adoption, size: config.warmPoolSize }, "warm pool started");
+  // After reconciliation (the manager's records say which pool VMs sandboxes took), in the
+  // background: until it has listed the provider's VMs, StartVMs go cold and nothing is swept.
+  const poolStarting = startPoolUntilDone(warmPool, config.warmPoolSize, logger);
 
   const server = new Server({
     onProtocolError: (err) => logger.warn({ err: err.message }, "hypervisor socket: protocol error, connection closed"),
@@ -252,6 +251,7 @@ export async function runDaemon(
     async stop() {
       readiness.socketServed = false;
       sweeper.stop();
+      poolStarting.stop();
       await warmPool.stop();
       await capacity?.stop();
       // The relay holds new Hypervisor calls for our successor; calls under way finish here
@@ -393,6 +393,30 @@ async function reconcileUntilDone(
       await sleep(delayMs);
     }
   }
+}
+
+/** Starts the warm pool, retried with back-off (1 s doubling to 1 min) while the provider's
+ * listing fails: a pool that cannot start yet only means cold starts, never a daemon down. */
+function startPoolUntilDone(pool: WarmPool, size: number, logger: Logger): { stop(): void } {
+  const stopped = new AbortController();
+  void (async () => {
+    for (let attempt = 1, delayMs = 1000; !stopped.signal.aborted; attempt++, delayMs = Math.min(delayMs * 2, 60_000)) {
+      try {
+        const adoption = await pool.start(AbortSignal.any([stopped.signal, AbortSignal.timeout(300_000)]));
+        if (size > 0 || adoption.adopted.length + adoption.deleted.length > 0)
+          logger.info({ ...adoption, size }, "warm pool started");
+        return;
+      } catch (err) {
+        if (stopped.signal.aborted) return;
+        logger.error(
+          { err: (err as Error).message, attempt, retryInSeconds: delayMs / 1000 },
+          "warm pool could not start; retrying (pods start cold meanwhile)",
+        );
+        await sleep(delayMs, stopped.signal).catch(() => undefined);
+      }
+    }
+  })();
+  return { stop: () => stopped.abort() };
 }
 
 /** Runs the manager's sweep every `intervalMs`, one at a time; failures are logged and retried

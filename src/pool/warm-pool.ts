@@ -81,6 +81,8 @@ export class WarmPool implements WarmPoolPort {
   private readonly removals = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  /** Set once start() has adopted what an earlier run left: only then may the sweep delete. */
+  private started = false;
   private failures = 0;
   private notBefore = 0;
 
@@ -160,6 +162,8 @@ export class WarmPool implements WarmPoolPort {
       if (known.has(v.name) || this.o.isBound(v.name)) continue;
       if (await this.deleteVm({ name: v.name, id: v.id }, "pool VM without a record")) deleted.push(v.name);
     }
+    this.started = true;
+    if (this.stopping.signal.aborted) return { adopted, deleted };
     this.timer = setInterval(() => this.tick(), this.o.tickMs ?? 1000);
     this.timer.unref();
     this.tick();
@@ -216,6 +220,7 @@ export class WarmPool implements WarmPoolPort {
   async sweep(signal: AbortSignal): Promise<string[]> {
     // What the pool knows is taken before the listing is looked at: a VM handed over after
     // this point is named by a sandbox record by the time isBound is asked.
+    if (!this.started) return [];
     const known = new Set([...this.entries.keys(), ...this.handedOut]);
     const owned = (await this.o.provider.listOwnedVms(this.o.owner, signal)).filter(isPoolVm);
     const deleted: string[] = [];
