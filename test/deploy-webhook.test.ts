@@ -501,6 +501,12 @@ describe("the peerpods-webhook binary", () => {
     expect(p.stderr()).toContain("TLS_RELOAD_INTERVAL");
   });
 
+  it("exits 2 when upstream's and our runtime class variables name different classes", async () => {
+    const p = run({ TARGET_RUNTIME_CLASS: "kata-remote", TARGET_RUNTIMECLASS: "kata-peer" });
+    expect(await p.exited).toBe(2);
+    expect(p.stderr()).toMatch(/TARGET_RUNTIMECLASS="kata-peer": expected the same RuntimeClass/);
+  });
+
   it("exits 1 when the certificate files are missing", async () => {
     const p = run({
       WEBHOOK_PORT: String(await freePort()),
@@ -521,7 +527,8 @@ describe("the peerpods-webhook binary", () => {
       WEBHOOK_PORT: String(port),
       TLS_CERT_FILE: path.join(certDir, "tls.crt"),
       TLS_KEY_FILE: path.join(certDir, "tls.key"),
-      TARGET_RUNTIME_CLASS: "peer",
+      // Upstream's name for it, as a peer-pods-cm would carry it.
+      RUNTIMECLASS_NAME: "peer",
       POD_NAMESPACE: "peer-ns",
     });
     try {

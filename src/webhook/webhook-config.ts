@@ -1,5 +1,6 @@
 // Settings of the peerpods-webhook binary, with the same toolkit (variables and -flags) as the
-// daemon. None of these exist upstream, whose webhook is configured differently.
+// daemon. Upstream's webhook is configured differently; only its runtime class variables
+// (TARGET_RUNTIMECLASS, RUNTIMECLASS_NAME) are read too, see runtime-class-name.ts.
 
 import {
   type ConfigOf,
@@ -13,6 +14,7 @@ import {
   stringField,
 } from "../config/index.ts";
 import type { AdmissionPolicy } from "./admission-policy.ts";
+import { withRuntimeClassName } from "./runtime-class-name.ts";
 
 /** Namespaces of the cluster itself; their pods are never peer pods. */
 export const SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"] as const;
@@ -47,7 +49,8 @@ export const webhookConfigSpec = Object.freeze({
     env: "TARGET_RUNTIME_CLASS",
     flag: "target-runtime-class",
     default: "kata-remote",
-    description: "runtimeClassName of peer pods; pods with any other class are left alone.",
+    description:
+      "runtimeClassName of peer pods; pods with any other class are left alone. Upstream's TARGET_RUNTIMECLASS and RUNTIMECLASS_NAME are read too (they must agree).",
   }),
   excludedNamespaces: listField({
     env: "EXCLUDED_NAMESPACES",
@@ -72,7 +75,7 @@ export const webhookConfigSpec = Object.freeze({
 export type WebhookConfig = ConfigOf<typeof webhookConfigSpec>;
 
 export function loadWebhookConfig(options: LoadOptions): WebhookConfig {
-  return loadConfig(webhookConfigSpec, options);
+  return loadConfig(webhookConfigSpec, { ...options, env: withRuntimeClassName(options.env) });
 }
 
 export function admissionPolicyOf(config: WebhookConfig): AdmissionPolicy {

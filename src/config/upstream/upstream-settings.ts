@@ -173,6 +173,13 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   { env: "CLOUD_PROVIDER_EXTERNAL_PLUGIN_PATH", upstreamDefault: "", handling: warned(NO_GO_PLUGINS) },
   { env: "CLOUD_PROVIDER_EXTERNAL_PLUGIN_HASH", upstreamDefault: "", handling: warned(NO_GO_PLUGINS) },
   {
+    env: "RUNTIMECLASS_NAME",
+    upstreamDefault: "kata-remote",
+    handling: warned(
+      "the daemon serves whatever the shim sends and needs no class name; peerpods-webhook reads it (with TARGET_RUNTIMECLASS and TARGET_RUNTIME_CLASS, which must agree) to pick the pods it prepares",
+    ),
+  },
+  {
     env: "CRI_RUNTIME_ENDPOINT",
     upstreamDefault: "/run/cri-runtime.sock",
     handling: warned(
