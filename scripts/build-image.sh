@@ -54,15 +54,8 @@ podman=(podman --storage-driver vfs --runtime runc --cgroup-manager cgroupfs)
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "tools (Debian packages)"
-export DEBIAN_FRONTEND=noninteractive
-missing=()
-for p in buildah debootstrap podman runc ca-certificates curl openssl; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+source scripts/install-lib.sh
+install_debian_packages buildah debootstrap podman runc ca-certificates curl openssl
 mkdir -p "$WORK"
 printf '[containers]\ndefault_ulimits = []\n' >"$WORK/containers.conf"
 export CONTAINERS_CONF="$WORK/containers.conf"

@@ -1,5 +1,6 @@
-# Install steps shared by scripts/demo.sh (what the local provider needs) and
-# scripts/bootstrap.sh (the test suite's world). Sourced, not run; Debian 12, as root.
+# Install steps shared by scripts/demo.sh (what the local provider needs),
+# scripts/bootstrap.sh (the test suite's world) and scripts/build-image.sh (its build tools).
+# Sourced, not run; Debian 12, as root.
 
 NODE_PREFIX=${NODE_PREFIX:-/opt/node24}
 
