@@ -234,7 +234,7 @@ describe("Azure provider under throttling and transient failures", () => {
     expect(err.retryable).toBe(true);
     expect(err.message).toContain("deadline reached while creating Azure VM podvm-t2");
     // What the manager's rollback does next.
-    await bed.provider.deleteVm({ id: undefined, name: "podvm-t2" }, deadline());
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-t2", owner: bed.request("podvm-t2").owner }, deadline());
     expect(counts(bed)).toEqual(NOTHING);
   });
 
@@ -294,6 +294,7 @@ describe("Azure provider under throttling and transient failures", () => {
   it("waits out a NIC Azure still reserves after a failed VM", async () => {
     bed = await azureTestBed();
     const vm = await bed.provider.createVm(bed.request("podvm-t7"), deadline());
+    bed.fake.model.abandonVm(vm.name); // the VM failed and is gone; its NIC stays a while
     const reserved = bed.fake.inject({
       method: "DELETE",
       type: "networkInterfaces",

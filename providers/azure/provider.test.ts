@@ -2,6 +2,7 @@
 // creates, how a retried create finds its own resources, and how deletes clean up.
 import { afterEach, describe, expect, it } from "vitest";
 import { type AzureTestBed, azureTestBed, TEST_OWNER } from "../../test/support/azure-test-bed.ts";
+import { actOnForeignVm, foreignOwners } from "../../test/support/foreign-vm-survival.ts";
 import { ProviderError } from "../provider.ts";
 
 let bed: AzureTestBed | undefined;
@@ -253,14 +254,70 @@ describe("Azure provider: delete", () => {
     await bed.provider.deleteVm(vm, deadline());
     expect(counts(bed)).toEqual({ vms: 0, nics: 0, disks: 0, publicIps: 0 });
     await bed.provider.deleteVm(vm, deadline());
-    await bed.provider.deleteVm({ id: undefined, name: "podvm-never-made" }, deadline());
-    await bed.provider.deleteVm({ id: undefined, name: "not a valid azure name!" }, deadline());
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-never-made", owner: vm.owner }, deadline());
+    await bed.provider.deleteVm({ id: undefined, name: "not a valid azure name!", owner: vm.owner }, deadline());
   });
 
   it("deletes by name when the create never returned an id", async () => {
     bed = await azureTestBed();
-    await bed.provider.createVm(bed.request("podvm-del-2"), deadline());
-    await bed.provider.deleteVm({ id: undefined, name: "podvm-del-2" }, deadline());
+    const vm = await bed.provider.createVm(bed.request("podvm-del-2"), deadline());
+    await bed.provider.deleteVm({ id: undefined, name: "podvm-del-2", owner: vm.owner }, deadline());
     expect(counts(bed)).toEqual({ vms: 0, nics: 0, disks: 0, publicIps: 0 });
+  });
+});
+
+describe("Azure provider: resources of the same name with other marks", () => {
+  for (const { what, owner } of foreignOwners(TEST_OWNER)) {
+    it(`leaves ${what} VM, NIC and disk alone through StopVM, a rollback and the start-up sweep`, async () => {
+      bed = await azureTestBed();
+      const name = "podvm-collide-1";
+      const theirs = await bed.provider.createVm(bed.request(name, owner), deadline());
+      const report = await actOnForeignVm(bed.restarted(), TEST_OWNER, { name, id: theirs.id, owner: theirs.owner });
+      expect(report.rolledBack).toHaveLength(1);
+      expect(report.finishedStops).toHaveLength(1);
+      expect(report.orphansDeleted).toEqual([]);
+      const left = stored(bed, name);
+      expect([left.vm?.provisioningState, left.nic?.tags["peerpods.node"], left.disk?.tags["peerpods.node"]]).toEqual([
+        "Succeeded",
+        owner.node,
+        owner.node,
+      ]);
+      expect(bed.fake.requests.filter((r) => r.method === "DELETE")).toEqual([]);
+    });
+  }
+
+  it("deletes an orphaned NIC or disk by id only when its marks are exactly the given ones", async () => {
+    bed = await azureTestBed();
+    const name = "podvm-orphans-1";
+    const theirs = await bed.provider.createVm(bed.request(name, { cluster: "cluster-2" }), deadline());
+    bed.fake.model.abandonVm(name);
+    const orphans = (await bed.provider.listOwnedVms({ ...TEST_OWNER, cluster: "cluster-2" }, deadline())).filter(
+      (v) => v.details?.kind !== "vm",
+    );
+    expect(orphans.map((o) => o.details?.kind).sort()).toEqual(["disk", "nic"]);
+    for (const o of orphans)
+      await bed.provider.deleteVm(
+        { id: o.id, name: o.name, owner: { ...theirs.owner, cluster: TEST_OWNER.cluster } },
+        deadline(),
+      );
+    expect(counts(bed)).toEqual({ vms: 0, nics: 1, disks: 1, publicIps: 0 });
+    for (const o of orphans) await bed.provider.deleteVm({ id: o.id, name: o.name, owner: theirs.owner }, deadline());
+    expect(counts(bed)).toEqual({ vms: 0, nics: 0, disks: 0, publicIps: 0 });
+  });
+
+  it("refuses to create over another cluster's leftover disk of the name, and leaves it", async () => {
+    bed = await azureTestBed();
+    const name = "podvm-disk-left";
+    await bed.provider.createVm(bed.request(name, { cluster: "cluster-2" }), deadline());
+    bed.fake.model.abandonVm(name);
+    bed.fake.model.nics.delete(`${name}-nic`);
+    const err = await bed.provider.createVm(bed.request(name), deadline()).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `disk ${name}-osdisk already exists .* belongs to sandbox sandbox-${name} on node worker-a of cluster cluster-2`,
+      ),
+    );
+    expect(stored(bed, name).disk?.tags["peerpods.cluster"]).toBe("cluster-2");
+    expect(counts(bed)).toEqual({ vms: 0, nics: 0, disks: 1, publicIps: 0 });
   });
 });

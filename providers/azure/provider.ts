@@ -3,7 +3,16 @@ import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface } from "@azure/arm-network";
 import type { Logger } from "pino";
 import { chooseInstanceType, type InstanceTypeChoice, InstanceTypeError } from "../instance-types.ts";
-import { type CreateVmRequest, type Ownership, type Provider, ProviderError, type VmInstance } from "../provider.ts";
+import {
+  type CreateVmRequest,
+  type Ownership,
+  ownerText,
+  type Provider,
+  ProviderError,
+  sameOwner,
+  type VmInstance,
+  type VmRef,
+} from "../provider.ts";
 import {
   type ArmFailure,
   ArmOperationError,
@@ -20,7 +29,7 @@ import type { AzureProviderConfig } from "./config.ts";
 import { createCredential } from "./credential.ts";
 import { type AzureVmNames, azureVmNames } from "./names.ts";
 import { listOwnedResources } from "./owned-resources.ts";
-import { type ArmResourceId, type ImageRef, isArmType, parseArmId, parseImageId } from "./resource-id.ts";
+import { type ArmResourceId, type ImageRef, isArmType, parseArmId, parseImageId, sameArmId } from "./resource-id.ts";
 import { SizeCatalog } from "./size-catalog.ts";
 import { throwawaySshPublicKey } from "./ssh-key.ts";
 import { checkAzureSetup, signInError } from "./startup-check.ts";
@@ -131,7 +140,7 @@ export class AzureProvider implements Provider {
         const f = armFailure(err);
         const capacity = capacityCode(f);
         log.warn({ size, code: f.code, err: f.message }, "VM create failed; removing what it made");
-        const cleanup = await this.removeVmResources(names, signal).then(
+        const cleanup = await this.removeVmResources(names, req.owner, signal).then(
           () => undefined,
           (e: unknown) => describeFailure(armFailure(e)),
         );
@@ -155,17 +164,16 @@ export class AzureProvider implements Provider {
     throw new Error("unreachable: the size list is never empty");
   }
 
-  async deleteVm(vm: { readonly id: string | undefined; readonly name: string }, signal: AbortSignal): Promise<void> {
+  async deleteVm(vm: VmRef, signal: AbortSignal): Promise<void> {
     const ref = vm.id === undefined ? undefined : parseArmId(vm.id);
     try {
       if (ref !== undefined && !isArmType(ref, "Microsoft.Compute", "virtualMachines")) {
-        await this.deleteById(ref, signal); // an orphan NIC, disk or public IP from listOwnedVms
+        await this.deleteById(ref, vm.owner, signal); // an orphan NIC, disk or public IP from listOwnedVms
         return;
       }
       const names = azureVmNames(vm.name);
       if (names === undefined) return; // no Azure resource can carry that name
-      await this.removeVmResources(names, signal);
-      this.logger.info({ vm: names.vm }, "VM, NIC, disk and public IP gone");
+      await this.removeVmResources(names, vm.owner, signal);
     } catch (err) {
       if (signal.aborted || isAbort(err)) throw this.deadlineError(azureVmNames(vm.name), "deleting", err);
       if (isSignInFailure(err)) throw signInError(this.config, err);
@@ -210,7 +218,7 @@ export class AzureProvider implements Provider {
     if (vm !== undefined && (tokenFromTags(vm.tags) !== req.token || vm.provisioningState === "Failed")) {
       // Left by an attempt the daemon rolled back, or failed: its user-data is stale.
       log.info({ state: vm.provisioningState }, "removing a VM left by an earlier attempt");
-      await this.removeVmResources(names, signal);
+      await this.removeVmResources(names, req.owner, signal);
       vm = undefined;
       nic = undefined;
     }
@@ -262,23 +270,32 @@ export class AzureProvider implements Provider {
     };
   }
 
-  /** The VM and NIC an earlier attempt made, if any; refuses ones another sandbox owns. */
+  /** The VM and NIC an earlier attempt made, if any. Refuses when any resource of the VM's
+   * names (VM, NIC, public IP, OS disk) is not exactly this sandbox's: another cluster's,
+   * node's or sandbox's, or nobody's, it is left alone. */
   private async lookUp(names: AzureVmNames, owner: Ownership, signal: AbortSignal): Promise<Found> {
-    const [vm, nic] = await Promise.all([this.getVm(names.vm, signal), this.getNic(names.nic, signal)]);
+    const rg = this.config.resourceGroup;
+    const network = this.clients.networkFor();
+    const [vm, nic, ip, disk] = await Promise.all([
+      this.getVm(names.vm, signal),
+      this.getNic(names.nic, signal),
+      this.ignoreNotFound(network.publicIPAddresses.get(rg, names.publicIp, { abortSignal: signal })),
+      this.ignoreNotFound(this.clients.computeFor().disks.get(rg, names.osDisk, { abortSignal: signal })),
+    ]);
     const check = (what: string, name: string, tags: Record<string, string> | undefined) => {
       const o = ownerFromTags(tags);
-      if (o !== undefined && o.sandboxId === owner.sandboxId && o.node === owner.node && o.cluster === owner.cluster)
-        return;
+      if (sameOwner(o, owner)) return;
       throw new ProviderError(
-        `Azure ${what} ${name} already exists in ${this.config.resourceGroup} and belongs to ` +
-          (o === undefined
-            ? "no peer pod (no ownership tags)"
-            : `sandbox ${o.sandboxId} on node ${o.node} of cluster ${o.cluster}`) +
-          "; it is left alone",
+        `Azure ${what} ${name} already exists in ${rg} and belongs to ${ownerText(o)}; it is left alone`,
       );
     };
     if (vm !== undefined) check("VM", names.vm, vm.tags);
     if (nic !== undefined) check("NIC", names.nic, nic.tags);
+    if (ip !== undefined) check("public IP", names.publicIp, ip.tags);
+    // The OS disk gets its tags after the VM is made: an untagged one our VM uses is its own.
+    const ourVmsDisk = vm !== undefined && disk !== undefined && sameArmId(disk.managedBy, vm.id);
+    if (disk !== undefined && !(ourVmsDisk && ownerFromTags(disk.tags) === undefined))
+      check("disk", names.osDisk, disk.tags);
     return { vm, nic };
   }
 
@@ -413,31 +430,109 @@ export class AzureProvider implements Provider {
 
   // --- delete -------------------------------------------------------------------------------
 
-  /** The VM (its disk and NIC go with it), then whatever of ours is left; absent is fine. */
-  private async removeVmResources(names: AzureVmNames, signal: AbortSignal): Promise<void> {
+  /** The VM (its disk and NIC go with it), then whatever of ours is left; absent is fine.
+   * Each is deleted only when its marks are exactly `owner`: one of those names that is
+   * another's (or nobody's) is left alone, which counts as gone. */
+  private async removeVmResources(names: AzureVmNames, owner: Ownership, signal: AbortSignal): Promise<void> {
     const rg = this.config.resourceGroup;
     const compute = this.clients.computeFor();
     const network = this.clients.networkFor();
-    await this.whenIdle(() => compute.virtualMachines.delete(rg, names.vm, this.lro(signal)), signal);
-    await this.whenIdle(() => network.networkInterfaces.delete(rg, names.nic, this.lro(signal)), signal);
-    await this.whenIdle(() => network.publicIPAddresses.delete(rg, names.publicIp, this.lro(signal)), signal);
-    await this.whenIdle(() => compute.disks.delete(rg, names.osDisk, this.lro(signal)), signal);
+    const o = { abortSignal: signal };
+    const removed = await this.removeIfOurs(
+      "VM",
+      names.vm,
+      owner,
+      () => compute.virtualMachines.get(rg, names.vm, o),
+      () => compute.virtualMachines.delete(rg, names.vm, this.lro(signal)),
+      signal,
+    );
+    const nic = await this.removeIfOurs(
+      "NIC",
+      names.nic,
+      owner,
+      () => network.networkInterfaces.get(rg, names.nic, o),
+      () => network.networkInterfaces.delete(rg, names.nic, this.lro(signal)),
+      signal,
+    );
+    const ip = await this.removeIfOurs(
+      "public IP",
+      names.publicIp,
+      owner,
+      () => network.publicIPAddresses.get(rg, names.publicIp, o),
+      () => network.publicIPAddresses.delete(rg, names.publicIp, this.lro(signal)),
+      signal,
+    );
+    const disk = await this.removeIfOurs(
+      "disk",
+      names.osDisk,
+      owner,
+      () => compute.disks.get(rg, names.osDisk, o),
+      () => compute.disks.delete(rg, names.osDisk, this.lro(signal)),
+      signal,
+    );
+    if (removed || nic || ip || disk) this.logger.info({ vm: names.vm }, "VM, NIC, disk and public IP gone");
   }
 
-  private async deleteById(ref: ArmResourceId, signal: AbortSignal): Promise<void> {
+  private async deleteById(ref: ArmResourceId, owner: Ownership, signal: AbortSignal): Promise<void> {
     const name = ref.names[0]!;
+    const rg = ref.resourceGroup;
     const compute = this.clients.computeFor(ref.subscriptionId);
     const network = this.clients.networkFor(ref.subscriptionId);
-    let remove: () => PromiseLike<void>;
+    const o = { abortSignal: signal };
+    let removed: boolean;
     if (isArmType(ref, "Microsoft.Network", "networkInterfaces"))
-      remove = () => network.networkInterfaces.delete(ref.resourceGroup, name, this.lro(signal));
+      removed = await this.removeIfOurs(
+        "NIC",
+        name,
+        owner,
+        () => network.networkInterfaces.get(rg, name, o),
+        () => network.networkInterfaces.delete(rg, name, this.lro(signal)),
+        signal,
+      );
     else if (isArmType(ref, "Microsoft.Network", "publicIPAddresses"))
-      remove = () => network.publicIPAddresses.delete(ref.resourceGroup, name, this.lro(signal));
+      removed = await this.removeIfOurs(
+        "public IP",
+        name,
+        owner,
+        () => network.publicIPAddresses.get(rg, name, o),
+        () => network.publicIPAddresses.delete(rg, name, this.lro(signal)),
+        signal,
+      );
     else if (isArmType(ref, "Microsoft.Compute", "disks"))
-      remove = () => compute.disks.delete(ref.resourceGroup, name, this.lro(signal));
+      removed = await this.removeIfOurs(
+        "disk",
+        name,
+        owner,
+        () => compute.disks.get(rg, name, o),
+        () => compute.disks.delete(rg, name, this.lro(signal)),
+        signal,
+      );
     else throw new ProviderError(`${ref.id} is not a resource the Azure provider makes`);
+    if (removed) this.logger.info({ resource: ref.id }, "orphaned resource deleted");
+  }
+
+  /** Deletes the resource when its ownership tags are exactly `owner`; true when it did. One
+   * that is absent, or another's, is not deleted (the latter logged and left alone). */
+  private async removeIfOurs(
+    kind: string,
+    name: string,
+    owner: Ownership,
+    get: () => Promise<{ readonly tags?: Record<string, string> }>,
+    remove: () => PromiseLike<void>,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const found = await this.ignoreNotFound(get());
+    if (found === undefined) return false;
+    const marks = ownerFromTags(found.tags);
+    if (!sameOwner(marks, owner)) {
+      this.logger.warn(
+        { resource: name, owner: marks, expected: owner },
+        `Azure ${kind} ${name} belongs to ${ownerText(marks)}, not to sandbox ${owner.sandboxId} on node ${owner.node} of cluster ${owner.cluster}; left alone`,
+      );
+      return false;
+    }
     await this.whenIdle(remove, signal);
-    this.logger.info({ resource: ref.id }, "orphaned resource deleted");
+    return true;
   }
 
   /** Runs a delete; not found is success, "busy" codes are waited out within the deadline. */

@@ -106,10 +106,6 @@ function agreed(
   return { sandboxId, node, cluster };
 }
 
-export function sameOwner(a: Ownership | undefined, b: Ownership): boolean {
-  return a !== undefined && a.sandboxId === b.sandboxId && a.node === b.node && a.cluster === b.cluster;
-}
-
 /** The list filter for this node's and cluster's resources (labels only; metadata is checked
  * on each result). */
 export function ownerFilter(owner: Omit<Ownership, "sandboxId">): string {

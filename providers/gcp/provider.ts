@@ -14,6 +14,7 @@ import {
   type Ownership,
   type Provider,
   ProviderError,
+  sameOwner,
   type VmInstance,
   type VmRef,
 } from "../provider.ts";
@@ -27,7 +28,7 @@ import { parseImageRef } from "./image-ref.ts";
 import { instanceAddress, instanceSpec, instanceToken } from "./instance-spec.ts";
 import { MachineCatalog } from "./machine-catalog.ts";
 import { waitForOperation } from "./operation-wait.ts";
-import { diskOwner, instanceOwner, ownerFilter, sameOwner } from "./ownership.ts";
+import { diskOwner, instanceOwner, ownerFilter } from "./ownership.ts";
 import { freshRequestId, requestIdFor } from "./request-id.ts";
 import { type RetryTuning, withRetries } from "./retry.ts";
 import { checkGcpSetup } from "./startup-check.ts";

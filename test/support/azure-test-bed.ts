@@ -22,6 +22,7 @@ export interface AzureTestBed {
       resources?: Partial<ResourceRequest>;
       userData?: string;
       node?: string;
+      cluster?: string;
     },
   ): CreateVmRequest;
   close(): Promise<void>;
@@ -53,7 +54,7 @@ export async function azureTestBed(
         owner: {
           sandboxId: o.sandboxId ?? `sandbox-${name}`,
           node: o.node ?? TEST_OWNER.node,
-          cluster: TEST_OWNER.cluster,
+          cluster: o.cluster ?? TEST_OWNER.cluster,
         },
         resources: {
           instanceType: undefined,
