@@ -17,8 +17,10 @@ import {
   type Vcsim,
   vsphereEnv,
 } from "../../test/support/vcsim.ts";
-import { type CreateVmRequest, OWNERSHIP_KEYS } from "../provider.ts";
+import { actOnForeignVm, foreignOwners } from "../../test/support/foreign-vm-survival.ts";
+import { type CreateVmRequest, OWNERSHIP_KEYS, type Ownership } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
+import { guestExtraConfig } from "./guest-config.ts";
 import { VsphereProvider } from "./provider.ts";
 import {
   cloneVm,
@@ -184,7 +186,7 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
     // The guest behind the address went with it.
     await eventually(async () => !(await guests.local.listOwnedVms(OWNER)).some((l) => l.name === "podvm-1"));
     await p.deleteVm(vm, deadline()); // already gone: success
-    await p.deleteVm({ id: undefined, name: "podvm-1" }, deadline());
+    await p.deleteVm({ id: undefined, name: "podvm-1", owner: vm.owner }, deadline());
   });
 
   it("deletes by name when the create never returned an id, and keeps the template's size when none is asked", async () => {
@@ -204,17 +206,21 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
       vcpus: readString(size.props.get("config.hardware.numCPU")),
       memoryMiB: readString(size.props.get("config.hardware.memoryMB")),
     });
-    await p.deleteVm({ id: undefined, name: req.name }, deadline());
+    await p.deleteVm({ id: undefined, name: req.name, owner: req.owner }, deadline());
     expect(await folderVms()).toEqual([]);
   });
 
   it("never touches a VM without our marks, whether asked to delete it or to create one of its name", async () => {
     const p = provider();
     const foreign = await foreignVm("podvm-3");
-    const del = await rejection(p.deleteVm({ id: undefined, name: "podvm-3" }, deadline()));
-    expect(del.message).toContain(`carries no ${OWNERSHIP_KEYS.sandboxId} mark`);
+    // Not ours: left alone, which for the caller counts as gone.
+    await p.deleteVm({ id: undefined, name: "podvm-3", owner: { ...OWNER, sandboxId: "sandbox-3" } }, deadline());
+    expect(await folderVms()).toEqual(["podvm-3"]);
     // An id that names a VM of another name is not trusted either: the name decides.
-    await p.deleteVm({ id: foreign.value, name: "podvm-other" }, deadline());
+    await p.deleteVm(
+      { id: foreign.value, name: "podvm-other", owner: { ...OWNER, sandboxId: "sandbox-3" } },
+      deadline(),
+    );
     const create = await rejection(p.createVm(vmRequest(3), deadline()));
     expect(create.message).toContain("already exists in DC0/vm/peerpods without the peerpods.sandbox-id mark");
     expect(await folderVms()).toEqual(["podvm-3"]);
@@ -233,7 +239,7 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
         "podvm-4 reported no IP address before the deadline: VMware Tools (open-vm-tools) must run",
       );
       expect(err.retryable).toBe(true);
-      await p.deleteVm({ id: undefined, name: "podvm-4" }, deadline());
+      await p.deleteVm({ id: undefined, name: "podvm-4", owner: vmRequest(4).owner }, deadline());
       expect(await folderVms()).toEqual([]);
     } finally {
       guests = startLocalGuests(admin, vmsDir, silent);
@@ -261,4 +267,42 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
       guests = startLocalGuests(admin, vmsDir, silent);
     }
   });
+
+  for (const { what, owner } of foreignOwners(OWNER)) {
+    it(`leaves ${what} VM of the same name alone through StopVM, a rollback, the start-up sweep and a create`, async () => {
+      const name = "podvm-collide";
+      const theirs = await markedVm(name, owner);
+      const report = await actOnForeignVm(provider(), OWNER, { name, id: theirs.value, owner });
+      expect([report.rolledBack.length, report.finishedStops.length, report.orphansDeleted]).toEqual([1, 1, []]);
+      expect(await folderVms()).toEqual([name]);
+      // A create of that name on our node of our cluster (for its sandbox, when that is what
+      // differs) does not replace it.
+      const sandboxId = owner.node === OWNER.node && owner.cluster === OWNER.cluster ? "sandbox-9" : owner.sandboxId;
+      const create = await rejection(
+        provider().createVm(vmRequest(9, { name, owner: { ...OWNER, sandboxId } }), deadline()),
+      );
+      expect(create.message).toContain(
+        `a VM named ${name} in DC0/vm/peerpods belongs to sandbox ${owner.sandboxId} on node ${owner.node} of cluster ${owner.cluster}`,
+      );
+      expect(await folderVms()).toEqual([name]);
+      await waitForTask(admin, await destroyVm(admin, theirs, deadline()), "Destroy_Task", deadline());
+    });
+  }
 });
+
+/** A powered-off clone carrying `owner`'s marks, as another daemon's create would leave it. */
+async function markedVm(name: string, owner: Ownership): Promise<MoRef> {
+  const template = (await findByInventoryPath(admin, "DC0/vm/podvm-template", deadline()))!;
+  const folder = (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!;
+  const pool = (await findByInventoryPath(admin, "DC0/host/DC0_C0/Resources", deadline()))!;
+  const config = { extraConfig: guestExtraConfig(name, "token-theirs", owner, "#cloud-config\n") };
+  const task = await cloneVm(
+    admin,
+    template,
+    folder,
+    name,
+    { location: { pool }, template: false, config, powerOn: false },
+    deadline(),
+  );
+  return readRef(await waitForTask(admin, task, "CloneVM_Task", deadline()))!;
+}

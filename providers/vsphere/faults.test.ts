@@ -94,7 +94,7 @@ describe("vSphere createVm faults", () => {
     const p = provider({ GOVC_TEMPLATE: "spare-template" });
     // The first create resolves (and remembers) the template; without a guest it gives up soon.
     await rejection(p.createVm(vmRequest(2), deadline(800)));
-    await p.deleteVm({ id: undefined, name: "podvm-fault-2" }, deadline());
+    await p.deleteVm({ id: undefined, name: "podvm-fault-2", owner: vmRequest(2).owner }, deadline());
     await waitForTask(admin, await destroyVm(admin, spare, deadline()), "Destroy_Task", deadline());
 
     const gone = await rejection(p.createVm(vmRequest(2), deadline()));
@@ -116,7 +116,7 @@ describe("vSphere createVm faults", () => {
     const p = provider({ GOVC_PASSWORD: "not-the-password" });
     for (const call of [
       p.createVm(vmRequest(4), deadline()),
-      p.deleteVm({ id: undefined, name: "podvm-fault-4" }, deadline()),
+      p.deleteVm({ id: undefined, name: "podvm-fault-4", owner: vmRequest(4).owner }, deadline()),
       p.listOwnedVms(OWNER, deadline()),
     ]) {
       const err = await rejection(call);
@@ -130,7 +130,7 @@ describe("vSphere createVm faults", () => {
     const p = provider({ GOVC_URL: "https://127.0.0.1:1/sdk" });
     for (const call of [
       p.createVm(vmRequest(5), deadline()),
-      p.deleteVm({ id: "vm-1", name: "podvm-fault-5" }, deadline()),
+      p.deleteVm({ id: "vm-1", name: "podvm-fault-5", owner: vmRequest(5).owner }, deadline()),
       p.listOwnedVms(OWNER, deadline()),
     ]) {
       const err = await rejection(call);

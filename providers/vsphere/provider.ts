@@ -9,9 +9,12 @@ import {
   type CreateVmRequest,
   OWNERSHIP_KEYS,
   type Ownership,
+  ownerText,
   type Provider,
   ProviderError,
+  sameOwner,
   type VmInstance,
+  type VmRef,
 } from "../provider.ts";
 import type { VsphereProviderConfig } from "./config.ts";
 import { explainVimError } from "./explain-error.ts";
@@ -214,7 +217,7 @@ export class VsphereProvider implements Provider {
     }
   }
 
-  async deleteVm(vm: { readonly id: string | undefined; readonly name: string }, signal: AbortSignal): Promise<void> {
+  async deleteVm(vm: VmRef, signal: AbortSignal): Promise<void> {
     try {
       let found: VmView | undefined;
       if (vm.id !== undefined && vm.id !== "") {
@@ -224,10 +227,13 @@ export class VsphereProvider implements Provider {
       }
       found ??= await this.findByName((await this.#site.get(signal)).folder, vm.name, signal);
       if (found === undefined) return;
-      if (found.owner === undefined) {
-        throw new ProviderError(
-          `VM ${vm.name} (${found.ref.value}) carries no ${OWNERSHIP_KEYS.sandboxId} mark: not deleting a VM the daemon did not make`,
+      if (found.template || !sameOwner(found.owner, vm.owner)) {
+        // Another cluster's, node's or sandbox's VM (or nobody's): not ours, so ours is gone.
+        this.#logger.warn(
+          { vm: vm.name, vmId: found.ref.value, owner: found.owner, expected: vm.owner },
+          `VM ${vm.name} (${found.ref.value}) belongs to ${ownerText(found.owner)}${found.template ? " and is a template" : ""}; left alone`,
         );
+        return;
       }
       await this.remove(found.ref, signal);
       this.#logger.info({ vm: vm.name, vmId: found.ref.value }, "VM destroyed");
@@ -292,9 +298,9 @@ export class VsphereProvider implements Provider {
         `a VM named ${req.name} already exists in ${folder.path} without the ${OWNERSHIP_KEYS.sandboxId} mark; it was left alone: rename or remove it`,
       );
     }
-    if (vm.owner.sandboxId !== req.owner.sandboxId) {
+    if (!sameOwner(vm.owner, req.owner)) {
       throw new ProviderError(
-        `a VM named ${req.name} in ${folder.path} belongs to sandbox ${vm.owner.sandboxId}, not ${req.owner.sandboxId}`,
+        `a VM named ${req.name} in ${folder.path} belongs to ${ownerText(vm.owner)}, not to sandbox ${req.owner.sandboxId} on node ${req.owner.node} of cluster ${req.owner.cluster}; it was left alone`,
       );
     }
     return vm.token === req.token && !vm.template;
