@@ -8,6 +8,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForForwarder } from "../../src/proxy/wait-for-forwarder.ts";
 import { buildUserData } from "../../src/userdata/index.ts";
+import { actOnForeignVm, foreignOwners } from "../../test/support/foreign-vm-survival.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
 import {
   type LocalGuests,
@@ -17,7 +18,6 @@ import {
   type Vcsim,
   vsphereEnv,
 } from "../../test/support/vcsim.ts";
-import { actOnForeignVm, foreignOwners } from "../../test/support/foreign-vm-survival.ts";
 import { type CreateVmRequest, OWNERSHIP_KEYS, type Ownership } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
 import { guestExtraConfig } from "./guest-config.ts";
