@@ -160,7 +160,7 @@ try {
     callsMs.push(tStart - t0);
     bootMs.push(t1 - tStart);
     const td = performance.now();
-    await provider.deleteVm({ id: vm.id, name }, AbortSignal.timeout(120_000));
+    await provider.deleteVm({ id: vm.id, name, owner: vm.owner }, AbortSignal.timeout(120_000));
     console.log(
       `StartVM ${name}: libvirt calls ${(tStart - t0).toFixed(0)} ms, boot wait ${(t1 - tStart).toFixed(0)} ms; delete ${(performance.now() - td).toFixed(0)} ms`,
     );

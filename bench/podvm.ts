@@ -102,7 +102,7 @@ try {
       const ms = performance.now() - t0;
       times[kind].push(ms);
       console.log(`${kind.padEnd(6)} ${name}: forwarder ready after ${(ms / 1000).toFixed(1)} s`);
-      await provider.deleteVm({ id: vm.id, name }, AbortSignal.timeout(120_000));
+      await provider.deleteVm({ id: vm.id, name, owner: vm.owner }, AbortSignal.timeout(120_000));
     }
   }
   await testImage.close();

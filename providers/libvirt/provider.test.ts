@@ -7,6 +7,7 @@ import net from "node:net";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
+import { actOnForeignVm, foreignOwners } from "../../test/support/foreign-vm-survival.ts";
 import {
   acquireLibvirtDaemons,
   leftovers,
@@ -20,8 +21,10 @@ import {
 import { startSocketProxy } from "../../test/support/libvirt-socket-proxy.ts";
 import { type CreateVmRequest, ProviderError, type ResourceRequest } from "../provider.ts";
 import { libvirtProviderConfig } from "./config.ts";
+import { ownershipMetadataXml } from "./ownership-metadata.ts";
 import { LibvirtProvider } from "./provider.ts";
 import { LibvirtClient, uuidString } from "./rpc/index.ts";
+import { rawVolumeXml, vmVolumeNames } from "./volume-xml.ts";
 
 const prefix = `podvm-t${randomBytes(2).toString("hex")}`;
 const owner = { node: "node-lv", cluster: "cluster-lv" };
@@ -176,11 +179,11 @@ describe("libvirt provider", () => {
       ),
     ).toEqual([]);
 
-    await p.deleteVm({ id: vm.id, name: vm.name }, AbortSignal.timeout(60_000));
+    await p.deleteVm({ id: vm.id, name: vm.name, owner: vm.owner }, AbortSignal.timeout(60_000));
     // The guest released its lease at the ACPI shutdown.
     await nothingLeft(req.name, [mac]);
-    await p.deleteVm({ id: vm.id, name: vm.name }, AbortSignal.timeout(20_000));
-    await p.deleteVm({ id: undefined, name: vm.name }, AbortSignal.timeout(20_000));
+    await p.deleteVm({ id: vm.id, name: vm.name, owner: vm.owner }, AbortSignal.timeout(20_000));
+    await p.deleteVm({ id: undefined, name: vm.name, owner: vm.owner }, AbortSignal.timeout(20_000));
   }, 420_000);
 
   it("fails a create whose libvirt connection drops, and a retry with the same token reuses the domain", async () => {
@@ -209,7 +212,7 @@ describe("libvirt provider", () => {
       proxy.cut({ refuse: false });
       const vm = await p.createVm(req, AbortSignal.timeout(240_000));
       expect(vm.id).toBe(uuidString(dom!.uuid));
-      await p.deleteVm({ id: vm.id, name: vm.name }, AbortSignal.timeout(60_000));
+      await p.deleteVm({ id: vm.id, name: vm.name, owner: vm.owner }, AbortSignal.timeout(60_000));
       await nothingLeft(req.name, [vm.details!.mac!]);
     } finally {
       await proxy.close();
@@ -231,7 +234,7 @@ describe("libvirt provider", () => {
       ),
     );
     expect((err as Error).message).toContain(`console log: /var/log/libvirt/qemu/${req.name}-console.log`);
-    await p.deleteVm({ id: undefined, name: req.name }, AbortSignal.timeout(60_000));
+    await p.deleteVm({ id: undefined, name: req.name, owner: req.owner }, AbortSignal.timeout(60_000));
     await nothingLeft(req.name);
   }, 240_000);
 
@@ -245,7 +248,8 @@ describe("libvirt provider", () => {
       await expect(p.createVm(request("foreign"), AbortSignal.timeout(20_000))).rejects.toThrow(
         /without the daemon's ownership metadata/,
       );
-      await expect(p.deleteVm({ id: undefined, name }, AbortSignal.timeout(20_000))).rejects.toThrow(/not deleting it/);
+      // Not ours: left alone, which counts as gone for the caller.
+      await p.deleteVm({ id: undefined, name, owner: { ...owner, sandboxId: name } }, AbortSignal.timeout(20_000));
       expect((await p.listOwnedVms(owner, AbortSignal.timeout(20_000))).map((v) => v.name)).not.toContain(name);
       expect(await client.lookupDomainByName(name)).toEqual(foreign);
     } finally {
@@ -253,4 +257,41 @@ describe("libvirt provider", () => {
     }
     await nothingLeft(`${prefix}-foreign`);
   });
+
+  for (const { what, owner: theirs } of foreignOwners(owner)) {
+    it(`leaves ${what} domain of the same name, and its volumes, alone through StopVM, a rollback, the start-up sweep and a create`, async () => {
+      const name = `${prefix}-collide`;
+      const dom = await client.defineDomainXml(
+        `<domain type='qemu'><name>${name}</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>` +
+          `<metadata>${ownershipMetadataXml({ owner: theirs, token: "token-theirs", mac: "52:54:00:aa:bb:cc" })}</metadata></domain>`,
+      );
+      const pool = await client.lookupStoragePoolByName(TEST_POOL);
+      const volumes = Object.values(vmVolumeNames(name)).sort();
+      for (const v of volumes) await client.createStorageVolXml(pool, rawVolumeXml(v, 4096), 0);
+      try {
+        const report = await actOnForeignVm(provider(), owner, { name, id: uuidString(dom.uuid), owner: theirs });
+        expect([report.rolledBack.length, report.finishedStops.length, report.orphansDeleted]).toEqual([1, 1, []]);
+        // A create of that name on our node of our cluster (for its sandbox, when that is what
+        // differs) refuses rather than replace it.
+        const sandboxId =
+          theirs.node === owner.node && theirs.cluster === owner.cluster ? `${name}-ours` : theirs.sandboxId;
+        const err = await provider()
+          .createVm({ ...request("collide"), owner: { ...owner, sandboxId } }, AbortSignal.timeout(60_000))
+          .catch((e: unknown) => e);
+        expect((err as Error).message).toContain(
+          `domain ${name} on ${SYSTEM_URI} belongs to sandbox ${theirs.sandboxId} on node ${theirs.node} of cluster ${theirs.cluster}`,
+        );
+        expect(await leftovers(client, name)).toEqual({
+          domains: [`${name} ${uuidString(dom.uuid)}`],
+          volumes,
+          leases: [],
+        });
+      } finally {
+        await client.undefineDomain(dom).catch(() => {});
+        for (const v of volumes)
+          await client.deleteStorageVol(await client.lookupStorageVolByName(pool, v), 0).catch(() => {});
+      }
+      await nothingLeft(name);
+    }, 240_000);
+  }
 });

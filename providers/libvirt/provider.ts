@@ -8,10 +8,13 @@ import { ANNOTATIONS } from "../../src/kata/annotations.ts";
 import {
   type CreateVmRequest,
   type Ownership,
+  ownerText,
   type Provider,
   ProviderError,
   type ResourceRequest,
+  sameOwner,
   type VmInstance,
+  type VmRef,
 } from "../provider.ts";
 import { buildCidataImage, noCloudFiles } from "./cidata-image.ts";
 import type { LibvirtProviderConfig } from "./config.ts";
@@ -117,11 +120,15 @@ export class LibvirtProvider implements Provider {
         throw new ProviderError(
           `a domain named ${req.name} already exists on ${this.config.uri} without the daemon's ownership metadata: it is left alone; remove or rename it`,
         );
+      if (!sameOwner(marks.owner, req.owner))
+        throw new ProviderError(
+          `domain ${req.name} on ${this.config.uri} belongs to ${ownerText(marks.owner)}, not to sandbox ${req.owner.sandboxId} on node ${req.owner.node} of cluster ${req.owner.cluster}: it is left alone`,
+        );
       if (marks.token === req.token) {
         log.info({ vmId: uuidString(dom.uuid) }, "found the domain an earlier attempt defined");
       } else {
         log.warn({ vmId: uuidString(dom.uuid) }, "removing the domain of an earlier, abandoned attempt");
-        await this.deleteVm({ id: uuidString(dom.uuid), name: req.name }, signal);
+        await this.deleteVm({ id: uuidString(dom.uuid), name: req.name, owner: req.owner }, signal);
         dom = undefined;
         marks = undefined;
       }
@@ -192,7 +199,7 @@ export class LibvirtProvider implements Provider {
     });
   }
 
-  async deleteVm(vm: { readonly id: string | undefined; readonly name: string }, signal: AbortSignal): Promise<void> {
+  async deleteVm(vm: VmRef, signal: AbortSignal): Promise<void> {
     const client = await this.session.client(signal);
     const step = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
       try {
@@ -204,12 +211,17 @@ export class LibvirtProvider implements Provider {
     const dom = await step("domain lookup", () => this.findDomain(client, vm.id, vm.name, signal));
     const names = new Set([vm.name]);
     if (dom !== undefined) {
-      names.add(dom.name);
       const marks = await step("domain metadata", () => this.marksOf(client, dom, signal));
-      if (marks === undefined)
-        throw new ProviderError(
-          `domain ${dom.name} on ${this.config.uri} carries no ownership metadata of the daemon: not deleting it`,
+      if (!sameOwner(marks?.owner, vm.owner)) {
+        // Another cluster's, node's or sandbox's domain (or nobody's), with its volumes: not
+        // ours, so ours is gone.
+        this.logger.warn(
+          { vm: dom.name, vmId: uuidString(dom.uuid), owner: marks?.owner, expected: vm.owner },
+          `domain ${dom.name} on ${this.config.uri} belongs to ${ownerText(marks?.owner)}; left alone with its volumes`,
         );
+        return;
+      }
+      names.add(dom.name);
       await step("stop domain", () => this.stopDomain(client, dom, signal));
       await step("undefine domain", () => this.undefine(client, dom, signal));
       this.logger.info({ vm: dom.name, vmId: uuidString(dom.uuid) }, "domain removed");
@@ -222,8 +234,15 @@ export class LibvirtProvider implements Provider {
       if (isNotFound(err)) return;
       throw explainLibvirtError(err, `storage pool for ${vm.name}`, signal);
     }
-    for (const name of names)
+    for (const name of names) {
+      // Volumes of a name a domain still holds are that domain's (another's: ours is gone).
+      const holder = await step("domain lookup", () => ignoreNotFound(client.lookupDomainByName(name, signal)));
+      if (holder !== undefined) {
+        this.logger.warn({ vm: name }, `volumes of ${name} belong to another domain of that name; left alone`);
+        continue;
+      }
       await step("delete volumes", () => this.deleteVolumes(client, pool, vmVolumeNames(name), signal));
+    }
   }
 
   async listOwnedVms(owner: Omit<Ownership, "sandboxId">, signal: AbortSignal): Promise<VmInstance[]> {
