@@ -27,7 +27,7 @@ import {
   type VmTlsIssuer,
 } from "../sandbox/index.ts";
 import { Server } from "../ttrpc/index.ts";
-import { WorkerTunnels } from "../tunnel/index.ts";
+import { findNodeAddress, WorkerTunnels } from "../tunnel/index.ts";
 import { sleep } from "../util/sleep.ts";
 
 export interface DaemonHandle {
@@ -72,6 +72,7 @@ export async function runDaemon(
   const readiness: Readiness = { socketServed: false, reconciled: false, providerChecked: false };
   const debug = await startDebugServer({
     port: config.probePort,
+    nodeAddress: await probeAddress(config, logger),
     metrics,
     readiness: () => readiness,
     sandboxes: () => [...(manager?.list() ?? []), ...(pool?.list() ?? [])],
@@ -445,4 +446,19 @@ function startSweeper(manager: SandboxManager, pool: WarmPool, intervalMs: numbe
   }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/** Where the probe port listens besides loopback: PROBE_ADDRESS, else the node's address.
+ * Without one, only loopback (and a warning: the kubelet's probes cannot reach it). */
+async function probeAddress(config: DaemonConfig, logger: Logger): Promise<string | undefined> {
+  if (config.probeAddress !== undefined) return config.probeAddress;
+  try {
+    return (await findNodeAddress(config.hostInterface, AbortSignal.timeout(10_000))).address;
+  } catch (err) {
+    logger.warn(
+      { err: (err as Error).message, port: config.probePort },
+      "no node address for the probe port (set PROBE_ADDRESS or HOST_INTERFACE): it listens on loopback only",
+    );
+    return undefined;
+  }
 }

@@ -6,7 +6,16 @@
 import { hostname } from "node:os";
 import { ConfigError, InvalidConfigError } from "./errors.ts";
 import { FAILPOINTS } from "./failpoints.ts";
-import { boolField, durationField, enumField, intField, listField, portField, stringField } from "./field-kinds.ts";
+import {
+  boolField,
+  durationField,
+  enumField,
+  intField,
+  ipField,
+  listField,
+  portField,
+  stringField,
+} from "./field-kinds.ts";
 import { type LoadOptions, loadConfig } from "./load.ts";
 import type { ConfigOf } from "./spec.ts";
 import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
@@ -175,6 +184,14 @@ export const daemonConfigSpec = Object.freeze({
     flag: "probe-port",
     default: "8000",
     description: "Port of the HTTP server for startup/liveness/readiness probes and metrics.",
+  }),
+  // Ours: upstream listens on every address.
+  probeAddress: ipField({
+    env: "PROBE_ADDRESS",
+    flag: "probe-address",
+    defaultDoc: "the address of HOST_INTERFACE, else of the default route's interface",
+    description:
+      "Node address the probe port also listens on, for the kubelet's probes and metrics (/debug stays on loopback).",
   }),
   // Ours: upstream keeps all state in memory and loses it on restart.
   stateDir: stringField({

@@ -1,6 +1,7 @@
 // Builders for each kind of setting. Each returns a Field whose value type follows from the
 // options: `default` or `required: true` make it always present, otherwise it may be undefined.
 
+import { isIP } from "node:net";
 import { TIMER_MAX_MS } from "../util/timer-limit.ts";
 import {
   accept,
@@ -43,6 +44,16 @@ function typed<T, O>(options: FieldOptions, parts: FieldKindParts<T>): Field<Fie
 /** Free text. */
 export function stringField<const O extends FieldOptions>(options: O): Field<FieldValue<string, O>> {
   return typed<string, O>(options, { kind: "string", expected: "a non-empty string", parse: accept });
+}
+
+/** An IPv4 or IPv6 address, as a listener binds it (no host names: they may resolve to many). */
+export function ipField<const O extends FieldOptions>(options: O): Field<FieldValue<string, O>> {
+  const expected = "an IPv4 or IPv6 address";
+  return typed<string, O>(options, {
+    kind: "ip",
+    expected,
+    parse: (raw) => (isIP(raw) === 0 ? reject(expected) : accept(raw)),
+  });
 }
 
 // Like Go's strconv.Atoi: optional sign, decimal digits, nothing else.

@@ -1,7 +1,7 @@
 // One configuration setting: its environment variable, its flags, how its text is parsed and
 // how its value is shown in logs. Builders for each kind live in field-kinds.ts.
 
-export type FieldKind = "string" | "int" | "bool" | "duration" | "port" | "list" | "map" | "enum";
+export type FieldKind = "string" | "int" | "bool" | "duration" | "port" | "ip" | "list" | "map" | "enum";
 
 /** The outcome of parsing one raw value: the value, or what would have been accepted. */
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly expected: string };

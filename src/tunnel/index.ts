@@ -7,6 +7,7 @@
 // debug this same state, so every step here can be replayed by hand from an error message.
 export { missingTunnelCapabilities } from "./capabilities.ts";
 export { MAX_TUNNEL_MTU, MIN_TUNNEL_MTU, tunnelMtu, VXLAN_OVERHEAD } from "./mtu.ts";
+export { findNodeAddress, type NodeAddress } from "./node-address.ts";
 export { DEFAULT_POD_NETNS, podNetnsPath, setupVmTunnel, teardownVmTunnel, type VmTunnelOptions } from "./vm-tunnel.ts";
 export { vxlanDeviceName } from "./vxlan-device.ts";
 export { WorkerTunnels, type WorkerTunnelsOptions } from "./worker-tunnels.ts";

@@ -9,6 +9,7 @@ import { requireTunnelCapabilities } from "./capabilities.ts";
 import { checkMtu, tunnelMtu } from "./mtu.ts";
 import { netnsPathState, refuseNodeNetns, requirePodNetns } from "./netns-path.ts";
 import { NetnsTools } from "./netns-tools.ts";
+import { findNodeAddress } from "./node-address.ts";
 import { readPodInterface } from "./pod-interface.ts";
 import { installRedirect, removeRedirect } from "./tc-redirect.ts";
 import { checkVxlanSpec, deleteVxlan, ensureVxlan, vxlanDeviceName } from "./vxlan-device.ts";
@@ -117,22 +118,8 @@ export class WorkerTunnels implements PodTunnels {
 
   /** The IPv4 address of the node interface the VMs are to send VXLAN to. */
   private async workerAddress(signal: AbortSignal): Promise<string> {
-    let dev = this.o.hostInterface;
-    if (dev === undefined) {
-      const route = (await this.host.ipv4Routes(signal)).find((r) => r.dst === "default" && r.dev !== undefined);
-      if (route?.dev === undefined) {
-        throw new Error(
-          `no IPv4 default route through a single interface in ${this.host.describe()}: set the host interface peer VMs reach this node on`,
-        );
-      }
-      dev = route.dev;
-    }
-    const link = await this.host.link(dev, signal);
-    if (link === undefined) throw new Error(`host interface ${dev} does not exist in ${this.host.describe()}`);
-    checkMtu(link.mtu, `host interface ${dev}`);
-    const [address] = await this.host.ipv4Addresses(dev, signal);
-    if (address === undefined)
-      throw new Error(`host interface ${dev} has no IPv4 address for peer VMs to reach this node on`);
-    return address.slice(0, address.indexOf("/"));
+    const node = await findNodeAddress(this.o.hostInterface, signal, this.host);
+    checkMtu(node.mtu, `host interface ${node.dev}`);
+    return node.address;
   }
 }
