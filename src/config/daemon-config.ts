@@ -189,9 +189,8 @@ export const daemonConfigSpec = Object.freeze({
   probeAddress: ipField({
     env: "PROBE_ADDRESS",
     flag: "probe-address",
-    defaultDoc: "the address of HOST_INTERFACE, else of the default route's interface",
     description:
-      "Node address the probe port also listens on, for the kubelet's probes and metrics (/debug stays on loopback).",
+      "Node address the probe port listens on besides loopback, for the kubelet's probes and metrics (/debug stays on loopback); unset: the address of HOST_INTERFACE, else of the default route's interface.",
   }),
   // Ours: upstream keeps all state in memory and loses it on restart.
   stateDir: stringField({
