@@ -2,6 +2,7 @@
 // _NET, _VOL_NAME, _CPU, _MEMORY, _EFI_FIRMWARE) plus the few this provider adds (limits, direct kernel
 // boot for development images, how long to wait for an address and for a clean shutdown).
 import {
+  boolField,
   ConfigError,
   type ConfigOf,
   durationField,
@@ -11,6 +12,7 @@ import {
   loadConfig,
   stringField,
 } from "../../src/config/index.ts";
+import { type ConfidentialRequest, LAUNCH_SECURITY_TYPES } from "./launch-security.ts";
 import { LibvirtUriError, parseLibvirtUri } from "./rpc/index.ts";
 
 export const libvirtConfigSpec = Object.freeze({
@@ -86,6 +88,18 @@ export const libvirtConfigSpec = Object.freeze({
     description:
       "Size of each peer VM's disk in GiB (a copy-on-write overlay, so it costs only what the VM writes); the base volume's size when that is larger, or when 0.",
   }),
+  launchSecurity: enumField({
+    env: "LIBVIRT_LAUNCH_SECURITY",
+    values: LAUNCH_SECURITY_TYPES,
+    description:
+      "Confidential guest technology (sev, sev-snp, tdx, s390-pv). Confidential libvirt guests are not implemented: set, start-up stops, saying whether the host's domain capabilities offer it.",
+  }),
+  disableCvm: boolField({
+    env: "DISABLECVM",
+    default: "true",
+    description:
+      "Ordinary guests (upstream's default for libvirt). false asks for confidential guests, which stops start-up, saying whether the host offers any.",
+  }),
   cpuset: stringField({
     env: "LIBVIRT_CPUSET",
     description: "Host CPUs the peer VMs' vCPUs may run on, in libvirt's cpuset syntax (e.g. 0-3,8,^2); unset: any.",
@@ -151,6 +165,8 @@ export interface LibvirtProviderConfig {
   /** LIBVIRT_ROOT_DISK_SIZE in bytes; 0: the base volume's size. */
   readonly rootDiskBytes: bigint;
   readonly cpuset: string | undefined;
+  /** The confidential guest asked for (DISABLECVM=false or LIBVIRT_LAUNCH_SECURITY), if any. */
+  readonly confidential: ConfidentialRequest | undefined;
 }
 
 // libvirt's cpuset syntax: CPU numbers and ranges, some excluded with ^.
@@ -219,5 +235,11 @@ export function libvirtProviderConfig(env: Readonly<Record<string, string | unde
     consoleLogDir: c.consoleLogDir === "none" ? undefined : c.consoleLogDir,
     rootDiskBytes: BigInt(c.rootDiskSizeGiB) * 1024n ** 3n,
     cpuset: c.cpuset,
+    confidential:
+      c.launchSecurity !== undefined
+        ? { variable: "LIBVIRT_LAUNCH_SECURITY", type: c.launchSecurity }
+        : c.disableCvm
+          ? undefined
+          : { variable: "DISABLECVM", type: undefined },
   };
 }

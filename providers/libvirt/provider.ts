@@ -20,6 +20,7 @@ import { buildCidataImage, noCloudFiles } from "./cidata-image.ts";
 import type { LibvirtProviderConfig } from "./config.ts";
 import { domainXml, randomMac } from "./domain-xml.ts";
 import { explainLibvirtError } from "./explain-error.ts";
+import { confidentialRefusal, offeredLaunchSecurity } from "./launch-security.ts";
 import { LibvirtSession } from "./libvirt-session.ts";
 import { METADATA_NAMESPACE, parseOwnershipMetadata, type VmMarks } from "./ownership-metadata.ts";
 import {
@@ -78,6 +79,7 @@ export class LibvirtProvider implements Provider {
       ),
       collect(this.network(client, signal)),
       collect(this.resolveDomainType(client, signal)),
+      ...(this.config.confidential === undefined ? [] : [collect(this.refuseConfidential(client, signal))]),
     ]);
     if (problems.length > 0) {
       throw new ProviderError(
@@ -107,6 +109,8 @@ export class LibvirtProvider implements Provider {
         throw explainLibvirtError(err, `${action} for ${req.name}`, signal);
       }
     };
+    if (this.config.confidential !== undefined)
+      await step("confidential guest", () => this.refuseConfidential(client, signal));
     const pool = await step("storage pool", () => this.pool(client, signal));
     const network = await step("network", () => this.network(client, signal));
     const type = await step("domain type", () => this.resolveDomainType(client, signal));
@@ -351,6 +355,16 @@ export class LibvirtProvider implements Provider {
         `LIBVIRT_NET=${this.config.network}: the network is not active (virsh net-start ${this.config.network})`,
       );
     return net;
+  }
+
+  /** Confidential guests are not made yet: always throws, saying what the host offers. */
+  private async refuseConfidential(client: LibvirtClient, signal: AbortSignal): Promise<never> {
+    const request = this.config.confidential!;
+    const virttype = await this.resolveDomainType(client, signal);
+    const caps = await client.getDomainCapabilities({ arch: "x86_64", virttype }, signal);
+    throw new ProviderError(
+      confidentialRefusal(request, offeredLaunchSecurity(caps), `${virttype}/x86_64 on ${this.config.uri}`),
+    );
   }
 
   /** kvm or qemu, asked of the host once (auto), or as configured. */

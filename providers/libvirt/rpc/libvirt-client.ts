@@ -148,6 +148,25 @@ export class LibvirtClient {
     return this.rpc.call(Procedure.connectGetCapabilities, undefined, str, signal);
   }
 
+  /** What a domain of `virttype` (kvm, qemu) for `arch` may use: firmware, devices, features (SEV, TDX, ...). */
+  getDomainCapabilities(
+    options: { arch?: string; virttype?: string; machine?: string; emulatorbin?: string },
+    signal?: AbortSignal,
+  ): Promise<string> {
+    return this.rpc.call(
+      Procedure.connectGetDomainCapabilities,
+      (w) =>
+        w
+          .optional(options.emulatorbin, (x, v) => x.string(v))
+          .optional(options.arch, (x, v) => x.string(v))
+          .optional(options.machine, (x, v) => x.string(v))
+          .optional(options.virttype, (x, v) => x.string(v))
+          .uint(0),
+      str,
+      signal,
+    );
+  }
+
   // ---- domains ----
 
   listAllDomains(flags = 0, signal?: AbortSignal): Promise<DomainRef[]> {

@@ -36,6 +36,7 @@ export const Procedure = {
   connectListAllDomains: 273,
   storagePoolListAllVolumes: 282,
   networkGetDhcpLeases: 341,
+  connectGetDomainCapabilities: 342,
   domainDefineXmlFlags: 350,
 } as const;
 

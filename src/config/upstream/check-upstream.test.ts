@@ -69,10 +69,9 @@ describe("checkUpstreamSettings", () => {
   });
 
   it("looks only at the running provider's upstream settings", () => {
-    expect(check({ LIBVIRT_LAUNCH_SECURITY: "sev" }, "aws")).toEqual([]);
-    expect(check({ LIBVIRT_LAUNCH_SECURITY: "sev" }, "libvirt").map((f) => f.variable)).toEqual([
-      "LIBVIRT_LAUNCH_SECURITY",
-    ]);
+    expect(check({ ENABLE_SECURE_BOOT: "true" }, "azure")).toEqual([]);
+    expect(check({ PAUSE_IMAGE: "pause:3.9" }, "libvirt").map((f) => f.variable)).toEqual(["PAUSE_IMAGE"]);
+    expect(check({ GOVC_DRS: "true" }, "libvirt")).toEqual([]);
     // libvirt's upstream default for DISABLECVM is true; the clouds' is false.
     expect(check({ DISABLECVM: "true" }, "libvirt")).toEqual([]);
     expect(check({ DISABLECVM: "false" }, "aws")).toEqual([]);

@@ -384,7 +384,9 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     env: "LIBVIRT_LAUNCH_SECURITY",
     upstreamDefault: "",
     providers: ["libvirt"],
-    handling: warned("not implemented yet: peer VMs are ordinary (non-confidential) guests"),
+    handling: honoured(
+      "sev, sev-snp, tdx or s390-pv; confidential libvirt guests are not made yet, so a value stops start-up, saying whether the host's domain capabilities offer it",
+    ),
   },
   {
     env: "LIBVIRT_ROOT_DISK_SIZE",
@@ -405,8 +407,8 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     upstreamDefault: "true",
     bool: true,
     providers: ["libvirt"],
-    handling: refused(
-      "confidential libvirt guests are not implemented yet: peer VMs would be ordinary guests; set DISABLECVM=true (upstream's default for libvirt) to accept that",
+    handling: honoured(
+      "false asks for confidential guests, which are not made yet: start-up stops, saying whether the host's domain capabilities offer SEV, SEV-SNP, TDX or s390-pv",
     ),
   },
 
