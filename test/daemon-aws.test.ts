@@ -6,10 +6,12 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
+import { POOL_VM_NAME_PATTERN } from "../src/pool/index.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import { awsEnv, createLaunchTemplate } from "./support/aws-fixture.ts";
 import {
   cleanupDaemonDirs,
+  clusterMark,
   type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
@@ -18,6 +20,7 @@ import {
 } from "./support/daemon-process.ts";
 import { FAKE_AMI, FAKE_SG, FAKE_SUBNET, FakeEc2 } from "./support/fake-ec2.ts";
 import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";
+import { metricValue, pollUntil, readyPoolVms } from "./support/warm-pool-probe.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs;
@@ -101,6 +104,73 @@ describe("cloud-api-adaptor on the aws provider", () => {
     expect(await debugSandboxes(daemon.probePort)).toEqual([expect.objectContaining({ id: "crash", state: "failed" })]);
     await stop("crash");
   });
+
+  it("warm pool: pool instances carry this node's and cluster's tags and the pool's, a pod claims one, a SIGKILLed daemon's successor adopts the rest, WARM_POOL_SIZE=0 terminates them", async () => {
+    const poolEnv = { ...env(), CLOUD_PROVIDER: "aws", WARM_POOL_SIZE: "2" };
+    const poolInstances = () =>
+      fake.liveInstances().filter((i) => i.tags["peerpods.sandbox-id"] === "_warm-pool" && i.state === "running");
+    daemon = await startDaemon(dirs, poolEnv);
+    const d1 = daemon;
+    await pollUntil(
+      "two ready pool VMs",
+      () => readyPoolVms(d1),
+      (r) => r.length === 2,
+      d1,
+    );
+    const first = poolInstances();
+    expect(first).toHaveLength(2);
+    for (const i of first)
+      expect(i.tags).toMatchObject({
+        "peerpods.sandbox-id": "_warm-pool",
+        "peerpods.node": "test-node",
+        "peerpods.cluster": await clusterMark(dirs),
+        Name: expect.stringMatching(POOL_VM_NAME_PATTERN),
+      });
+    let out = "";
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "warm"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
+    expect({ status, out }).toEqual({ status: 0, out: "warm\n" });
+    expect(await metricValue(d1, "caa_warm_pool_claims_total")).toBe(1);
+    await pollUntil(
+      "refilled",
+      () => readyPoolVms(d1),
+      (r) => r.length === 2,
+      d1,
+    );
+    const beforeRestart = poolInstances()
+      .map((i) => i.id)
+      .sort();
+    const launches = () => fake.calls("RunInstances").filter((c) => c.status === 200).length; // not the start-up check's dry run
+    const launchesBefore = launches();
+    await daemon.kill(); // a crash: the pool instances keep running
+    daemon = await startDaemon(dirs, poolEnv);
+    const d2 = daemon;
+    await pollUntil(
+      "adopted",
+      () => readyPoolVms(d2),
+      (r) => r.length === 2,
+      d2,
+    );
+    // Adopted as they were: none terminated, none launched anew.
+    expect(
+      poolInstances()
+        .map((i) => i.id)
+        .sort(),
+    ).toEqual(beforeRestart);
+    expect(launches()).toBe(launchesBefore);
+    await daemon.stop();
+    daemon = await startDaemon(dirs, { ...poolEnv, WARM_POOL_SIZE: "0" });
+    await pollUntil(
+      "terminated",
+      () => liveAfterShutdown(),
+      (l) => l.length === 0,
+      daemon,
+    );
+  }, 300_000);
 
   it("turns a refused RunInstances into a clear StartVM error and leaves nothing running", async () => {
     daemon = await startDaemon(dirs, { ...env(), CLOUD_PROVIDER: "aws" });

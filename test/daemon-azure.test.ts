@@ -10,6 +10,7 @@ import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import {
   cleanupDaemonDirs,
+  clusterMark,
   type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
@@ -18,6 +19,7 @@ import {
 } from "./support/daemon-process.ts";
 import { FakeArm } from "./support/fake-arm.ts";
 import { localVmLauncher } from "./support/fake-arm-local-launcher.ts";
+import { metricValue, pollUntil, readyPoolVms } from "./support/warm-pool-probe.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs;
@@ -121,4 +123,63 @@ describe("cloud-api-adaptor on the azure provider", () => {
     },
     120_000,
   );
+
+  it("warm pool: pool VMs carry this node's and cluster's tags and the pool's, a pod claims one, a SIGKILLed daemon's successor adopts the rest, WARM_POOL_SIZE=0 deletes them", async () => {
+    const poolEnv = env({ WARM_POOL_SIZE: "1" });
+    const poolVms = () => [...fake.model.vms.values()].filter((v) => v.tags["peerpods.sandbox-id"] === "_warm-pool");
+    daemon = await startDaemon(dirs, poolEnv);
+    const d1 = daemon;
+    await pollUntil(
+      "a ready pool VM",
+      () => readyPoolVms(d1),
+      (r) => r.length === 1,
+      d1,
+    );
+    expect(poolVms().map((v) => v.tags)).toEqual([
+      expect.objectContaining({
+        "peerpods.sandbox-id": "_warm-pool",
+        "peerpods.node": "test-node",
+        "peerpods.cluster": await clusterMark(dirs),
+      }),
+    ]);
+    let out = "";
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "warm"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
+    expect({ status, out }).toEqual({ status: 0, out: "warm\n" });
+    expect(await metricValue(d1, "caa_warm_pool_claims_total")).toBe(1);
+    await pollUntil(
+      "refilled",
+      () => readyPoolVms(d1),
+      (r) => r.length === 1,
+      d1,
+    );
+    const kept = poolVms().map((v) => v.id);
+    const putsBefore = fake.count("PUT", "virtualMachines");
+    await daemon.kill(); // a crash: the pool VM keeps running
+    daemon = await startDaemon(dirs, poolEnv);
+    const d2 = daemon;
+    await pollUntil(
+      "adopted",
+      () => readyPoolVms(d2),
+      (r) => r.length === 1,
+      d2,
+    );
+    expect(poolVms().map((v) => v.id)).toEqual(kept); // adopted, not made anew
+    expect(fake.count("PUT", "virtualMachines")).toBe(putsBefore);
+    await daemon.stop();
+    daemon = await startDaemon(dirs, env({ WARM_POOL_SIZE: "0" }));
+    await pollUntil(
+      "deleted",
+      async () => {
+        await fake.idle();
+        return leftovers();
+      },
+      (l) => l.vms + l.nics + l.disks === 0,
+      daemon,
+    );
+  }, 300_000);
 });
