@@ -6,11 +6,13 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { labelValue } from "../providers/gcp/ownership.ts";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import {
   cleanupDaemonDirs,
+  clusterMark,
   type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
@@ -19,6 +21,7 @@ import {
 } from "./support/daemon-process.ts";
 import { FakeGce } from "./support/fake-gce.ts";
 import { localVmLauncher } from "./support/fake-gce-local-launcher.ts";
+import { metricValue, pollUntil, readyPoolVms } from "./support/warm-pool-probe.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs;
@@ -163,4 +166,66 @@ describe("cloud-api-adaptor on the gcp provider", () => {
       /PODVM_IMAGE_NAME=projects\/peerpods-test-1\/global\/images\/no-such-image: image not found/,
     );
   }, 180_000);
+
+  it("warm pool: pool instances carry this node's and cluster's labels and the pool's, a pod claims one, a SIGKILLed daemon's successor adopts the rest, WARM_POOL_SIZE=0 deletes them", async () => {
+    const poolEnv = env({ WARM_POOL_SIZE: "1" });
+    const poolInstances = () =>
+      [...fake.model.instances.values()].filter(
+        (i) => (i.labels as Record<string, string> | undefined)?.["peerpods-sandbox-id"] === labelValue("_warm-pool"),
+      );
+    daemon = await startDaemon(dirs, poolEnv);
+    const d1 = daemon;
+    await pollUntil(
+      "a ready pool VM",
+      () => readyPoolVms(d1),
+      (r) => r.length === 1,
+      d1,
+    );
+    expect(poolInstances().map((i) => i.labels)).toEqual([
+      expect.objectContaining({
+        "peerpods-sandbox-id": labelValue("_warm-pool"),
+        "peerpods-node": labelValue("test-node"),
+        "peerpods-cluster": labelValue(await clusterMark(dirs)),
+      }),
+    ]);
+    let out = "";
+    const status = await runPod({
+      socketPath: dirs.socketPath,
+      command: ["echo", "warm"],
+      stdout: (c) => (out += Buffer.from(c).toString()),
+      stderr: () => {},
+    });
+    expect({ status, out }).toEqual({ status: 0, out: "warm\n" });
+    expect(await metricValue(d1, "caa_warm_pool_claims_total")).toBe(1);
+    await pollUntil(
+      "refilled",
+      () => readyPoolVms(d1),
+      (r) => r.length === 1,
+      d1,
+    );
+    const kept = poolInstances().map((i) => i.name);
+    const insertsBefore = inserts().length;
+    await daemon.kill(); // a crash: the pool instance keeps running
+    daemon = await startDaemon(dirs, poolEnv);
+    const d2 = daemon;
+    await pollUntil(
+      "adopted",
+      () => readyPoolVms(d2),
+      (r) => r.length === 1,
+      d2,
+    );
+    expect(poolInstances().map((i) => i.name)).toEqual(kept); // adopted, not made anew
+    expect(inserts().length).toBe(insertsBefore);
+    await daemon.stop();
+    daemon = await startDaemon(dirs, env({ WARM_POOL_SIZE: "0" }));
+    await pollUntil(
+      "deleted",
+      async () => {
+        await fake.idle();
+        return leftovers();
+      },
+      (l) => l.instances + l.disks === 0,
+      daemon,
+    );
+  }, 300_000);
 });
