@@ -1,5 +1,6 @@
 # cloud-api-adaptor image: the daemon (entrypoint), the peer-pods webhook, peerpod-ctl and the
-# agent-protocol-forwarder, run by Node 24 straight from the TypeScript sources.
+# agent-protocol-forwarder, run by Node 24 as JavaScript compiled from the TypeScript sources
+# (type stripping at run time would cost each process about 45 MiB and start-up time).
 #
 #   docker build -t cloud-api-adaptor .                     (official Node 24 slim base)
 #   bash scripts/build-image.sh                             (a locally made base, no registry)
@@ -17,6 +18,20 @@ RUN npm ci --omit=dev --no-audit --no-fund \
          npm install --omit=dev --no-audit --no-fund; } \
     && npm cache clean --force
 
+# The sources compiled to JavaScript (tsconfig.build.json: dist/ keeps the checkout's layout,
+# imports rewritten from .ts to .js). The compiler and Node's types at the lock file's versions,
+# installed apart: the other dev tools are not needed here.
+FROM deps AS build
+RUN tools="$(node -p 'const p = require("./package-lock.json").packages; ["typescript", "@types/node"].map((n) => `${n}@${p[`node_modules/${n}`].version}`).join(" ")')" \
+    && npm install --prefix /opt/tsc --no-save --no-audit --no-fund $tools \
+    && npm cache clean --force
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY providers ./providers
+COPY src ./src
+RUN /opt/tsc/node_modules/.bin/tsc -p tsconfig.build.json --typeRoots /opt/tsc/node_modules/@types \
+    && chmod 0755 dist/bin/*.js
+
 FROM ${BASE_IMAGE}
 # iproute2: ip/tc for the VXLAN tunnels; util-linux: nsenter into pod network namespaces;
 # tini: reaps the processes the local provider's VMs leave to PID 1.
@@ -26,9 +41,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
-COPY bin ./bin
-COPY providers ./providers
-COPY src ./src
+COPY --from=build /app/dist/bin ./bin
+COPY --from=build /app/dist/providers ./providers
+COPY --from=build /app/dist/src ./src
 RUN for name in cloud-api-adaptor peerpod-relay agent-protocol-forwarder peerpod-ctl peerpods-webhook; do \
       ln -s "/app/bin/$name.js" "/usr/local/bin/$name"; \
     done \
@@ -40,4 +55,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PROBE_PORT || 8000}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The provider comes from CLOUD_PROVIDER (or a first argument, as upstream's image takes it).
-ENTRYPOINT ["/usr/bin/tini", "--", "cloud-api-adaptor"]
+# A small young generation (as the relay's DaemonSet runs it): the daemon is mostly idle, and
+# bench:lifecycle measures about 40 MiB less resident memory with 200 sandboxes than with
+# Node's default.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=1", "/app/bin/cloud-api-adaptor.js"]

@@ -13,9 +13,15 @@
 // {phase="provider_create"} and {phase="vm_boot"}; read from /metrics before and after each
 // pod. rss_mb_200 = the daemon's VmRSS with 200 sandboxes running, each with an open agent
 // connection as a shim keeps one.
+//
+// The daemon runs as the container image runs it: compiled JavaScript from dist/ (`npm run
+// build`, which `npm run bench:lifecycle` does first), not the TypeScript sources, with the
+// Dockerfile ENTRYPOINT's Node flags.
+import { existsSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { startAgent } from "../src/agent/index.ts";
 import { type ForwarderHandle, startForwarder } from "../src/forwarder/index.ts";
 import { Health } from "../src/gen/health_pb.js";
@@ -27,6 +33,8 @@ import { awsEnv } from "../test/support/aws-fixture.ts";
 import { cleanupDaemonDirs, makeDaemonDirs, startDaemon } from "../test/support/daemon-process.ts";
 import { FakeEc2, type VmLauncher } from "../test/support/fake-ec2.ts";
 
+const COMPILED_DAEMON = path.join(fileURLToPath(new URL("..", import.meta.url)), "dist/src/cli/cloud-api-adaptor.js");
+if (!existsSync(COMPILED_DAEMON)) throw new Error(`${COMPILED_DAEMON} is missing: run npm run build first`);
 const TIMED_PODS = Number(process.env.BENCH_PODS ?? 40);
 const LIVE = 200;
 const h = Hypervisor.method;
@@ -59,7 +67,10 @@ const env = Object.fromEntries(
     (kv): kv is [string, string] => kv[1] !== undefined,
   ),
 );
-const daemon = await startDaemon(dirs, env);
+const daemon = await startDaemon(dirs, env, [], undefined, {
+  entry: COMPILED_DAEMON,
+  nodeFlags: ["--max-semi-space-size=1"],
+});
 const rssOf = async () =>
   Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${daemon.child.pid}/status`, "utf8"))![1]) / 1024;
 const rssIdle = await rssOf();

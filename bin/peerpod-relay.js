@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Node's compile cache keeps the type-stripped sources: a relay restarted from a warm cache never
-// loads the TypeScript stripper, which alone costs about 17 MiB of resident memory.
+// Node's compile cache keeps the compiled modules: a relay restarted from a warm cache parses
+// less, and from the TypeScript sources (a checkout) never loads the stripper (about 17 MiB).
 import module from "node:module";
 
 module.enableCompileCache?.(process.env.NODE_COMPILE_CACHE);

@@ -22,7 +22,12 @@ import { marksEnvValue, VM_MARKS_ENV, type VmMarks } from "./vm-marks.ts";
 import { type LocalVmRecord, readVmRecord, USER_DATA_FILE, writeVmRecord } from "./vm-record.ts";
 
 const LOOPBACK_SPAN = 1 << 22;
-const VM_MAIN = fileURLToPath(new URL("./vm-main.ts", import.meta.url));
+// The VM's main module beside this one, in this module's language: vm-main.ts in a checkout,
+// vm-main.js where the sources are compiled (the container image).
+const VM_MAIN = fileURLToPath(new URL("./vm-main.ts", import.meta.url)).replace(
+  /\.ts$/,
+  path.extname(fileURLToPath(import.meta.url)),
+);
 
 /**
  * The embedded provider for development and tests: a "VM" is a detached process group running

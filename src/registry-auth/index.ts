@@ -10,5 +10,7 @@ export {
   parseAuthFile,
   type RegistryCredential,
 } from "./auth-file.ts";
-export { type PodRef, PullSecretReader, type PullSecretReaderOptions } from "./pull-secrets.ts";
+// Types only: the reader's module loads the Kubernetes client (about 50 MiB resident), which
+// makeRegistryAuth imports only when pull secrets are read from a cluster.
+export type { PodRef, PullSecretReader, PullSecretReaderOptions } from "./pull-secrets.ts";
 export { makeRegistryAuth, type RegistryAuth, type RegistryAuthOptions, readAuthFile } from "./registry-auth.ts";

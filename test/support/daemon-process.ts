@@ -59,6 +59,8 @@ export interface StartDaemonOptions {
   readonly entry?: string;
   /** Its own process group, so killGroup can stop it the way a container runtime does. */
   readonly processGroup?: boolean;
+  /** Node's flags before the entry (the bench runs the compiled daemon as the image does). */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** Starts the daemon and waits until /readyz says ready (or the process exits). */
@@ -87,10 +89,8 @@ export async function startDaemon(
     NODE_NAME: "test-node",
     ...extraEnv,
   };
-  const [cmd, argv] =
-    netns === undefined
-      ? [process.execPath, [entry, ...args]]
-      : ["ip", ["netns", "exec", netns, process.execPath, entry, ...args]];
+  const node = [process.execPath, ...(options.nodeFlags ?? []), entry, ...args];
+  const [cmd, argv] = netns === undefined ? [node[0]!, node.slice(1)] : ["ip", ["netns", "exec", netns, ...node]];
   const child = spawn(cmd, argv, { env, stdio: ["ignore", "pipe", "pipe"], detached: options.processGroup === true });
   const probe = async (pathname: string) => {
     const url = `http://127.0.0.1:${probePort}${pathname}`;
