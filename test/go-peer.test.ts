@@ -71,13 +71,14 @@ describe("Go ttrpc peer", () => {
   it("carries metadata and the deadline to the server", async () => {
     const result = await echo(
       { data: new Uint8Array([1]) },
-      { timeoutMs: 5000, metadata: { "x-trace": "abc", Mixed: "Case" } },
+      { timeoutMs: 600_000, metadata: { "x-trace": "abc", Mixed: "Case" } },
     );
     expect(result.code).toBe(0);
     const resp = decodeEchoResponse(result.payload);
     expect(resp.metadata).toEqual({ "x-trace": "abc", Mixed: "Case" });
-    expect(resp.deadlineRemainingMs).toBeGreaterThan(3000n);
-    expect(resp.deadlineRemainingMs).toBeLessThanOrEqual(5000n);
+    // Ten minutes sent; more than half left whatever the load (the test's timeout is 60 s).
+    expect(resp.deadlineRemainingMs).toBeGreaterThan(300_000n);
+    expect(resp.deadlineRemainingMs).toBeLessThanOrEqual(600_000n);
   });
 
   it("returns fail_code and fail_message as the call's status", async () => {
@@ -86,28 +87,23 @@ describe("Go ttrpc peer", () => {
   });
 
   it("answers DeadlineExceeded from the server when the wire deadline passes", async () => {
-    const started = performance.now();
-    // The client waits 8 s itself, so a quick code 4 can only come from the server.
-    const result = await echo({ sleepMs: 10_000n }, { timeoutMs: 100, localTimeoutMs: 8000 });
+    // The client's own wait and the handler's sleep outlast the test's timeout, so code 4 can
+    // only come from the server at the wire deadline.
+    const result = await echo({ sleepMs: 600_000n }, { timeoutMs: 100, localTimeoutMs: 600_000 });
     expect(result.code).toBe(CODE_DEADLINE_EXCEEDED);
-    expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it("reports the client's own deadline as DeadlineExceeded", async () => {
-    // No wire deadline: the server would sleep the full 10 s.
-    const started = performance.now();
-    const result = await echo({ sleepMs: 10_000n }, { timeoutMs: 0, localTimeoutMs: 150 });
+    // No wire deadline: the server would sleep past the test's timeout.
+    const result = await echo({ sleepMs: 600_000n }, { timeoutMs: 0, localTimeoutMs: 150 });
     expect(result.code).toBe(CODE_DEADLINE_EXCEEDED);
-    expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it("runs 100 calls concurrently on one connection", async () => {
-    const started = performance.now();
+    // Each call sleeps 1 s: one after another they would outlast the test's timeout.
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => echo({ data: new TextEncoder().encode(`call-${i}`), sleepMs: 200n })),
+      Array.from({ length: 100 }, (_, i) => echo({ data: new TextEncoder().encode(`call-${i}`), sleepMs: 1000n })),
     );
-    // One after another they would take 20 s.
-    expect(performance.now() - started).toBeLessThan(5000);
     results.forEach((result, i) => {
       expect(result.code).toBe(0);
       expect(new TextDecoder().decode(decodeEchoResponse(result.payload).data)).toBe(`call-${i}`);

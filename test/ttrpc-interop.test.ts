@@ -90,12 +90,10 @@ describe("Go client → our Server", () => {
   });
 
   it("answers 100 concurrent calls on one connection, each with its own data", async () => {
-    const started = performance.now();
+    // Each call sleeps 1 s: one after another they would outlast the test's timeout.
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => call({ data: text(`call-${i}`), sleepMs: 200n })),
+      Array.from({ length: 100 }, (_, i) => call({ data: text(`call-${i}`), sleepMs: 1000n })),
     );
-    // One after another they would take 20 s.
-    expect(performance.now() - started).toBeLessThan(5000);
     results.forEach((result, i) => {
       expect(result.code).toBe(0);
       expect(new TextDecoder().decode(decodeEcho(result.payload).data)).toBe(`call-${i}`);
@@ -103,20 +101,18 @@ describe("Go client → our Server", () => {
   });
 
   it("hands the Go client's deadline to the handler", async () => {
-    const resp = decodeEcho((await call({ data: text("x") }, { timeoutMs: 5000 })).payload);
-    expect(resp.deadlineRemainingMs).toBeGreaterThan(4000n);
-    expect(resp.deadlineRemainingMs).toBeLessThanOrEqual(5000n);
+    const resp = decodeEcho((await call({ data: text("x") }, { timeoutMs: 600_000 })).payload);
+    // Ten minutes sent; more than half left whatever the load (the test's timeout is 60 s).
+    expect(resp.deadlineRemainingMs).toBeGreaterThan(300_000n);
+    expect(resp.deadlineRemainingMs).toBeLessThanOrEqual(600_000n);
   });
 
   it("ends a call that outlives its deadline DEADLINE_EXCEEDED on its own", async () => {
-    const started = performance.now();
-    // The Go client would wait 8 s: a quick answer can only be the server's.
-    const result = await call({ sleepMs: 10_000n }, { timeoutMs: 200, localTimeoutMs: 8000 });
-    const elapsed = performance.now() - started;
+    // The Go client's own wait and the handler's sleep both outlast the test's timeout: the
+    // answer can only be the server's, at the wire deadline.
+    const result = await call({ sleepMs: 600_000n }, { timeoutMs: 200, localTimeoutMs: 600_000 });
     expect(result.code).toBe(Code.DEADLINE_EXCEEDED);
     expect(result.message).toContain("deadline");
-    expect(elapsed).toBeGreaterThanOrEqual(190);
-    expect(elapsed).toBeLessThan(3000);
   });
 
   it("sends a handler's status code and message to the Go client", async () => {
@@ -197,28 +193,27 @@ describe("our Client → Go server", () => {
   });
 
   it("runs 100 concurrent calls on one connection, each answered with its own data", async () => {
-    const started = performance.now();
+    // Each call sleeps 1 s: one after another they would outlast the test's timeout.
     const replies = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
-        connected().call(Echo.method.echo, { data: text(`call-${i}`), sleepMs: 200n }),
+        connected().call(Echo.method.echo, { data: text(`call-${i}`), sleepMs: 1000n }),
       ),
     );
-    expect(performance.now() - started).toBeLessThan(5000);
     for (const [i, resp] of replies.entries()) expect(new TextDecoder().decode(resp.data)).toBe(`call-${i}`);
   });
 
   it("sends its deadline to the Go server", async () => {
-    const resp = await connected().call(Echo.method.echo, {}, { timeoutMs: 5000 });
-    expect(resp.deadlineRemainingMs).toBeGreaterThan(4000n);
-    expect(resp.deadlineRemainingMs).toBeLessThanOrEqual(5000n);
+    const resp = await connected().call(Echo.method.echo, {}, { timeoutMs: 600_000 });
+    // Ten minutes sent; more than half left whatever the load (the test's timeout is 60 s).
+    expect(resp.deadlineRemainingMs).toBeGreaterThan(300_000n);
+    expect(resp.deadlineRemainingMs).toBeLessThanOrEqual(600_000n);
   });
 
   it("fails a call that outlives its deadline DEADLINE_EXCEEDED and keeps the connection", async () => {
-    const started = performance.now();
-    await expect(connected().call(Echo.method.echo, { sleepMs: 10_000n }, { timeoutMs: 200 })).rejects.toMatchObject({
+    // The Go handler sleeps past the test's timeout: only the deadline ends the call.
+    await expect(connected().call(Echo.method.echo, { sleepMs: 600_000n }, { timeoutMs: 200 })).rejects.toMatchObject({
       code: Code.DEADLINE_EXCEEDED,
     });
-    expect(performance.now() - started).toBeLessThan(3000);
     // The Go server's own late DEADLINE_EXCEEDED answer must not disturb the next call.
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(new TextDecoder().decode((await connected().call(Echo.method.echo, { data: text("next") })).data)).toBe(

@@ -82,11 +82,11 @@ describe("AWS provider under injected faults", () => {
   it("keeps retrying 5xx no longer than the call's deadline", async () => {
     const { fake, p } = await setup({ AWS_MAX_ATTEMPTS: "20" });
     fake.inject("*", { kind: "internal", status: 503 }, 1000);
-    const started = Date.now();
     const err = await rejection(p.createVm(vmRequest(4), AbortSignal.timeout(600)));
-    const took = Date.now() - started;
-    expect(took).toBeGreaterThanOrEqual(550);
-    expect(took).toBeLessThan(3000);
+    // Retried (every call fails, so all are attempts at the first one), and ended by the
+    // deadline before the 20 attempts were spent.
+    expect(fake.calls().length).toBeGreaterThan(1);
+    expect(fake.calls().length).toBeLessThan(20);
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/stopped: the call's deadline passed/);
     expectOnlyOwned(fake, []);

@@ -259,12 +259,11 @@ describe("vim25 transport failures", () => {
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     try {
       const port = (silent.address() as net.AddressInfo).port;
-      const started = Date.now();
+      // The server never answers: only the deadline can end the call.
       const err = await failure(
         client({ url: `https://127.0.0.1:${port}/sdk` }).serviceContent(AbortSignal.timeout(300)),
       );
       expect(err.name).toBe("TimeoutError");
-      expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       silent.close();
     }
