@@ -102,12 +102,18 @@ sources=("deb $DEBIAN_MIRROR bookworm main" "deb $DEBIAN_MIRROR bookworm-updates
 packages=(
   systemd systemd-sysv udev dbus          # init, device names, logind for the power button
   linux-image-cloud-amd64 initramfs-tools # virtio, NVMe/ENA, Hyper-V and VMware drivers
+  zstd                                    # the initrd's compression (quick to unpack)
   systemd-boot-efi                        # the UEFI boot loader put on the ESP below
   systemd-resolved                        # DNS from DHCP, for kata-agent's image pulls
   iproute2 kmod                           # the forwarder's podns and VXLAN end
   ca-certificates                         # kata-agent's image pulls over TLS
   open-vm-tools                           # vmware-rpctool: vSphere guestinfo user-data
 )
+# The initrd holds only what finds the root disk on each platform (virtio, Xen, Hyper-V,
+# VMware, SCSI disks; NVMe and ext4 are built into the kernel): a third of the default's
+# size, so less to unpack and fewer modules to probe on every boot. It is made again once
+# zstd is surely installed (the kernel's own postinst may run before it).
+initrd_modules="virtio_pci virtio_blk virtio_scsi sd_mod xen_blkfront hv_vmbus hv_storvsc vmw_pvscsi ata_piix"
 cache_hooks=()
 if [ -n "${PODVM_APT_CACHE:-}" ]; then
   mkdir -p "$PODVM_APT_CACHE"
@@ -120,8 +126,10 @@ mmdebstrap --mode=root --variant=minbase --format=directory \
   --include="$(IFS=,; echo "${packages[*]}")" \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-  --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" && echo "COMPRESS=zstd" > "$1/etc/initramfs-tools/conf.d/podvm.conf"' \
+  --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" && printf "COMPRESS=zstd\nMODULES=list\n" > "$1/etc/initramfs-tools/conf.d/podvm.conf"' \
+  --essential-hook="mkdir -p \"\$1/usr/share/initramfs-tools/modules.d\" && printf '%s\n' $initrd_modules > \"\$1/usr/share/initramfs-tools/modules.d/podvm\"" \
   "${cache_hooks[@]}" \
+  --customize-hook='chroot "$1" update-initramfs -u -k all' \
   --customize-hook='sed -n "s/^Date: //p" "$1"/var/lib/apt/lists/*bookworm_InRelease | head -n 1 > "$1/../debian-date"' \
   --customize-hook='chroot "$1" dpkg-query -W -f "\${Version}" linux-image-cloud-amd64 > "$1/../kernel-package"' \
   bookworm "$root" "${sources[@]}" >&2
@@ -160,6 +168,7 @@ chroot "$root" systemctl mask getty@.service serial-getty@.service console-getty
 chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
   dpkg-db-backup.timer systemd-journal-flush.service systemd-random-seed.service systemd-update-utmp.service \
   systemd-pstore.service systemd-boot-update.service systemd-boot-system-token.service >&2
+chroot "$root" systemctl set-default multi-user.target >&2
 chroot "$root" passwd -l root >&2
 : >"$root/etc/machine-id"
 echo podvm >"$root/etc/hostname"
@@ -177,7 +186,9 @@ debian_date=$(cat "$WORK/debian-date" 2>/dev/null || true)
 rm -f "$root/../debian-date" "$root/../kernel-package"
 # Caches that differ from build to build and are rebuilt at boot when needed.
 rm -rf "$root/var/cache/apt/"*.bin "$root/var/lib/apt/lists/"* "$root/var/log/"*.log "$root/var/cache/debconf/"*-old
-# Every time stamp no later than SOURCE_DATE_EPOCH.
+rm -f "$root/var/cache/ldconfig/aux-cache" "$root/var/log/apt/"*.log "$root/var/lib/dpkg/"*-old
+# Every modification time no later than SOURCE_DATE_EPOCH (access and change times are set
+# in the file system below: mke2fs copies them from the files it reads).
 find "$root" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch --no-dereference --date="@$SOURCE_DATE_EPOCH"
 
 step "EFI system partition (systemd-boot, kernel $kernel_version)"
@@ -203,11 +214,32 @@ root_kib=$(du -sk --apparent-size "$root" | cut -f1)
 # Room to spare for what the VM writes (container layers land in memory, under /run).
 root_mib=$(( root_kib * 13 / 10 / 1024 + 256 ))
 rootimg=$WORK/root.ext4
-E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH mke2fs -q -F -t ext4 -L podvm-root -U "$ROOT_FSUUID" \
+export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
+mke2fs -q -F -t ext4 -L podvm-root -U "$ROOT_FSUUID" \
   -E "hash_seed=$ROOT_FSUUID,root_owner=0:0,lazy_itable_init=0,nodiscard" -d "$root" "$rootimg" "${root_mib}M"
-# mke2fs stamps the file system's "last written" times with the clock; e2fsck -E fixes none of
-# them, so they are set here.
-debugfs -w -R "ssv mtime $SOURCE_DATE_EPOCH" "$rootimg" >/dev/null 2>&1 || true
+# mke2fs -d copies each file's change time (the build's clock; no tool can set it) and access
+# time (which its own reading moves) into the inode: both are set to SOURCE_DATE_EPOCH here,
+# with the file system's "last written" time (E2FSPROGS_FAKE_TIME keeps debugfs's own stamps
+# fixed too).
+{
+  printf 'ssv mtime %s
+' "$SOURCE_DATE_EPOCH"
+  printf 'sif / ctime @%s
+sif / atime @%s
+' "$SOURCE_DATE_EPOCH" "$SOURCE_DATE_EPOCH"
+  (cd "$root" && find . -mindepth 1 -printf '%P\0') | while IFS= read -r -d '' p; do
+    case "$p" in *'"'*|*'\'*) fail "a path debugfs cannot quote: $p" ;; esac
+    printf 'sif "/%s" ctime @%s
+sif "/%s" atime @%s
+' "$p" "$SOURCE_DATE_EPOCH" "$p" "$SOURCE_DATE_EPOCH"
+  done
+  printf 'sif "/lost+found" ctime @%s
+sif "/lost+found" atime @%s
+' "$SOURCE_DATE_EPOCH" "$SOURCE_DATE_EPOCH"
+} >"$WORK/clamp-times.debugfs"
+debugfs -w -f "$WORK/clamp-times.debugfs" "$rootimg" >"$WORK/clamp-times.log" 2>&1 ||
+  fail "debugfs could not set the time stamps (log: $(tail -n 5 "$WORK/clamp-times.log"))"
+unset E2FSPROGS_FAKE_TIME
 
 step "disk (GPT: ESP + root)"
 raw=$WORK/podvm.raw

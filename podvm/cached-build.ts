@@ -91,10 +91,13 @@ function imageIn(dir: string, hash: string): PodvmImage {
   };
 }
 
-async function buildInto(out: string, logFile: string): Promise<void> {
+/** Runs podvm/build.sh (minimal agent) with the inputs the cache is keyed by: the same
+ * SOURCE_DATE_EPOCH and package cache every time. */
+export async function buildInto(out: string, logFile: string, formats = "qcow2,raw,vhd,ova"): Promise<void> {
   const logFd = await fs.open(logFile, "w");
   try {
-    const child = spawn("bash", [path.join(HERE, "build.sh"), "--out", out, "--kata-agent", "minimal"], {
+    const args = [path.join(HERE, "build.sh"), "--out", out, "--kata-agent", "minimal", "--formats", formats];
+    const child = spawn("bash", args, {
       stdio: ["ignore", logFd.fd, logFd.fd],
       env: {
         ...process.env,
