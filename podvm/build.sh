@@ -3,7 +3,7 @@
 # packages only (mmdebstrap from the mirror apt already uses):
 #
 #   bash podvm/build.sh --out DIR --kata-agent PATH|minimal [--formats qcow2,raw,vhd,ova]
-#                       [--guest-components DIR]
+#                       [--guest-components DIR] [--operator-certs DIR]
 #
 # Debian 12 with systemd and Debian's cloud kernel, systemd-boot on an EFI system partition
 # (the disk boots by itself under UEFI), root locked, no getty, no sshd. Outputs in DIR:
@@ -16,17 +16,18 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 export PATH=/opt/node24/bin:$PATH
 
-usage() { echo "usage: bash podvm/build.sh --out DIR --kata-agent PATH|minimal [--formats qcow2,raw,vhd,ova] [--guest-components DIR]" >&2; exit 2; }
+usage() { echo "usage: bash podvm/build.sh --out DIR --kata-agent PATH|minimal [--formats qcow2,raw,vhd,ova] [--guest-components DIR] [--operator-certs DIR]" >&2; exit 2; }
 fail() { echo "podvm/build.sh: $*" >&2; exit 1; }
 step() { printf '== %s\n' "$*" >&2; }
 
-out= kata_agent= formats=qcow2,raw,vhd,ova guest_components=
+out= kata_agent= formats=qcow2,raw,vhd,ova guest_components= operator_certs=
 while (($#)); do
   case "$1" in
     --out) out=${2:-}; shift 2 || usage ;;
     --kata-agent) kata_agent=${2:-}; shift 2 || usage ;;
     --formats) formats=${2:-}; shift 2 || usage ;;
     --guest-components) guest_components=${2:-}; shift 2 || usage ;;
+    --operator-certs) operator_certs=${2:-}; shift 2 || usage ;;
     -h|--help) usage ;;
     *) echo "podvm/build.sh: unknown argument $1" >&2; usage ;;
   esac
@@ -53,6 +54,17 @@ if [ -n "$guest_components" ]; then
   [ -d "$guest_components" ] || fail "--guest-components $guest_components: not a folder"
   [ -x "$guest_components/attestation-agent" ] || [ -x "$guest_components/confidential-data-hub" ] ||
     fail "--guest-components $guest_components: holds neither attestation-agent nor confidential-data-hub"
+fi
+# For a daemon with operator certificates (CACERT_FILE, CERT_FILE, CERT_KEY), which sends the
+# VMs no TLS material: the forwarder's own certificate, its key and the CA the daemon's client
+# certificate chains to.
+if [ -n "$operator_certs" ]; then
+  for f in ca.crt tls.crt tls.key; do
+    [ -f "$operator_certs/$f" ] || fail "--operator-certs $operator_certs: no $f there (expected ca.crt, tls.crt and tls.key in PEM)"
+  done
+  grep -q -- "-----BEGIN CERTIFICATE-----" "$operator_certs/ca.crt" || fail "--operator-certs $operator_certs: ca.crt is not a PEM certificate"
+  grep -q -- "-----BEGIN CERTIFICATE-----" "$operator_certs/tls.crt" || fail "--operator-certs $operator_certs: tls.crt is not a PEM certificate"
+  grep -Eq -- "-----BEGIN [A-Z ]*PRIVATE KEY-----" "$operator_certs/tls.key" || fail "--operator-certs $operator_certs: tls.key is not a PEM private key"
 fi
 [ "$(id -u)" = 0 ] || fail "run as root (mmdebstrap makes the root file system as root)"
 
@@ -161,6 +173,12 @@ if [ -n "$guest_components" ]; then
     chroot "$root" systemctl enable "$c.service" >&2
   done
 fi
+if [ -n "$operator_certs" ]; then
+  install -d -m 0700 "$root/etc/peerpod" "$root/etc/peerpod/tls"
+  install -m 0644 "$operator_certs/ca.crt" "$root/etc/peerpod/tls/ca.crt"
+  install -m 0644 "$operator_certs/tls.crt" "$root/etc/peerpod/tls/tls.crt"
+  install -m 0600 "$operator_certs/tls.key" "$root/etc/peerpod/tls/tls.key"
+fi
 chroot "$root" systemctl enable podvm-provision.service kata-agent.service agent-protocol-forwarder.service systemd-networkd.service >&2
 # No logins of any kind: root stays locked, no getty on any console, no sshd is installed.
 chroot "$root" systemctl mask getty@.service serial-getty@.service console-getty.service getty.target >&2
@@ -228,7 +246,8 @@ mke2fs -q -F -t ext4 -L podvm-root -U "$ROOT_FSUUID" \
 sif / atime @%s
 ' "$SOURCE_DATE_EPOCH" "$SOURCE_DATE_EPOCH"
   (cd "$root" && find . -mindepth 1 -printf '%P\0') | while IFS= read -r -d '' p; do
-    case "$p" in *'"'*|*'\'*) fail "a path debugfs cannot quote: $p" ;; esac
+    # debugfs takes everything between double quotes literally (backslashes too).
+    case "$p" in *'"'*) fail "a path debugfs cannot quote: $p" ;; esac
     printf 'sif "/%s" ctime @%s
 sif "/%s" atime @%s
 ' "$p" "$SOURCE_DATE_EPOCH" "$p" "$SOURCE_DATE_EPOCH"

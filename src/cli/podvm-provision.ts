@@ -2,7 +2,7 @@
 // provisioning from user-data, see src/provision/provision.ts. Exits non-zero, with one line
 // per source tried, when the VM must not serve the agent.
 //   provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR]
-//             [--deadline 60s] [--no-pod-netns]
+//             [--deadline 60s] [--no-pod-netns] [--image-tls-dir /etc/peerpod/tls]
 import { parseArgs } from "node:util";
 import { parseGoDuration } from "../config/go-duration.ts";
 import {
@@ -17,7 +17,7 @@ import {
 import { runCommand } from "../util/run-command.ts";
 
 const USAGE =
-  "usage: agent-protocol-forwarder provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR] [--deadline DURATION] [--no-pod-netns]";
+  "usage: agent-protocol-forwarder provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR] [--deadline DURATION] [--no-pod-netns] [--image-tls-dir DIR]";
 const report = (line: string) => process.stderr.write(`podvm-provision: ${line}\n`);
 
 async function main(): Promise<void> {
@@ -28,6 +28,8 @@ async function main(): Promise<void> {
       root: { type: "string", default: "/" },
       deadline: { type: "string", default: "60s" },
       "no-pod-netns": { type: "boolean", default: false },
+      // Operator certificates built into the image (podvm/build.sh --operator-certs).
+      "image-tls-dir": { type: "string", default: "/etc/peerpod/tls" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
     deadlineMs,
     retryIntervalMs: 1000,
     makePodNetns: values["no-pod-netns"] ? undefined : makePodNetns,
+    imageTlsDir: values["image-tls-dir"],
     report,
     signal: AbortSignal.timeout(deadlineMs + 30_000),
   });

@@ -201,7 +201,7 @@ describe("provisioning from AWS IMDSv2", () => {
     const r2 = await provisionIn(noTls.ns, "aws", root);
     expect(r2.code).toBe(1);
     expect(r2.console).toContain(
-      "carries no TLS material in /run/peerpod/daemon.json (is the daemon running with DISABLE_TLS?): the agent is never served without it",
+      "carries no TLS material in /run/peerpod/daemon.json (is the daemon running with DISABLE_TLS?) and the image holds no operator certificates in /etc/peerpod/tls: the agent is never served without it",
     );
     await expectNothingWritten(root);
   });

@@ -21,12 +21,17 @@ export interface ProvisionOptions {
   readonly retryIntervalMs: number;
   /** Makes the pod's network namespace (skipped in tests). */
   readonly makePodNetns: (() => Promise<void>) | undefined;
+  /** Folder (below `root`) where an image built for a daemon with operator certificates
+   * (CACERT_FILE, CERT_FILE, CERT_KEY) holds the forwarder's: ca.crt, tls.crt, tls.key. */
+  readonly imageTlsDir?: string;
   readonly report: (line: string) => void;
   readonly signal: AbortSignal;
 }
 
 export interface ProvisionResult {
   readonly source: string;
+  /** Whose TLS material the forwarder serves with: the daemon's (user-data) or the image's. */
+  readonly tls: "user-data" | "image";
   readonly written: string[];
   readonly initdataDigest: string | undefined;
 }
@@ -58,10 +63,22 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
   } catch (err) {
     throw new ProvisionError(`user-data from ${source}: ${(err as Error).message}`);
   }
-  if (tls === undefined)
-    throw new ProvisionError(
-      `user-data from ${source} carries no TLS material in ${FORWARDER_CONFIG_PATH} (is the daemon running with DISABLE_TLS?): the agent is never served without it`,
+  let tlsFrom: ProvisionResult["tls"] = "user-data";
+  if (tls === undefined) {
+    // A daemon with operator certificates sends none: the forwarder's come with the image.
+    const problem =
+      o.imageTlsDir === undefined
+        ? "the image holds no operator certificates"
+        : (await imageCertificates(o.root, o.imageTlsDir)).problem;
+    if (problem !== undefined)
+      throw new ProvisionError(
+        `user-data from ${source} carries no TLS material in ${FORWARDER_CONFIG_PATH} (is the daemon running with DISABLE_TLS?) and ${problem}: the agent is never served without it`,
+      );
+    o.report(
+      `TLS: the daemon sent none; the forwarder serves with the image's operator certificates in ${o.imageTlsDir}`,
     );
+    tlsFrom = "image";
+  }
   const initdataFile = files.find((f) => f.path === INITDATA_PATH);
   let written: string[];
   try {
@@ -82,7 +99,30 @@ export async function provision(o: ProvisionOptions): Promise<ProvisionResult> {
     }
   }
   if (o.makePodNetns !== undefined) await o.makePodNetns();
-  return { source, written, initdataDigest };
+  return { source, tls: tlsFrom, written, initdataDigest };
+}
+
+export const IMAGE_TLS_FILES = { caCert: "ca.crt", cert: "tls.crt", key: "tls.key" } as const;
+
+/** The image's operator certificates, or what is wrong with them. */
+async function imageCertificates(root: string, dir: string): Promise<{ problem?: string }> {
+  const want: [string, RegExp, string][] = [
+    [IMAGE_TLS_FILES.caCert, /-----BEGIN CERTIFICATE-----/, "a PEM CA certificate"],
+    [IMAGE_TLS_FILES.cert, /-----BEGIN CERTIFICATE-----/, "a PEM certificate"],
+    [IMAGE_TLS_FILES.key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a PEM private key"],
+  ];
+  const problems: string[] = [];
+  let present = 0;
+  for (const [name, pem, what] of want) {
+    const file = path.posix.join(dir, name);
+    const text = await fs.readFile(path.join(root, file), "utf8").catch(() => undefined);
+    if (text === undefined) problems.push(`${file} is missing`);
+    else if (!pem.test(text)) problems.push(`${file} is not ${what}`);
+    if (text !== undefined) present++;
+  }
+  if (problems.length === 0) return {};
+  if (present === 0) return { problem: `the image holds no operator certificates in ${dir}` };
+  return { problem: `the image's operator certificates are incomplete: ${problems.join(", ")}` };
 }
 
 async function readUserData(o: ProvisionOptions): Promise<{ source: string; bytes: Buffer }> {

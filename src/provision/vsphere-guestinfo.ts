@@ -16,11 +16,13 @@ export function vsphereGuestinfoSource(o: { rpctool?: string; timeoutMs?: number
           if (err === null) return resolve(stdout.replace(/\n$/, ""));
           if ((err as NodeJS.ErrnoException).code === "ENOENT")
             return reject(new SourceError("missing", `${tool} is not installed`));
-          // rpctool exits 1 with "No value found" for an unset key.
+          // rpctool prints the host's answer: "No value found" (exit 1) for an unset key.
           if (/no value found/i.test(stderr)) return resolve(undefined);
+          // Outside VMware its backdoor call faults and it says "Failed sending message to
+          // VMware." (exit 1): this platform has no guestinfo, waiting will not bring one.
           reject(
             new SourceError(
-              /not running inside a VMware/i.test(stderr) ? "missing" : "failed",
+              /failed sending message to vmware/i.test(stderr) ? "missing" : "failed",
               `${tool} info-get ${key}: ${stderr.trim() || err.message}`,
             ),
           );
