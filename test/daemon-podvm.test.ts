@@ -10,19 +10,19 @@ import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { cachedPodvmImage, type PodvmImage } from "../podvm/cached-build.ts";
+import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/index.ts";
 import { vmNameFor } from "../src/sandbox/vm-name.ts";
 import { Code } from "../src/ttrpc/index.ts";
-import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
-import { cachedPodvmImage, type PodvmImage } from "../podvm/cached-build.ts";
 import {
   cleanupDaemonDirs,
   clusterMark,
-  makeDaemonDirs,
-  startDaemon,
   type DaemonDirs,
+  makeDaemonDirs,
   type RunningDaemon,
+  startDaemon,
 } from "./support/daemon-process.ts";
 import {
   acquireLibvirtDaemons,
