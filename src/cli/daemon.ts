@@ -171,7 +171,7 @@ export async function runDaemon(
     store: await PoolStore.open(config.stateDir),
     forwarderPort: config.forwarderPort,
     tls: poolTls,
-    clientTls: poolTls === undefined ? undefined : clientTls,
+    clientTls: poolTls === undefined || clientTls === undefined ? undefined : { ...clientTls, profile },
     bootTimeoutMs: config.proxyTimeoutMs,
     isBound: (name) => manager?.holdsVm(name) ?? true,
     logger: logger.child({ component: "warm-pool" }),

@@ -2,7 +2,7 @@
 // forwarder, dialled with the pool VM's server name and the claim ALPN protocol, one request,
 // one reply.
 import tls from "node:tls";
-import { poolVmServerName } from "../pki/index.ts";
+import { poolVmServerName, type TlsProfile } from "../pki/index.ts";
 import {
   CLAIM_ALPN,
   type ClaimReply,
@@ -16,6 +16,8 @@ export interface ClaimClientTls {
   readonly caPem: string;
   readonly certPem: string;
   readonly keyPem: string;
+  /** TLS_MIN_VERSION and TLS_CIPHER_SUITES, as for the agent link; default TLS 1.2, Node's ciphers. */
+  readonly profile?: TlsProfile | undefined;
 }
 
 export interface ClaimTarget {
@@ -41,7 +43,8 @@ export function sendClaimRequest(
       ca: material.caPem,
       cert: material.certPem,
       key: material.keyPem,
-      minVersion: "TLSv1.2",
+      minVersion: material.profile?.minVersion ?? "TLSv1.2",
+      ...(material.profile?.ciphers === undefined ? {} : { ciphers: material.profile.ciphers }),
       servername: poolVmServerName(target.poolVm),
       ALPNProtocols: [CLAIM_ALPN],
       rejectUnauthorized: true,
