@@ -56,6 +56,12 @@ export const vsphereConfigSpec = Object.freeze({
     description:
       "ESXi host that runs the clones (a standalone host, or a host of GOVC_VCLUSTER); see GOVC_VCLUSTER for the default.",
   }),
+  drs: boolField({
+    env: "GOVC_DRS",
+    default: "false",
+    description:
+      "Let the cluster's DRS place each clone (PlaceVm: host, datastore, resource pool), as upstream; needs GOVC_VCLUSTER, and GOVC_HOST and GOVC_DATASTORE are then not used.",
+  }),
   thumbprint: stringField({
     env: "GOVC_THUMBPRINT",
     description:
@@ -80,6 +86,8 @@ export interface VsphereProviderConfig {
   readonly folder: string | undefined;
   readonly cluster: string | undefined;
   readonly host: string | undefined;
+  /** GOVC_DRS: each clone placed by the cluster's DRS recommendation. */
+  readonly drs: boolean;
   readonly trust: TlsTrust;
 }
 
@@ -148,6 +156,8 @@ export function vsphereProviderConfig(env: Readonly<Record<string, string | unde
   } else if (c.insecure) {
     trust = { mode: "insecure" };
   }
+  if (c.drs && c.cluster === undefined)
+    bad("GOVC_VCLUSTER", undefined, "required with GOVC_DRS=true (DRS places clones within a cluster)");
   if (problems.length > 0) throw new InvalidConfigError(problems);
 
   const sdkUrl = new URL(url!.href);
@@ -163,6 +173,7 @@ export function vsphereProviderConfig(env: Readonly<Record<string, string | unde
     folder: c.folder,
     cluster: c.cluster,
     host: c.host,
+    drs: c.drs,
     trust,
   };
 }

@@ -31,6 +31,8 @@ export interface VmFolder {
 
 export interface Placement {
   readonly template: MoRef;
+  /** GOVC_VCLUSTER's cluster, when set (DRS places clones within it with GOVC_DRS). */
+  readonly cluster: MoRef | undefined;
   readonly pool: MoRef;
   readonly host: MoRef | undefined;
   readonly datastore: MoRef | undefined;
@@ -117,12 +119,13 @@ async function resolvePool(
   config: VsphereProviderConfig,
   dc: Datacenter,
   signal: AbortSignal,
-): Promise<{ pool: MoRef; host: MoRef | undefined }> {
+): Promise<{ pool: MoRef; host: MoRef | undefined; cluster: MoRef | undefined }> {
   let pool: MoRef | undefined;
   let host: MoRef | undefined;
+  let cluster: MoRef | undefined;
   if (config.cluster !== undefined) {
     const clusterPath = below(`${dc.path}/host`, config.cluster);
-    const cluster = await findTyped(
+    cluster = await findTyped(
       client,
       "GOVC_VCLUSTER",
       config.cluster,
@@ -132,7 +135,8 @@ async function resolvePool(
       signal,
     );
     pool = (await computeResource(client, cluster, signal)).pool;
-    if (config.host !== undefined)
+    // With DRS, the recommendation names the host (GOVC_HOST is not used, as upstream).
+    if (config.host !== undefined && !config.drs)
       host = await findTyped(
         client,
         "GOVC_HOST",
@@ -183,7 +187,7 @@ async function resolvePool(
       config.cluster !== undefined ? "GOVC_VCLUSTER" : "GOVC_HOST",
       "the chosen cluster or host has no resource pool",
     );
-  return { pool, host };
+  return { pool, host, cluster };
 }
 
 /** Template, datastore and pool; throws PlacementProblems naming every one that is wrong. */
@@ -215,7 +219,7 @@ export async function resolvePlacement(
     ),
   );
   const datastore =
-    config.datastore === undefined
+    config.datastore === undefined || config.drs
       ? undefined
       : await attempt(() =>
           findTyped(
@@ -230,5 +234,5 @@ export async function resolvePlacement(
         );
   const pool = await attempt(() => resolvePool(client, config, dc, signal));
   if (problems.length > 0) throw new PlacementProblems(problems);
-  return { template: template!, pool: pool!.pool, host: pool!.host, datastore };
+  return { template: template!, cluster: pool!.cluster, pool: pool!.pool, host: pool!.host, datastore };
 }

@@ -36,8 +36,10 @@ import {
   isFault,
   type MoRef,
   moref,
+  placeClone,
   powerOffVm,
   powerOnVm,
+  type RelocateSpec,
   readRef,
   reconfigVm,
   retrieveObject,
@@ -163,8 +165,20 @@ export class VsphereProvider implements Provider {
         return undefined;
       });
       if (problems.length > 0) throw new PlacementProblems(problems);
+      const unused = this.#config.drs
+        ? [
+            this.#config.host === undefined ? undefined : "GOVC_HOST",
+            this.#config.datastore === undefined ? undefined : "GOVC_DATASTORE",
+          ].filter((v) => v !== undefined)
+        : [];
+      if (unused.length > 0)
+        this.#logger.warn(
+          { ignored: unused },
+          `GOVC_DRS=true: ${unused.join(" and ")} not used; DRS picks each clone's host and datastore (as upstream)`,
+        );
       this.#logger.info(
         {
+          drs: this.#config.drs,
           url: this.#config.sdkUrl.origin,
           server: sc.fullName,
           datacenter: dc.path,
@@ -318,9 +332,10 @@ export class VsphereProvider implements Provider {
       memoryMB: memoryMB(req.resources.memoryMiB),
       extraConfig: guestExtraConfig(req.name, req.token, req.owner, req.userData),
     };
-    const location = { datastore: placement.datastore, pool: placement.pool, host: placement.host };
+    let location: RelocateSpec = { datastore: placement.datastore, pool: placement.pool, host: placement.host };
     let ref: MoRef | undefined;
     try {
+      if (this.#config.drs) location = await this.drsPlacement(placement, req, config, signal);
       const task = await cloneVm(
         this.#client,
         placement.template,
@@ -347,6 +362,34 @@ export class VsphereProvider implements Provider {
         retryable: true,
       });
     return toVmView(content);
+  }
+
+  /** GOVC_DRS: where the cluster's DRS recommends the clone go. */
+  private async drsPlacement(
+    placement: Placement,
+    req: CreateVmRequest,
+    config: VmConfigSpec,
+    signal: AbortSignal,
+  ): Promise<RelocateSpec> {
+    const cluster = placement.cluster!;
+    const spec = { location: { pool: placement.pool }, template: false, config, powerOn: false };
+    const recommended = await placeClone(this.#client, cluster, placement.template, req.name, spec, signal);
+    if (recommended?.host === undefined || recommended.datastore === undefined)
+      throw new ProviderError(
+        `GOVC_DRS=true: cluster ${this.#config.cluster} (${cluster.value}) gave no placement recommendation for ${req.name}; is DRS enabled on it?`,
+        { retryable: true },
+      );
+    const location = { ...recommended, pool: recommended.pool ?? placement.pool };
+    this.#logger.info(
+      {
+        vm: req.name,
+        host: location.host?.value,
+        datastore: location.datastore?.value,
+        pool: location.pool.value,
+      },
+      "DRS placement",
+    );
+    return location;
   }
 
   /** Until a VM of that name is visible in the folder (a clone in progress becomes one). */

@@ -1,6 +1,7 @@
 // A small vim25 (vSphere Web Services, SOAP at /sdk) client: the calls the vSphere provider
 // needs and nothing more.
 export { type MoRef, moref, readMoRef, sameRef, showRef } from "./moref.ts";
+export { placeClone } from "./place-vm.ts";
 export {
   type ObjectContent,
   type ObjectSpec,

@@ -40,9 +40,9 @@ export function configSpecXml(name: string, spec: VmConfigSpec): Xml {
   ]);
 }
 
-export function cloneSpecXml(spec: CloneSpec): Xml {
+export function cloneSpecXml(spec: CloneSpec, name = "spec"): Xml {
   const location = spec.location;
-  return el("spec", [
+  return el(name, [
     el("location", [
       location.datastore === undefined ? undefined : morefXml("datastore", location.datastore),
       location.pool === undefined ? undefined : morefXml("pool", location.pool),

@@ -438,8 +438,8 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     upstreamDefault: "false",
     bool: true,
     providers: ["vsphere"],
-    handling: warned(
-      "not implemented yet: clones are placed in the cluster's or host's resource pool without asking DRS",
+    handling: honoured(
+      'any Go boolean (upstream compares with "true"); GOVC_VCLUSTER missing stops start-up; GOVC_HOST and GOVC_DATASTORE, set, are warned about as unused',
     ),
   },
 ];
