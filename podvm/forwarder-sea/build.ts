@@ -40,24 +40,30 @@ export async function bundleForwarder(): Promise<string> {
   return out.text;
 }
 
+/** Writes the SEA blob of the bundle into `work` (a fresh folder) and returns its path. */
+export async function makeSeaBlob(work: string): Promise<string> {
+  await fs.writeFile(path.join(work, "forwarder.cjs"), await bundleForwarder());
+  // Paths relative to `work` (the working directory): the blob keeps the main script's path
+  // as written here, and a temporary folder's random name would make every build differ.
+  // No code cache or snapshot: both vary from build to build, and the image must not.
+  await fs.writeFile(
+    path.join(work, "sea-config.json"),
+    JSON.stringify({
+      main: "forwarder.cjs",
+      output: "forwarder.blob",
+      disableExperimentalSEAWarning: true,
+      useCodeCache: false,
+      useSnapshot: false,
+    }),
+  );
+  await run(process.execPath, ["--experimental-sea-config", "sea-config.json"], { cwd: work });
+  return path.join(work, "forwarder.blob");
+}
+
 export async function buildForwarderExecutable(outFile: string): Promise<void> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), "forwarder-sea-"));
   try {
-    const bundle = path.join(work, "forwarder.cjs");
-    await fs.writeFile(bundle, await bundleForwarder());
-    const blob = path.join(work, "forwarder.blob");
-    // No code cache or snapshot: both vary from build to build, and the image must not.
-    await fs.writeFile(
-      path.join(work, "sea-config.json"),
-      JSON.stringify({
-        main: bundle,
-        output: blob,
-        disableExperimentalSEAWarning: true,
-        useCodeCache: false,
-        useSnapshot: false,
-      }),
-    );
-    await run(process.execPath, ["--experimental-sea-config", path.join(work, "sea-config.json")], { cwd: work });
+    const blob = await makeSeaBlob(work);
     const exe = path.join(work, "agent-protocol-forwarder");
     await fs.copyFile(await fs.realpath(process.execPath), exe);
     await fs.chmod(exe, 0o755);
