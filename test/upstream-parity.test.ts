@@ -79,6 +79,7 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
       amiId: "ami-0123456789abcdef0",
       launchTemplate: undefined,
       supersededByTemplate: [],
+      unusedTemplateName: undefined,
       instanceType: "m6a.large",
       instanceTypes: [],
       subnetId: "subnet-0a1b2c3d4e5f60718",

@@ -26,6 +26,7 @@ describe("AWS provider configuration", () => {
       amiId: "ami-0123456789abcdef0",
       launchTemplate: undefined,
       supersededByTemplate: [],
+      unusedTemplateName: undefined,
       instanceType: "m6a.large",
       instanceTypes: [],
       subnetId: undefined,

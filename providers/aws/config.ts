@@ -138,6 +138,9 @@ export interface AwsProviderConfig {
   readonly launchTemplate: string | undefined;
   /** Settings given but not used because the launch template supplies them (warned at start-up). */
   readonly supersededByTemplate: readonly string[];
+  /** PODVM_LAUNCHTEMPLATE_NAME set to a template of its own while USE_PODVM_LAUNCHTEMPLATE is off
+   * (older upstream images launched from it whenever it was set): warned at start-up. */
+  readonly unusedTemplateName: string | undefined;
   readonly instanceType: string;
   readonly instanceTypes: readonly string[];
   readonly subnetId: string | undefined;
@@ -245,6 +248,10 @@ export function awsProviderConfig(env: Readonly<Record<string, string | undefine
     amiId: c.amiId,
     launchTemplate: c.useLaunchTemplate ? c.launchTemplateName : undefined,
     supersededByTemplate: superseded,
+    unusedTemplateName:
+      !c.useLaunchTemplate && c.launchTemplateName !== awsConfigSpec.launchTemplateName.default
+        ? c.launchTemplateName
+        : undefined,
     instanceType: c.instanceType,
     instanceTypes: [...new Set(c.instanceTypes ?? [])],
     subnetId: c.subnetId,

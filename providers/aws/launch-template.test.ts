@@ -3,6 +3,7 @@
 // upstream; the daemon adds user-data, its tags, IMDSv2 and its ClientToken. A missing template
 // or a template naming a missing image is refused, naming PODVM_LAUNCHTEMPLATE_NAME.
 import type { RequestLaunchTemplateData } from "@aws-sdk/client-ec2";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { InvalidConfigError } from "../../src/config/index.ts";
 import {
@@ -151,6 +152,21 @@ describe("AWS launch templates (USE_PODVM_LAUNCHTEMPLATE)", () => {
     expect(fake.instances()).toEqual([]);
   });
 
+  it("warns at start-up about a template name of its own while USE_PODVM_LAUNCHTEMPLATE is off, and launches from the AMI", async () => {
+    const fake = await FakeEc2.start();
+    cleanups.push(() => fake.close());
+    const logs: { level: number; msg: string }[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+    const p = awsProvider(awsEnv(fake, { PODVM_LAUNCHTEMPLATE_NAME: "kata-podvm" }), { logger });
+    cleanups.push(() => p.close());
+    await p.check(deadline());
+    expect(logs.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
+      expect.stringMatching(/^PODVM_LAUNCHTEMPLATE_NAME=kata-podvm is not used: USE_PODVM_LAUNCHTEMPLATE is false/),
+    ]);
+    const vm = await p.createVm(vmRequest(5), deadline());
+    expect(fake.instance(vm.id)).toMatchObject({ launchTemplate: undefined, imageId: FAKE_AMI });
+  });
+
   it("keeps the endpoint's launch templates as EC2 does: a second template of the same name is refused", async () => {
     const fake = await FakeEc2.start();
     cleanups.push(() => fake.close());
@@ -174,8 +190,15 @@ describe("AWS launch template settings", () => {
     expect(awsProviderConfig(templateEnv(fakeLike, { PODVM_LAUNCHTEMPLATE_NAME: undefined })).launchTemplate).toBe(
       "kata",
     );
-    // Off by default: the name alone launches nothing from a template.
-    expect(awsProviderConfig(awsEnv(fakeLike, { PODVM_LAUNCHTEMPLATE_NAME: "x-y-z" })).launchTemplate).toBeUndefined();
+    // Off by default: the name alone launches nothing from a template (as upstream's current
+    // chart, which renders the name "kata" beside USE_PODVM_LAUNCHTEMPLATE="false")...
+    const nameOnly = awsProviderConfig(awsEnv(fakeLike, { PODVM_LAUNCHTEMPLATE_NAME: "x-y-z" }));
+    expect(nameOnly.launchTemplate).toBeUndefined();
+    // ...but a name of its own is flagged, since older upstream images used it whenever it was set.
+    expect(nameOnly.unusedTemplateName).toBe("x-y-z");
+    expect(
+      awsProviderConfig(awsEnv(fakeLike, { PODVM_LAUNCHTEMPLATE_NAME: "kata" })).unusedTemplateName,
+    ).toBeUndefined();
   });
 
   it("still needs PODVM_AMI_ID without a template, and refuses a malformed template name", () => {

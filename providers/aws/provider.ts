@@ -117,6 +117,12 @@ export class AwsProvider implements Provider {
         cause: problems.length === 1 ? problems[0] : new AggregateError(problems),
       });
     }
+    if (this.config.unusedTemplateName !== undefined) {
+      this.logger.warn(
+        { launchTemplate: this.config.unusedTemplateName },
+        `PODVM_LAUNCHTEMPLATE_NAME=${this.config.unusedTemplateName} is not used: USE_PODVM_LAUNCHTEMPLATE is false, so instances are launched from PODVM_AMI_ID (older upstream images used the template whenever its name was set; set USE_PODVM_LAUNCHTEMPLATE=true for that)`,
+      );
+    }
     if (template !== undefined && this.config.supersededByTemplate.length > 0) {
       this.logger.warn(
         { launchTemplate: template, ignored: this.config.supersededByTemplate },
