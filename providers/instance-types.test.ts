@@ -2,12 +2,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   chooseInstanceType,
+  chooseProviderInstanceType,
   compareInstanceTypes,
   InstanceTypeError,
   type InstanceTypePolicy,
   type InstanceTypeRequest,
   type InstanceTypeSpec,
 } from "./instance-types.ts";
+import { ProviderError } from "./provider.ts";
 
 const policyOf = (allowed: readonly InstanceTypeSpec[], defaultType = "m6a.large"): InstanceTypePolicy => ({
   allowed,
@@ -150,5 +152,29 @@ describe("chooseInstanceType", () => {
       reason: "smallest-fit",
       fallbacks: ["c.xlarge"],
     });
+  });
+});
+
+describe("chooseProviderInstanceType", () => {
+  const table: InstanceTypeSpec[] = [{ name: "small", vcpus: 2, memoryMiB: 4096, gpus: 0 }];
+
+  it("answers what chooseInstanceType answers", () => {
+    const req = { vcpus: 1 };
+    expect(chooseProviderInstanceType(req, policyOf(table))).toEqual(chooseInstanceType(req, policyOf(table)));
+  });
+
+  it("fails a wish the allowed types cannot meet as a ProviderError that is not retried", () => {
+    let thrown: unknown;
+    try {
+      chooseProviderInstanceType({ vcpus: 64 }, policyOf(table));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ProviderError);
+    expect((thrown as ProviderError).retryable).toBe(false);
+    expect((thrown as ProviderError).message).toMatch(
+      /^no type in PODVM_INSTANCE_TYPES \(small \(2 vCPU, 4096 MiB\)\) has /,
+    );
+    expect((thrown as ProviderError).cause).toBeInstanceOf(InstanceTypeError);
   });
 });

@@ -11,6 +11,8 @@
 // a list sorted one way with a test that needs another order, so it could pick a larger type
 // than needed; a full scan of the (short) list cannot.
 
+import { ProviderError } from "./provider.ts";
+
 /** What a type offers. */
 export interface InstanceTypeSpec {
   readonly name: string;
@@ -99,6 +101,17 @@ export function chooseInstanceType(req: InstanceTypeRequest, policy: InstanceTyp
     );
   }
   return { name: best.name, reason: "smallest-fit", fallbacks: fits.slice(1).map((t) => t.name) };
+}
+
+/** chooseInstanceType as every provider answers it: a wish the allowed types cannot meet fails
+ * the create with a ProviderError (not retryable: the pod or the settings must change). */
+export function chooseProviderInstanceType(req: InstanceTypeRequest, policy: InstanceTypePolicy): InstanceTypeChoice {
+  try {
+    return chooseInstanceType(req, policy);
+  } catch (err) {
+    if (err instanceof InstanceTypeError) throw new ProviderError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 function listNames(types: readonly InstanceTypeSpec[]): string {

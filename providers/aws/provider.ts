@@ -19,7 +19,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import type { Logger } from "pino";
 import { ANNOTATIONS } from "../../src/kata/annotations.ts";
-import { chooseInstanceType, type InstanceTypeChoice, InstanceTypeError } from "../instance-types.ts";
+import { chooseProviderInstanceType, type InstanceTypeChoice } from "../instance-types.ts";
 import {
   type CreateVmRequest,
   OWNERSHIP_KEYS,
@@ -529,17 +529,12 @@ export class AwsProvider implements Provider {
             { variable: "PODVM_INSTANCE_TYPES", value: this.config.instanceTypes.join(",") },
             signal,
           );
-    try {
-      return chooseInstanceType(resources, {
-        allowed,
-        defaultType: this.config.instanceType,
-        allowedVariable: "PODVM_INSTANCE_TYPES",
-        defaultVariable: "PODVM_INSTANCE_TYPE",
-      });
-    } catch (err) {
-      if (err instanceof InstanceTypeError) throw new ProviderError(err.message, { cause: err });
-      throw err;
-    }
+    return chooseProviderInstanceType(resources, {
+      allowed,
+      defaultType: this.config.instanceType,
+      allowedVariable: "PODVM_INSTANCE_TYPES",
+      defaultVariable: "PODVM_INSTANCE_TYPE",
+    });
   }
 
   private async awaitRunning(client: EC2Client, id: string, signal: AbortSignal): Promise<VmInstance> {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { VirtualMachine } from "@azure/arm-compute";
 import type { NetworkInterface } from "@azure/arm-network";
 import type { Logger } from "pino";
-import { chooseInstanceType, type InstanceTypeChoice, InstanceTypeError } from "../instance-types.ts";
+import { chooseProviderInstanceType, type InstanceTypeChoice } from "../instance-types.ts";
 import {
   type CreateVmRequest,
   type Ownership,
@@ -409,17 +409,12 @@ export class AzureProvider implements Provider {
       const spec = catalog.get(s.toLowerCase());
       return spec === undefined ? [] : [spec];
     });
-    try {
-      return chooseInstanceType(req.resources, {
-        allowed,
-        defaultType: this.config.instanceSize,
-        allowedVariable: "AZURE_INSTANCE_SIZES",
-        defaultVariable: "AZURE_INSTANCE_SIZE",
-      });
-    } catch (err) {
-      if (err instanceof InstanceTypeError) throw new ProviderError(err.message, { cause: err });
-      throw err;
-    }
+    return chooseProviderInstanceType(req.resources, {
+      allowed,
+      defaultType: this.config.instanceSize,
+      allowedVariable: "AZURE_INSTANCE_SIZES",
+      defaultVariable: "AZURE_INSTANCE_SIZE",
+    });
   }
 
   private publicKey(): Promise<string> {

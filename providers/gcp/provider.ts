@@ -8,7 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/compute";
 import type { Logger } from "pino";
 import { ANNOTATIONS } from "../../src/kata/annotations.ts";
-import { chooseInstanceType, type InstanceTypeChoice, InstanceTypeError } from "../instance-types.ts";
+import { chooseProviderInstanceType, type InstanceTypeChoice } from "../instance-types.ts";
 import {
   type CreateVmRequest,
   type Ownership,
@@ -474,18 +474,12 @@ export class GcpProvider implements Provider {
       const spec = catalog.get(t);
       return spec === undefined ? [] : [spec];
     });
-    let choice: InstanceTypeChoice;
-    try {
-      choice = chooseInstanceType(req.resources, {
-        allowed,
-        defaultType: this.config.machineType,
-        allowedVariable: "GCP_INSTANCE_TYPES",
-        defaultVariable: "GCP_MACHINE_TYPE",
-      });
-    } catch (err) {
-      if (err instanceof InstanceTypeError) throw new ProviderError(err.message, { cause: err });
-      throw err;
-    }
+    const choice = chooseProviderInstanceType(req.resources, {
+      allowed,
+      defaultType: this.config.machineType,
+      allowedVariable: "GCP_INSTANCE_TYPES",
+      defaultVariable: "GCP_MACHINE_TYPE",
+    });
     const ct = this.config.confidentialType;
     if (ct !== undefined && !supportsConfidential(choice.name, ct)) {
       throw new ProviderError(
