@@ -8,6 +8,7 @@ import {
   renderFlagHelp,
 } from "../config/index.ts";
 import { type DaemonSettings, loadDaemonSettings } from "../config/upstream/index.ts";
+import { exitOnSignal } from "../util/exit-on-signal.ts";
 import { createLogger } from "../util/logger.ts";
 import { runDaemon } from "./daemon.ts";
 
@@ -51,21 +52,10 @@ async function main(): Promise<void> {
     process.stderr.write(`cloud-api-adaptor: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  exitOnSignal(logger, (signal) => {
     logger.info({ signal }, "stopping; peer VMs keep running");
-    daemon.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error({ err: err.message }, "unclean stop");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+    return daemon.stop();
+  });
 }
 
 void main();

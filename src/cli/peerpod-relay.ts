@@ -3,6 +3,7 @@
 // restarts; stopping it ends the shims' agent connections (drain the node first).
 import { HelpRequestedError, InvalidConfigError, loggableConfig, renderFlagHelp } from "../config/index.ts";
 import { loadRelayConfig, relayConfigSpec, runRelay } from "../relay/index.ts";
+import { exitOnSignal } from "../util/exit-on-signal.ts";
 import { createLogger } from "../util/logger.ts";
 
 async function main(): Promise<void> {
@@ -33,21 +34,10 @@ async function main(): Promise<void> {
     process.stderr.write(`peerpod-relay: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  exitOnSignal(logger, (signal) => {
     logger.warn({ signal, sandboxes: relay.sockets.size }, "stopping; the shims' open agent connections end now");
-    relay.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error({ err: err.message }, "unclean stop");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+    return relay.stop();
+  });
 }
 
 void main();
