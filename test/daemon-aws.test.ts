@@ -3,14 +3,14 @@
 // RunInstances, and injected faults. Nothing may be left running that no sandbox owns.
 import path from "node:path";
 import pino from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { POOL_VM_NAME_PATTERN } from "../src/pool/index.ts";
 import { Code } from "../src/ttrpc/index.ts";
 import { awsEnv, createLaunchTemplate } from "./support/aws-fixture.ts";
+import { useCloudDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   clusterMark,
   type DaemonDirs,
   debugSandboxes,
@@ -40,16 +40,7 @@ beforeAll(async () => {
   });
 });
 
-afterEach(async () => {
-  fake.clearFaults();
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  daemon = undefined;
-});
-
-afterAll(async () => {
-  await fake?.close();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-});
+useCloudDaemonHooks({ dirs: () => dirs, fake: () => fake, daemon: () => daemon });
 
 /** Instances still costing money once terminations in flight have had time to finish
  * (EC2 shows shutting-down for a moment before terminated). */

@@ -4,12 +4,12 @@
 // be left: no VM, NIC or disk.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
+import { useCloudDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   clusterMark,
   type DaemonDirs,
   debugSandboxes,
@@ -37,16 +37,7 @@ beforeAll(async () => {
   await fs.writeFile(caFile, fake.caPem);
 });
 
-afterEach(async () => {
-  fake.clearFaults();
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  daemon = undefined;
-});
-
-afterAll(async () => {
-  await fake?.close();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-});
+useCloudDaemonHooks({ dirs: () => dirs, fake: () => fake, daemon: () => daemon });
 
 const env = (extra: Record<string, string> = {}) => ({
   ...fake.env(),

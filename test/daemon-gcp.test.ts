@@ -5,13 +5,13 @@
 // instance, no disk.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { labelValue } from "../providers/gcp/ownership.ts";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
+import { useCloudDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   clusterMark,
   type DaemonDirs,
   debugSandboxes,
@@ -38,16 +38,11 @@ beforeAll(async () => {
   await fs.writeFile(caFile, fake.caPem);
 });
 
-afterEach(async () => {
-  fake.clearFaults();
-  fake.model.denied.clear();
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  daemon = undefined;
-});
-
-afterAll(async () => {
-  await fake?.close();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
+useCloudDaemonHooks({
+  dirs: () => dirs,
+  fake: () => fake,
+  daemon: () => daemon,
+  afterEachTest: () => fake?.model.denied.clear(),
 });
 
 const env = (extra: Record<string, string> = {}) => ({

@@ -4,64 +4,24 @@
 // that VM by name and extraConfig and carry on with it (same token) or replace it (new token),
 // and reconciliation must find it by its ownership marks: never two VMs, nothing left at the end.
 import { spawn } from "node:child_process";
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
-import {
-  type LocalGuests,
-  peerVms as listPeerVms,
-  simClient,
-  startLocalGuests,
-  startVcsim,
-  type Vcsim,
-  vsphereEnv,
-} from "../../test/support/vcsim.ts";
+import { peerVms as listPeerVms, vsphereEnv } from "../../test/support/vcsim.ts";
+import { useVsphereTestBed } from "../../test/support/vsphere-test-bed.ts";
 import type { CreateVmRequest } from "../provider.ts";
-import { vsphereProviderConfig } from "./config.ts";
-import { VsphereProvider } from "./provider.ts";
-import { findByInventoryPath, type MoRef, readString, retrieveObject, type VimClient } from "./vim/index.ts";
+import { findByInventoryPath, type MoRef, readString, retrieveObject } from "./vim/index.ts";
 
 const CHILD = fileURLToPath(new URL("../../test/support/vsphere-create-vm-child.ts", import.meta.url));
 const DELAY_MS = 1000;
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
-const silent = pino({ level: "silent" });
-
-let sim: Vcsim;
-let admin: VimClient;
-let guests: LocalGuests;
-let vmsDir: string;
-const providers: VsphereProvider[] = [];
-
-beforeAll(async () => {
-  vmsDir = await fs.mkdtemp(path.join(os.tmpdir(), "vsphere-crash-"));
-  sim = await startVcsim({ methodDelays: { CloneVM_Task: DELAY_MS, PowerOnVM_Task: DELAY_MS } });
-  admin = simClient(sim);
-  guests = startLocalGuests(admin, vmsDir, silent);
+const bed = useVsphereTestBed({
+  prefix: "vsphere-crash",
+  vcsim: { methodDelays: { CloneVM_Task: DELAY_MS, PowerOnVM_Task: DELAY_MS } },
 });
-afterAll(async () => {
-  for (const p of providers) await p.close();
-  await guests?.stop();
-  admin?.close();
-  await sim?.stop();
-  await fs.rm(vmsDir, { recursive: true, force: true });
-});
-
+const provider = bed.provider;
 const deadline = (ms = 20_000): AbortSignal => AbortSignal.timeout(ms);
-
-function provider(): VsphereProvider {
-  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim)), {
-    logger: silent,
-    taskPollMs: 100,
-    addressPollMs: 100,
-  });
-  providers.push(p);
-  return p;
-}
 
 function vmRequest(n: number, token = `token-${n}`): CreateVmRequest {
   const sandboxId = `sandbox-crash-${n}`;
@@ -76,7 +36,7 @@ function vmRequest(n: number, token = `token-${n}`): CreateVmRequest {
 
 /** Runs createVm in its own process and SIGKILLs it `afterMs` after it logs `message`. */
 async function killDuring(req: CreateVmRequest, message: string, afterMs = 250): Promise<string[]> {
-  const input = Buffer.from(JSON.stringify({ env: vsphereEnv(sim), req, timeoutMs: 30_000 })).toString("base64");
+  const input = Buffer.from(JSON.stringify({ env: vsphereEnv(bed.sim), req, timeoutMs: 30_000 })).toString("base64");
   const child = spawn(process.execPath, [CHILD, input], { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const messages: string[] = [];
@@ -104,12 +64,12 @@ async function killDuring(req: CreateVmRequest, message: string, afterMs = 250):
 }
 
 async function vmNamed(name: string): Promise<MoRef | undefined> {
-  return findByInventoryPath(admin, `DC0/vm/${name}`, deadline());
+  return findByInventoryPath(bed.admin, `DC0/vm/${name}`, deadline());
 }
 
 async function powerState(vm: MoRef): Promise<string | undefined> {
   return readString(
-    (await retrieveObject(admin, vm, ["runtime.powerState"], deadline()))?.props.get("runtime.powerState"),
+    (await retrieveObject(bed.admin, vm, ["runtime.powerState"], deadline()))?.props.get("runtime.powerState"),
   );
 }
 
@@ -124,12 +84,12 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 10
 }
 
 async function peerVms(): Promise<Map<string, string | undefined>> {
-  return listPeerVms(admin, deadline());
+  return listPeerVms(bed.admin, deadline());
 }
 
 async function assertNothingLeft(): Promise<void> {
   expect([...(await peerVms()).keys()]).toEqual([]);
-  await eventually(async () => ((await guests.local.listOwnedVms(OWNER)).length === 0 ? true : undefined));
+  await eventually(async () => ((await bed.guests.local.listOwnedVms(OWNER)).length === 0 ? true : undefined));
 }
 
 describe("vSphere createVm after a crash", () => {
@@ -187,7 +147,7 @@ describe("vSphere createVm after a crash", () => {
     const p = provider();
     const vm = await p.createVm(vmRequest(4, "token-4b"), deadline());
     expect(vm.id).not.toBe(orphan.value);
-    expect(await retrieveObject(admin, orphan, ["name"], deadline())).toBeUndefined();
+    expect(await retrieveObject(bed.admin, orphan, ["name"], deadline())).toBeUndefined();
     expect(await peerVms()).toEqual(new Map([[first.name, "token-4b"]]));
     await p.deleteVm(vm, deadline());
     await assertNothingLeft();

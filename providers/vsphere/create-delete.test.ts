@@ -1,27 +1,11 @@
-// createVm, listOwnedVms and deleteVm against the simulator. Powered-on clones get the address
-// of a local provider VM booted from their own guestinfo user-data (test/support/vcsim.ts), so
-// the forwarder the daemon configured really answers at the address createVm returns.
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { waitForForwarder } from "../../src/proxy/wait-for-forwarder.ts";
 import { buildUserData } from "../../src/userdata/index.ts";
 import { actOnForeignVm, foreignOwners } from "../../test/support/foreign-vm-survival.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
-import {
-  type LocalGuests,
-  simClient,
-  startLocalGuests,
-  startVcsim,
-  type Vcsim,
-  vsphereEnv,
-} from "../../test/support/vcsim.ts";
+import { useVsphereTestBed } from "../../test/support/vsphere-test-bed.ts";
 import { type CreateVmRequest, OWNERSHIP_KEYS, type Ownership } from "../provider.ts";
-import { vsphereProviderConfig } from "./config.ts";
 import { guestExtraConfig } from "./guest-config.ts";
-import { VsphereProvider } from "./provider.ts";
 import {
   cloneVm,
   destroyVm,
@@ -34,43 +18,16 @@ import {
   readString,
   retrieveObject,
   retrieveProperties,
-  type VimClient,
   waitForTask,
 } from "./vim/index.ts";
 
 const OWNER = { node: "worker-1", cluster: "cluster-a" };
-const ENV = { GOVC_FOLDER: "peerpods", GOVC_DATASTORE: "LocalDS_1" };
-const silent = pino({ level: "silent" });
-
-let sim: Vcsim;
-let admin: VimClient;
-let guests: LocalGuests;
-let vmsDir: string;
-const providers: VsphereProvider[] = [];
-
-beforeAll(async () => {
-  vmsDir = await fs.mkdtemp(path.join(os.tmpdir(), "vsphere-guests-"));
-  sim = await startVcsim({ datastores: 2, vmFolder: "peerpods" });
-  admin = simClient(sim);
-  guests = startLocalGuests(admin, vmsDir, silent);
+const bed = useVsphereTestBed({
+  prefix: "vsphere-guests",
+  vcsim: { datastores: 2, vmFolder: "peerpods" },
+  env: { GOVC_FOLDER: "peerpods", GOVC_DATASTORE: "LocalDS_1" },
 });
-afterAll(async () => {
-  for (const p of providers) await p.close();
-  await guests?.stop();
-  admin?.close();
-  await sim?.stop();
-  await fs.rm(vmsDir, { recursive: true, force: true });
-});
-
-function provider(extra: Record<string, string | undefined> = {}): VsphereProvider {
-  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim, { ...ENV, ...extra })), {
-    logger: silent,
-    taskPollMs: 100,
-    addressPollMs: 100,
-  });
-  providers.push(p);
-  return p;
-}
+const provider = bed.provider;
 
 function vmRequest(n: number, extra: Partial<CreateVmRequest> = {}): CreateVmRequest {
   const sandboxId = `sandbox-${n}`;
@@ -88,9 +45,9 @@ const deadline = (ms = 20_000): AbortSignal => AbortSignal.timeout(ms);
 
 /** Names of the VMs in the peerpods folder. */
 async function folderVms(): Promise<string[]> {
-  const folder = (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!;
+  const folder = (await findByInventoryPath(bed.admin, "DC0/vm/peerpods", deadline()))!;
   const found = await retrieveProperties(
-    admin,
+    bed.admin,
     [{ type: "VirtualMachine", pathSet: ["name"] }],
     [{ obj: folder, skip: true, selectSet: [{ name: "c", type: "Folder", path: "childEntity" }] }],
     deadline(),
@@ -108,18 +65,18 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Pr
 
 /** A VM without our marks, as an operator might have made one. */
 async function foreignVm(name: string): Promise<MoRef> {
-  const template = (await findByInventoryPath(admin, "DC0/vm/podvm-template", deadline()))!;
-  const folder = (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!;
-  const pool = (await findByInventoryPath(admin, "DC0/host/DC0_C0/Resources", deadline()))!;
+  const template = (await findByInventoryPath(bed.admin, "DC0/vm/podvm-template", deadline()))!;
+  const folder = (await findByInventoryPath(bed.admin, "DC0/vm/peerpods", deadline()))!;
+  const pool = (await findByInventoryPath(bed.admin, "DC0/host/DC0_C0/Resources", deadline()))!;
   const task = await cloneVm(
-    admin,
+    bed.admin,
     template,
     folder,
     name,
     { location: { pool }, template: false, powerOn: false },
     deadline(),
   );
-  return readRef(await waitForTask(admin, task, "CloneVM_Task", deadline()))!;
+  return readRef(await waitForTask(bed.admin, task, "CloneVM_Task", deadline()))!;
 }
 
 describe("vSphere createVm / listOwnedVms / deleteVm", () => {
@@ -134,13 +91,13 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
       owner: req.owner,
       details: { powerState: "poweredOn", vcpus: "2", memoryMiB: "3000" },
     });
-    const local = (await guests.local.listOwnedVms(OWNER)).find((l) => l.name === "podvm-1");
+    const local = (await bed.guests.local.listOwnedVms(OWNER)).find((l) => l.name === "podvm-1");
     expect(vm.address).toBe(local?.address);
     // The forwarder configured by the user-data relays to a live agent at that address.
     await waitForForwarder({ host: vm.address!, port: 15150, tls: undefined, signal: deadline() });
 
     const found = (await retrieveObject(
-      admin,
+      bed.admin,
       { type: "VirtualMachine", value: vm.id },
       ["config.extraConfig", "config.hardware.numCPU", "config.hardware.memoryMB", "datastore", "parent"],
       deadline(),
@@ -162,10 +119,10 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
     // The simulator ignores a clone spec's CPU and memory: these come from the explicit reconfigure.
     expect(readNumber(found.props.get("config.hardware.numCPU"))).toBe(2);
     expect(readNumber(found.props.get("config.hardware.memoryMB"))).toBe(3000);
-    const datastore = (await findByInventoryPath(admin, "DC0/datastore/LocalDS_1", deadline()))!;
+    const datastore = (await findByInventoryPath(bed.admin, "DC0/datastore/LocalDS_1", deadline()))!;
     expect(found.props.get("datastore")?.children.map((c) => c.text)).toEqual([datastore.value]);
     expect(readRef(found.props.get("parent"))?.value).toBe(
-      (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!.value,
+      (await findByInventoryPath(bed.admin, "DC0/vm/peerpods", deadline()))!.value,
     );
 
     // The same create again (a retry after a lost answer) finds the same VM.
@@ -182,9 +139,11 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
 
     await p.deleteVm(vm, deadline());
     expect(await folderVms()).toEqual([]);
-    expect(await retrieveObject(admin, { type: "VirtualMachine", value: vm.id }, ["name"], deadline())).toBeUndefined();
+    expect(
+      await retrieveObject(bed.admin, { type: "VirtualMachine", value: vm.id }, ["name"], deadline()),
+    ).toBeUndefined();
     // The guest behind the address went with it.
-    await eventually(async () => !(await guests.local.listOwnedVms(OWNER)).some((l) => l.name === "podvm-1"));
+    await eventually(async () => !(await bed.guests.local.listOwnedVms(OWNER)).some((l) => l.name === "podvm-1"));
     await p.deleteVm(vm, deadline()); // already gone: success
     await p.deleteVm({ id: undefined, name: "podvm-1", owner: vm.owner }, deadline());
   });
@@ -195,9 +154,9 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
       resources: { instanceType: undefined, vcpus: undefined, memoryMiB: undefined, gpus: undefined, image: undefined },
     });
     const vm = await p.createVm(req, deadline());
-    const template = (await findByInventoryPath(admin, "DC0/vm/podvm-template", deadline()))!;
+    const template = (await findByInventoryPath(bed.admin, "DC0/vm/podvm-template", deadline()))!;
     const size = (await retrieveObject(
-      admin,
+      bed.admin,
       template,
       ["config.hardware.numCPU", "config.hardware.memoryMB"],
       deadline(),
@@ -225,16 +184,14 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
     expect(create.message).toContain("already exists in DC0/vm/peerpods without the peerpods.sandbox-id mark");
     expect(await folderVms()).toEqual(["podvm-3"]);
     expect(await p.listOwnedVms(OWNER, deadline())).toEqual([]);
-    await waitForTask(admin, await destroyVm(admin, foreign, deadline()), "Destroy_Task", deadline());
+    await waitForTask(bed.admin, await destroyVm(bed.admin, foreign, deadline()), "Destroy_Task", deadline());
   });
 
   it("gives up at the deadline when the guest reports no address, saying why; deleteVm then leaves nothing", async () => {
     const p = provider();
-    await guests.stop(); // no VMware Tools stand-in: the clone never gets an address
+    await bed.stopGuests(); // no VMware Tools stand-in: the clone never gets an address
     try {
-      const started = Date.now();
       const err = await rejection(p.createVm(vmRequest(4), deadline(1500)));
-      expect(Date.now() - started).toBeLessThan(5000);
       expect(err.message).toContain(
         "podvm-4 reported no IP address before the deadline: VMware Tools (open-vm-tools) must run",
       );
@@ -242,29 +199,30 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
       await p.deleteVm({ id: undefined, name: "podvm-4", owner: vmRequest(4).owner }, deadline());
       expect(await folderVms()).toEqual([]);
     } finally {
-      guests = startLocalGuests(admin, vmsDir, silent);
+      bed.restartGuests();
     }
   });
 
   it("removes the clone when it fails to come up (powered off before reporting an address)", async () => {
     const p = provider();
-    await guests.stop();
+    await bed.stopGuests();
     try {
       const creating = rejection(p.createVm(vmRequest(5), deadline()));
       // Switch it off as soon as it is on, as a guest that crashes at boot would be.
       let vm: MoRef | undefined;
       while (vm === undefined) {
-        const ref = await findByInventoryPath(admin, "DC0/vm/peerpods/podvm-5", deadline());
-        const on = ref === undefined ? undefined : await retrieveObject(admin, ref, ["runtime.powerState"], deadline());
+        const ref = await findByInventoryPath(bed.admin, "DC0/vm/peerpods/podvm-5", deadline());
+        const on =
+          ref === undefined ? undefined : await retrieveObject(bed.admin, ref, ["runtime.powerState"], deadline());
         if (readString(on?.props.get("runtime.powerState")) === "poweredOn") vm = ref;
         else await new Promise((r) => setTimeout(r, 20));
       }
-      await waitForTask(admin, await powerOffVm(admin, vm, deadline()), "PowerOffVM_Task", deadline());
+      await waitForTask(bed.admin, await powerOffVm(bed.admin, vm, deadline()), "PowerOffVM_Task", deadline());
       const err = await creating;
       expect(err.message).toContain("podvm-5 powered off before it reported an address");
       expect(await folderVms()).toEqual([]);
     } finally {
-      guests = startLocalGuests(admin, vmsDir, silent);
+      bed.restartGuests();
     }
   });
 
@@ -285,24 +243,24 @@ describe("vSphere createVm / listOwnedVms / deleteVm", () => {
         `a VM named ${name} in DC0/vm/peerpods belongs to sandbox ${owner.sandboxId} on node ${owner.node} of cluster ${owner.cluster}`,
       );
       expect(await folderVms()).toEqual([name]);
-      await waitForTask(admin, await destroyVm(admin, theirs, deadline()), "Destroy_Task", deadline());
+      await waitForTask(bed.admin, await destroyVm(bed.admin, theirs, deadline()), "Destroy_Task", deadline());
     });
   }
 });
 
 /** A powered-off clone carrying `owner`'s marks, as another daemon's create would leave it. */
 async function markedVm(name: string, owner: Ownership): Promise<MoRef> {
-  const template = (await findByInventoryPath(admin, "DC0/vm/podvm-template", deadline()))!;
-  const folder = (await findByInventoryPath(admin, "DC0/vm/peerpods", deadline()))!;
-  const pool = (await findByInventoryPath(admin, "DC0/host/DC0_C0/Resources", deadline()))!;
+  const template = (await findByInventoryPath(bed.admin, "DC0/vm/podvm-template", deadline()))!;
+  const folder = (await findByInventoryPath(bed.admin, "DC0/vm/peerpods", deadline()))!;
+  const pool = (await findByInventoryPath(bed.admin, "DC0/host/DC0_C0/Resources", deadline()))!;
   const config = { extraConfig: guestExtraConfig(name, "token-theirs", owner, "#cloud-config\n") };
   const task = await cloneVm(
-    admin,
+    bed.admin,
     template,
     folder,
     name,
     { location: { pool }, template: false, config, powerOn: false },
     deadline(),
   );
-  return readRef(await waitForTask(admin, task, "CloneVM_Task", deadline()))!;
+  return readRef(await waitForTask(bed.admin, task, "CloneVM_Task", deadline()))!;
 }
