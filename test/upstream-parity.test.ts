@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { awsConfigSpec, awsProviderConfig } from "../providers/aws/config.ts";
 import { azureConfigSpec, azureProviderConfig } from "../providers/azure/config.ts";
-import { gcpConfigSpec } from "../providers/gcp/config.ts";
+import { gcpConfigSpec, gcpProviderConfig } from "../providers/gcp/config.ts";
 import { libvirtConfigSpec, libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { vsphereConfigSpec } from "../providers/vsphere/config.ts";
 import { type ConfigSpec, daemonConfigSpec } from "../src/config/index.ts";
@@ -34,7 +34,7 @@ const DAEMON = path.join(ROOT, "src/cli/cloud-api-adaptor.ts");
 
 type Env = Record<string, string>;
 
-function helmFixture(provider: "aws" | "azure" | "libvirt"): Env {
+function helmFixture(provider: "aws" | "azure" | "gcp" | "libvirt"): Env {
   const doc = parseYaml(
     fs.readFileSync(path.join(ROOT, "test/fixtures/upstream-helm", `${provider}.yaml`), "utf8"),
   ) as { configMap: Env; secret: Env };
@@ -131,6 +131,25 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
     });
   });
 
+  it("gcp: the settings are upstream's, the project-relative network included, with nothing to warn about", () => {
+    const env = helmFixture("gcp");
+    const { config, findings } = loadDaemonSettings({ env, argv: [] });
+    expect(findings).toEqual([]);
+    expect(config).toMatchObject({ cloudProvider: "gcp", forwarderPort: 15150, peerpodsLimitPerNode: 10 });
+    expect(gcpProviderConfig(env)).toMatchObject({
+      projectId: "peerpods-project",
+      zone: "us-central1-a",
+      region: "us-central1",
+      network: "projects/peerpods-project/global/networks/default",
+      subnetwork: undefined,
+      machineType: "e2-medium",
+      diskType: "pd-standard",
+    });
+    expect(gcpProviderConfig({ ...env, GCP_SUBNETWORK: "regions/us-central1/subnetworks/workers" }).subnetwork).toBe(
+      "projects/peerpods-project/regions/us-central1/subnetworks/workers",
+    );
+  });
+
   it("libvirt: the image's -data-dir flag is the one thing warned about; the provider settings are upstream's", () => {
     const env = helmFixture("libvirt");
     const { config, findings } = loadDaemonSettings({ env, argv: ["-data-dir", "/opt/data-dir"] });
@@ -146,7 +165,7 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
     });
   });
 
-  for (const provider of ["aws", "azure", "libvirt"] as const) {
+  for (const provider of ["aws", "azure", "gcp", "libvirt"] as const) {
     it(`${provider}: every upstream setting we do not implement, set to a non-default value, gives exactly one finding naming it`, () => {
       const unimplemented = upstreamSettingsFor(provider).filter((s) => s.handling.kind !== "honoured");
       const env = { ...helmFixture(provider), ...Object.fromEntries(unimplemented.map((s) => [s.env, nonDefault(s)])) };

@@ -168,20 +168,25 @@ export function gcpProviderConfig(env: Readonly<Record<string, string | undefine
   const networkText = raw("GCP_NETWORK") ?? "default";
   let network: string | undefined;
   if (RESOURCE_NAME.test(networkText)) network = `projects/${projectId ?? ""}/global/networks/${networkText}`;
-  else if (NETWORK_PATH.test(stripPrefix(networkText))) network = stripPrefix(networkText);
-  else bad("GCP_NETWORK", networkText, "a network name or projects/PROJECT/global/networks/NAME");
+  else if (NETWORK_PATH.test(inProject(networkText, projectId))) network = inProject(networkText, projectId);
+  else bad("GCP_NETWORK", networkText, "a network name, global/networks/NAME or projects/PROJECT/global/networks/NAME");
 
   const subnetText = raw("GCP_SUBNETWORK");
   let subnetwork: string | undefined;
   if (subnetText !== undefined) {
     if (RESOURCE_NAME.test(subnetText))
       subnetwork = `projects/${projectId ?? ""}/regions/${region}/subnetworks/${subnetText}`;
-    else if (SUBNETWORK_PATH.test(stripPrefix(subnetText))) {
-      subnetwork = stripPrefix(subnetText);
+    else if (SUBNETWORK_PATH.test(inProject(subnetText, projectId))) {
+      subnetwork = inProject(subnetText, projectId);
       const subnetRegion = subnetwork.split("/")[3];
       if (region !== "" && subnetRegion !== region)
         bad("GCP_SUBNETWORK", subnetText, `a subnetwork in ${region}, the region of GCP_ZONE=${zone ?? ""}`);
-    } else bad("GCP_SUBNETWORK", subnetText, "a subnetwork name or projects/PROJECT/regions/REGION/subnetworks/NAME");
+    } else
+      bad(
+        "GCP_SUBNETWORK",
+        subnetText,
+        "a subnetwork name, regions/REGION/subnetworks/NAME or projects/PROJECT/regions/REGION/subnetworks/NAME",
+      );
   }
 
   const imageText = raw("PODVM_IMAGE_NAME");
@@ -307,4 +312,11 @@ function looseMap(text: string | undefined): Map<string, string> {
 /** Full URLs and leading slashes name the same resource as its relative path. */
 function stripPrefix(text: string): string {
   return text.replace(/^https:\/\/[^/]+\/compute\/v1\//, "").replace(/^\/+/, "");
+}
+
+/** Compute Engine's project-relative forms (global/networks/N, regions/R/subnetworks/S), which
+ * upstream's kustomize overlay and provider pass on, made full with the project. */
+function inProject(text: string, projectId: string | undefined): string {
+  const path = stripPrefix(text);
+  return /^(global|regions)\//.test(path) ? `projects/${projectId ?? ""}/${path}` : path;
 }

@@ -309,11 +309,19 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
   },
   { env: "GCP_MACHINE_TYPE", upstreamDefault: "e2-medium", providers: ["gcp"], handling: honoured() },
   {
+    env: "GCP_INSTANCE_TYPES",
+    upstreamDefault: "",
+    providers: ["gcp"],
+    handling: honoured("a zone without capacity for the smallest fitting type tries the next one"),
+  },
+  {
     env: "GCP_NETWORK",
     upstreamDefault: "",
     alsoDefault: ["default", "global/networks/default"],
     providers: ["gcp"],
-    handling: honoured("unset means the network named default, as GCE does for upstream's empty value"),
+    handling: honoured(
+      "unset means the network named default, as GCE does for upstream's empty value; global/networks/N is made full with GCP_PROJECT_ID",
+    ),
   },
   { env: "GCP_SUBNETWORK", upstreamDefault: "", providers: ["gcp"], handling: honoured() },
   { env: "GCP_DISK_TYPE", upstreamDefault: "pd-standard", providers: ["gcp"], handling: honoured() },
