@@ -4,10 +4,11 @@
 // SHA-256 the operator pinned (CLOUD_PROVIDER_EXTERNAL_MODULE_SHA256). The daemon runs as root,
 // so the module and its folder must be owned by root (or the daemon's user) and writable by no
 // one else: otherwise the file checked could be swapped before it is imported.
-import { createHash } from "node:crypto";
+
 import fs from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { sha256Hex } from "../src/util/sha256-hex.ts";
 import type { ProviderFactory } from "./provider.ts";
 
 export interface ExternalModuleOptions {
@@ -53,7 +54,7 @@ export async function loadExternalProvider(o: ExternalModuleOptions): Promise<Pr
       );
   }
   const bytes = await fs.readFile(o.modulePath);
-  const actual = createHash("sha256").update(bytes).digest("hex");
+  const actual = sha256Hex(bytes);
   if (actual !== o.sha256.toLowerCase()) {
     throw new ExternalModuleError(
       `${VAR}_SHA256=${o.sha256}: ${o.modulePath} has SHA-256 ${actual}; refusing to load a module that is not the one pinned`,

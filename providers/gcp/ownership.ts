@@ -4,7 +4,7 @@
 // twice: as a label (the value made label-safe, long ones shortened with a hash) for listing by
 // filter, and in full in the instance's metadata (the boot disk's description, disks having no
 // metadata). A VM is ours only when both agree exactly with the owner we expect.
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../../src/util/sha256-hex.ts";
 import type { Ownership } from "../provider.ts";
 
 /** Label (and metadata) keys the provider writes; TAGS may not use this prefix. */
@@ -26,7 +26,7 @@ export const isLabelValue = (v: string): boolean => LABEL_VALUE.test(v);
 export function labelValue(value: string): string {
   if (LABEL_VALUE.test(value)) return value;
   const safe = value.toLowerCase().replace(/[^a-z0-9_-]/g, "-");
-  const hash = createHash("sha256").update(value).digest("hex").slice(0, 8);
+  const hash = sha256Hex(value).slice(0, 8);
   return `${safe.slice(0, 54)}-${hash}`;
 }
 

@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import { CommandError, runCommand } from "../../src/util/run-command.ts";
+import { sha256Hex } from "../../src/util/sha256-hex.ts";
 import type { LocalProviderConfig } from "./config.ts";
 
 /** Names of one VM's network pieces, derived from its name (interface names ≤ 15 chars). */
 export function vmNetNames(vmName: string): { netns: string; hostVeth: string; peerVeth: string } {
-  const h = createHash("sha256").update(vmName).digest("hex").slice(0, 8);
+  const h = sha256Hex(vmName).slice(0, 8);
   return { netns: `caa-vm-${h}`, hostVeth: `cvh${h}`, peerVeth: `cvp${h}` };
 }
 

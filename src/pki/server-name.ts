@@ -7,7 +7,7 @@
 // from its sandbox id, and the proxy dials with `servername` set to that name: only the VM
 // created for that sandbox passes. The name never goes to a DNS server; it is a label for TLS.
 
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../util/sha256-hex.ts";
 
 /** Suffix of every peer VM name; ".invalid" is reserved (RFC 2606) and never resolves. */
 export const PEER_VM_NAME_SUFFIX = "peerpod.invalid";
@@ -17,7 +17,7 @@ export function peerVmServerName(sandboxId: string): string {
   if (sandboxId === "") throw new TypeError("sandbox id must not be empty");
   // Sandbox ids are 64 hex characters, longer than a DNS label allows (63); a digest keeps the
   // name short, valid for any id, and still unique per sandbox.
-  const digest = createHash("sha256").update(sandboxId).digest("hex").slice(0, 40);
+  const digest = sha256Hex(sandboxId).slice(0, 40);
   return `vm-${digest}.${PEER_VM_NAME_SUFFIX}`;
 }
 
@@ -25,6 +25,6 @@ export function peerVmServerName(sandboxId: string): string {
  * sandbox's certificate), e.g. "pool-9b1e…04.peerpod.invalid". */
 export function poolVmServerName(poolVm: string): string {
   if (poolVm === "") throw new TypeError("pool VM name must not be empty");
-  const digest = createHash("sha256").update(poolVm).digest("hex").slice(0, 40);
+  const digest = sha256Hex(poolVm).slice(0, 40);
   return `pool-${digest}.${PEER_VM_NAME_SUFFIX}`;
 }

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import type { Ownership } from "../../providers/provider.ts";
+import { sha256Hex as hash } from "../util/sha256-hex.ts";
 
 /**
  * The VM's name: stable for a sandbox, within every provider's limits (63 characters, a DNS
@@ -27,8 +27,4 @@ export function vmNameFor(owner: Ownership, podName: string | undefined): string
  * after a rollback gets a fresh one (clouds keep tokens of deleted VMs for hours). */
 export function vmTokenFor(sandboxId: string, attempt: number): string {
   return hash(`${sandboxId}/${attempt}`).slice(0, 32);
-}
-
-function hash(s: string): string {
-  return createHash("sha256").update(s).digest("hex");
 }
