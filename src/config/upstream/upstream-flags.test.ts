@@ -40,6 +40,10 @@ describe("adaptUpstreamFlags", () => {
       GCP_MACHINE_TYPE: "n2d-standard-4",
     });
     expect(gcp.findings).toEqual([]);
+    expect(adapt(["-gcp-image-name", "img", "-gcp-zone", "europe-west4-a"], "gcp").env).toEqual({
+      PODVM_IMAGE_NAME: "img",
+      GCP_ZONE: "europe-west4-a",
+    });
     const azure = adapt(["-zone", "1"], "azure");
     expect(azure.env).toEqual({});
     expect(azure.findings.map((f) => f.variable)).toEqual(["-zone"]);

@@ -96,6 +96,11 @@ export const UPSTREAM_FLAGS: readonly UpstreamFlag[] = [
   flag("subnetwork", "GCP_SUBNETWORK", ["gcp"]),
   flag("disk-type", "GCP_DISK_TYPE", ["gcp"]),
   flag("confidential-type", "GCP_CONFIDENTIAL_TYPE", ["gcp"]),
+  // Older upstream images' entrypoint spelled these with a gcp- prefix.
+  flag("gcp-image-name", "PODVM_IMAGE_NAME", ["gcp"]),
+  flag("gcp-zone", "GCP_ZONE", ["gcp"]),
+  flag("gcp-machine-type", "GCP_MACHINE_TYPE", ["gcp"]),
+  flag("gcp-network", "GCP_NETWORK", ["gcp"]),
 
   // libvirt
   flag("uri", "LIBVIRT_URI", ["libvirt"]),
