@@ -1,62 +1,27 @@
-// GOVC_DRS against the simulator: with DRS each clone goes where the cluster's PlaceVm
-// recommendation says (host, datastore, pool), GOVC_HOST and GOVC_DATASTORE are not used (as
-// upstream), and DRS needs GOVC_VCLUSTER. Without it the same settings are taken literally.
-import fs from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
-import {
-  type LocalGuests,
-  simClient,
-  startLocalGuests,
-  startVcsim,
-  type Vcsim,
-  vsphereEnv,
-} from "../../test/support/vcsim.ts";
+import { vsphereEnv } from "../../test/support/vcsim.ts";
+import { useVsphereTestBed } from "../../test/support/vsphere-test-bed.ts";
 import type { CreateVmRequest } from "../provider.ts";
 import { vsphereProviderConfig } from "./config.ts";
-import { VsphereProvider } from "./provider.ts";
-import { findByInventoryPath, readRef, readRefs, retrieveObject, type VimClient } from "./vim/index.ts";
+import type { VsphereProvider } from "./provider.ts";
+import { findByInventoryPath, readRef, readRefs, retrieveObject } from "./vim/index.ts";
 
-const silent = pino({ level: "silent" });
 // A standalone host beside the cluster: a clone may only land on it if GOVC_HOST were used.
-const ENV = { GOVC_FOLDER: "peerpods", GOVC_VCLUSTER: "DC0_C0", GOVC_HOST: "DC0_H0", GOVC_DATASTORE: "LocalDS_1" };
-
-let sim: Vcsim;
-let admin: VimClient;
-let guests: LocalGuests;
-let vmsDir: string;
-const providers: VsphereProvider[] = [];
-
-beforeAll(async () => {
-  vmsDir = await fs.mkdtemp(path.join(os.tmpdir(), "vsphere-drs-"));
-  sim = await startVcsim({ clusters: 1, clusterHosts: 3, hosts: 1, datastores: 2, vmFolder: "peerpods" });
-  admin = simClient(sim);
-  guests = startLocalGuests(admin, vmsDir, silent);
-});
-afterAll(async () => {
-  for (const p of providers) await p.close();
-  await guests?.stop();
-  admin?.close();
-  await sim?.stop();
-  await fs.rm(vmsDir, { recursive: true, force: true });
+const bed = useVsphereTestBed({
+  prefix: "vsphere-drs",
+  vcsim: { clusters: 1, clusterHosts: 3, hosts: 1, datastores: 2, vmFolder: "peerpods" },
+  env: { GOVC_FOLDER: "peerpods", GOVC_VCLUSTER: "DC0_C0", GOVC_HOST: "DC0_H0", GOVC_DATASTORE: "LocalDS_1" },
 });
 
 function provider(extra: Record<string, string | undefined>, logs?: Record<string, unknown>[]): VsphereProvider {
   const logger =
     logs === undefined
-      ? silent
+      ? undefined
       : pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line)) });
-  const p = new VsphereProvider(vsphereProviderConfig(vsphereEnv(sim, { ...ENV, ...extra })), {
-    logger,
-    taskPollMs: 100,
-    addressPollMs: 100,
-  });
-  providers.push(p);
-  return p;
+  return bed.provider(extra, logger);
 }
 
 const deadline = (ms = 30_000): AbortSignal => AbortSignal.timeout(ms);
@@ -88,11 +53,11 @@ describe("GOVC_DRS", () => {
       | undefined;
     expect(placed).toBeDefined();
 
-    const vm = (await findByInventoryPath(admin, `DC0/vm/peerpods/${req.name}`, deadline()))!;
-    const facts = await retrieveObject(admin, vm, ["runtime.host", "datastore", "resourcePool"], deadline());
+    const vm = (await findByInventoryPath(bed.admin, `DC0/vm/peerpods/${req.name}`, deadline()))!;
+    const facts = await retrieveObject(bed.admin, vm, ["runtime.host", "datastore", "resourcePool"], deadline());
     const host = readRef(facts?.props.get("runtime.host"))!;
-    const cluster = (await findByInventoryPath(admin, "DC0/host/DC0_C0", deadline()))!;
-    const clusterHosts = readRefs((await retrieveObject(admin, cluster, ["host"], deadline()))?.props.get("host"));
+    const cluster = (await findByInventoryPath(bed.admin, "DC0/host/DC0_C0", deadline()))!;
+    const clusterHosts = readRefs((await retrieveObject(bed.admin, cluster, ["host"], deadline()))?.props.get("host"));
     // The clone runs where DRS said, which is a host of the cluster (not the standalone GOVC_HOST).
     expect(host.value).toBe(placed!.host);
     expect(clusterHosts.map((h) => h.value)).toContain(host.value);
@@ -107,7 +72,7 @@ describe("GOVC_DRS", () => {
   });
 
   it("needs GOVC_VCLUSTER", () => {
-    expect(() => vsphereProviderConfig(vsphereEnv(sim, { GOVC_DRS: "true" }))).toThrow(
+    expect(() => vsphereProviderConfig(vsphereEnv(bed.sim, { GOVC_DRS: "true" }))).toThrow(
       /GOVC_VCLUSTER: .*required with GOVC_DRS=true/,
     );
   });

@@ -4,7 +4,7 @@
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { afterAll, beforeAll } from "vitest";
 import { vsphereProviderConfig } from "../../providers/vsphere/config.ts";
 import { VsphereProvider } from "../../providers/vsphere/provider.ts";
@@ -23,8 +23,9 @@ export interface VsphereTestBed {
   readonly sim: Vcsim;
   readonly admin: VimClient;
   readonly guests: LocalGuests;
-  /** A provider on the simulator with the file's settings and these on top; closed after the file. */
-  provider(env?: Record<string, string | undefined>): VsphereProvider;
+  /** A provider on the simulator with the file's settings and these on top, logging to `logger`
+   * (default silent); closed after the file. */
+  provider(env?: Record<string, string | undefined>, logger?: Logger): VsphereProvider;
   /** Stops the guests' stand-in: clones then never report an address, until restartGuests(). */
   stopGuests(): Promise<void>;
   restartGuests(): void;
@@ -75,11 +76,11 @@ export function useVsphereTestBed(o: VsphereTestBedOptions): VsphereTestBed {
     get guests() {
       return ready(guests, "the guests' stand-in");
     },
-    provider(env = {}) {
+    provider(env = {}, logger = silent) {
       const p = new VsphereProvider(
         vsphereProviderConfig(vsphereEnv(ready(sim, "the simulator"), { ...o.env, ...env })),
         {
-          logger: silent,
+          logger,
           taskPollMs: 100,
           addressPollMs: 100,
         },
