@@ -12,7 +12,8 @@
 // provider's own time, which the daemon reports per StartVM as caa_startvm_phase_seconds
 // {phase="provider_create"} and {phase="vm_boot"}; read from /metrics before and after each
 // pod. rss_mb_200 = the daemon's VmRSS with 200 sandboxes running, each with an open agent
-// connection as a shim keeps one.
+// connection as a shim keeps one; relay_rss_mb_200 = peerpod-relay's VmRSS then (it holds the
+// sockets and connections; bench:relay measures it alone).
 //
 // The daemon runs as the container image runs it: compiled JavaScript from dist/ (`npm run
 // build`, which `npm run bench:lifecycle` does first), not the TypeScript sources, with the
@@ -30,7 +31,7 @@ import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client } from "../src/ttrpc/index.ts";
 import { forwarderConfigFromUserData } from "../src/userdata/index.ts";
 import { awsEnv } from "../test/support/aws-fixture.ts";
-import { cleanupDaemonDirs, makeDaemonDirs, startDaemon } from "../test/support/daemon-process.ts";
+import { cleanupDaemonDirs, makeDaemonDirs, relayPid, startDaemon } from "../test/support/daemon-process.ts";
 import { FakeEc2, type VmLauncher } from "../test/support/fake-ec2.ts";
 
 const COMPILED_DAEMON = path.join(fileURLToPath(new URL("..", import.meta.url)), "dist/src/cli/cloud-api-adaptor.js");
@@ -71,8 +72,8 @@ const daemon = await startDaemon(dirs, env, [], undefined, {
   entry: COMPILED_DAEMON,
   nodeFlags: ["--max-semi-space-size=1"],
 });
-const rssOf = async () =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${daemon.child.pid}/status`, "utf8"))![1]) / 1024;
+const rssOf = async (pid = daemon.child.pid) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 const rssIdle = await rssOf();
 
 async function providerSeconds(): Promise<number> {
@@ -117,6 +118,11 @@ for (let i = TIMED_PODS; i < LIVE; i += batch) {
   await Promise.all(Array.from({ length: Math.min(batch, LIVE - i) }, (_, k) => startPod(`live${i + k}`)));
 }
 const rssMb = await rssOf();
+// peerpod-relay, which owns the 200 agent sockets and their connections (its Hello is harmless
+// now: every sandbox is served already).
+const relay = await relayPid(dirs.relaySocket);
+if (relay === undefined) throw new Error("no peerpod-relay answers");
+const relayRssMb = await rssOf(relay);
 
 const rows = [
   ["measure", "p50 ms", "p99 ms"],
@@ -142,4 +148,6 @@ await daemon.stop();
 await fake.close();
 await agent.close();
 await cleanupDaemonDirs(dirs);
-console.log(`RESULT overhead_p50_ms=${pct(overheads, 50).toFixed(2)} rss_mb_200=${rssMb.toFixed(1)}`);
+console.log(
+  `RESULT overhead_p50_ms=${pct(overheads, 50).toFixed(2)} rss_mb_200=${rssMb.toFixed(1)} relay_rss_mb_200=${relayRssMb.toFixed(1)}`,
+);

@@ -2,8 +2,10 @@
 // mutual TLS → forwarder → agent and (b) straight on the agent's Unix socket, with the same test
 // agent (test/support/relay-test-agent.ts) and the same client code.
 //
-// Processes, as in production: this script plays the shim; a "daemon" process runs the proxy;
-// a "vm" process runs the forwarder and the agent (test/support/relay-role-entry.ts).
+// Processes, as in production: this script plays the shim; the real peerpod-relay
+// (bin/peerpod-relay.js, driven over its control socket as cloud-api-adaptor drives it) serves
+// the pod's agent socket; a "vm" process runs the forwarder and the agent
+// (test/support/relay-role-entry.ts).
 //
 // Measured: latency (p50, p99) of Health.Check and of a ReadStdout answering 32 KiB, each as
 // sequential calls after a warm-up; throughput of 32 KiB ReadStdout calls, 8 at a time on one
@@ -43,6 +45,7 @@ import { fileURLToPath } from "node:url";
 import { AgentService } from "../src/gen/agent_pb.js";
 import { Health } from "../src/gen/health_pb.js";
 import { Client } from "../src/ttrpc/index.ts";
+import { startRelayProcess } from "../test/support/relay-process.ts";
 import type { RoleCpu, RoleReady } from "../test/support/relay-role-entry.ts";
 import { createTestPki } from "../test/support/test-certs.ts";
 
@@ -68,7 +71,7 @@ interface RoundResult {
   /** MB/s (10^6 bytes) of ReadStdout data. */
   readonly throughput: number;
   /** CPU µs per Check call, by process. */
-  readonly cpu: { readonly client: number; readonly daemon: number; readonly vm: number };
+  readonly cpu: { readonly client: number; readonly relay: number; readonly vm: number };
 }
 
 interface Role {
@@ -97,6 +100,13 @@ async function startRole(args: string[]): Promise<Role> {
       if (code !== 0) throw new Error(`${args[0]} process exited with code ${code}`);
     },
   };
+}
+
+/** The real peerpod-relay serving one pod towards the VM's forwarder. */
+async function startRelay(dir: string, port: number, client: { ca: string; cert: string; key: string }): Promise<Role> {
+  const relay = await startRelayProcess(dir, client);
+  const socketPath = await relay.serve("pod", "127.0.0.1", port);
+  return { ready: { type: "ready", socketPath }, cpuMicros: () => relay.cpuMicros(), stop: () => relay.stop() };
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -139,7 +149,7 @@ async function throughput(call: () => Promise<number>): Promise<number> {
   return bytes / 1e6 / ((performance.now() - start) / 1000);
 }
 
-async function measure(socketPath: string, daemon: Role, vm: Role): Promise<RoundResult> {
+async function measure(socketPath: string, relay: Role, vm: Role): Promise<RoundResult> {
   const client = await Client.connect(socketPath);
   try {
     const check = () => client.call(Health.method.check, {});
@@ -149,12 +159,12 @@ async function measure(socketPath: string, daemon: Role, vm: Role): Promise<Roun
       return r.data.length;
     };
     for (let i = 0; i < LATENCY_WARMUP; i++) await check();
-    const before = { client: process.cpuUsage(), daemon: await daemon.cpuMicros(), vm: await vm.cpuMicros() };
+    const before = { client: process.cpuUsage(), relay: await relay.cpuMicros(), vm: await vm.cpuMicros() };
     const checkLatency = await latency(check);
     const used = process.cpuUsage(before.client);
     const cpu = {
       client: (used.user + used.system) / LATENCY_CALLS,
-      daemon: ((await daemon.cpuMicros()) - before.daemon) / LATENCY_CALLS,
+      relay: ((await relay.cpuMicros()) - before.relay) / LATENCY_CALLS,
       vm: ((await vm.cpuMicros()) - before.vm) / LATENCY_CALLS,
     };
     for (let i = 0; i < LATENCY_WARMUP; i++) await read();
@@ -181,13 +191,13 @@ async function main(): Promise<void> {
     await writeFile(join(dir, "tls.json"), JSON.stringify({ server: pki.server, client: pki.client }), { mode: 0o600 });
     const vm = await startRole(["vm", dir]);
     roles.push(vm);
-    const daemon = await startRole(["daemon", dir, String(vm.ready.port)]);
-    roles.push(daemon);
-    const paths: Record<Path, string> = { proxied: daemon.ready.socketPath!, direct: vm.ready.agentSocket! };
+    const relay = await startRelay(dir, vm.ready.port!, pki.client);
+    roles.push(relay);
+    const paths: Record<Path, string> = { proxied: relay.ready.socketPath!, direct: vm.ready.agentSocket! };
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate which path goes first, so drift over the run spreads evenly.
       const order: Path[] = round % 2 === 0 ? ["proxied", "direct"] : ["direct", "proxied"];
-      for (const which of order) results[which].push(await measure(paths[which], daemon, vm));
+      for (const which of order) results[which].push(await measure(paths[which], relay, vm));
     }
   } finally {
     stopped = await Promise.allSettled(roles.reverse().map((r) => r.stop()));
@@ -209,7 +219,7 @@ async function main(): Promise<void> {
       "32KiB read p99 µs",
       "32KiB c8 MB/s",
       "CPU/Check µs: client",
-      "daemon",
+      "relay",
       "vm",
     ],
     ...(["direct", "proxied"] as const).map((which) => [
@@ -220,7 +230,7 @@ async function main(): Promise<void> {
       fig(which, (r) => r.read.p99).toFixed(1),
       fig(which, (r) => r.throughput).toFixed(0),
       fig(which, (r) => r.cpu.client).toFixed(1),
-      fig(which, (r) => r.cpu.daemon).toFixed(1),
+      fig(which, (r) => r.cpu.relay).toFixed(1),
       fig(which, (r) => r.cpu.vm).toFixed(1),
     ]),
   ]);

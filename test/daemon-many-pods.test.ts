@@ -49,12 +49,18 @@ const forwarders = new Map<string, ForwarderHandle>();
 const shims: GoClient[] = [];
 
 afterAll(async () => {
-  for (const s of shims.splice(0)) await s.close().catch(() => {});
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  await fake?.close();
-  for (const f of forwarders.values()) await f.close();
-  await agent?.close();
+  // Every step runs even when one before it fails: the relay and the temp tree must go.
+  const steps = await Promise.allSettled([
+    ...shims.splice(0).map((s) => s.close()),
+    daemon?.child.exitCode === null ? daemon.stop() : undefined,
+  ]);
+  const more = await Promise.allSettled([
+    fake?.close(),
+    ...[...forwarders.values()].map((f) => f.close()),
+    agent?.close(),
+  ]);
   if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
+  for (const s of [...steps, ...more]) if (s.status === "rejected") throw s.reason;
 });
 
 const encode = <D extends DescMessage>(schema: D, init: MessageInitShape<D>) => toBinary(schema, create(schema, init));

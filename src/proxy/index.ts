@@ -4,5 +4,5 @@
 // cause, and the shim's connection, which it never redials, stays up.
 export { AgentProxy, type AgentProxyOptions, type RelayDirection, SANDBOX_STOPPED } from "./agent-proxy.ts";
 export { type ForwarderAddress, formatAddress } from "./forwarder-address.ts";
-export { type ProxyTls, tlsConnectOptions } from "./proxy-tls.ts";
+export { type ProxyTls, proxySecureContext, tlsConnectOptions } from "./proxy-tls.ts";
 export { type WaitForForwarderOptions, waitForForwarder } from "./wait-for-forwarder.ts";

@@ -21,6 +21,16 @@ export interface ProxyTls {
   readonly skipNameCheck?: boolean;
   /** TLS_MIN_VERSION / TLS_CIPHER_SUITES; default TLS 1.2 and Node's suites. */
   readonly profile?: TlsProfile;
+  /** The context built from the material above, when a caller shares one among many proxies
+   * (the relay: one per control plane's certificate, not one per sandbox; each costs memory). */
+  readonly secureContext?: tls.SecureContext;
+}
+
+/** The secure context for the material: parsed once, usable by any number of proxies. */
+export function proxySecureContext(material: ProxyTls): tls.SecureContext {
+  const { ca, cert, key, profile = DEFAULT_TLS_PROFILE } = material;
+  const ciphers = profile.ciphers === undefined ? {} : { ciphers: profile.ciphers };
+  return tls.createSecureContext({ ca, cert, key, minVersion: profile.minVersion, ...ciphers });
 }
 
 /** Connection options for tls.connect (host and port added per dial). The secure context is
@@ -28,15 +38,8 @@ export interface ProxyTls {
 export function tlsConnectOptions(material: ProxyTls): tls.ConnectionOptions {
   const profile = material.profile ?? DEFAULT_TLS_PROFILE;
   const ciphers = profile.ciphers === undefined ? {} : { ciphers: profile.ciphers };
-  const secureContext = tls.createSecureContext({
-    ca: material.ca,
-    cert: material.cert,
-    key: material.key,
-    minVersion: profile.minVersion,
-    ...ciphers,
-  });
   return {
-    secureContext,
+    secureContext: material.secureContext ?? proxySecureContext(material),
     minVersion: profile.minVersion,
     ...ciphers,
     rejectUnauthorized: true,

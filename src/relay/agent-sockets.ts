@@ -2,8 +2,9 @@
 // shim's connection to the forwarder in the sandbox's VM. The control plane says what to serve;
 // this table only keeps it so, one change per sandbox at a time.
 import path from "node:path";
+import type tls from "node:tls";
 import type { Logger } from "pino";
-import { AgentProxy, type ProxyTls } from "../proxy/index.ts";
+import { AgentProxy, type ProxyTls, proxySecureContext } from "../proxy/index.ts";
 import { Code, TtrpcError } from "../ttrpc/raw.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
 import type { ClientTlsPem, RelayedBytes, ServedSandbox, ServeSpec } from "./control-protocol.ts";
@@ -31,6 +32,8 @@ export class AgentSockets {
   private readonly lock = new KeyedMutex();
   /** undefined until a control plane has said hello; null: plaintext (DISABLE_TLS). */
   private tls: ClientTlsPem | null | undefined;
+  /** Built from `tls` at the first Serve and shared by every proxy started with it. */
+  private secureContext: tls.SecureContext | undefined;
   private readonly relayed = { to_vm: 0, from_vm: 0 };
 
   constructor(options: AgentSocketsOptions) {
@@ -40,6 +43,7 @@ export class AgentSockets {
   /** The client certificate for relays started from now on; running relays keep theirs. */
   setClientTls(tls: ClientTlsPem | null): void {
     this.tls = tls;
+    this.secureContext = undefined;
   }
 
   /** Bytes relayed each way since the relay started. */
@@ -85,16 +89,19 @@ export class AgentSockets {
         this.lingering.delete(spec.sandboxId);
         await old.stop(0);
       }
-      const tls: ProxyTls | undefined =
-        tlsKnown === null
-          ? undefined
-          : {
-              ca: tlsKnown.caPem,
-              cert: tlsKnown.certPem,
-              key: tlsKnown.keyPem,
-              ...(tlsKnown.profile === undefined ? {} : { profile: tlsKnown.profile }),
-              ...(spec.serverName === "" ? { skipNameCheck: true } : { servername: spec.serverName }),
-            };
+      let tls: ProxyTls | undefined;
+      if (tlsKnown !== null) {
+        const { caPem: ca, certPem: cert, keyPem: key, profile } = tlsKnown;
+        const material = { ca, cert, key, profile };
+        // One context for every proxy of the same control plane's certificate (each costs memory).
+        if (this.tls === tlsKnown) this.secureContext ??= proxySecureContext(material);
+        const secureContext = this.tls === tlsKnown ? this.secureContext : undefined;
+        tls = {
+          ...material,
+          ...(secureContext === undefined ? {} : { secureContext }),
+          ...(spec.serverName === "" ? { skipNameCheck: true } : { servername: spec.serverName }),
+        };
+      }
       const target = { host: spec.host, port: spec.port };
       const proxy = new AgentProxy({
         socketPath: spec.socketPath,
