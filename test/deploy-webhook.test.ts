@@ -6,6 +6,7 @@ import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { connect as connectTls } from "node:tls";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MUTATE_PATH, startWebhookServer, type WebhookServer } from "../src/webhook/index.ts";
@@ -494,6 +495,26 @@ describe("the peerpods-webhook binary", () => {
     return { child, exited, stderr: () => stderr };
   }
 
+  async function waitForLog(p: ReturnType<typeof run>, text: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!p.stderr().includes(text)) {
+      if (Date.now() > deadline || p.child.exitCode !== null)
+        throw new Error(`webhook did not log ${text}: ${p.stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  // The TLS version a handshake with at most `maxVersion` settles on; rejects when refused.
+  function tlsVersionSpoken(port: number, maxVersion: "TLSv1.2" | "TLSv1.3"): Promise<string | null> {
+    return new Promise((resolve, reject) => {
+      const socket = connectTls({ host: "127.0.0.1", port, servername: "localhost", ca: ca.pem, maxVersion }, () => {
+        resolve(socket.getProtocol());
+        socket.end();
+      });
+      socket.once("error", reject);
+    });
+  }
+
   it("exits 2 naming each bad setting", async () => {
     const p = run({ WEBHOOK_PORT: "99999", TLS_RELOAD_INTERVAL: "soon" });
     expect(await p.exited).toBe(2);
@@ -505,6 +526,44 @@ describe("the peerpods-webhook binary", () => {
     const p = run({ TARGET_RUNTIME_CLASS: "kata-remote", TARGET_RUNTIMECLASS: "kata-peer" });
     expect(await p.exited).toBe(2);
     expect(p.stderr()).toMatch(/TARGET_RUNTIMECLASS="kata-peer": expected the same RuntimeClass/);
+  });
+
+  it("exits 2 naming upstream's POD_VM_EXTENDED_RESOURCE when it names a resource the daemon does not advertise", async () => {
+    const p = run({ POD_VM_EXTENDED_RESOURCE: "example.com/vm" });
+    expect(await p.exited).toBe(2);
+    expect(p.stderr()).toMatch(/POD_VM_EXTENDED_RESOURCE="example.com\/vm": expected kata\.peerpods\.io\/vm or unset/);
+  });
+
+  it("exits 2 naming TLS_CIPHER_SUITES when a suite is unknown", async () => {
+    const p = run({ TLS_CIPHER_SUITES: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_NOT_A_SUITE" });
+    expect(await p.exited).toBe(2);
+    expect(p.stderr()).toMatch(/TLS_CIPHER_SUITES=.*unknown: TLS_NOT_A_SUITE/);
+  });
+
+  it("serves the cluster's TLS profile (TLS_MIN_VERSION) and warns about upstream's POD_VM_INSTANCE_TYPE", async () => {
+    const certDir = await mkdtemp(path.join(dir, "bin-"));
+    await writeFile(path.join(certDir, "tls.crt"), tls.cert);
+    await writeFile(path.join(certDir, "tls.key"), tls.key);
+    const port = await freePort();
+    const p = run({
+      WEBHOOK_PORT: String(port),
+      TLS_CERT_FILE: path.join(certDir, "tls.crt"),
+      TLS_KEY_FILE: path.join(certDir, "tls.key"),
+      TLS_MIN_VERSION: "VersionTLS13",
+      POD_VM_EXTENDED_RESOURCE: "kata.peerpods.io/vm",
+      POD_VM_INSTANCE_TYPE: "m5.large",
+    });
+    try {
+      await waitForLog(p, "serving admission reviews");
+      expect(p.stderr()).toMatch(/POD_VM_INSTANCE_TYPE=\\"m5.large\\" is not used/);
+      // A client that stops at TLS 1.2 is refused; one that speaks TLS 1.3 is served.
+      await expect(tlsVersionSpoken(port, "TLSv1.2")).rejects.toThrow(/version|handshake|protocol/i);
+      expect(await tlsVersionSpoken(port, "TLSv1.3")).toBe("TLSv1.3");
+      p.child.kill("SIGTERM");
+      expect(await p.exited).toBe(0);
+    } finally {
+      if (p.child.exitCode === null) p.child.kill("SIGKILL");
+    }
   });
 
   it("exits 1 when the certificate files are missing", async () => {

@@ -1,18 +1,22 @@
 // peerpods-webhook [flags]: the mutating admission webhook for peer pods (see src/webhook).
 import { HelpRequestedError, InvalidConfigError, loggableConfig, renderFlagHelp } from "../config/index.ts";
+import { tlsProfile } from "../pki/tls-profile.ts";
 import { createLogger } from "../util/logger.ts";
 import {
   admissionPolicyOf,
   loadWebhookConfig,
   startWebhookServer,
+  upstreamWebhookWarnings,
   type WebhookConfig,
   webhookConfigSpec,
 } from "../webhook/index.ts";
 
 async function main(): Promise<void> {
   let config: WebhookConfig;
+  let warnings: string[];
   try {
     config = loadWebhookConfig({ env: process.env, argv: process.argv.slice(2) });
+    warnings = upstreamWebhookWarnings(process.env);
   } catch (err) {
     if (err instanceof HelpRequestedError) {
       process.stdout.write(`usage: peerpods-webhook [flags]\n\n${renderFlagHelp(webhookConfigSpec)}\n`);
@@ -32,6 +36,7 @@ async function main(): Promise<void> {
     { config: loggableConfig(webhookConfigSpec, config), excludedNamespaces: [...policy.excludedNamespaces] },
     "starting",
   );
+  for (const warning of warnings) logger.warn(warning);
   let server;
   try {
     server = await startWebhookServer({
@@ -39,6 +44,7 @@ async function main(): Promise<void> {
       certFile: config.certFile,
       keyFile: config.keyFile,
       tlsPollIntervalMs: config.tlsPollIntervalMs,
+      tlsProfile: tlsProfile(config.tlsMinVersion, config.tlsCipherSuites),
       policy,
       logger,
     });

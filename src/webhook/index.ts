@@ -15,6 +15,7 @@ export { peerPodPatch } from "./peer-pod-patch.ts";
 export { PodShapeError, type PodView, readPod } from "./pod-view.ts";
 export { parseQuantityNanos, QuantityError } from "./quantity.ts";
 export { readTlsPair, TlsFilesError, type TlsPair, watchTlsPair } from "./tls-files.ts";
+export { upstreamWebhookWarnings } from "./upstream-webhook-settings.ts";
 export { sizeVm, type VmSize } from "./vm-sizing.ts";
 export {
   admissionPolicyOf,

@@ -1,11 +1,16 @@
 // Settings of the peerpods-webhook binary, with the same toolkit (variables and -flags) as the
-// daemon. Upstream's webhook is configured differently; only its runtime class variables
-// (TARGET_RUNTIMECLASS, RUNTIMECLASS_NAME) are read too, see runtime-class-name.ts.
+// daemon. Upstream's webhook is configured differently: its runtime class variables
+// (TARGET_RUNTIMECLASS, RUNTIMECLASS_NAME) are read too, see runtime-class-name.ts; its other
+// variables are refused or warned about, see upstream-webhook-settings.ts. TLS_MIN_VERSION and
+// TLS_CIPHER_SUITES (the cluster's TLS profile, as OpenShift injects it) mean what they mean for
+// the daemon, here for the HTTPS side the API server calls.
 
 import {
+  ConfigError,
   type ConfigOf,
   durationField,
   enumField,
+  InvalidConfigError,
   LOG_LEVELS,
   type LoadOptions,
   listField,
@@ -13,6 +18,7 @@ import {
   portField,
   stringField,
 } from "../config/index.ts";
+import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "../config/tls-settings.ts";
 import type { AdmissionPolicy } from "./admission-policy.ts";
 import { withRuntimeClassName } from "./runtime-class-name.ts";
 
@@ -45,6 +51,18 @@ export const webhookConfigSpec = Object.freeze({
     minMs: 10,
     description: "How often the certificate files are checked for a renewal (file-system events may notice sooner).",
   }),
+  tlsMinVersion: enumField({
+    env: "TLS_MIN_VERSION",
+    flag: "tls-min-version",
+    values: TLS_VERSION_NAMES,
+    description: "Lowest TLS version the API server may use: VersionTLS12 (when unset) or VersionTLS13.",
+  }),
+  tlsCipherSuites: listField({
+    env: "TLS_CIPHER_SUITES",
+    flag: "tls-cipher-suites",
+    description:
+      "TLS 1.2 cipher suites the API server may use, comma-separated IANA names; unset: Node's defaults. TLS 1.3 suites are always on.",
+  }),
   runtimeClass: stringField({
     env: "TARGET_RUNTIME_CLASS",
     flag: "target-runtime-class",
@@ -74,8 +92,20 @@ export const webhookConfigSpec = Object.freeze({
 
 export type WebhookConfig = ConfigOf<typeof webhookConfigSpec>;
 
+/** Loads the webhook's settings; see loadConfig for errors. */
 export function loadWebhookConfig(options: LoadOptions): WebhookConfig {
-  return loadConfig(webhookConfigSpec, { ...options, env: withRuntimeClassName(options.env) });
+  const config = loadConfig(webhookConfigSpec, { ...options, env: withRuntimeClassName(options.env) });
+  const unknown = unknownCipherSuites(config.tlsCipherSuites ?? []);
+  if (unknown.length > 0)
+    throw new InvalidConfigError([
+      new ConfigError({
+        variable: "TLS_CIPHER_SUITES",
+        value: (config.tlsCipherSuites ?? []).join(","),
+        expected: `${CIPHER_SUITES_EXPECTED} (unknown: ${unknown.join(", ")})`,
+        source: "env",
+      }),
+    ]);
+  return config;
 }
 
 export function admissionPolicyOf(config: WebhookConfig): AdmissionPolicy {

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { DEFAULT_TLS_PROFILE, type TlsProfile } from "../pki/tls-profile.ts";
 import { type AdmissionPolicy, admit } from "./admission-policy.ts";
 import { AdmissionReviewError, readAdmissionReview } from "./admission-review.ts";
 import { BodyTooLargeError, readBody } from "./request-body.ts";
@@ -22,6 +23,8 @@ export interface WebhookServerOptions {
   readonly certFile: string;
   readonly keyFile: string;
   readonly tlsPollIntervalMs: number;
+  /** TLS_MIN_VERSION / TLS_CIPHER_SUITES for the API server's side; default TLS 1.2, Node's suites. */
+  readonly tlsProfile?: TlsProfile;
   readonly policy: AdmissionPolicy;
   readonly logger: Logger;
 }
@@ -90,7 +93,12 @@ async function handle(o: WebhookServerOptions, req: IncomingMessage, res: Server
 
 export async function startWebhookServer(o: WebhookServerOptions): Promise<WebhookServer> {
   const pair = await readTlsPair(o.certFile, o.keyFile);
-  const server = https.createServer({ cert: pair.cert, key: pair.key, minVersion: "TLSv1.2" }, (req, res) => {
+  const profile = o.tlsProfile ?? DEFAULT_TLS_PROFILE;
+  const tlsOptions = {
+    minVersion: profile.minVersion,
+    ...(profile.ciphers === undefined ? {} : { ciphers: profile.ciphers }),
+  };
+  const server = https.createServer({ cert: pair.cert, key: pair.key, ...tlsOptions }, (req, res) => {
     handle(o, req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
@@ -111,7 +119,7 @@ export async function startWebhookServer(o: WebhookServerOptions): Promise<Webho
     current: pair,
     pollIntervalMs: o.tlsPollIntervalMs,
     onChange: (next) => {
-      server.setSecureContext({ cert: next.cert, key: next.key, minVersion: "TLSv1.2" });
+      server.setSecureContext({ cert: next.cert, key: next.key, ...tlsOptions });
       o.logger.info({ certFile: o.certFile }, "serving the renewed TLS certificate");
     },
     onError: (err) => o.logger.warn({ err: err.message }, "keeping the previous TLS certificate"),

