@@ -25,6 +25,13 @@ import { acquireLibvirtDaemons, preparePeerVmHost, removeAll, SYSTEM_URI } from 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LIBVIRT_ROUNDS = Number(process.env.BENCH_LIBVIRT_ROUNDS ?? 2);
 const POOL = Number(process.env.BENCH_POOL ?? 1);
+// BENCH_PROVIDERS=local runs only the local provider (cheap, no libvirtd or QEMU); default both.
+const PROVIDERS = new Set((process.env.BENCH_PROVIDERS ?? "local,libvirt").split(",").map((s) => s.trim()));
+for (const p of PROVIDERS)
+  if (p !== "local" && p !== "libvirt")
+    throw new Error(
+      `BENCH_PROVIDERS: ${JSON.stringify(p)} is not a provider this bench runs (expected local and/or libvirt)`,
+    );
 const h = Hypervisor.method;
 const run = randomBytes(3).toString("hex");
 
@@ -44,6 +51,18 @@ async function untilPoolFull(d: RunningDaemon, size: number, ms: number): Promis
     if (Date.now() > end) throw new Error(`pool not full after ${ms} ms:\n${d.logs().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The daemon's own split of the warm starts ("sandbox running" log lines), per phase the p50 in ms. */
+function phaseLine(label: string, logs: string): void {
+  const per = new Map<string, number[]>();
+  for (const line of logs.split("\n")) {
+    if (!line.includes('"sandbox running"') || !line.includes('"warm":true')) continue;
+    const seconds = (JSON.parse(line) as { seconds?: Record<string, number> }).seconds ?? {};
+    for (const [k, v] of Object.entries(seconds)) per.set(k, [...(per.get(k) ?? []), v * 1000]);
+  }
+  const parts = [...per].map(([k, v]) => `${k} ${p50(v).toFixed(0)}`);
+  process.stdout.write(`${label}: warm StartVM phases p50 ms: ${parts.join(", ") || "none logged"}\n`);
 }
 
 /** One StartVM's wall time, between a CreateVM and a StopVM. */
@@ -75,6 +94,7 @@ async function measure(
         await untilPoolFull(d, POOL, timeoutMs);
         warm.push(await timedStart(dirs, timeoutMs));
       }
+      phaseLine(label, d.logs());
       const claims = /caa_warm_pool_claims_total (\d+)/.exec((await d.probe("/metrics")).body)?.[1];
       if (Number(claims) !== rounds) throw new Error(`${label}: ${claims} claims for ${rounds} warm starts`);
     } finally {
@@ -98,32 +118,39 @@ async function measure(
   return r;
 }
 
-const local = await measure("local", { CLOUD_PROVIDER: "local", NODE_NAME: `bench-local-${run}` }, ROUNDS, 60_000);
-
-const daemons = await acquireLibvirtDaemons();
-const client = await LibvirtClient.connect(SYSTEM_URI);
-const poolNames = new Set<string>();
-let libvirt: { warm: number; cold: number };
-try {
-  const host = await preparePeerVmHost(client);
-  libvirt = await measure(
-    "libvirt",
-    { ...host.env(), CLOUD_PROVIDER: "libvirt", NODE_NAME: `bench-lv-${run}` },
-    LIBVIRT_ROUNDS,
-    300_000,
-  );
-} finally {
-  // A failed run may leave pool VMs of this node behind: their names start podvm-pool-, so
-  // only domains marked with this run's node are looked for.
-  for (const d of await client.listAllDomains(0)) {
-    if (!d.name.startsWith("podvm-pool-")) continue;
-    const xml = await client.getDomainMetadata(d, MetadataType.element, METADATA_NAMESPACE, 0).catch(() => undefined);
-    if (xml?.includes(`bench-lv-${run}`) === true) poolNames.add(d.name);
+const results: string[] = [];
+if (PROVIDERS.has("libvirt")) {
+  const daemons = await acquireLibvirtDaemons();
+  const client = await LibvirtClient.connect(SYSTEM_URI);
+  const poolNames = new Set<string>();
+  try {
+    const host = await preparePeerVmHost(client);
+    const libvirt = await measure(
+      "libvirt",
+      { ...host.env(), CLOUD_PROVIDER: "libvirt", NODE_NAME: `bench-lv-${run}` },
+      LIBVIRT_ROUNDS,
+      300_000,
+    );
+    results.push(
+      `warm_start_ratio=${(libvirt.warm / libvirt.cold).toFixed(3)} warm_startvm_ms=${libvirt.warm.toFixed(0)}`,
+    );
+  } finally {
+    // A failed run may leave pool VMs of this node behind: their names start podvm-pool-, so
+    // only domains marked with this run's node are looked for.
+    for (const d of await client.listAllDomains(0)) {
+      if (!d.name.startsWith("podvm-pool-")) continue;
+      const xml = await client.getDomainMetadata(d, MetadataType.element, METADATA_NAMESPACE, 0).catch(() => undefined);
+      if (xml?.includes(`bench-lv-${run}`) === true) poolNames.add(d.name);
+    }
+    for (const n of poolNames) await removeAll(client, n);
+    await client.close();
+    await daemons.release();
   }
-  for (const n of poolNames) await removeAll(client, n);
-  await client.close();
-  await daemons.release();
 }
-process.stdout.write(
-  `RESULT warm_start_ratio=${(libvirt.warm / libvirt.cold).toFixed(3)} warm_startvm_ms=${libvirt.warm.toFixed(0)} local_warm_start_ratio=${(local.warm / local.cold).toFixed(3)} local_warm_startvm_ms=${local.warm.toFixed(0)}\n`,
-);
+if (PROVIDERS.has("local")) {
+  const local = await measure("local", { CLOUD_PROVIDER: "local", NODE_NAME: `bench-local-${run}` }, ROUNDS, 60_000);
+  results.push(
+    `local_warm_start_ratio=${(local.warm / local.cold).toFixed(3)} local_warm_startvm_ms=${local.warm.toFixed(0)}`,
+  );
+}
+process.stdout.write(`RESULT ${results.join(" ")}\n`);

@@ -286,6 +286,11 @@ export class SandboxManager {
             instanceType: pooled.instanceType,
             pool: true,
           };
+    // The VM's certificate is made while the record is written (it names only the sandbox);
+    // podFiles below takes it.
+    const issued = this.o.tls?.issueForVm(id);
+    issued?.catch(() => {}); // awaited through podFiles; a throw before that must not go unhandled
+    const tls: VmTlsIssuer | undefined = issued === undefined ? undefined : { issueForVm: () => issued };
     // For a pool VM this is the claim, made durable before the VM hears of it: from here on a
     // restart finds the VM bound to this sandbox (and deletes it with the rolled-back start),
     // so it is never handed to a second pod.
@@ -297,10 +302,14 @@ export class SandboxManager {
     this.failpoint("start-after-intent");
     let instance: VmInstance | undefined;
     let relay: AgentRelay | undefined;
+    // The pool forgets the VM (its record's delete) while the pod's files are made and pushed:
+    // the sandbox record above already holds it, which is what keeps it from a second pod.
+    let handing: Promise<void> = Promise.resolve();
     try {
       if (pooled !== undefined) {
         this.failpoint("start-after-claim-record");
-        await this.o.pool?.handedOver(pooled.name);
+        handing = this.o.pool?.handedOver(pooled.name) ?? handing;
+        handing.catch(() => {}); // awaited below; this only keeps an early throw from leaving it unhandled
       }
       let podNetwork: PodNetwork | undefined;
       if (base.networkNamespacePath !== "" && this.o.tunnels !== undefined) {
@@ -317,7 +326,7 @@ export class SandboxManager {
         sandboxId: id,
         annotations: base.annotations,
         forwarderPort: this.o.forwarderPort,
-        tls: this.o.tls,
+        tls,
         podNetwork,
         defaultInitdata: this.o.defaultInitdata,
         registryAuth: this.o.registryAuth,
@@ -363,6 +372,12 @@ export class SandboxManager {
       // Warm or cold, the sandbox is served through the same seam: the relay serves its socket
       // towards the forwarder at this address, whose certificate must name the sandbox.
       const target = { host: address, port: this.o.forwarderPort };
+      // The relay is told to serve while the forwarder is waited for: the shim dials the socket
+      // only after StartVM answers, which is after both, and a failed wait stops the relay in
+      // the roll-back below.
+      relay = this.o.relays.create(id, record.agentSocketPath, target);
+      const serving = relay.start();
+      serving.catch(() => {}); // awaited below
       await phases.time("vm_boot", () =>
         this.o.relays.waitForForwarder(
           target,
@@ -370,8 +385,8 @@ export class SandboxManager {
           id,
         ),
       );
-      relay = this.o.relays.create(id, record.agentSocketPath, target);
-      await relay.start();
+      await serving;
+      await handing;
       this.relays.set(id, relay);
       this.failpoint("start-after-relay");
       await this.save({ ...record, state: "running" });
