@@ -6,6 +6,7 @@
 // waits until the pool is full again, so every sample claims a ready VM. Then a daemon with
 // WARM_POOL_SIZE=0 for the cold samples. Each sample is one StartVM call's wall time as the shim
 // sees it (CreateVM before, StopVM after, both outside the timing). p50 of each.
+// BENCH_PROVIDERS=local (or libvirt) runs one provider only; the RESULT line then has only its keys.
 // Last line: RESULT warm_start_ratio=<warm/cold p50, libvirt> warm_startvm_ms=<warm p50, libvirt>
 //   local_warm_start_ratio=… local_warm_startvm_ms=… (targets: ratio ≤ 0.1, warm ≤ 1000 ms)
 import { randomBytes } from "node:crypto";
