@@ -495,6 +495,14 @@ describe("the peerpods-webhook binary", () => {
     return { child, exited, stderr: () => stderr };
   }
 
+  /** TLS_CERT_FILE and TLS_KEY_FILE naming a fresh copy of the test's serving pair. */
+  async function servingFiles(): Promise<Record<string, string>> {
+    const certDir = await mkdtemp(path.join(dir, "bin-"));
+    await writeFile(path.join(certDir, "tls.crt"), tls.cert);
+    await writeFile(path.join(certDir, "tls.key"), tls.key);
+    return { TLS_CERT_FILE: path.join(certDir, "tls.crt"), TLS_KEY_FILE: path.join(certDir, "tls.key") };
+  }
+
   async function waitForLog(p: ReturnType<typeof run>, text: string): Promise<void> {
     const deadline = Date.now() + 10_000;
     while (!p.stderr().includes(text)) {
@@ -541,14 +549,10 @@ describe("the peerpods-webhook binary", () => {
   });
 
   it("serves the cluster's TLS profile (TLS_MIN_VERSION) and warns about upstream's POD_VM_INSTANCE_TYPE", async () => {
-    const certDir = await mkdtemp(path.join(dir, "bin-"));
-    await writeFile(path.join(certDir, "tls.crt"), tls.cert);
-    await writeFile(path.join(certDir, "tls.key"), tls.key);
     const port = await freePort();
     const p = run({
+      ...(await servingFiles()),
       WEBHOOK_PORT: String(port),
-      TLS_CERT_FILE: path.join(certDir, "tls.crt"),
-      TLS_KEY_FILE: path.join(certDir, "tls.key"),
       TLS_MIN_VERSION: "VersionTLS13",
       POD_VM_EXTENDED_RESOURCE: "kata.peerpods.io/vm",
       POD_VM_INSTANCE_TYPE: "m5.large",
@@ -578,24 +582,16 @@ describe("the peerpods-webhook binary", () => {
   });
 
   it("serves reviews from its settings and stops on SIGTERM", async () => {
-    const certDir = await mkdtemp(path.join(dir, "bin-"));
-    await writeFile(path.join(certDir, "tls.crt"), tls.cert);
-    await writeFile(path.join(certDir, "tls.key"), tls.key);
     const port = await freePort();
     const p = run({
+      ...(await servingFiles()),
       WEBHOOK_PORT: String(port),
-      TLS_CERT_FILE: path.join(certDir, "tls.crt"),
-      TLS_KEY_FILE: path.join(certDir, "tls.key"),
       // Upstream's name for it, as a peer-pods-cm would carry it.
       RUNTIMECLASS_NAME: "peer",
       POD_NAMESPACE: "peer-ns",
     });
     try {
-      const deadline = Date.now() + 10_000;
-      while (!p.stderr().includes("serving admission reviews")) {
-        if (Date.now() > deadline || p.child.exitCode !== null) throw new Error(`webhook did not start: ${p.stderr()}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitForLog(p, "serving admission reviews");
       const call = async (pod: Pod, namespace: string) => {
         const { body } = reviewBody(pod, { namespace });
         const reply = await httpsCall({ port, path: MUTATE_PATH, ca: ca.pem, body });
