@@ -212,7 +212,9 @@ export class FakeKubeApi {
 
   private handle(req: IncomingMessage, res: ServerResponse, body: string): void {
     const method = req.method ?? "";
-    const path = new URL(req.url ?? "/", this.url).pathname;
+    // Only the path is read: a fixed base, since a request that lands while the server closes
+    // finds no address to build the real one from.
+    const path = new URL(req.url ?? "/", "https://kube-apiserver.invalid").pathname;
     const contentType = req.headers["content-type"];
     this.requests.push({ method, path, contentType, authorization: req.headers.authorization, body });
     const reply = (code: number, text: string, headers: Record<string, string> = {}) => {
