@@ -12,6 +12,7 @@ import {
   parseBootConfig,
   parseCloudConfig,
 } from "../../src/userdata/index.ts";
+import { exitOnSignal } from "../../src/util/exit-on-signal.ts";
 import { createLogger } from "../../src/util/logger.ts";
 import { USER_DATA_FILE } from "./vm-record.ts";
 
@@ -56,20 +57,7 @@ async function main(): Promise<void> {
   });
   logger.info({ address: values.address, port: config.listenPort, tls: config.tls !== undefined }, "local VM up");
 
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    forwarder.close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error({ err: err.message }, "unclean VM stop");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  exitOnSignal(logger, () => forwarder.close());
 }
 
 main().catch((err: Error) => {

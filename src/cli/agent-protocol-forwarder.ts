@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { runForwarder } from "../forwarder/run-forwarder.ts";
 import { bootConfigFromUserData, FORWARDER_CONFIG_PATH, isPoolConfig, parseBootConfig } from "../userdata/index.ts";
+import { exitOnSignal } from "../util/exit-on-signal.ts";
 import { createLogger } from "../util/logger.ts";
 
 const USAGE = `usage: agent-protocol-forwarder [--config FILE | --user-data FILE] [--listen ADDRESS] [--kata-agent-socket PATH] [--pod-namespace NAME] [--ca-cert-file FILE --cert-file FILE --cert-key FILE]`;
@@ -52,13 +53,7 @@ async function main(): Promise<void> {
   if (isPoolConfig(config))
     logger.info({ port: running.port, poolVm: config.poolVm }, "pool VM forwarder up, waiting for a claim");
   else logger.info({ port: running.port, sandbox: config.sandboxId }, "forwarding the agent protocol");
-  const stop = () =>
-    void running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  exitOnSignal(logger, () => running.close());
 }
 
 main().catch((err: Error) => {

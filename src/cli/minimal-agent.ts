@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { DEFAULT_AGENT_INFO, DEFAULT_AGENT_SOCKET, startAgent } from "../agent/index.ts";
+import { exitOnSignal } from "../util/exit-on-signal.ts";
 import { createLogger } from "../util/logger.ts";
 
 const USAGE = "usage: minimal-agent [--socket PATH] [--netns PATH] [--log-level LEVEL]";
@@ -46,18 +47,10 @@ async function main(): Promise<void> {
     logger,
     info: { ...DEFAULT_AGENT_INFO, version: packageVersion() },
   });
-  const stop = (signal: NodeJS.Signals) => {
+  exitOnSignal(logger, (signal) => {
     logger.info({ signal }, "stopping");
-    agent.close().then(
-      () => logger.flush(() => process.exit(0)),
-      (err: unknown) => {
-        logger.error({ err: (err as Error).message }, "stop failed");
-        logger.flush(() => process.exit(1));
-      },
-    );
-  };
-  process.once("SIGTERM", stop);
-  process.once("SIGINT", stop);
+    return agent.close();
+  });
 }
 
 main().catch((err: unknown) => {

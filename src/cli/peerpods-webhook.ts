@@ -1,6 +1,7 @@
 // peerpods-webhook [flags]: the mutating admission webhook for peer pods (see src/webhook).
 import { HelpRequestedError, InvalidConfigError, loggableConfig, renderFlagHelp } from "../config/index.ts";
 import { tlsProfile } from "../pki/tls-profile.ts";
+import { exitOnSignal } from "../util/exit-on-signal.ts";
 import { createLogger } from "../util/logger.ts";
 import {
   admissionPolicyOf,
@@ -55,18 +56,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   logger.info({ port: server.port }, "serving admission reviews");
-  const stop = (signal: string) => {
+  exitOnSignal(logger, (signal) => {
     logger.info({ signal }, "stopping");
-    server.close().then(
-      () => process.exit(0),
-      (err: Error) => {
-        logger.error({ err: err.message }, "unclean stop");
-        process.exit(1);
-      },
-    );
-  };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+    return server.close();
+  });
 }
 
 void main();
