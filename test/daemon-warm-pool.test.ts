@@ -1,7 +1,8 @@
 // The warm pool through the real daemon (and its peerpod-relay) on the local provider: the pool
 // fills, pods that fit claim a booted VM (StartVM warm) and run, the pool refills, pods that do
 // not fit go cold and the metrics say why; SIGKILLs during a claim and while pool VMs boot, then
-// restarts: no VM leaked, none claimed twice, the pool adopted; WARM_POOL_SIZE lowered and 0.
+// restarts: no VM leaked, none claimed twice, the pool adopted; WARM_POOL_SIZE lowered and 0;
+// VMs older than WARM_POOL_MAX_AGE replaced.
 import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -234,5 +235,35 @@ describe("warm pool on the local provider", { timeout: 300_000 }, () => {
     expect(await echo()).toBe("hello\n");
     expect(await metric('caa_warm_pool_misses_total{reason="empty"}')).toBe(0);
     expect(await metric('caa_startvm_duration_seconds_count{path="cold"}')).toBe(1);
+  });
+
+  it("replaces a ready VM older than WARM_POOL_MAX_AGE (its minimum, 1m): new VMs, never more than the size, the old ones deleted", async () => {
+    dirs = await makeDaemonDirs();
+    daemon = await startDaemon(dirs, { ...POOL, WARM_POOL_MAX_AGE: "1m" });
+    const first = await poolFull();
+    // Booting and ready together never exceed WARM_POOL_SIZE while the old VMs are replaced.
+    let most = 0;
+    const replaced = await until(
+      "pool VMs replaced after WARM_POOL_MAX_AGE",
+      async () => {
+        const now = await pool();
+        most = Math.max(most, now.length);
+        return now;
+      },
+      (p) => p.length === 2 && p.every((e) => e.state === "ready" && !first.includes(e.id)),
+      180_000,
+    );
+    expect(most).toBeLessThanOrEqual(2);
+    const second = replaced.map((e) => e.id).sort();
+    expect(await metric('caa_warm_pool_vms{state="ready"}')).toBe(2);
+    for (const name of first)
+      expect(daemon.logs()).toContain(
+        `"poolVm":"${name}","why":"older than WARM_POOL_MAX_AGE","msg":"pool VM deleted"`,
+      );
+    // The old VMs are gone, not merely forgotten: only the new ones run.
+    expect(await until("old VMs deleted", vmFolders, (v) => v.length === 2)).toEqual(second);
+    // The replacements serve pods like any pool VM.
+    expect(await echo()).toBe("hello\n");
+    expect(await metric("caa_warm_pool_claims_total")).toBe(1);
   });
 });
