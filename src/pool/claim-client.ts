@@ -2,7 +2,7 @@
 // forwarder, dialled with the pool VM's server name and the claim ALPN protocol, one request,
 // one reply.
 import tls from "node:tls";
-import { poolVmServerName, type TlsProfile } from "../pki/index.ts";
+import { explainNegotiationFailure, poolVmServerName, type TlsProfile } from "../pki/index.ts";
 import {
   CLAIM_ALPN,
   type ClaimReply,
@@ -57,9 +57,12 @@ export function sendClaimRequest(
       if (err !== undefined) reject(err);
       else resolve(reply!);
     };
-    socket.once("error", (err) =>
-      finish(new Error(`pool VM ${target.poolVm} at ${target.host}:${target.port}: ${err.message}`, { cause: err })),
-    );
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      // A handshake refused over version or cipher names the profile that made it so.
+      const why = explainNegotiationFailure(err.code, material.profile);
+      const text = why === undefined ? err.message : `${err.message}: ${why}`;
+      finish(new Error(`pool VM ${target.poolVm} at ${target.host}:${target.port}: ${text}`, { cause: err }));
+    });
     socket.once("secureConnect", () => {
       if (socket.alpnProtocol !== CLAIM_ALPN)
         return finish(
