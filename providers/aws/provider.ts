@@ -206,17 +206,7 @@ export class AwsProvider implements Provider {
         }
         throw explainEc2Error(err, "RunInstances", signal, { ...hints, instanceType: typeHint(choice, instanceType) });
       }
-      const id = launched?.InstanceId;
-      if (id === undefined)
-        throw new ProviderError(`ec2:RunInstances for ${req.name} answered without an instance`, { retryable: true });
-      const state = launched!.State?.Name;
-      if (state === "shutting-down" || state === "terminated") {
-        // EC2 keeps answering a used token with its (now gone) instance.
-        throw new ProviderError(
-          `instance ${id} launched earlier for ${req.name} with this token is ${state}; a new attempt needs a new token`,
-          { retryable: true },
-        );
-      }
+      const id = launchedId(launched, req.name);
       log.info({ vmId: id, instanceType, reason: choice.reason }, "EC2 instance launched");
       return this.awaitRunning(client, id, signal);
     }
@@ -260,16 +250,7 @@ export class AwsProvider implements Provider {
     } catch (err) {
       throw explainEc2Error(err, "RunInstances", signal, this.templateHints(template));
     }
-    const id = launched?.InstanceId;
-    if (id === undefined)
-      throw new ProviderError(`ec2:RunInstances for ${req.name} answered without an instance`, { retryable: true });
-    const state = launched!.State?.Name;
-    if (state === "shutting-down" || state === "terminated") {
-      throw new ProviderError(
-        `instance ${id} launched earlier for ${req.name} with this token is ${state}; a new attempt needs a new token`,
-        { retryable: true },
-      );
-    }
+    const id = launchedId(launched, req.name);
     log.info({ vmId: id, launchTemplate: template, instanceType: launched!.InstanceType }, "EC2 instance launched");
     return this.awaitRunning(client, id, signal);
   }
@@ -602,4 +583,20 @@ function typeHint(choice: InstanceTypeChoice, instanceType: string): SettingHint
     case "smallest-fit":
       return { variable: "PODVM_INSTANCE_TYPES", value: instanceType };
   }
+}
+
+/** The id of the instance RunInstances answered with, for a VM named `vmName`. */
+function launchedId(launched: Instance | undefined, vmName: string): string {
+  const id = launched?.InstanceId;
+  if (id === undefined)
+    throw new ProviderError(`ec2:RunInstances for ${vmName} answered without an instance`, { retryable: true });
+  const state = launched?.State?.Name;
+  if (state === "shutting-down" || state === "terminated") {
+    // EC2 keeps answering a used token with its (now gone) instance.
+    throw new ProviderError(
+      `instance ${id} launched earlier for ${vmName} with this token is ${state}; a new attempt needs a new token`,
+      { retryable: true },
+    );
+  }
+  return id;
 }

@@ -35,7 +35,6 @@ export function runInstancesInput(
   placement: Placement,
   dryRun = false,
 ): RunInstancesCommandInput {
-  const tags = vmTags(spec.name, spec.owner, config.tags);
   // A public address needs an explicit network interface; EC2 then refuses an instance-level
   // subnet or security groups in the same request.
   const network: Partial<RunInstancesCommandInput> = config.usePublicIp
@@ -54,12 +53,26 @@ export function runInstancesInput(
   return {
     ImageId: spec.imageId,
     InstanceType: spec.instanceType as RunInstancesCommandInput["InstanceType"],
+    ...network,
+    ...(config.keyName === undefined ? {} : { KeyName: config.keyName }),
+    ...(config.disableCvm ? {} : { CpuOptions: { AmdSevSnp: "enabled" } }),
+    ...ownLaunchInput(spec, config, dryRun),
+  };
+}
+
+/** What makes a launch this pod's VM, from a launch template or not: one instance, the client
+ * token, the user-data, IMDSv2 only, the root volume size and the ownership tags. */
+export function ownLaunchInput(
+  spec: Omit<LaunchSpec, "imageId" | "instanceType">,
+  config: AwsProviderConfig,
+  dryRun: boolean,
+): RunInstancesCommandInput {
+  const tags = vmTags(spec.name, spec.owner, config.tags);
+  return {
     MinCount: 1,
     MaxCount: 1,
     ClientToken: spec.clientToken,
     UserData: Buffer.from(spec.userData, "utf8").toString("base64"),
-    ...network,
-    ...(config.keyName === undefined ? {} : { KeyName: config.keyName }),
     // IMDSv2 only: the VM's metadata (and any role it has) needs a session token.
     MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled" },
     // ROOT_VOLUME_SIZE=0 keeps the image's size, as upstream.
@@ -73,7 +86,6 @@ export function runInstancesInput(
             },
           ],
         }),
-    ...(config.disableCvm ? {} : { CpuOptions: { AmdSevSnp: "enabled" } }),
     TagSpecifications: [
       { ResourceType: "instance", Tags: tags },
       { ResourceType: "volume", Tags: tags },

@@ -6,7 +6,7 @@
 // template: the VM's metadata (and any role it has) should need a session token.
 import type { RunInstancesCommandInput } from "@aws-sdk/client-ec2";
 import type { AwsProviderConfig } from "./config.ts";
-import { type LaunchSpec, vmTags } from "./run-request.ts";
+import { type LaunchSpec, ownLaunchInput } from "./run-request.ts";
 
 export type TemplateLaunchSpec = Omit<LaunchSpec, "imageId" | "instanceType">;
 
@@ -15,28 +15,8 @@ export function templateRunInstancesInput(
   config: AwsProviderConfig & { readonly launchTemplate: string },
   dryRun = false,
 ): RunInstancesCommandInput {
-  const tags = vmTags(spec.name, spec.owner, config.tags);
   return {
     LaunchTemplate: { LaunchTemplateName: config.launchTemplate },
-    MinCount: 1,
-    MaxCount: 1,
-    ClientToken: spec.clientToken,
-    UserData: Buffer.from(spec.userData, "utf8").toString("base64"),
-    MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled" },
-    ...(spec.rootDeviceName === undefined || config.rootVolumeSizeGiB === 0
-      ? {}
-      : {
-          BlockDeviceMappings: [
-            {
-              DeviceName: spec.rootDeviceName,
-              Ebs: { VolumeSize: config.rootVolumeSizeGiB, DeleteOnTermination: true },
-            },
-          ],
-        }),
-    TagSpecifications: [
-      { ResourceType: "instance", Tags: tags },
-      { ResourceType: "volume", Tags: tags },
-    ],
-    ...(dryRun ? { DryRun: true } : {}),
+    ...ownLaunchInput(spec, config, dryRun),
   };
 }

@@ -167,15 +167,7 @@ export class GcpProvider implements Provider {
           log,
           signal,
         );
-        await waitForOperation(
-          this.clients,
-          this.config.projectId,
-          this.config.zone,
-          op.latestResponse as protos.google.cloud.compute.v1.IOperation,
-          this.tuning,
-          log,
-          signal,
-        );
+        await this.awaitOperation(op, log, signal);
         return await this.awaitRunning(req, signal);
       } catch (err) {
         const f = gceFailure(err);
@@ -247,19 +239,12 @@ export class GcpProvider implements Provider {
       o !== undefined && o.node === owner.node && o.cluster === owner.cluster;
     try {
       const out: VmInstance[] = [];
+      const call = () => this.clients.call(signal);
+      const page = (pageToken: string | undefined) =>
+        this.inZone({ filter, maxResults: 100, ...(pageToken === undefined ? {} : { pageToken }) });
       const instances = await this.listAll(
         "listing instances",
-        (pageToken) =>
-          this.clients.instances.list(
-            {
-              project: this.config.projectId,
-              zone: this.config.zone,
-              filter,
-              maxResults: 100,
-              ...(pageToken === undefined ? {} : { pageToken }),
-            },
-            this.clients.call(signal),
-          ),
+        (t) => this.clients.instances.list(page(t), call()),
         signal,
       );
       for (const i of instances) {
@@ -278,21 +263,7 @@ export class GcpProvider implements Provider {
           },
         });
       }
-      const disks = await this.listAll(
-        "listing disks",
-        (pageToken) =>
-          this.clients.disks.list(
-            {
-              project: this.config.projectId,
-              zone: this.config.zone,
-              filter,
-              maxResults: 100,
-              ...(pageToken === undefined ? {} : { pageToken }),
-            },
-            this.clients.call(signal),
-          ),
-        signal,
-      );
+      const disks = await this.listAll("listing disks", (t) => this.clients.disks.list(page(t), call()), signal);
       for (const d of disks) {
         const o = diskOwner(d);
         // A boot disk no instance uses: left by an instance that failed or was deleted without it.
@@ -361,40 +332,27 @@ export class GcpProvider implements Provider {
     }
   }
 
-  private async getInstance(name: string, signal: AbortSignal): Promise<Instance | undefined> {
-    try {
-      const [i] = await withRetries(
-        `reading instance ${name}`,
-        () =>
-          this.clients.instances.get(
-            { project: this.config.projectId, zone: this.config.zone, instance: name },
-            this.clients.call(signal),
-          ),
-        this.tuning,
-        this.logger,
-        signal,
-      );
-      return i;
-    } catch (err) {
-      if (isNotFound(gceFailure(err))) return undefined;
-      throw err;
-    }
+  private getInstance(name: string, signal: AbortSignal): Promise<Instance | undefined> {
+    return this.getOrUndefined(`reading instance ${name}`, signal, () =>
+      this.clients.instances.get(this.inZone({ instance: name }), this.clients.call(signal)),
+    );
   }
 
-  private async getDisk(name: string, signal: AbortSignal) {
+  private getDisk(name: string, signal: AbortSignal) {
+    return this.getOrUndefined(`reading disk ${name}`, signal, () =>
+      this.clients.disks.get(this.inZone({ disk: name }), this.clients.call(signal)),
+    );
+  }
+
+  /** One zonal read, retried; a resource that is not there is undefined. */
+  private async getOrUndefined<T>(
+    what: string,
+    signal: AbortSignal,
+    read: () => Promise<readonly [T, ...unknown[]]>,
+  ): Promise<T | undefined> {
     try {
-      const [d] = await withRetries(
-        `reading disk ${name}`,
-        () =>
-          this.clients.disks.get(
-            { project: this.config.projectId, zone: this.config.zone, disk: name },
-            this.clients.call(signal),
-          ),
-        this.tuning,
-        this.logger,
-        signal,
-      );
-      return d;
+      const [item] = await withRetries(what, read, this.tuning, this.logger, signal);
+      return item;
     } catch (err) {
       if (isNotFound(gceFailure(err))) return undefined;
       throw err;
@@ -406,10 +364,7 @@ export class GcpProvider implements Provider {
     return this.deleteAndWait(
       `deleting instance ${name}`,
       (requestId) =>
-        this.clients.instances.delete(
-          { project: this.config.projectId, zone: this.config.zone, instance: name, requestId },
-          this.clients.call(signal),
-        ),
+        this.clients.instances.delete(this.inZone({ instance: name, requestId }), this.clients.call(signal)),
       signal,
     );
   }
@@ -417,11 +372,7 @@ export class GcpProvider implements Provider {
   private deleteDisk(name: string, signal: AbortSignal): Promise<void> {
     return this.deleteAndWait(
       `deleting disk ${name}`,
-      (requestId) =>
-        this.clients.disks.delete(
-          { project: this.config.projectId, zone: this.config.zone, disk: name, requestId },
-          this.clients.call(signal),
-        ),
+      (requestId) => this.clients.disks.delete(this.inZone({ disk: name, requestId }), this.clients.call(signal)),
       signal,
     );
   }
@@ -436,19 +387,22 @@ export class GcpProvider implements Provider {
     const requestId = freshRequestId();
     try {
       const [op] = await withRetries(what, () => send(requestId), this.tuning, this.logger, signal);
-      await waitForOperation(
-        this.clients,
-        this.config.projectId,
-        this.config.zone,
-        op.latestResponse as protos.google.cloud.compute.v1.IOperation,
-        this.tuning,
-        this.logger,
-        signal,
-      );
+      await this.awaitOperation(op, this.logger, signal);
     } catch (err) {
       if (isNotFound(gceFailure(err))) return;
       throw err;
     }
+  }
+
+  /** Waits for the zonal operation a call answered with. */
+  private awaitOperation(op: { latestResponse: unknown }, log: Logger, signal: AbortSignal): Promise<unknown> {
+    const started = op.latestResponse as protos.google.cloud.compute.v1.IOperation;
+    return waitForOperation(this.clients, this.config.projectId, this.config.zone, started, this.tuning, log, signal);
+  }
+
+  /** A request's fields with the provider's project and zone. */
+  private inZone<T extends object>(fields: T): T & { project: string; zone: string } {
+    return { project: this.config.projectId, zone: this.config.zone, ...fields };
   }
 
   /** Every item of a paged list. */
