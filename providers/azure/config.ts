@@ -1,14 +1,12 @@
 // The Azure provider's settings, under the names upstream's peer-pods-cm / peer-pods-secret use.
 import fs from "node:fs";
 import {
-  type ArgumentError,
   boolField,
   ConfigError,
-  type ConfigOf,
   InvalidConfigError,
   intField,
   listField,
-  loadConfig,
+  loadConfigPartly,
   mapField,
   stringField,
   type ValueSource,
@@ -206,63 +204,32 @@ const REFUSED_USER_NAMES: ReadonlySet<string> = new Set([
 const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
 
 export function azureProviderConfig(env: Readonly<Record<string, string | undefined>>): AzureProviderConfig {
-  const problems: Array<ConfigError | ArgumentError> = [];
-  let c: ConfigOf<typeof azureConfigSpec> | undefined;
-  try {
-    c = loadConfig(azureConfigSpec, { env, argv: [] });
-  } catch (err) {
-    if (!(err instanceof InvalidConfigError)) throw err;
-    problems.push(...err.errors);
-  }
   // The checks below read the raw text, so one run reports every problem, typed or not.
-  const raw = (variable: string): string | undefined => {
-    const v = env[variable]?.trim();
-    return v === undefined || v === "" ? undefined : v;
-  };
+  const { config: c, problems, raw, checked, parsed } = loadConfigPartly(azureConfigSpec, env);
   const bad = (variable: string, value: string, expected: string, source: ValueSource = "env") =>
     problems.push(new ConfigError({ variable, value, expected, source }));
   const missing = (variable: string, why: string) =>
     problems.push(new ConfigError({ variable, expected: `required ${why}`, source: "missing" }));
 
-  const subscriptionId = raw("AZURE_SUBSCRIPTION_ID");
-  if (subscriptionId !== undefined && !GUID.test(subscriptionId))
-    bad(
-      "AZURE_SUBSCRIPTION_ID",
-      subscriptionId,
-      "a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)",
-    );
-  const region = raw("AZURE_REGION");
-  if (region !== undefined && !REGION.test(region))
-    bad("AZURE_REGION", region, "a region name such as eastus or westeurope");
-  const resourceGroup = raw("AZURE_RESOURCE_GROUP");
-  if (resourceGroup !== undefined && !RESOURCE_GROUP.test(resourceGroup)) {
-    bad(
-      "AZURE_RESOURCE_GROUP",
-      resourceGroup,
-      "a resource group name (letters, digits, - _ . ( ), at most 90, not ending in '.')",
-    );
-  }
+  checked("AZURE_SUBSCRIPTION_ID", GUID, "a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)");
+  checked("AZURE_REGION", REGION, "a region name such as eastus or westeurope");
+  checked(
+    "AZURE_RESOURCE_GROUP",
+    RESOURCE_GROUP,
+    "a resource group name (letters, digits, - _ . ( ), at most 90, not ending in '.')",
+  );
 
-  const subnetText = raw("AZURE_SUBNET_ID");
-  const subnet = subnetText === undefined ? undefined : parseSubnetId(subnetText);
-  if (subnetText !== undefined && subnet === undefined) {
-    bad(
-      "AZURE_SUBNET_ID",
-      subnetText,
-      "a subnet id /subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/VNET/subnets/SUBNET",
-    );
-  }
-  const imageText = raw("AZURE_IMAGE_ID");
-  const image = imageText === undefined ? undefined : parseImageId(imageText);
-  if (imageText !== undefined && image === undefined) bad("AZURE_IMAGE_ID", imageText, IMAGE_ID_EXPECTED);
-  const nsgText = raw("AZURE_NSG_ID");
-  const nsg = nsgText === undefined ? undefined : parseNsgId(nsgText);
-  if (nsgText !== undefined && nsg === undefined)
-    bad(
-      "AZURE_NSG_ID",
-      nsgText,
-      "a network security group id /subscriptions/…/providers/Microsoft.Network/networkSecurityGroups/NAME",
-    );
+  const subnet = parsed(
+    "AZURE_SUBNET_ID",
+    parseSubnetId,
+    "a subnet id /subscriptions/…/resourceGroups/…/providers/Microsoft.Network/virtualNetworks/VNET/subnets/SUBNET",
+  );
+  const image = parsed("AZURE_IMAGE_ID", parseImageId, IMAGE_ID_EXPECTED);
+  const nsg = parsed(
+    "AZURE_NSG_ID",
+    parseNsgId,
+    "a network security group id /subscriptions/…/providers/Microsoft.Network/networkSecurityGroups/NAME",
+  );
 
   const sshUsername = raw("SSH_USERNAME");
   if (sshUsername !== undefined && (!USER_NAME.test(sshUsername) || REFUSED_USER_NAMES.has(sshUsername))) {

@@ -2,15 +2,13 @@
 // Every bad value is reported in one run, naming the variable, the value (never for secrets)
 // and what was expected.
 import {
-  type ArgumentError,
   boolField,
   ConfigError,
-  type ConfigOf,
   enumField,
   InvalidConfigError,
   intField,
   listField,
-  loadConfig,
+  loadConfigPartly,
   mapField,
   stringField,
 } from "../../src/config/index.ts";
@@ -138,28 +136,16 @@ const SUBNETWORK_PATH = /^projects\/[^/]+\/regions\/[a-z0-9-]+\/subnetworks\/[a-
 const MACHINE_TYPE = /^[a-z][a-z0-9-]{0,62}$/;
 
 export function gcpProviderConfig(env: Readonly<Record<string, string | undefined>>): GcpProviderConfig {
-  const problems: Array<ConfigError | ArgumentError> = [];
-  let c: ConfigOf<typeof gcpConfigSpec> | undefined;
-  try {
-    c = loadConfig(gcpConfigSpec, { env, argv: [] });
-  } catch (err) {
-    if (!(err instanceof InvalidConfigError)) throw err;
-    problems.push(...err.errors);
-  }
-  const raw = (variable: string): string | undefined => {
-    const v = env[variable]?.trim();
-    return v === undefined || v === "" ? undefined : v;
-  };
+  // The checks below read the raw text, so one run reports every problem, typed or not.
+  const { config: c, problems, raw, checked } = loadConfigPartly(gcpConfigSpec, env);
   const bad = (variable: string, value: string, expected: string, secret = false) =>
     problems.push(new ConfigError({ variable, value, expected, source: "env", secret }));
 
-  const projectId = raw("GCP_PROJECT_ID");
-  if (projectId !== undefined && !PROJECT_ID.test(projectId))
-    bad(
-      "GCP_PROJECT_ID",
-      projectId,
-      "a project id (6-30 lower-case letters, digits and hyphens, starting with a letter)",
-    );
+  const projectId = checked(
+    "GCP_PROJECT_ID",
+    PROJECT_ID,
+    "a project id (6-30 lower-case letters, digits and hyphens, starting with a letter)",
+  );
   const zone = raw("GCP_ZONE");
   const zoneMatch = zone === undefined ? null : ZONE.exec(zone);
   if (zone !== undefined && zoneMatch === null) bad("GCP_ZONE", zone, "a zone name such as us-central1-a");

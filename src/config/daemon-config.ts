@@ -17,11 +17,9 @@ import {
   stringField,
 } from "./field-kinds.ts";
 import { type LoadOptions, loadConfig } from "./load.ts";
+import { hypervisorSocketField, logLevelField, podsDirField } from "./shared-fields.ts";
 import type { ConfigOf } from "./spec.ts";
 import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
-
-/** pino's level names. */
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const daemonConfigSpec = Object.freeze({
   // Upstream takes the provider as the first argument or CLOUD_PROVIDER (entrypoint.sh).
@@ -32,19 +30,9 @@ export const daemonConfigSpec = Object.freeze({
     description: "Provider that creates peer VMs (local, aws, azure, gcp, vsphere, libvirt).",
   }),
   // Upstream: -socket / REMOTE_HYPERVISOR_ENDPOINT.
-  socketPath: stringField({
-    env: "REMOTE_HYPERVISOR_ENDPOINT",
-    flag: "socket",
-    default: "/run/peerpod/hypervisor.sock",
-    description: "Unix socket where the Kata shim reaches the Hypervisor service.",
-  }),
+  socketPath: hypervisorSocketField,
   // Upstream: -pods-dir / PODS_DIR.
-  podsDir: stringField({
-    env: "PODS_DIR",
-    flag: "pods-dir",
-    default: "/run/peerpod/pods",
-    description: "Directory holding each pod's agent socket (<dir>/<sandbox-id>/agent.ttrpc).",
-  }),
+  podsDir: podsDirField,
   // Ours: the data plane (peerpod-relay) owns the sockets; the daemon drives it here.
   relaySocket: stringField({
     env: "RELAY_SOCKET",
@@ -200,13 +188,7 @@ export const daemonConfigSpec = Object.freeze({
     description: "Directory for durable state: sandbox records and the CA that VMs trust.",
   }),
   // Ours.
-  logLevel: enumField({
-    env: "LOG_LEVEL",
-    flag: "log-level",
-    default: "info",
-    values: LOG_LEVELS,
-    description: "Log level: fatal, error, warn, info, debug, trace or silent.",
-  }),
+  logLevel: logLevelField,
   // Upstream's DaemonSet sets NODE_NAME from the pod's spec.nodeName.
   nodeName: stringField({
     env: "NODE_NAME",

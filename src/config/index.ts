@@ -1,6 +1,6 @@
 // Configuration: typed settings from environment variables and Go-style flags.
 
-export { type DaemonConfig, daemonConfigSpec, LOG_LEVELS, loadDaemonConfig } from "./daemon-config.ts";
+export { type DaemonConfig, daemonConfigSpec, loadDaemonConfig } from "./daemon-config.ts";
 export {
   ArgumentError,
   ConfigError,
@@ -32,7 +32,8 @@ export {
   parseGoDuration,
   parseGoDurationNanos,
 } from "./go-duration.ts";
-export { type LoadOptions, loadConfig } from "./load.ts";
+export { type LoadOptions, loadConfig, loadConfigPartly, type PartialConfig } from "./load.ts";
 export { loggableConfig } from "./loggable.ts";
 export { renderFlagHelp, renderSpecMarkdown } from "./render.ts";
+export { hypervisorSocketField, LOG_LEVELS, logLevelField, podsDirField } from "./shared-fields.ts";
 export { type ConfigOf, type ConfigSpec, checkSpec } from "./spec.ts";

@@ -3,28 +3,19 @@
 import {
   type ConfigOf,
   durationField,
-  enumField,
-  LOG_LEVELS,
+  hypervisorSocketField,
   type LoadOptions,
   loadConfig,
+  logLevelField,
+  podsDirField,
   stringField,
 } from "../config/index.ts";
 
 export const DEFAULT_RELAY_SOCKET = "/run/peerpod/relay.sock";
 
 export const relayConfigSpec = Object.freeze({
-  socketPath: stringField({
-    env: "REMOTE_HYPERVISOR_ENDPOINT",
-    flag: "socket",
-    default: "/run/peerpod/hypervisor.sock",
-    description: "Unix socket where the Kata shim reaches the Hypervisor service.",
-  }),
-  podsDir: stringField({
-    env: "PODS_DIR",
-    flag: "pods-dir",
-    default: "/run/peerpod/pods",
-    description: "Directory holding each pod's agent socket (<dir>/<sandbox-id>/agent.ttrpc).",
-  }),
+  socketPath: hypervisorSocketField,
+  podsDir: podsDirField,
   relaySocket: stringField({
     env: "RELAY_SOCKET",
     flag: "relay-socket",
@@ -45,13 +36,7 @@ export const relayConfigSpec = Object.freeze({
     minMs: 1,
     description: "How long a Hypervisor call without a deadline (StopVM) waits for cloud-api-adaptor to come back.",
   }),
-  logLevel: enumField({
-    env: "LOG_LEVEL",
-    flag: "log-level",
-    default: "info",
-    values: LOG_LEVELS,
-    description: "Log level: fatal, error, warn, info, debug, trace or silent.",
-  }),
+  logLevel: logLevelField,
 });
 
 export type RelayConfig = ConfigOf<typeof relayConfigSpec>;

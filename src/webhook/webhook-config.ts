@@ -11,10 +11,10 @@ import {
   durationField,
   enumField,
   InvalidConfigError,
-  LOG_LEVELS,
   type LoadOptions,
   listField,
   loadConfig,
+  logLevelField,
   portField,
   stringField,
 } from "../config/index.ts";
@@ -81,13 +81,7 @@ export const webhookConfigSpec = Object.freeze({
     flag: "pod-namespace",
     description: "Namespace the webhook runs in (set from the downward API); always excluded.",
   }),
-  logLevel: enumField({
-    env: "LOG_LEVEL",
-    flag: "log-level",
-    default: "info",
-    values: LOG_LEVELS,
-    description: "Log level: fatal, error, warn, info, debug, trace or silent.",
-  }),
+  logLevel: logLevelField,
 });
 
 export type WebhookConfig = ConfigOf<typeof webhookConfigSpec>;
