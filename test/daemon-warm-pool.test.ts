@@ -131,6 +131,8 @@ describe("warm pool on the local provider", { timeout: 300_000 }, () => {
     expect(await metric('caa_startvm_duration_seconds_count{path="cold"}')).toBe(0);
     expect(await metric('caa_startvm_phase_seconds_count{phase="claim"}')).toBe(1);
     expect(daemon.logs()).toContain('"msg":"pool VM claimed"');
+    // The claim's reply vouched for the agent: StartVM did not wait for the forwarder again.
+    expect(daemon.logs()).toMatch(/"agentReady":true,"msg":"pool VM claimed"/);
     // The claimed VM is gone (StopVM), never back in the pool; a fresh one replaces it.
     const after = await poolFull();
     const claimed = before.filter((n) => !after.includes(n));

@@ -23,6 +23,12 @@ export interface ClaimHandlerOptions {
   readonly writeFile: (file: CloudConfigFile) => Promise<void>;
   /** Sets the sandbox up (tunnel, agent) and switches the forwarder to it. */
   readonly apply: (config: ForwarderConfig) => Promise<void>;
+  /** After apply: resolves once the agent answers on its socket (what the claimer would
+   * otherwise dial the forwarder again to learn); rejects when it does not in time. */
+  readonly agentReady?: (signal: AbortSignal) => Promise<void>;
+  /** How long the claim reply waits for agentReady; default 5 s. Past it the reply goes
+   * without agentReady and the claimer waits for the forwarder itself, as for a cold VM. */
+  readonly agentReadyTimeoutMs?: number;
   readonly logger: Logger;
   /** How long a claim connection may take to send its request; default 10 s. */
   readonly requestTimeoutMs?: number;
@@ -86,14 +92,33 @@ export class ClaimHandler {
       for (const f of req.files) await this.o.writeFile(f);
       await this.o.apply(config);
       this.current = "claimed";
-      this.o.logger.info({ sandbox: req.sandboxId, files: req.files.map((f) => f.path) }, "pool VM claimed");
-      return { ok: true, state: "claimed", sandboxId: req.sandboxId };
+      const agentReady = await this.agentReady();
+      this.o.logger.info(
+        { sandbox: req.sandboxId, files: req.files.map((f) => f.path), agentReady },
+        "pool VM claimed",
+      );
+      return { ok: true, state: "claimed", sandboxId: req.sandboxId, ...(agentReady ? { agentReady } : {}) };
     } catch (err) {
       this.o.logger.error(
         { sandbox: req.sandboxId, err: (err as Error).message },
         "claim failed; this VM serves nothing more",
       );
       return { ok: false, error: `claim failed: ${(err as Error).message}` };
+    }
+  }
+
+  /** True when the agent answered in time: the reply may vouch that agent connections work. */
+  private async agentReady(): Promise<true | false> {
+    if (this.o.agentReady === undefined) return false;
+    try {
+      await this.o.agentReady(AbortSignal.timeout(this.o.agentReadyTimeoutMs ?? 5000));
+      return true;
+    } catch (err) {
+      this.o.logger.warn(
+        { err: (err as Error).message },
+        "agent not answering yet; the claim reply leaves the wait to the daemon",
+      );
+      return false;
     }
   }
 }

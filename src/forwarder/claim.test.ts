@@ -38,7 +38,8 @@ interface PoolVm {
   target(): { host: string; port: number; poolVm: string };
 }
 
-async function poolVm(name = "podvm-pool-a"): Promise<PoolVm> {
+/** agentLateMs: the agent comes up this long after the claim started it (a slow VM). */
+async function poolVm(name = "podvm-pool-a", agentLateMs = 0): Promise<PoolVm> {
   const root = await scope.tempDir();
   const port = await freePort();
   const identity = await ca.issueServer({ commonName: name, dnsNames: [poolVmServerName(name)] });
@@ -50,7 +51,11 @@ async function poolVm(name = "podvm-pool-a"): Promise<PoolVm> {
     podNetnsName: "unused",
     startAgent: async (socketPath) => {
       agents++;
-      return startRelayTestAgent(socketPath);
+      if (agentLateMs === 0) return startRelayTestAgent(socketPath);
+      const late = new Promise<{ close(): Promise<void> }>((resolve) =>
+        setTimeout(() => resolve(startRelayTestAgent(socketPath)), agentLateMs),
+      );
+      return { close: async () => (await late).close() };
     },
     writeFile: async (f: CloudConfigFile) => {
       const target = path.join(root, "fs", f.path);
@@ -72,14 +77,15 @@ async function claimFiles(
   return sandboxFiles({ version: 1, sandboxId, listenPort: port, tls: pem(cert), podNetwork: undefined }, initdata);
 }
 
-/** Health.Check through the forwarder as the agent proxy dials it: with the sandbox's name. */
-function agentAnswers(port: number, sandboxId: string, ms = 3000): Promise<void> {
+/** Health.Check through the forwarder as the agent proxy dials it: with the sandbox's name.
+ * once: a single attempt (the next would come after the deadline). */
+function agentAnswers(port: number, sandboxId: string, ms = 3000, once = false): Promise<void> {
   return waitForForwarder({
     host: "127.0.0.1",
     port,
     tls: { ca: client.caPem, cert: client.certPem, key: client.keyPem, servername: peerVmServerName(sandboxId) },
     signal: AbortSignal.timeout(ms),
-    retryIntervalMs: 50,
+    retryIntervalMs: once ? 60_000 : 50,
   });
 }
 
@@ -114,8 +120,9 @@ describe("a pool VM's forwarder", () => {
       client,
       signal(),
     );
-    expect(reply).toEqual({ ok: true, state: "claimed", sandboxId: "sb1" });
-    await agentAnswers(vm.port, "sb1");
+    // The reply comes once the agent answers: the first agent connection after it gets through.
+    expect(reply).toEqual({ ok: true, state: "claimed", sandboxId: "sb1", agentReady: true });
+    await agentAnswers(vm.port, "sb1", 5000, true);
     expect(vm.agentsStarted()).toBe(1);
     const initdata = path.join(vm.root, "fs", INITDATA_PATH);
     expect(await fs.readFile(initdata, "utf8")).toBe('algorithm = "sha384"\n');
@@ -130,6 +137,18 @@ describe("a pool VM's forwarder", () => {
       state: "claimed",
       sandboxId: "sb1",
     });
+  });
+
+  it("a claim whose agent is not up within 5 s is taken without vouching for the agent; it is served once up", async () => {
+    const vm = await poolVm("podvm-pool-a", 6000);
+    const reply = await sendClaimRequest(
+      vm.target(),
+      { op: "claim", poolVm: "podvm-pool-a", sandboxId: "sb1", files: await claimFiles("sb1", vm.port) },
+      client,
+      signal(),
+    );
+    expect(reply).toEqual({ ok: true, state: "claimed", sandboxId: "sb1" });
+    await agentAnswers(vm.port, "sb1", 10_000);
   });
 
   it("refuses a second claim, for another sandbox or the same one", async () => {

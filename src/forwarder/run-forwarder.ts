@@ -5,6 +5,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "pino";
 import { poolVmServerName } from "../pki/server-name.ts";
+import { probeHealth } from "../ttrpc/health-probe.ts";
 import { setupVmTunnel, teardownVmTunnel } from "../tunnel/index.ts";
 import {
   type CloudConfigFile,
@@ -12,6 +13,7 @@ import {
   isPoolConfig,
   type PoolForwarderConfig,
 } from "../userdata/index.ts";
+import { connectAgent } from "./agent-connect.ts";
 import { ClaimHandler } from "./claim-handler.ts";
 import { startForwarder } from "./forwarder.ts";
 
@@ -113,6 +115,17 @@ async function runPoolForwarder(
     apply: async (sandbox) => {
       await setupSandbox(sandbox, o, cleanups);
       fwd.serveSandbox({ ca: sandbox.tls!.caCert, cert: sandbox.tls!.cert, key: sandbox.tls!.key });
+    },
+    // What the daemon's wait for a forwarder proves (a Health check answered through it), done
+    // here on the agent's socket, the one every relayed connection dials: the claim's reply then
+    // vouches for it, sparing the daemon a second handshake with this VM.
+    agentReady: async (signal) => {
+      const agent = await connectAgent(o.agentSocketPath, { retryForMs: 60_000, retryIntervalMs: 20, signal });
+      try {
+        await probeHealth(agent, 60_000, signal);
+      } finally {
+        agent.destroy();
+      }
     },
   });
   const fwd = await startForwarder({

@@ -89,5 +89,10 @@ function parseReply(raw: unknown): ClaimReply {
   if (!r.ok) return { ok: false, error: typeof r.error === "string" ? r.error : "refused" };
   if (r.state !== "waiting" && r.state !== "claimed" && r.state !== "spent")
     throw new Error(`claim reply: unknown state ${JSON.stringify(r.state)}`);
-  return { ok: true, state: r.state, ...(typeof r.sandboxId === "string" ? { sandboxId: r.sandboxId } : {}) };
+  return {
+    ok: true,
+    state: r.state,
+    ...(typeof r.sandboxId === "string" ? { sandboxId: r.sandboxId } : {}),
+    ...(r.agentReady === true ? { agentReady: true as const } : {}),
+  };
 }

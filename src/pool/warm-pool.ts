@@ -199,8 +199,14 @@ export class WarmPool implements WarmPoolPort {
     this.handedOut.delete(name);
   }
 
-  /** Pushes the sandbox's files to the VM's forwarder; throws when the VM did not take them. */
-  async claim(vm: PooledVm, sandboxId: string, files: readonly CloudConfigFile[], signal: AbortSignal): Promise<void> {
+  /** Pushes the sandbox's files to the VM's forwarder; throws when the VM did not take them.
+   * agentReady: the forwarder answered only once its agent did (see ClaimReply). */
+  async claim(
+    vm: PooledVm,
+    sandboxId: string,
+    files: readonly CloudConfigFile[],
+    signal: AbortSignal,
+  ): Promise<{ agentReady: boolean }> {
     const reply = await sendClaimRequest(
       { host: vm.address, port: this.o.forwarderPort, poolVm: vm.name },
       { op: "claim", poolVm: vm.name, sandboxId, files },
@@ -208,6 +214,7 @@ export class WarmPool implements WarmPoolPort {
       signal,
     );
     if (!reply.ok) throw new Error(`pool VM ${vm.name} refused the claim: ${reply.error}`);
+    return { agentReady: reply.agentReady === true };
   }
 
   /** The marks a pool VM carries (and must carry exactly to be deleted). */

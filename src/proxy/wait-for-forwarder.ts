@@ -1,11 +1,11 @@
 // StartVM waits here until the peer VM's forwarder relays to a live agent: only then is the
 // agent socket handed to the shim, whose CreateSandbox would otherwise fail.
 
+import { probeHealth } from "../ttrpc/health-probe.ts";
 import { sleep } from "../util/sleep.ts";
 import { type ForwarderAddress, formatAddress } from "./forwarder-address.ts";
 import { describeDialError, isTlsRejection } from "./private/dial-error.ts";
 import { ForwarderDialer } from "./private/forwarder-dialer.ts";
-import { probeHealth } from "./private/health-probe.ts";
 import type { ProxyTls } from "./proxy-tls.ts";
 
 export interface WaitForForwarderOptions extends ForwarderAddress {

@@ -69,6 +69,12 @@ export interface WarmPoolPort {
   take(resources: ResourceRequest, initdata: string | undefined): { vm: PooledVm } | { miss: PoolMiss } | undefined;
   /** The sandbox's record names the VM now: the pool forgets it. */
   handedOver(name: string): Promise<void>;
-  /** Pushes the sandbox's files to the VM's forwarder; throws when the VM did not take them. */
-  claim(vm: PooledVm, sandboxId: string, files: readonly CloudConfigFile[], signal: AbortSignal): Promise<void>;
+  /** Pushes the sandbox's files to the VM's forwarder; throws when the VM did not take them.
+   * agentReady: the forwarder's reply vouches that it relays to a live agent now. */
+  claim(
+    vm: PooledVm,
+    sandboxId: string,
+    files: readonly CloudConfigFile[],
+    signal: AbortSignal,
+  ): Promise<{ readonly agentReady: boolean }>;
 }

@@ -1,7 +1,8 @@
 // Where a successful StartVM's time went, so slow pod starts can be traced to the provider, the
 // VM's boot or the daemon itself.
 
-/** provider_create: the provider's create call; vm_boot: until the VM's forwarder answers;
+/** provider_create: the provider's create call; vm_boot: until the VM's forwarder answers (0
+ * on a warm start whose claim reply vouched for the agent);
  * claim: handing a warm pool VM the pod's configuration; tunnel: both tunnel steps; daemon:
  * everything else StartVM did (records, certificates, user-data, relay). */
 export type StartPhase = "provider_create" | "vm_boot" | "claim" | "tunnel" | "daemon";

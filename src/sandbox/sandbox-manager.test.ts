@@ -78,6 +78,8 @@ class MemoryProvider implements Provider {
 class FakeRelays implements RelayFactory {
   readonly live = new Map<string, ForwarderAddress>();
   unreachable = false;
+  /** The sandboxes whose forwarder StartVM waited for. */
+  readonly waited: string[] = [];
   create(id: string, _socket: string, target: ForwarderAddress): AgentRelay {
     return {
       start: async () => void this.live.set(id, target),
@@ -85,7 +87,8 @@ class FakeRelays implements RelayFactory {
       closed: Promise.resolve(),
     };
   }
-  async waitForForwarder(target: ForwarderAddress, signal: AbortSignal) {
+  async waitForForwarder(target: ForwarderAddress, signal: AbortSignal, sandboxId: string) {
+    this.waited.push(sandboxId);
     if (!this.unreachable) return;
     const refused = () => new Error(`peer VM ${target.host}:${target.port} not reachable: ECONNREFUSED`);
     if (signal.aborted) throw refused();
@@ -552,7 +555,7 @@ describe("SandboxManager", () => {
   describe("with a warm pool", () => {
     const POOL_OWNER = { sandboxId: "_warm-pool", node: "n1", cluster: "c1" };
     /** A pool of one VM that the memory provider already runs, as src/pool keeps them. */
-    async function poolOf(refuse: boolean) {
+    async function poolOf(refuse: boolean, agentReady = false) {
       const vm = await provider.createVm(
         {
           name: "podvm-pool-00000001-0000000000000001",
@@ -576,6 +579,7 @@ describe("SandboxManager", () => {
         claim: async (_vm, sandboxId, files) => {
           if (refuse) throw new Error("pool VM refused the claim: already claimed");
           pushed.push({ sandboxId, files });
+          return { agentReady };
         },
       };
       return { vm, pool, pushed, handedOver };
@@ -630,6 +634,21 @@ describe("SandboxManager", () => {
       // StopVM deletes the pool VM, by its exact pool marks: single use.
       await m2.stop("warm", never());
       expect([...provider.vms.values()].map((v) => v.name)).not.toContain(vm.name);
+    });
+
+    it("a claim reply vouching for the agent spares the wait for the forwarder; without it StartVM waits as when cold", async () => {
+      const vouched = await poolOf(false, true);
+      const m = await manager({ pool: vouched.pool });
+      await m.create("vouched", {}, "");
+      await m.start("vouched", never());
+      expect(m.list()[0]).toMatchObject({ state: "running", vmName: vouched.vm.name });
+      expect(relays.live.get("vouched")).toEqual({ host: vouched.vm.address, port: 15150 });
+      expect(relays.waited).toEqual([]);
+      const silent = await poolOf(false, false);
+      const m2 = await manager({ pool: silent.pool });
+      await m2.create("silent", {}, "");
+      await m2.start("silent", never());
+      expect(relays.waited).toEqual(["silent"]);
     });
 
     it("a refused claim deletes the pool VM and starts the pod cold in the same StartVM", async () => {

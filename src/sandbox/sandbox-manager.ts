@@ -332,10 +332,14 @@ export class SandboxManager {
         registryAuth: this.o.registryAuth,
         signal,
       });
+      // Set when the claimed forwarder's reply vouched for its agent: no second handshake to ask.
+      let agentReady = false;
       if (pooled !== undefined) {
-        if (await this.claimPooled(record, pooled, files, phases, signal))
+        const claimed = await this.claimPooled(record, pooled, files, phases, signal);
+        if (claimed !== undefined) {
           instance = { id: pooled.id, name: pooled.name, address: pooled.address, owner: this.poolMarks() };
-        else {
+          agentReady = claimed.agentReady;
+        } else {
           // The pool VM did not take the pod (it is deleted): this StartVM goes cold.
           pooled = undefined;
           record = await this.save({ ...(this.records.get(id) ?? record), vm: coldVm });
@@ -378,13 +382,18 @@ export class SandboxManager {
       relay = this.o.relays.create(id, record.agentSocketPath, target);
       const serving = relay.start();
       serving.catch(() => {}); // awaited below
-      await phases.time("vm_boot", () =>
-        this.o.relays.waitForForwarder(
-          target,
-          AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]),
-          id,
-        ),
-      );
+      // A claim reply that vouched for the agent proved what this wait would: the forwarder at
+      // this address took this sandbox's configuration and certificate (over a handshake that
+      // checked the pool VM's identity) and its agent answered. The relay still checks the
+      // sandbox's certificate on every connection the shim makes.
+      if (!agentReady)
+        await phases.time("vm_boot", () =>
+          this.o.relays.waitForForwarder(
+            target,
+            AbortSignal.any([signal, AbortSignal.timeout(this.o.proxyTimeoutMs)]),
+            id,
+          ),
+        );
       await serving;
       await handing;
       this.relays.set(id, relay);
@@ -419,9 +428,9 @@ export class SandboxManager {
   }
 
   /**
-   * Hands the pool VM the pod's configuration over mutual TLS. True when the VM took it; false
-   * when it did not (unreachable, refused): the VM is then deleted, since it may have applied
-   * part of the claim, and StartVM goes on cold. A deadline that passed is thrown.
+   * Hands the pool VM the pod's configuration over mutual TLS. What the VM answered when it
+   * took it; undefined when it did not (unreachable, refused): the VM is then deleted, since it
+   * may have applied part of the claim, and StartVM goes on cold. A deadline that passed is thrown.
    */
   private async claimPooled(
     record: SandboxRecord,
@@ -429,12 +438,13 @@ export class SandboxManager {
     files: readonly CloudConfigFile[],
     phases: PhaseClock,
     signal: AbortSignal,
-  ): Promise<boolean> {
+  ): Promise<{ agentReady: boolean } | undefined> {
     const log = this.log(record.id);
     const pool = this.o.pool;
-    if (pool === undefined) return false;
+    if (pool === undefined) return undefined;
+    let reply: { agentReady: boolean };
     try {
-      await phases.time("claim", () => pool.claim(pooled, record.id, files, signal));
+      reply = await phases.time("claim", () => pool.claim(pooled, record.id, files, signal));
     } catch (err) {
       if (signal.aborted) throw err;
       this.o.onPoolOutcome?.("claim_failed");
@@ -448,12 +458,12 @@ export class SandboxManager {
         // Unbound once the record names the cold VM: the pool's sweep deletes it later.
         log.error({ vm: pooled.name, err: (e as Error).message }, "could not delete the pool VM whose claim failed");
       }
-      return false;
+      return undefined;
     }
     this.failpoint("start-after-claim");
     this.o.onPoolOutcome?.("claimed");
-    log.info({ vm: pooled.name, address: pooled.address }, "pool VM claimed");
-    return true;
+    log.info({ vm: pooled.name, address: pooled.address, agentReady: reply.agentReady }, "pool VM claimed");
+    return { agentReady: reply.agentReady };
   }
 
   /** True when a sandbox record (in any state) names this VM: it is not the pool's. */

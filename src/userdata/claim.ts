@@ -29,8 +29,11 @@ export type ClaimRequest =
  * serves nothing and waits to be deleted. */
 export type ClaimState = "waiting" | "claimed" | "spent";
 
+/** agentReady (claim replies only): after the switch the forwarder's own Health check on the
+ * agent's socket was answered, so it relays agent connections now and the claimer need not
+ * dial again to find out. Absent: the claimer waits for the forwarder as for a cold VM. */
 export type ClaimReply =
-  | { readonly ok: true; readonly state: ClaimState; readonly sandboxId?: string }
+  | { readonly ok: true; readonly state: ClaimState; readonly sandboxId?: string; readonly agentReady?: true }
   | { readonly ok: false; readonly error: string };
 
 export function encodeClaimMessage(message: ClaimRequest | ClaimReply): Buffer {

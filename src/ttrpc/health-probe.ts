@@ -1,8 +1,9 @@
-// Proof that a forwarder relays to a live agent: one grpc.Health/Check on a fresh connection.
-// Any answer counts, even an error status, since only an agent behind the forwarder answers;
-// the connection closing first means the agent is not there (yet).
+// Proof that an agent is live: one grpc.Health/Check on a fresh connection, through a forwarder
+// (the daemon's wait) or on the agent's own socket (a claimed pool VM's forwarder). Any answer
+// counts, even an error status, since only an agent answers; the connection closing first means
+// the agent is not there (yet).
 import type { Duplex } from "node:stream";
-import { encodeRequestFrame, FrameDecoder, MessageType } from "../../ttrpc/raw.ts";
+import { encodeRequestFrame, FrameDecoder, MessageType } from "./raw.ts";
 
 const STREAM_ID = 1;
 
