@@ -6,7 +6,8 @@
 #                       [--guest-components DIR] [--operator-certs DIR]
 #
 # Debian 12 with systemd and Debian's cloud kernel, systemd-boot on an EFI system partition
-# (the disk boots by itself under UEFI), root locked, no getty, no sshd. Outputs in DIR:
+# (the disk boots by itself under UEFI) and GRUB in a BIOS boot partition (and under BIOS),
+# root locked, no getty, no sshd. Outputs in DIR:
 # podvm.raw, podvm.qcow2, podvm.vhd (fixed), podvm.ova (OVF + stream-optimised VMDK) and
 # podvm.json. Same inputs and SOURCE_DATE_EPOCH (default: the commit time of HEAD) give the
 # same podvm.raw bytes. Environment: DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, SOURCE_DATE_EPOCH,
@@ -84,7 +85,7 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$REPO" log -1 --format=%
 step "tools (Debian packages)"
 export DEBIAN_FRONTEND=noninteractive
 missing=()
-for p in mmdebstrap qemu-utils dosfstools mtools fdisk e2fsprogs; do
+for p in mmdebstrap qemu-utils dosfstools mtools fdisk e2fsprogs gcc libc6-dev grub-pc-bin; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -106,6 +107,7 @@ DISK_GUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a01
 ESP_UUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a02
 ROOT_PARTUUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a03
 ROOT_FSUUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a04
+BIOS_PARTUUID=7d1f4c55-8f0e-4d8b-9d1e-2f1a0c9b7a05
 ESP_SERIAL=5044564d
 
 step "root file system: Debian 12 (mmdebstrap from $DEBIAN_MIRROR)"
@@ -165,6 +167,13 @@ else
   agent_version=$("$kata_agent" --version 2>/dev/null | head -n 1 || true)
   [ -n "$agent_version" ] || agent_version="sha256:$(sha256sum "$kata_agent" | cut -d' ' -f1)"
 fi
+# The pod's sandbox container: kata-agent starts it from /pause_bundle (config.json's process,
+# with the file its args[0] names copied from rootfs/). A static program built here from
+# Debian's gcc and glibc, so nothing is pulled from a registry at build or boot time.
+install -d -m 0755 "$root/pause_bundle" "$root/pause_bundle/rootfs"
+(cd "$HERE/pause" && gcc -static -O2 -s -Wall -Wextra -Werror -Wl,--build-id=none -o "$WORK/pause" pause.c)
+install -m 0755 "$WORK/pause" "$root/pause_bundle/rootfs/pause"
+install -m 0644 "$HERE/pause/config.json" "$root/pause_bundle/config.json"
 if [ -n "$guest_components" ]; then
   for c in attestation-agent confidential-data-hub; do
     [ -x "$guest_components/$c" ] || continue
@@ -186,6 +195,16 @@ chroot "$root" systemctl mask getty@.service serial-getty@.service console-getty
 chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer \
   dpkg-db-backup.timer systemd-journal-flush.service systemd-random-seed.service systemd-update-utmp.service \
   systemd-pstore.service systemd-boot-update.service systemd-boot-system-token.service >&2
+# Boot time: early units and kernel modules of a general-purpose machine (graphics, device
+# mapper, debug and trace file systems, network units from the kernel command line).
+chroot "$root" systemctl mask modprobe@drm.service modprobe@dm_mod.service sys-kernel-debug.mount \
+  sys-kernel-tracing.mount dev-hugepages.mount systemd-network-generator.service >&2
+# Generators for what this image has not: encrypted, verity or integrity volumes, hibernation,
+# SysV scripts, rc.local, gettys, discoverable partitions, offline updates.
+mkdir -p "$root/etc/systemd/system-generators"
+for g in cryptsetup veritysetup integritysetup hibernate-resume sysv rc-local getty gpt-auto system-update; do
+  ln -sf /dev/null "$root/etc/systemd/system-generators/systemd-$g-generator"
+done
 chroot "$root" systemctl set-default multi-user.target >&2
 chroot "$root" passwd -l root >&2
 : >"$root/etc/machine-id"
@@ -210,7 +229,8 @@ rm -f "$root/var/cache/ldconfig/aux-cache" "$root/var/log/apt/"*.log "$root/var/
 find "$root" -newermt "@$SOURCE_DATE_EPOCH" -print0 | xargs -0r touch --no-dereference --date="@$SOURCE_DATE_EPOCH"
 
 step "EFI system partition (systemd-boot, kernel $kernel_version)"
-cmdline="root=PARTUUID=$ROOT_PARTUUID rw rootwait console=tty0 console=ttyS0,115200n8 net.ifnames=0 quiet systemd.show_status=error"
+# One console, the serial port the providers log (a second, VGA, console doubles the writes).
+cmdline="root=PARTUUID=$ROOT_PARTUUID rw rootwait console=ttyS0,115200n8 net.ifnames=0 quiet systemd.show_status=error"
 esp_files=$WORK/esp
 mkdir -p "$esp_files"
 printf 'timeout 0\ndefault podvm.conf\neditor no\nrandom-seed-mode off\n' >"$esp_files/loader.conf"
@@ -226,6 +246,28 @@ mcopy -m -i "$esp" "$esp_files/loader.conf" ::/loader/loader.conf
 mcopy -m -i "$esp" "$esp_files/podvm.conf" ::/loader/entries/podvm.conf
 mcopy -m -i "$esp" "$WORK/vmlinuz" ::/vmlinuz
 mcopy -m -i "$esp" "$WORK/initrd.img" ::/initrd.img
+
+step "BIOS boot (GRUB core image)"
+# For BIOS firmware (and the providers' BIOS-only machine types): GRUB's boot sector in the
+# protective MBR loads its core image from the BIOS boot partition (sectors 34-2047, before the
+# ESP); the core image's embedded configuration boots the ESP's kernel and initrd with the same
+# command line. No GRUB files on any file system, no menu, no timeout.
+bios_first=34 bios_sectors=2014
+grub_dir=/usr/lib/grub/i386-pc
+printf 'set root=(hd0,gpt1)\nlinux /vmlinuz %s\ninitrd /initrd.img\nboot\n' "$cmdline" >"$WORK/grub-early.cfg"
+grub-mkimage -O i386-pc -d "$grub_dir" -o "$WORK/grub-core.img" -p "(hd0,gpt1)/grub" -c "$WORK/grub-early.cfg" \
+  biosdisk part_gpt fat linux boot
+core_sectors=$(( ($(stat -c %s "$WORK/grub-core.img") + 511) / 512 ))
+((core_sectors <= bios_sectors)) || fail "GRUB's core image ($core_sectors sectors) does not fit the BIOS boot partition ($bios_sectors)"
+# What grub-bios-setup would patch: the boot sector's LBA of the core image (offset 0x5c), its
+# boot drive check turned into NOPs (0x66; BIOSes that pass a wrong drive number), and the core
+# image's first blocklist entry (0x1f4: the LBA of its second sector; the length is already
+# set by grub-mkimage).
+le64() { local v=$1 i; for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(( (v >> (8 * i)) & 255 )))"; done; }
+head -c 440 "$grub_dir/boot.img" >"$WORK/grub-mbr"
+le64 "$bios_first" | dd of="$WORK/grub-mbr" bs=1 seek=$((0x5c)) conv=notrunc status=none
+printf '\x90\x90' | dd of="$WORK/grub-mbr" bs=1 seek=$((0x66)) conv=notrunc status=none
+le64 $((bios_first + 1)) | dd of="$WORK/grub-core.img" bs=1 seek=$((0x1f4)) conv=notrunc status=none
 
 step "root partition (ext4)"
 root_kib=$(du -sk --apparent-size "$root" | cut -f1)
@@ -260,7 +302,7 @@ debugfs -w -f "$WORK/clamp-times.debugfs" "$rootimg" >"$WORK/clamp-times.log" 2>
   fail "debugfs could not set the time stamps (log: $(tail -n 5 "$WORK/clamp-times.log"))"
 unset E2FSPROGS_FAKE_TIME
 
-step "disk (GPT: ESP + root)"
+step "disk (GPT: ESP + root + BIOS boot)"
 raw=$WORK/podvm.raw
 total_mib=$(( 1 + esp_mib + root_mib + 1 ))
 truncate -s "${total_mib}M" "$raw"
@@ -268,10 +310,15 @@ sfdisk -q "$raw" <<SFDISK
 label: gpt
 label-id: $DISK_GUID
 unit: sectors
-first-lba: 2048
+first-lba: $bios_first
 start=2048, size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=$ESP_UUID, name="esp"
 start=$(( (1 + esp_mib) * 2048 )), size=$((root_mib * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=$ROOT_PARTUUID, name="root"
+start=$bios_first, size=$bios_sectors, type=21686148-6E49-6F70-744E-656564454649, uuid=$BIOS_PARTUUID, name="bios"
 SFDISK
+# The boot code area of the protective MBR (its partition entry and signature stay), then the
+# core image at the start of the BIOS boot partition.
+dd if="$WORK/grub-mbr" of="$raw" bs=1 conv=notrunc status=none
+dd if="$WORK/grub-core.img" of="$raw" bs=512 seek="$bios_first" conv=notrunc status=none
 dd if="$esp" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
 dd if="$rootimg" of="$raw" bs=1M seek=$((1 + esp_mib)) conv=notrunc,sparse status=none
 

@@ -2,7 +2,7 @@
 // format is what its cloud expects (qemu-img's own reading), podvm.json tells the truth
 // about the files, the disk is GPT with an EFI system partition that boots systemd-boot, and
 // the root file system has no way to log in.
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
@@ -40,6 +40,24 @@ async function rootFile(raw: string, rootOffset: number, file: string): Promise<
     maxBuffer: 64 * MiB,
   });
   return stdout;
+}
+
+/** The byte offset of the root partition (the second of the GPT) in the raw disk. */
+async function rootOffsetOf(raw: string): Promise<number> {
+  const { stdout } = await run("sfdisk", ["--json", raw]);
+  const parts = (JSON.parse(stdout) as { partitiontable: { partitions: { start: number }[] } }).partitiontable
+    .partitions;
+  return parts[1]!.start * 512;
+}
+
+/** True when the ELF executable asks for no program interpreter (statically linked). */
+function isStaticElf(elf: Buffer): boolean {
+  if (elf.subarray(0, 4).toString("latin1") !== "\x7fELF" || elf[4] !== 2) return false;
+  const phoff = Number(elf.readBigUInt64LE(0x20));
+  const phentsize = elf.readUInt16LE(0x36);
+  const phnum = elf.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) if (elf.readUInt32LE(phoff + i * phentsize) === 3) return false; // PT_INTERP
+  return true;
 }
 
 async function rootStat(raw: string, rootOffset: number, file: string): Promise<string> {
@@ -118,14 +136,29 @@ describe("the peer-pod image", () => {
         partitiontable: {
           label: string;
           sectorsize?: number;
-          partitions: { start: number; type: string; uuid: string }[];
+          partitions: { start: number; size: number; type: string; uuid: string }[];
         };
       }
     ).partitiontable;
     expect(table.label).toBe("gpt");
-    const [esp, root] = table.partitions;
+    const [esp, root, bios] = table.partitions;
     expect(esp?.type).toBe("C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
     expect(root?.type).toBe("4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709");
+    // BIOS: GRUB's boot sector in the protective MBR points at its core image, which fills the
+    // start of the BIOS boot partition (before the ESP).
+    expect(bios).toMatchObject({ type: "21686148-6E49-6F70-744E-656564454649", start: 34 });
+    expect(bios!.start + bios!.size).toBeLessThanOrEqual(esp!.start);
+    const head = Buffer.alloc(512 * 36);
+    const disk = await fs.open(image.raw, "r");
+    await disk.read(head, 0, head.length, 0);
+    await disk.close();
+    expect(head.readUInt16LE(510)).toBe(0xaa55);
+    expect(head[0x1c2]).toBe(0xee); // the protective partition entry stays
+    expect(head.subarray(0, 440)).not.toEqual(Buffer.alloc(440));
+    expect(head.readBigUInt64LE(0x5c)).toBe(34n);
+    const core = head.subarray(34 * 512, 35 * 512);
+    expect(core.readBigUInt64LE(0x1f4)).toBe(35n);
+    expect(core.readUInt16LE(0x1fc)).toBeGreaterThan(0);
     const espOffset = esp!.start * 512;
     const env = { ...process.env, MTOOLS_SKIP_CHECK: "1" };
     const dir = await run("mdir", ["-b", "-s", "-i", `${image.raw}@@${espOffset}`, "::"], { env });
@@ -147,5 +180,45 @@ describe("the peer-pod image", () => {
     expect(await rootFile(image.raw, rootOffset, "/etc/systemd/system/agent-protocol-forwarder.service")).toContain(
       "Requires=podvm-provision.service",
     );
+  });
+
+  it("carries the pause bundle kata-agent starts each pod's sandbox container from", async () => {
+    const rootOffset = await rootOffsetOf(image.raw);
+    const config = JSON.parse(await rootFile(image.raw, rootOffset, "/pause_bundle/config.json")) as {
+      ociVersion: string;
+      process: { args: string[]; cwd: string; user: { uid: number; gid: number } };
+      root: { path: string };
+    };
+    expect(config.ociVersion).toMatch(/^1\.\d+\.\d+$/);
+    expect(config.process.args).toEqual(["/pause"]);
+    expect(config.process.cwd).toBe("/");
+    expect(config.process.user.uid).toBeGreaterThan(0);
+    expect(config.root.path).toBe("rootfs");
+    expect(await rootStat(image.raw, rootOffset, "/pause_bundle/rootfs/pause")).toMatch(/Type: regular\s+Mode:\s+0755/);
+    // The binary itself: statically linked (the bundle holds no libraries), and it runs:
+    // it waits until SIGTERM and then exits 0.
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "podvm-pause-"));
+    try {
+      const pause = path.join(dir, "pause");
+      await run("debugfs", ["-R", `dump /pause_bundle/rootfs/pause ${pause}`, `${image.raw}?offset=${rootOffset}`]);
+      expect(isStaticElf(await fs.readFile(pause))).toBe(true);
+      await fs.chmod(pause, 0o755);
+      const child = spawn(pause, [], { stdio: "ignore" });
+      const exited = new Promise<[number | null, string | null]>((resolve) =>
+        child.once("exit", (code, signal) => resolve([code, signal])),
+      );
+      // Once it catches SIGTERM (bit 15 of the kernel's caught-signal mask), it is waiting.
+      const catchesTerm = async () => {
+        const status = await fs.readFile(`/proc/${child.pid}/status`, "utf8").catch(() => "");
+        const mask = /^SigCgt:\s+([0-9a-f]+)$/m.exec(status)?.[1];
+        return mask !== undefined && (BigInt(`0x${mask}`) & (1n << 14n)) !== 0n;
+      };
+      while (child.exitCode === null && !(await catchesTerm())) await new Promise((r) => setTimeout(r, 20));
+      expect(child.exitCode).toBeNull();
+      child.kill("SIGTERM");
+      expect(await exited).toEqual([0, null]);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,8 +2,10 @@
 // with `peerpod-ctl image upload libvirt`, booted as built by the libvirt provider through the
 // daemon: UEFI firmware, systemd-boot, Debian's cloud kernel, systemd, the provisioner reading
 // the NoCloud cidata volume, then kata-agent and the forwarder (mutual TLS). A pod runs
-// `echo hello` via `peerpod-ctl run`; the same pod with initdata finds its files and digest in
-// the VM. Afterwards no domain, volume, lease or UEFI variable store of these VMs remains.
+// `echo hello` via `peerpod-ctl run`; the same pod with initdata, booted by BIOS this time
+// (LIBVIRT_EFI_FIRMWARE=none: SeaBIOS, GRUB from the BIOS boot partition), finds its files and
+// digest in the VM. Afterwards no domain, volume, lease or UEFI variable store of these VMs
+// remains.
 // Emulated (TCG): KVM hangs on this machine.
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -76,7 +78,7 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
 }
 
-const env = () => ({
+const env = (extra: Record<string, string> = {}) => ({
   CLOUD_PROVIDER: "libvirt",
   LIBVIRT_URI: SYSTEM_URI,
   LIBVIRT_POOL: TEST_POOL,
@@ -90,6 +92,7 @@ const env = () => ({
   // UEFI, kernel, initrd and systemd under emulation on a loaded machine: minutes, not seconds.
   LIBVIRT_ADDRESS_TIMEOUT: "12m",
   PROXY_TIMEOUT: "15m",
+  ...extra,
 });
 
 /** The VM's serial console as libvirt logged it (firmware, kernel, systemd, provisioning). */
@@ -173,15 +176,15 @@ describe("the peer-pod image on the libvirt provider", () => {
     await expectNothingLeft(vmName);
   }, 1_200_000);
 
-  it("unpacks the pod's initdata in the VM: aa.toml, cdh.toml, policy.rego and the digest", async () => {
-    daemon = await startDaemon(dirs, env());
+  it("boots the image by BIOS and unpacks the pod's initdata in the VM: aa.toml, cdh.toml, policy.rego and the digest", async () => {
+    daemon = await startDaemon(dirs, env({ LIBVIRT_EFI_FIRMWARE: "none" }));
     const id = `pv${run}i${randomBytes(6).toString("hex")}`;
     const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
     const initdata = `version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = '''\n[token_configs.kbs]\nurl = "http://kbs.example:8080"\n'''\n"cdh.toml" = "socket = 'unix:///run/confidential-containers/cdh.sock'\\n"\n"policy.rego" = "package agent_policy\\ndefault CreateContainerRequest := true\\n"\n`;
     const { gzipSync } = await import("node:zlib");
     const annotation = `io.katacontainers.config.hypervisor.cc_init_data=${gzipSync(initdata).toString("base64")}`;
     const show =
-      "cat /run/peerpod/aa.toml /run/peerpod/cdh.toml /run/peerpod/policy.rego; od -An -tx1 -v /run/peerpod/initdata.digest | tr -d ' \\n'";
+      "cat /run/peerpod/aa.toml /run/peerpod/cdh.toml /run/peerpod/policy.rego; od -An -tx1 -v /run/peerpod/initdata.digest | tr -d ' \\n'; test -d /sys/firmware/efi && echo ' uefi' || echo ' bios'";
     const r = await cli([
       "run",
       "--socket",
@@ -200,7 +203,7 @@ describe("the peer-pod image on the libvirt provider", () => {
     expect(r.code, `${r.stderr}\nconsole of ${vmName}:\n${(await consoleOf(vmName)).slice(-6000)}`).toBe(0);
     const digest = createHash("sha384").update(initdata).digest("hex");
     expect(r.stdout).toBe(
-      `[token_configs.kbs]\nurl = "http://kbs.example:8080"\nsocket = 'unix:///run/confidential-containers/cdh.sock'\npackage agent_policy\ndefault CreateContainerRequest := true\n${digest}`,
+      `[token_configs.kbs]\nurl = "http://kbs.example:8080"\nsocket = 'unix:///run/confidential-containers/cdh.sock'\npackage agent_policy\ndefault CreateContainerRequest := true\n${digest} bios\n`,
     );
     await expectNothingLeft(vmName);
   }, 1_200_000);

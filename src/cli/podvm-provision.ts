@@ -3,6 +3,7 @@
 // per source tried, when the VM must not serve the agent.
 //   provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR]
 //             [--deadline 60s] [--no-pod-netns] [--image-tls-dir /etc/peerpod/tls]
+//             [--wait-online PROGRAM]
 import { parseArgs } from "node:util";
 import { parseGoDuration } from "../config/go-duration.ts";
 import {
@@ -17,7 +18,7 @@ import {
 import { runCommand } from "../util/run-command.ts";
 
 const USAGE =
-  "usage: agent-protocol-forwarder provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR] [--deadline DURATION] [--no-pod-netns] [--image-tls-dir DIR]";
+  "usage: agent-protocol-forwarder provision [--source nocloud,aws,azure,vsphere] [--imds-endpoint URL] [--root DIR] [--deadline DURATION] [--no-pod-netns] [--image-tls-dir DIR] [--wait-online PROGRAM]";
 const report = (line: string) => process.stderr.write(`podvm-provision: ${line}\n`);
 
 async function main(): Promise<void> {
@@ -30,6 +31,10 @@ async function main(): Promise<void> {
       "no-pod-netns": { type: "boolean", default: false },
       // Operator certificates built into the image (podvm/build.sh --operator-certs).
       "image-tls-dir": { type: "string", default: "/etc/peerpod/tls" },
+      // Run (with --any) before the first metadata service is asked, e.g.
+      // /lib/systemd/systemd-networkd-wait-online: the unit then need not wait for the
+      // network, and a NoCloud volume is read while DHCP is still going on.
+      "wait-online": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -44,10 +49,18 @@ async function main(): Promise<void> {
     throw new Error(`--deadline ${values.deadline}: expected a Go duration such as 60s`);
   }
   const endpoint = values["imds-endpoint"];
+  const waitOnline = values["wait-online"];
+  const online = once(async () => {
+    if (waitOnline === undefined) return;
+    report(`waiting for the first address (${waitOnline} --any)`);
+    await runCommand(waitOnline, ["--any", `--timeout=${Math.ceil(deadlineMs / 1000)}`]).catch((err: Error) =>
+      report(`no address yet (${err.message.split("\n")[0]}); asking anyway`),
+    );
+  });
   const make: Record<string, (quick: boolean) => UserDataSource> = {
     nocloud: (quick) => noCloudSource({ settleMs: quick ? 0 : 10_000 }),
-    aws: () => awsImdsSource({ endpoint }),
-    azure: () => azureImdsSource({ endpoint }),
+    aws: () => afterOnline(awsImdsSource({ endpoint }), online),
+    azure: () => afterOnline(azureImdsSource({ endpoint }), online),
     vsphere: () => vsphereGuestinfoSource(),
   };
   let names: string[];
@@ -78,6 +91,25 @@ async function main(): Promise<void> {
   report(
     `wrote ${result.written.join(", ")}${result.initdataDigest === undefined ? "" : `; initdata digest ${result.initdataDigest}`}`,
   );
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= fn();
+    return done;
+  };
+}
+
+/** A metadata service's source that first waits for the network (once for all of them). */
+function afterOnline(source: UserDataSource, online: () => Promise<void>): UserDataSource {
+  return {
+    name: source.name,
+    read: async (signal) => {
+      await online();
+      return source.read(signal);
+    },
+  };
 }
 
 /** The pod's network namespace, where kata-agent runs and the forwarder puts the tunnel end. */

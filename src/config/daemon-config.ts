@@ -52,7 +52,8 @@ export const daemonConfigSpec = Object.freeze({
   pauseImage: stringField({
     env: "PAUSE_IMAGE",
     flag: "pause-image",
-    description: "Pause image the peer VM uses for pods; unset keeps the VM's own default.",
+    description:
+      "Accepted for upstream parity and not passed on (a start-up warning says so): the peer VM's sandbox container comes from the image's /pause_bundle.",
   }),
   // Upstream: -forwarder-port / FORWARDER_PORT.
   forwarderPort: portField({

@@ -83,6 +83,7 @@ async function provisionIn(
   source: string,
   root: string,
   deadline = "3s",
+  extra: readonly string[] = [],
 ): Promise<{ code: number | null; console: string }> {
   const child = spawn(
     "ip",
@@ -99,6 +100,7 @@ async function provisionIn(
       "--deadline",
       deadline,
       "--no-pod-netns",
+      ...extra,
     ],
     {
       stdio: ["ignore", "pipe", "pipe"],
@@ -143,6 +145,23 @@ describe("provisioning from AWS IMDSv2", () => {
     expect(r.console).toMatch(/initdata digest sha256:[0-9a-f]{64}/);
     expect(requests()).toEqual([AWS_TOKEN, AWS_USER_DATA]);
     await expectProvisioned(root);
+  });
+
+  it("with --wait-online, runs that program (--any) once before asking, and asks anyway when it fails", async () => {
+    for (const exit of [0, 1]) {
+      const { ns, requests } = await metadataNamespace(aws({ status: 200, body: userData }));
+      const root = await scope.tempDir();
+      const waitOnline = path.join(root, "wait-online");
+      // Records its arguments and the requests the metadata service had seen by then.
+      await fs.writeFile(waitOnline, `#!/bin/sh\necho "$@" >> ${root}/waited\nexit ${exit}\n`, { mode: 0o755 });
+      const r = await provisionIn(ns, "aws", root, "3s", ["--wait-online", waitOnline]);
+      expect(r, r.console).toMatchObject({ code: 0 });
+      expect(r.console).toContain(`podvm-provision: waiting for the first address (${waitOnline} --any)`);
+      expect(await fs.readFile(path.join(root, "waited"), "utf8")).toBe("--any --timeout=3\n");
+      if (exit !== 0) expect(r.console).toContain("podvm-provision: no address yet (");
+      expect(requests()).toEqual([AWS_TOKEN, AWS_USER_DATA]);
+      await expectProvisioned(root);
+    }
   });
 
   it("takes gzipped user-data as EC2 hands it back", async () => {

@@ -53,7 +53,7 @@ export const UPSTREAM_SETTINGS: readonly UpstreamSetting[] = [
     env: "PAUSE_IMAGE",
     upstreamDefault: "",
     handling: warned(
-      "accepted but not passed to the peer VM yet: the VM keeps the pause image its image was built with",
+      "accepted and not passed on, as upstream: the VM starts each pod's sandbox container from the pause bundle its image was built with (/pause_bundle)",
     ),
   },
   {
