@@ -19,6 +19,7 @@ import pino from "pino";
 import { libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { LibvirtProvider } from "../providers/libvirt/provider.ts";
 import { type DomainRef, LibvirtClient } from "../providers/libvirt/rpc/index.ts";
+import { NO_RESOURCES } from "../providers/provider.ts";
 import { buildUserData } from "../src/userdata/index.ts";
 import { acquireLibvirtDaemons, preparePeerVmHost, removeAll, SYSTEM_URI } from "../test/support/libvirt-host.ts";
 
@@ -137,13 +138,7 @@ try {
         name,
         token: `bench-${k}`,
         owner: { sandboxId: name, node: "bench", cluster: "bench" },
-        resources: {
-          instanceType: undefined,
-          vcpus: undefined,
-          memoryMiB: undefined,
-          gpus: undefined,
-          image: undefined,
-        },
+        resources: NO_RESOURCES,
         userData: buildUserData({
           version: 1,
           sandboxId: name,

@@ -6,13 +6,13 @@
 // Last line: RESULT podvm_boot_ratio=<podvm / test image> podvm_qcow2_mb=<size>
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
-import net from "node:net";
 import pino from "pino";
 import { cachedPodvmImage } from "../podvm/cached-build.ts";
 import { libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { LibvirtProvider } from "../providers/libvirt/provider.ts";
 import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import { uploadImage } from "../providers/libvirt/upload-image.ts";
+import { NO_RESOURCES } from "../providers/provider.ts";
 import { buildUserData } from "../src/userdata/index.ts";
 import {
   acquireLibvirtDaemons,
@@ -22,6 +22,7 @@ import {
   SYSTEM_URI,
   TEST_POOL,
 } from "../test/support/libvirt-host.ts";
+import { canConnect } from "../test/support/tcp-probe.ts";
 import { createTestPki } from "../test/support/test-certs.ts";
 
 const VMS = Number(process.env.BENCH_VMS ?? 1);
@@ -37,19 +38,7 @@ function median(xs: number[]): number {
 async function waitForPort(host: string, port: number, signal: AbortSignal): Promise<void> {
   for (;;) {
     signal.throwIfAborted();
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host, port, timeout: 1000 });
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-      s.once("timeout", () => {
-        s.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
+    if (await canConnect(host, port, 1000)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -87,13 +76,7 @@ try {
           name,
           token: `bench-${k}`,
           owner: { sandboxId: name, node: "bench", cluster: "bench" },
-          resources: {
-            instanceType: undefined,
-            vcpus: undefined,
-            memoryMiB: undefined,
-            gpus: undefined,
-            image: undefined,
-          },
+          resources: NO_RESOURCES,
           userData: buildUserData({ version: 1, sandboxId: name, listenPort: 15150, tls, podNetwork: undefined }),
         },
         AbortSignal.timeout(1_200_000),

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { withFileLock } from "./file-lock.ts";
 import { bundleForwarder } from "./forwarder-sea/build.ts";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -56,7 +57,8 @@ export async function cachedPodvmImage(options: { log?: (line: string) => void }
   const dir = path.join(CACHE, hash);
   const image = imageIn(dir, hash);
   await fs.mkdir(CACHE, { recursive: true });
-  return withLock(path.join(CACHE, "build.lock"), async () => {
+  // One builder at a time across processes.
+  return withFileLock(path.join(CACHE, "build.lock"), { pollMs: 500 }, async () => {
     if (await exists(path.join(dir, "done"))) return image;
     log(`building the peer-pod image in ${dir} (podvm/build.sh --kata-agent minimal)`);
     const staging = `${dir}.tmp-${process.pid}`;
@@ -133,37 +135,6 @@ async function exists(p: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** One builder at a time across processes; a lock whose holder died is taken over. */
-async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      const fd = await fs.open(lock, "wx");
-      await fd.writeFile(String(process.pid));
-      await fd.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const holder = Number(await fs.readFile(lock, "utf8").catch(() => "0"));
-      if (holder > 0 && !alive(holder)) await fs.rm(lock, { force: true });
-      else await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -57,6 +57,15 @@ export interface ResourceRequest {
   readonly image: string | undefined;
 }
 
+/** A request for nothing in particular: the provider's default size and image. */
+export const NO_RESOURCES: ResourceRequest = Object.freeze({
+  instanceType: undefined,
+  vcpus: undefined,
+  memoryMiB: undefined,
+  gpus: undefined,
+  image: undefined,
+});
+
 export interface CreateVmRequest {
   /** Stable name derived from the sandbox id, recorded before the call. */
   readonly name: string;

@@ -13,6 +13,7 @@ import {
   SYSTEM_URI,
 } from "../../test/support/libvirt-host.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
+import { NO_RESOURCES } from "../provider.ts";
 import { libvirtProviderConfig } from "./config.ts";
 import { confidentialRefusal, offeredLaunchSecurity } from "./launch-security.ts";
 import { LibvirtProvider } from "./provider.ts";
@@ -115,13 +116,7 @@ describe("a confidential guest asked of the real libvirtd", () => {
           name,
           token: "t",
           owner: { sandboxId: name, node: "n", cluster: "c" },
-          resources: {
-            instanceType: undefined,
-            vcpus: undefined,
-            memoryMiB: undefined,
-            gpus: undefined,
-            image: undefined,
-          },
+          resources: NO_RESOURCES,
           userData: "#cloud-config\n",
         },
         AbortSignal.timeout(60_000),

@@ -3,7 +3,6 @@
 // DHCP lease, reuse by token, a connection lost mid-create, a VM that never gets an address,
 // and domains that are not ours. Every test ends with nothing of it left in libvirt.
 import { randomBytes } from "node:crypto";
-import net from "node:net";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
@@ -19,7 +18,8 @@ import {
   TEST_POOL,
 } from "../../test/support/libvirt-host.ts";
 import { startSocketProxy } from "../../test/support/libvirt-socket-proxy.ts";
-import { type CreateVmRequest, ProviderError, type ResourceRequest } from "../provider.ts";
+import { canConnect } from "../../test/support/tcp-probe.ts";
+import { type CreateVmRequest, NO_RESOURCES, ProviderError, type ResourceRequest } from "../provider.ts";
 import { libvirtProviderConfig } from "./config.ts";
 import { ownershipMetadataXml } from "./ownership-metadata.ts";
 import { LibvirtProvider } from "./provider.ts";
@@ -28,13 +28,6 @@ import { rawVolumeXml, vmVolumeNames } from "./volume-xml.ts";
 
 const prefix = `podvm-t${randomBytes(2).toString("hex")}`;
 const owner = { node: "node-lv", cluster: "cluster-lv" };
-const noResources: ResourceRequest = {
-  instanceType: undefined,
-  vcpus: undefined,
-  memoryMiB: undefined,
-  gpus: undefined,
-  image: undefined,
-};
 const logger = pino({ level: "silent" });
 let daemons: { release(): Promise<void> };
 let client: LibvirtClient;
@@ -47,7 +40,7 @@ function provider(extra: Record<string, string> = {}): LibvirtProvider {
   return p;
 }
 
-function request(suffix: string, token = "token-1", resources: ResourceRequest = noResources): CreateVmRequest {
+function request(suffix: string, token = "token-1", resources: ResourceRequest = NO_RESOURCES): CreateVmRequest {
   const sandboxId = `${prefix}-${suffix}`;
   return {
     name: `${prefix}-${suffix}`,
@@ -65,21 +58,6 @@ async function nothingLeft(name: string, macs: string[] = []): Promise<void> {
   for (let i = 0; i < 300 && (await leftovers(client, name, macs)).leases.length > 0; i++)
     await new Promise((r) => setTimeout(r, 200));
   expect(await leftovers(client, name, macs)).toEqual({ domains: [], volumes: [], leases: [] });
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createConnection({ host, port, timeout: 2000 });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-    s.once("timeout", () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
 }
 
 beforeAll(async () => {
@@ -126,17 +104,17 @@ describe("libvirt provider", () => {
   it("refuses pods asking for more than the limits allow, for GPUs or for a missing image, leaving nothing behind", async () => {
     const p = provider({ LIBVIRT_MAX_CPU: "4", LIBVIRT_MAX_MEMORY: "2048" });
     const signal = AbortSignal.timeout(10_000);
-    await expect(p.createVm(request("big", "t", { ...noResources, vcpus: 8 }), signal)).rejects.toThrow(
+    await expect(p.createVm(request("big", "t", { ...NO_RESOURCES, vcpus: 8 }), signal)).rejects.toThrow(
       /8 vCPUs.*LIBVIRT_MAX_CPU allows 4/,
     );
-    await expect(p.createVm(request("big", "t", { ...noResources, memoryMiB: 4096 }), signal)).rejects.toThrow(
+    await expect(p.createVm(request("big", "t", { ...NO_RESOURCES, memoryMiB: 4096 }), signal)).rejects.toThrow(
       /4096 MiB.*LIBVIRT_MAX_MEMORY allows 2048/,
     );
-    await expect(p.createVm(request("big", "t", { ...noResources, gpus: 1 }), signal)).rejects.toThrow(/GPU/);
+    await expect(p.createVm(request("big", "t", { ...NO_RESOURCES, gpus: 1 }), signal)).rejects.toThrow(/GPU/);
     await nothingLeft(`${prefix}-big`);
     // An image annotation naming no volume fails before anything is made.
     await expect(
-      p.createVm(request("noimage", "t", { ...noResources, image: `${prefix}-none.qcow2` }), signal),
+      p.createVm(request("noimage", "t", { ...NO_RESOURCES, image: `${prefix}-none.qcow2` }), signal),
     ).rejects.toThrow(
       `annotation io.katacontainers.config.hypervisor.image=${prefix}-none.qcow2: no volume of that name in storage pool ${TEST_POOL}`,
     );
@@ -160,7 +138,7 @@ describe("libvirt provider", () => {
     // The forwarder listening proves the VM read its configuration from the cidata volume.
     let listening = false;
     for (let i = 0; i < 120 && !listening; i++) {
-      listening = await canConnect(vm.address!, 15150);
+      listening = await canConnect(vm.address!, 15150, 2000);
       if (!listening) await new Promise((r) => setTimeout(r, 1000));
     }
     expect(listening).toBe(true);

@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import {
   isPoolVm,
+  NO_RESOURCES,
   type Ownership,
   POOL_SANDBOX_MARK,
   type Provider,
@@ -294,13 +295,7 @@ export class WarmPool implements WarmPoolPort {
           { version: 1, poolVm: name, listenPort: this.o.forwarderPort, tls },
           this.o.shape.initdata,
         );
-        const resources: ResourceRequest = {
-          instanceType: this.o.shape.instanceType,
-          vcpus: undefined,
-          memoryMiB: undefined,
-          gpus: undefined,
-          image: undefined,
-        };
+        const resources: ResourceRequest = { ...NO_RESOURCES, instanceType: this.o.shape.instanceType };
         const vm = await this.o.provider.createVm(
           { name, token: entry.record.token, owner: this.marks(), resources, userData },
           signal,

@@ -22,6 +22,6 @@ export {
   type SandboxManagerOptions,
   type SandboxView,
 } from "./sandbox-manager.ts";
-export { SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
+export { type ProvidedVm, SANDBOX_ID_PATTERN, type SandboxRecord, type SandboxState } from "./sandbox-record.ts";
 export { SandboxStore } from "./sandbox-store.ts";
 export { vmNameFor } from "./vm-name.ts";

@@ -11,13 +11,16 @@ import type { PodNetwork } from "../userdata/index.ts";
  */
 export type SandboxState = "created" | "starting" | "running" | "failed" | "stopping";
 
-export interface VmRecord {
-  readonly name: string;
-  readonly token: string;
-  /** Set once the provider returned. */
+/** What the provider answered for a VM it made; set once it returned. */
+export interface ProvidedVm {
   readonly id?: string | undefined;
   readonly address?: string | undefined;
   readonly instanceType?: string | undefined;
+}
+
+export interface VmRecord extends ProvidedVm {
+  readonly name: string;
+  readonly token: string;
   /** A warm-pool VM this sandbox claimed: its marks name the pool (POOL_SANDBOX_MARK), not the
    * sandbox, and it is deleted with exactly those. */
   readonly pool?: boolean | undefined;

@@ -4,16 +4,10 @@ import { CreateLaunchTemplateCommand, EC2Client, type RequestLaunchTemplateData 
 import pino from "pino";
 import { awsProviderConfig } from "../../providers/aws/config.ts";
 import { AwsProvider, type AwsProviderOptions } from "../../providers/aws/provider.ts";
-import type { CreateVmRequest, ResourceRequest } from "../../providers/provider.ts";
+import { type CreateVmRequest, NO_RESOURCES } from "../../providers/provider.ts";
 import { FAKE_AMI, FAKE_SG, FAKE_SUBNET, type FakeEc2 } from "./fake-ec2.ts";
 
-export const NO_RESOURCES: ResourceRequest = {
-  instanceType: undefined,
-  vcpus: undefined,
-  memoryMiB: undefined,
-  gpus: undefined,
-  image: undefined,
-};
+export { NO_RESOURCES };
 
 export function awsEnv(
   fake: FakeEc2,

@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
+import { processAlive, withFileLock } from "../../podvm/file-lock.ts";
 import { isNotFound, LibvirtClient, type StoragePoolRef, uuidString } from "../../providers/libvirt/rpc/index.ts";
 import { buildPeerVmImage, type PeerVmImage } from "../libvirt-image/build-image.ts";
 
@@ -68,7 +69,7 @@ async function releaseLocked(): Promise<void> {
   for (const pid of [...s.pids].reverse()) {
     try {
       process.kill(pid, "SIGTERM");
-      for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
     } catch {
       // already gone
     }
@@ -88,19 +89,10 @@ async function liveUsers(): Promise<number[]> {
   const out: number[] = [];
   for (const name of await fs.readdir(path.join(STATE_DIR, "users")).catch(() => [] as string[])) {
     const pid = Number(name);
-    if (alive(pid)) out.push(pid);
+    if (processAlive(pid)) out.push(pid);
     else await fs.rm(path.join(STATE_DIR, "users", name), { force: true });
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function connectable(socketPath: string): Promise<boolean> {
@@ -161,27 +153,8 @@ export async function preparePeerVmHost(client: LibvirtClient): Promise<PeerVmHo
 
 async function withPrepareLock<T>(fn: () => Promise<T>): Promise<T> {
   await fs.mkdir(STATE_DIR, { recursive: true });
-  const lock = path.join(STATE_DIR, "prepare.lock");
-  for (let i = 0; ; i++) {
-    try {
-      const fd = await fs.open(lock, "wx");
-      await fd.writeFile(String(process.pid));
-      await fd.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const holder = Number(await fs.readFile(lock, "utf8").catch(() => "0"));
-      // A holder that died leaves its lock behind.
-      if (holder > 0 && !alive(holder)) await fs.rm(lock, { force: true });
-      else if (i > 6000) throw new Error(`${lock} held by process ${holder} for 10 minutes`);
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await fs.rm(lock, { force: true });
-  }
+  // 6000 tries 100 ms apart: a living holder may keep it 10 minutes.
+  return withFileLock(path.join(STATE_DIR, "prepare.lock"), { pollMs: 100, maxTries: 6000 }, fn);
 }
 
 async function prepareLocked(client: LibvirtClient): Promise<PeerVmHost> {
