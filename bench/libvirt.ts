@@ -19,8 +19,7 @@ import pino from "pino";
 import { libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { LibvirtProvider } from "../providers/libvirt/provider.ts";
 import { type DomainRef, LibvirtClient } from "../providers/libvirt/rpc/index.ts";
-import { NO_RESOURCES } from "../providers/provider.ts";
-import { buildUserData } from "../src/userdata/index.ts";
+import { benchVmRequest } from "../test/support/bench-vm-request.ts";
 import { acquireLibvirtDaemons, preparePeerVmHost, removeAll, SYSTEM_URI } from "../test/support/libvirt-host.ts";
 
 const run = promisify(execFile);
@@ -133,22 +132,7 @@ try {
   for (let k = 0; k < VMS; k++) {
     const name = `${prefix}-vm${k}`;
     const t0 = performance.now();
-    const vm = await provider.createVm(
-      {
-        name,
-        token: `bench-${k}`,
-        owner: { sandboxId: name, node: "bench", cluster: "bench" },
-        resources: NO_RESOURCES,
-        userData: buildUserData({
-          version: 1,
-          sandboxId: name,
-          listenPort: 15150,
-          tls: undefined,
-          podNetwork: undefined,
-        }),
-      },
-      AbortSignal.timeout(300_000),
-    );
+    const vm = await provider.createVm(benchVmRequest(name, `bench-${k}`, undefined), AbortSignal.timeout(300_000));
     const t1 = performance.now();
     const tStart = started.at(-1)!;
     // The boot wait ends when the lease shows; a lease poll interval (250 ms) bounds the error.

@@ -12,8 +12,7 @@ import { libvirtProviderConfig } from "../providers/libvirt/config.ts";
 import { LibvirtProvider } from "../providers/libvirt/provider.ts";
 import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import { uploadImage } from "../providers/libvirt/upload-image.ts";
-import { NO_RESOURCES } from "../providers/provider.ts";
-import { buildUserData } from "../src/userdata/index.ts";
+import { benchVmRequest } from "../test/support/bench-vm-request.ts";
 import {
   acquireLibvirtDaemons,
   ensureTestPool,
@@ -71,16 +70,7 @@ try {
     ] as const) {
       const name = `${prefix}-${kind}${k}`;
       const t0 = performance.now();
-      const vm = await provider.createVm(
-        {
-          name,
-          token: `bench-${k}`,
-          owner: { sandboxId: name, node: "bench", cluster: "bench" },
-          resources: NO_RESOURCES,
-          userData: buildUserData({ version: 1, sandboxId: name, listenPort: 15150, tls, podNetwork: undefined }),
-        },
-        AbortSignal.timeout(1_200_000),
-      );
+      const vm = await provider.createVm(benchVmRequest(name, `bench-${k}`, tls), AbortSignal.timeout(1_200_000));
       await waitForPort(vm.address!, 15150, AbortSignal.timeout(1_200_000));
       const ms = performance.now() - t0;
       times[kind].push(ms);
