@@ -38,10 +38,13 @@ function reach(entry: string): { files: string[]; packages: Set<string> } {
 describe("peerpod-relay's import graph", () => {
   const { files, packages } = reach("bin/peerpod-relay.js");
 
-  it("loads no provider, no cloud SDK, no Kubernetes client and no protobuf runtime", () => {
+  it("loads no provider, no cloud SDK, no Kubernetes client, no protobuf runtime and no pino", () => {
     expect(files.filter((f) => f.startsWith("providers/"))).toEqual([]);
-    // pino for its logs; nothing else from npm.
-    expect([...packages]).toEqual(["pino"]);
+    // Nothing from npm: its logs are JSON lines of its own (util/json-lines-logger.ts), since
+    // pino costs it memory (bench:relay) for a few lines per sandbox.
+    expect([...packages]).toEqual([]);
+    expect(files).toContain("src/util/json-lines-logger.ts");
+    expect(files).not.toContain("src/util/logger.ts");
   });
 
   it("reaches only the relay, the raw ttrpc layer, the proxy, pki's TLS settings and profile, configuration and small utilities", () => {

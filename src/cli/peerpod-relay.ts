@@ -1,10 +1,10 @@
 // peerpod-relay [flags]: the data plane. Owns the Hypervisor socket and every agent socket;
 // cloud-api-adaptor drives it over RELAY_SOCKET. It keeps running while cloud-api-adaptor
 // restarts; stopping it ends the shims' agent connections (drain the node first).
-import { HelpRequestedError, InvalidConfigError, loggableConfig, renderFlagHelp } from "../config/index.ts";
+import { HelpRequestedError, InvalidConfigError, loggableConfig, renderFlagHelp } from "../config/core.ts";
 import { loadRelayConfig, relayConfigSpec, runRelay } from "../relay/index.ts";
 import { exitOnSignal } from "../util/exit-on-signal.ts";
-import { createLogger } from "../util/logger.ts";
+import { createJsonLinesLogger } from "../util/json-lines-logger.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config.logLevel, "peerpod-relay");
+  const logger = createJsonLinesLogger(config.logLevel, "peerpod-relay");
   logger.info({ config: loggableConfig(relayConfigSpec, config), pid: process.pid }, "starting");
   let relay;
   try {

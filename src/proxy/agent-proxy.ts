@@ -4,8 +4,8 @@
 import fs from "node:fs/promises";
 import type net from "node:net";
 import path from "node:path";
-import type { Logger } from "pino";
 import { listenUnix } from "../ttrpc/raw.ts";
+import type { Log } from "../util/log.ts";
 import type { ForwarderAddress } from "./forwarder-address.ts";
 import { ForwarderDialer } from "./private/forwarder-dialer.ts";
 import { type RelayDirection, ShimSession } from "./private/shim-session.ts";
@@ -31,7 +31,7 @@ export interface AgentProxyOptions {
   /** Frames one shim connection may queue while dialing; default 1024 (and 32 MiB). */
   readonly maxQueuedFrames?: number;
   readonly maxQueuedBytes?: number;
-  readonly logger?: Logger;
+  readonly logger?: Log;
   /** Told of the bytes relayed each way, for metrics. */
   readonly onBytes?: (direction: RelayDirection, n: number) => void;
 }

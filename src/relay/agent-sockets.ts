@@ -3,10 +3,10 @@
 // this table only keeps it so, one change per sandbox at a time.
 import path from "node:path";
 import type tls from "node:tls";
-import type { Logger } from "pino";
 import { AgentProxy, type ProxyTls, proxySecureContext } from "../proxy/index.ts";
 import { Code, TtrpcError } from "../ttrpc/raw.ts";
 import { KeyedMutex } from "../util/keyed-mutex.ts";
+import type { Log } from "../util/log.ts";
 import type { ClientTlsPem, RelayedBytes, ServedSandbox, ServeSpec } from "./control-protocol.ts";
 
 export interface AgentSocketsOptions {
@@ -14,7 +14,7 @@ export interface AgentSocketsOptions {
   readonly podsDir: string;
   /** First-dial window of a new shim connection (PROXY_TIMEOUT). */
   readonly dialTimeoutMs: number;
-  readonly logger: Logger;
+  readonly logger: Log;
 }
 
 const SANDBOX_ID = /^[A-Za-z0-9_.-]{1,128}$/;

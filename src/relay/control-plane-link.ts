@@ -4,13 +4,13 @@
 // deadline; a call under way when the control plane's connection breaks is sent again to the
 // next one, which is safe because every Hypervisor call is idempotent.
 import type { Duplex } from "node:stream";
-import type { Logger } from "pino";
 import { type CallContext, Code, RawClient, TtrpcError } from "../ttrpc/raw.ts";
+import type { Log } from "../util/log.ts";
 
 export interface ControlPlaneLinkOptions {
   /** How long a call without a deadline waits for a control plane before failing UNAVAILABLE. */
   readonly holdTimeoutMs: number;
-  readonly logger: Logger;
+  readonly logger: Log;
 }
 
 export class ControlPlaneLink {

@@ -9,7 +9,7 @@ import {
   logLevelField,
   podsDirField,
   stringField,
-} from "../config/index.ts";
+} from "../config/core.ts";
 
 export const DEFAULT_RELAY_SOCKET = "/run/peerpod/relay.sock";
 

@@ -2,8 +2,8 @@
 // socket (the control plane's commands and its Hypervisor connection) and the agent sockets.
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Logger } from "pino";
 import { listenUnix, RawServer } from "../ttrpc/raw.ts";
+import type { Log } from "../util/log.ts";
 import { AgentSockets } from "./agent-sockets.ts";
 import { ControlPlaneLink } from "./control-plane-link.ts";
 import { readPreface } from "./control-preface.ts";
@@ -27,7 +27,7 @@ export interface RelayHandle {
   stop(): Promise<void>;
 }
 
-export async function runRelay(config: RelayConfig, logger: Logger): Promise<RelayHandle> {
+export async function runRelay(config: RelayConfig, logger: Log): Promise<RelayHandle> {
   const started = Date.now();
   const podsDir = path.resolve(config.podsDir);
   await fs.mkdir(podsDir, { recursive: true, mode: 0o755 });

@@ -1,10 +1,10 @@
 // How a long-running binary ends: the first SIGTERM or SIGINT stops it, further ones are ignored
 // while it stops (a second Ctrl-C does not cut a stop short), and the process exits 0, or 1 when
 // the stop failed.
-import type { Logger } from "pino";
+import type { Log } from "./log.ts";
 
 /** `stop` logs why it stops and does it; the exit follows its outcome. */
-export function exitOnSignal(logger: Logger, stop: (signal: NodeJS.Signals) => Promise<void>): void {
+export function exitOnSignal(logger: Log, stop: (signal: NodeJS.Signals) => Promise<void>): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -4,7 +4,6 @@
 // cannot: every call then ends with a status naming the cause, and the shim's connection,
 // which it never redials, stays up.
 import type net from "node:net";
-import type { Logger } from "pino";
 import {
   Code,
   encodeStatusFrame,
@@ -13,6 +12,7 @@ import {
   MAX_DATA_LENGTH,
   MessageType,
 } from "../../ttrpc/raw.ts";
+import type { Log } from "../../util/log.ts";
 import { type ForwarderAddress, formatAddress } from "../forwarder-address.ts";
 import { describeDialError } from "./dial-error.ts";
 import { DialError, type ForwarderDialer } from "./forwarder-dialer.ts";
@@ -34,7 +34,7 @@ export interface ShimSessionOptions {
   readonly maxQueuedBytes: number;
   /** Set when the proxy is already stopped: every request is answered with this. */
   readonly stoppedReason?: string;
-  readonly logger?: Logger;
+  readonly logger?: Log;
   readonly onBytes?: (direction: RelayDirection, n: number) => void;
 }
 
