@@ -33,7 +33,10 @@ export async function startRelayProcess(
 ): Promise<RelayProcess> {
   if (!existsSync(COMPILED_RELAY)) throw new Error(`${COMPILED_RELAY} is missing: run npm run build first`);
   const relaySocket = join(dir, "relay.sock");
-  const child = spawn(process.execPath, [...RELAY_NODE_FLAGS, COMPILED_RELAY], {
+  // RELAY_BENCH_FLAGS (space-separated) replaces the flags, to measure others (docs/testing.md):
+  // NODE_OPTIONS refuses most V8 flags (--no-opt, --no-maglev).
+  const flags = process.env.RELAY_BENCH_FLAGS?.split(" ").filter(Boolean) ?? RELAY_NODE_FLAGS;
+  const child = spawn(process.execPath, [...flags, COMPILED_RELAY], {
     stdio: ["ignore", "inherit", "inherit"],
     env: {
       PATH: process.env.PATH,
