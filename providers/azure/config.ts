@@ -6,11 +6,11 @@ import {
   InvalidConfigError,
   intField,
   listField,
-  loadConfigPartly,
   mapField,
   stringField,
   type ValueSource,
 } from "../../src/config/index.ts";
+import { loadConfigPartly } from "../partial-config.ts";
 import {
   IMAGE_ID_EXPECTED,
   type ImageRef,

@@ -8,10 +8,10 @@ import {
   InvalidConfigError,
   intField,
   listField,
-  loadConfigPartly,
   mapField,
   stringField,
 } from "../../src/config/index.ts";
+import { loadConfigPartly } from "../partial-config.ts";
 import { IMAGE_EXPECTED, type ImageRef, parseImageRef } from "./image-ref.ts";
 import { isLabelKey, isLabelValue, LABEL_PREFIX } from "./ownership.ts";
 import { parseServiceAccountKey, type ServiceAccountKey } from "./service-account-key.ts";

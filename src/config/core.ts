@@ -33,7 +33,7 @@ export {
   parseGoDuration,
   parseGoDurationNanos,
 } from "./go-duration.ts";
-export { type LoadOptions, loadConfig, loadConfigPartly, type PartialConfig } from "./load.ts";
+export { type LoadOptions, loadConfig } from "./load.ts";
 export { loggableConfig } from "./loggable.ts";
 export { renderFlagHelp, renderSpecMarkdown } from "./render.ts";
 export { hypervisorSocketField, LOG_LEVELS, logLevelField, podsDirField } from "./shared-fields.ts";
