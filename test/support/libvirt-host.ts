@@ -18,6 +18,8 @@ export const SYSTEM_SOCKET = "/var/run/libvirt/libvirt-sock";
 const VIRTLOGD_SOCKET = "/var/run/libvirt/virtlogd-sock";
 export const TEST_POOL = "caa-test";
 const TEST_POOL_DIR = "/var/lib/libvirt/images/caa-test";
+/** Another build's base volume unchanged for this long is no run's any more. */
+const STALE_BASE_VOLUME_MS = 6 * 3600_000;
 /** Kernels and initrds the emulator boots; it runs as another user (libvirt-qemu), who may
  * not enter the checkout (a clone in a 0700 folder). */
 const BOOT_DIR = "/var/lib/libvirt/boot";
@@ -162,8 +164,16 @@ async function prepareLocked(client: LibvirtClient): Promise<PeerVmHost> {
   const pool = await ensurePoolLocked(client);
   const baseVolume = `podvm-test-${image.hash}.qcow2`;
   const vols = await client.listAllVolumes(pool);
+  // Base volumes of other image builds go once stale: a test or bench of another worktree (other
+  // sources, another hash) may be booting VMs from its own right now, and deleting it fails
+  // that run ("no volume of that name").
   for (const v of vols) {
-    if (v.name.startsWith("podvm-test-") && v.name !== baseVolume) await client.deleteStorageVol(v, 0).catch(() => {});
+    if (!v.name.startsWith("podvm-test-") || v.name === baseVolume) continue;
+    const changed = await fs.stat(path.join(TEST_POOL_DIR, v.name)).then(
+      (st) => st.mtimeMs,
+      () => 0,
+    );
+    if (Date.now() - changed > STALE_BASE_VOLUME_MS) await client.deleteStorageVol(v, 0).catch(() => {});
   }
   if (!vols.some((v) => v.name === baseVolume)) {
     const { stdout } = await run("qemu-img", ["info", "--output=json", image.rootfs]);
