@@ -125,9 +125,10 @@ let relays: FakeRelays;
 let tunnels: FakeTunnels;
 const logger = pino({ level: "silent" });
 
-async function manager(extra: Partial<SandboxManagerOptions> = {}) {
-  const m = new SandboxManager({
-    store: await SandboxStore.open(dir),
+/** The options every test starts from, over `store`. */
+function options(store: SandboxStore, extra: Partial<SandboxManagerOptions> = {}): SandboxManagerOptions {
+  return {
+    store,
     provider,
     owner: { node: "n1", cluster: "c1" },
     podsDir: path.join(dir, "pods"),
@@ -143,9 +144,18 @@ async function manager(extra: Partial<SandboxManagerOptions> = {}) {
     logger,
     socketLingerMs: 0,
     ...extra,
-  });
+  };
+}
+
+async function manager(extra: Partial<SandboxManagerOptions> = {}) {
+  const m = new SandboxManager(options(await SandboxStore.open(dir), extra));
   await m.reconcile(AbortSignal.timeout(5000));
   return m;
+}
+
+/** Puts a VM into the memory cloud directly, as another daemon (or an earlier run of this one) left it. */
+function placeVm(name: string, token: string, owner: Ownership) {
+  return provider.createVm({ name, token, owner, resources: {} as never, userData: "" }, never());
 }
 const never = () => new AbortController().signal;
 
@@ -440,36 +450,9 @@ describe("SandboxManager", () => {
   it("never deletes a listed VM whose node or cluster marks are not exactly ours", async () => {
     // A provider whose listing matches loosely (case, prefix) must not cost another cluster its VMs.
     provider.listOwnedVms = async () => [...provider.vms.values()];
-    await provider.createVm(
-      {
-        name: "podvm-theirs",
-        token: "t1",
-        owner: { node: "n1", cluster: "c1-staging", sandboxId: "x" },
-        resources: {} as never,
-        userData: "",
-      },
-      never(),
-    );
-    await provider.createVm(
-      {
-        name: "podvm-elsewhere",
-        token: "t2",
-        owner: { node: "N1", cluster: "c1", sandboxId: "y" },
-        resources: {} as never,
-        userData: "",
-      },
-      never(),
-    );
-    await provider.createVm(
-      {
-        name: "podvm-ours",
-        token: "t3",
-        owner: { node: "n1", cluster: "c1", sandboxId: "gone" },
-        resources: {} as never,
-        userData: "",
-      },
-      never(),
-    );
+    await placeVm("podvm-theirs", "t1", { node: "n1", cluster: "c1-staging", sandboxId: "x" });
+    await placeVm("podvm-elsewhere", "t2", { node: "N1", cluster: "c1", sandboxId: "y" });
+    await placeVm("podvm-ours", "t3", { node: "n1", cluster: "c1", sandboxId: "gone" });
     const m = await manager();
     expect(await m.sweep(never())).toEqual({ finishedStops: [], orphansDeleted: [] });
     expect([...provider.vms.values()].map((v) => v.name).sort()).toEqual(["podvm-elsewhere", "podvm-theirs"]);
@@ -484,56 +467,14 @@ describe("SandboxManager", () => {
     const store = await SandboxStore.open(dir);
     const half = (await store.get("half"))!;
     await store.put({ ...half, state: "starting", vm: { name: "podvm-half", token: "t-half" } });
-    await provider.createVm(
-      {
-        name: "podvm-half",
-        token: "t-half",
-        owner: { node: "n1", cluster: "c1", sandboxId: "half" },
-        resources: {} as never,
-        userData: "",
-      },
-      never(),
-    );
+    await placeVm("podvm-half", "t-half", { node: "n1", cluster: "c1", sandboxId: "half" });
     const stopRec = (await store.get("stop"))!;
     await store.put({ ...stopRec, state: "stopping" });
-    await provider.createVm(
-      {
-        name: "podvm-orphan",
-        token: "t-orphan",
-        owner: { node: "n1", cluster: "c1", sandboxId: "gone" },
-        resources: {} as never,
-        userData: "",
-      },
-      never(),
-    );
-    await provider.createVm(
-      {
-        name: "podvm-other",
-        token: "t-other",
-        owner: { node: "n2", cluster: "c1", sandboxId: "x" },
-        resources: {} as never,
-        userData: "",
-      },
-      never(),
-    );
+    await placeVm("podvm-orphan", "t-orphan", { node: "n1", cluster: "c1", sandboxId: "gone" });
+    await placeVm("podvm-other", "t-other", { node: "n2", cluster: "c1", sandboxId: "x" });
     relays.live.clear();
 
-    const m2 = new SandboxManager({
-      store,
-      provider,
-      owner: { node: "n1", cluster: "c1" },
-      podsDir: path.join(dir, "pods"),
-      limit: 10,
-      forwarderPort: 15150,
-      proxyTimeoutMs: 5000,
-      relays,
-      tls: undefined,
-      tunnels,
-      vniBase: 555000,
-      vniCount: 4,
-      vxlanPort: 4789,
-      logger,
-    });
+    const m2 = new SandboxManager(options(store, { limit: 10, socketLingerMs: undefined }));
     const report = await m2.reconcile(never());
     expect(report.served).toEqual(["run"]);
     expect(report.rolledBack).toEqual(["half"]);
@@ -556,16 +497,7 @@ describe("SandboxManager", () => {
     const POOL_OWNER = { sandboxId: "_warm-pool", node: "n1", cluster: "c1" };
     /** A pool of one VM that the memory provider already runs, as src/pool keeps them. */
     async function poolOf(refuse: boolean, agentReady = false) {
-      const vm = await provider.createVm(
-        {
-          name: "podvm-pool-00000001-0000000000000001",
-          token: "pt",
-          owner: POOL_OWNER,
-          resources: {} as never,
-          userData: "",
-        },
-        never(),
-      );
+      const vm = await placeVm("podvm-pool-00000001-0000000000000001", "pt", POOL_OWNER);
       const pushed: { sandboxId: string; files: readonly { path: string; content: string }[] }[] = [];
       let offered = true;
       const handedOver: string[] = [];

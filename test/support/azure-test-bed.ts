@@ -3,8 +3,9 @@
 import pino from "pino";
 import { azureProviderConfig } from "../../providers/azure/config.ts";
 import { AzureProvider } from "../../providers/azure/provider.ts";
-import type { CreateVmRequest, ResourceRequest } from "../../providers/provider.ts";
+import type { CreateVmRequest } from "../../providers/provider.ts";
 import { FakeArm, type FakeArmOptions } from "./fake-arm.ts";
+import { type VmRequestOptions, vmRequest } from "./vm-request.ts";
 
 export const TEST_OWNER = { node: "worker-a", cluster: "cluster-1" } as const;
 
@@ -14,17 +15,7 @@ export interface AzureTestBed {
   /** Another provider on the same endpoint: the daemon after a restart, or other settings. */
   restarted(env?: Record<string, string | undefined>): AzureProvider;
   /** A create request for `name`, owned by sandbox `sandboxId` on TEST_OWNER's node. */
-  request(
-    name: string,
-    options?: {
-      sandboxId?: string;
-      token?: string;
-      resources?: Partial<ResourceRequest>;
-      userData?: string;
-      node?: string;
-      cluster?: string;
-    },
-  ): CreateVmRequest;
+  request(name: string, options?: VmRequestOptions): CreateVmRequest;
   close(): Promise<void>;
 }
 
@@ -47,28 +38,7 @@ export async function azureTestBed(
     fake,
     provider,
     restarted: (env) => make(env),
-    request(name, o = {}) {
-      return {
-        name,
-        token: o.token ?? `token-${name}`,
-        owner: {
-          sandboxId: o.sandboxId ?? `sandbox-${name}`,
-          node: o.node ?? TEST_OWNER.node,
-          cluster: o.cluster ?? TEST_OWNER.cluster,
-        },
-        resources: {
-          instanceType: undefined,
-          vcpus: undefined,
-          memoryMiB: undefined,
-          gpus: undefined,
-          image: undefined,
-          ...o.resources,
-        },
-        userData:
-          o.userData ??
-          `#cloud-config\nwrite_files:\n- path: /run/peerpod/daemon.json\n  content: '{"sandbox":"${name}"}'\n`,
-      };
-    },
+    request: (name, o = {}) => vmRequest(name, o, { ...TEST_OWNER, sandboxId: `sandbox-${name}` }),
     async close() {
       await provider.close();
       await fake.close();

@@ -11,8 +11,6 @@
 
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
 import { FakeIdentity } from "./fake-arm-identity.ts";
 import {
   ArmHttpError,
@@ -23,9 +21,18 @@ import {
   stringAt,
   type VmLauncher,
 } from "./fake-arm-model.ts";
-import { TestCa } from "./test-certs.ts";
+import {
+  type ConnectionFault,
+  dropConnection,
+  FakeHttpsEndpoint,
+  type HttpsEndpoint,
+  type InjectedFault,
+  listenHttps,
+  pathSegments,
+} from "./fake-https-endpoint.ts";
 
 export type { FakeArmSize, VmLaunch, VmLauncher } from "./fake-arm-model.ts";
+export type { FaultHandle } from "./fake-https-endpoint.ts";
 
 export interface FakeArmOptions {
   readonly subscriptionId?: string;
@@ -74,21 +81,9 @@ export type FaultAction =
   | { readonly kind: "error"; readonly status: number; readonly code: string; readonly message: string }
   /** VM PUT: accepted (201), but the creation ends Failed with this code; the VM stays, Failed. */
   | { readonly kind: "fail-operation"; readonly code: string; readonly message: string }
-  /** The connection closes before the request is read: nothing happened. */
-  | { readonly kind: "drop" }
-  /** The request takes effect, then the connection closes without an answer. */
-  | { readonly kind: "drop-after-accept" };
+  | ConnectionFault;
 
-export interface FaultRule extends FaultMatch {
-  readonly action: FaultAction;
-  /** How many matching requests it hits; default 1. */
-  readonly times?: number;
-}
-
-export interface FaultHandle {
-  /** Requests this fault hit so far. */
-  readonly hits: number;
-}
+export interface FaultRule extends FaultMatch, InjectedFault<FaultAction> {}
 
 export interface RecordedRequest {
   readonly method: string;
@@ -107,34 +102,20 @@ interface Route {
   readonly name: string | undefined;
 }
 
-interface ActiveFault {
-  readonly rule: FaultRule;
-  left: number;
-  hits: number;
-}
-
 type Json = Record<string, unknown>;
 
-export class FakeArm {
-  readonly url: string;
-  readonly caPem: string;
+export class FakeArm extends FakeHttpsEndpoint<FaultRule, RecordedRequest, FakeArmModel> {
   readonly subscriptionId: string;
   readonly tenantId: string;
   readonly clientId: string;
   readonly clientSecret: string;
   readonly resourceGroup: string;
   readonly location: string;
-  readonly model: FakeArmModel;
   readonly identity: FakeIdentity;
-  readonly requests: RecordedRequest[] = [];
-  private readonly server: https.Server;
   private readonly pageSize: number;
-  private readonly faults: ActiveFault[] = [];
 
   private constructor(
-    server: https.Server,
-    url: string,
-    caPem: string,
+    endpoint: HttpsEndpoint,
     model: FakeArmModel,
     identity: FakeIdentity,
     o: Required<
@@ -144,10 +125,7 @@ export class FakeArm {
       >
     >,
   ) {
-    this.server = server;
-    this.url = url;
-    this.caPem = caPem;
-    this.model = model;
+    super(endpoint, model);
     this.identity = identity;
     this.subscriptionId = o.subscriptionId;
     this.tenantId = o.tenantId;
@@ -159,12 +137,7 @@ export class FakeArm {
   }
 
   static async start(options: FakeArmOptions = {}): Promise<FakeArm> {
-    const ca = await TestCa.create("fake Azure CA");
-    const tls = await ca.issueServer({
-      commonName: "management.fake-azure.test",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1"],
-    });
+    const endpoint = await listenHttps("fake Azure CA", "management.fake-azure.test");
     const o = {
       subscriptionId: options.subscriptionId ?? "0b7a3c1e-5d2f-4e8a-9c6b-1f2e3d4c5b6a",
       tenantId: options.tenantId ?? "72f988bf-86f1-41af-91ab-2d7cd011db47",
@@ -174,7 +147,6 @@ export class FakeArm {
       location: options.location ?? "eastus",
       pageSize: options.pageSize ?? 2,
     };
-    let baseUrl = "";
     const model = new FakeArmModel(
       {
         subscriptionId: o.subscriptionId,
@@ -185,7 +157,7 @@ export class FakeArm {
         operationMs: options.operationMs ?? 40,
         retryAfterSeconds: options.retryAfterSeconds ?? 0,
       },
-      () => baseUrl,
+      () => endpoint.url,
     );
     const identity = new FakeIdentity({
       tenantId: o.tenantId,
@@ -193,15 +165,7 @@ export class FakeArm {
       clientSecret: o.clientSecret,
       clientAssertion: options.clientAssertion,
     });
-    const server = https.createServer({ cert: tls.cert, key: tls.key });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const fake = new FakeArm(server, baseUrl, ca.pem, model, identity, o);
-    server.on("request", (req, res) => fake.onRequest(req, res));
-    return fake;
+    return new FakeArm(endpoint, model, identity, o);
   }
 
   /** The provider's environment for this endpoint (client-secret sign-in). */
@@ -221,58 +185,21 @@ export class FakeArm {
     };
   }
 
-  inject(rule: FaultRule): FaultHandle {
-    const active: ActiveFault = { rule, left: rule.times ?? 1, hits: 0 };
-    this.faults.push(active);
-    return {
-      get hits() {
-        return active.hits;
-      },
-    };
-  }
-
-  /** Drops every fault not yet used up. */
-  clearFaults(): void {
-    this.faults.length = 0;
-  }
-
   /** Requests of one method and type, e.g. count("PUT", "virtualMachines"). */
   count(method: string, type: string): number {
     return this.requests.filter((r) => r.method === method && r.type === type).length;
   }
 
-  /** Waits until no long-running operation is in progress. */
-  idle(timeoutMs?: number): Promise<void> {
-    return this.model.idle(timeoutMs);
-  }
-
-  async close(): Promise<void> {
-    this.model.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
   // --- request handling ---------------------------------------------------------------------
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      this.handle(req, res, Buffer.concat(chunks).toString("utf8")).catch((err: unknown) => {
-        this.model.backgroundErrors.push(`handler: ${String(err)}`);
-        if (!res.headersSent)
-          this.send(res, { status: 500, body: { error: { code: "InternalServerError", message: String(err) } } });
-      });
-    });
+  protected answerBroken(res: ServerResponse, err: unknown): void {
+    this.send(res, { status: 500, body: armError("InternalServerError", String(err)) });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
     const url = new URL(req.url ?? "/", this.url);
     const method = req.method ?? "GET";
-    const segments = url.pathname
-      .split("/")
-      .filter((s) => s !== "")
-      .map((s) => decodeURIComponent(s));
+    const segments = pathSegments(url);
     const route = routeOf(segments);
     const apiVersion = url.searchParams.get("api-version") ?? undefined;
     const record: RecordedRequest = {
@@ -303,7 +230,7 @@ export class FakeArm {
         ? stringAt(objectAt(objectAt(body, "properties"), "hardwareProfile"), "vmSize")
         : undefined;
     const fault = this.takeFault(method, route, vmSize);
-    if (fault?.kind === "drop") return this.drop(res, record);
+    if (fault?.kind === "drop") return dropConnection(res, record);
     if (fault?.kind === "throttle") {
       return this.answer(res, record, {
         status: 429,
@@ -326,23 +253,20 @@ export class FakeArm {
       if (!(err instanceof ArmHttpError)) throw err;
       reply = { status: err.status, headers: err.headers, body: armError(err.code, err.message) };
     }
-    if (fault?.kind === "drop-after-accept") return this.drop(res, record);
+    if (fault?.kind === "drop-after-accept") return dropConnection(res, record);
     this.answer(res, record, reply);
   }
 
   private takeFault(method: string, route: Route, vmSize: string | undefined): FaultAction | undefined {
-    for (const f of this.faults) {
-      const r = f.rule;
-      if (f.left <= 0) continue;
-      if (r.method !== undefined && r.method !== method) continue;
-      if (r.type !== undefined && r.type.toLowerCase() !== route.type.toLowerCase()) continue;
-      if (r.name !== undefined && r.name.toLowerCase() !== (route.name ?? "").toLowerCase()) continue;
-      if (r.vmSize !== undefined && r.vmSize.toLowerCase() !== (vmSize ?? "").toLowerCase()) continue;
-      f.left--;
-      f.hits++;
-      return r.action;
-    }
-    return undefined;
+    const same = (want: string | undefined, got: string | undefined) =>
+      want === undefined || want.toLowerCase() === (got ?? "").toLowerCase();
+    return this.faults.take(
+      (r) =>
+        (r.method === undefined || r.method === method) &&
+        same(r.type, route.type) &&
+        same(r.name, route.name) &&
+        same(r.vmSize, vmSize),
+    );
   }
 
   private dispatch(
@@ -527,11 +451,6 @@ export class FakeArm {
         "content-length": String(Buffer.byteLength(data)),
       })
       .end(data);
-  }
-
-  private drop(res: ServerResponse, record: RecordedRequest): void {
-    record.status = "dropped";
-    res.socket?.destroy();
   }
 }
 

@@ -1,47 +1,25 @@
-// Makes the fake Compute Engine endpoint's instances real: each is a local provider VM (a
-// process group running the forwarder and the minimal agent) fed the instance's user-data
-// metadata, reachable on its own 127.x address, which the fake reports as the instance's
-// internal IP. Deleting the instance deletes the VM.
+// Makes the fake Compute Engine endpoint's instances real (see local-vm-backing.ts): each is a
+// local provider VM fed the instance's user-data metadata, whose address the fake reports as the
+// instance's internal IP. Deleting the instance deletes the VM.
 import pino from "pino";
-import { localProviderConfig } from "../../providers/local/config.ts";
-import { LocalProvider } from "../../providers/local/provider.ts";
-import type { Ownership } from "../../providers/provider.ts";
+import type { LocalProvider } from "../../providers/local/provider.ts";
 import type { GceLauncher } from "./fake-gce-model.ts";
+import { localVmBacking } from "./local-vm-backing.ts";
 
 export function localVmLauncher(vmDir: string, stateDir: string): GceLauncher & { readonly local: LocalProvider } {
-  const local = new LocalProvider(
-    localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmDir }, stateDir, false),
-    pino({ level: "silent" }),
-  );
-  // The fake cloud deletes what it launched: each VM with the marks it was made with.
-  const owners = new Map<string, Ownership>();
+  const backing = localVmBacking(vmDir, stateDir, pino({ level: "silent" }));
   return {
-    local,
+    local: backing.local,
     async launch(instance) {
       const owner = {
         sandboxId: instance.labels["peerpods-sandbox-id"] ?? instance.name,
         node: "fake-gce",
         cluster: "fake-gce",
       };
-      owners.set(instance.name, owner);
-      const resources = {
-        instanceType: undefined,
-        vcpus: undefined,
-        memoryMiB: undefined,
-        gpus: undefined,
-        image: undefined,
-      };
-      const made = await local.createVm(
-        { name: instance.name, token: `fake-gce-${instance.name}`, owner, resources, userData: instance.userData },
-        AbortSignal.timeout(30_000),
-      );
-      if (made.address === undefined) throw new Error(`local VM ${instance.name} has no address`);
-      return { address: made.address };
+      const token = `fake-gce-${instance.name}`;
+      const vm = { name: instance.name, token, owner, userData: instance.userData };
+      return { address: await backing.boot(vm, AbortSignal.timeout(30_000)) };
     },
-    async destroy(name) {
-      const owner = owners.get(name);
-      if (owner === undefined) return;
-      await local.deleteVm({ id: undefined, name, owner });
-    },
+    destroy: (name) => backing.remove(name),
   };
 }

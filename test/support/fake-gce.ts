@@ -11,8 +11,6 @@
 // NODE_EXTRA_CA_CERTS (the daemon) or tls.setDefaultCACertificates (in-process tests).
 import { createVerify, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
 import {
   FakeGceModel,
   type FakeMachineType,
@@ -22,7 +20,15 @@ import {
   type OperationFailure,
   parseLabelFilter,
 } from "./fake-gce-model.ts";
-import { TestCa } from "./test-certs.ts";
+import {
+  type ConnectionFault,
+  dropConnection,
+  FakeHttpsEndpoint,
+  type HttpsEndpoint,
+  type InjectedFault,
+  listenHttps,
+  pathSegments,
+} from "./fake-https-endpoint.ts";
 
 export type { FakeMachineType, GceLauncher } from "./fake-gce-model.ts";
 
@@ -65,16 +71,9 @@ export type FaultAction =
   | { readonly kind: "error"; readonly status: number; readonly reason: string; readonly message: string }
   /** Insert accepted, but its operation ends DONE with this error; no instance remains. */
   | { readonly kind: "fail-operation"; readonly failure: OperationFailure }
-  /** The connection closes before the request is read: nothing happened. */
-  | { readonly kind: "drop" }
-  /** The request takes effect, then the connection closes without an answer. */
-  | { readonly kind: "drop-after-accept" };
+  | ConnectionFault;
 
-export interface FaultRule extends FaultMatch {
-  readonly action: FaultAction;
-  /** How many matching requests it hits; default 1. */
-  readonly times?: number;
-}
+export interface FaultRule extends FaultMatch, InjectedFault<FaultAction> {}
 
 export interface RecordedRequest {
   readonly method: string;
@@ -86,12 +85,6 @@ export interface RecordedRequest {
   status: number | "dropped";
 }
 
-interface ActiveFault {
-  readonly rule: FaultRule;
-  left: number;
-  hits: number;
-}
-
 interface Reply {
   readonly status: number;
   readonly body: unknown;
@@ -100,27 +93,18 @@ interface Reply {
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const COMPUTE_SCOPE = "https://www.googleapis.com/auth/compute";
 
-export class FakeGce {
-  readonly url: string;
-  readonly caPem: string;
-  readonly model: FakeGceModel;
-  readonly requests: RecordedRequest[] = [];
+export class FakeGce extends FakeHttpsEndpoint<FaultRule, RecordedRequest, FakeGceModel> {
   readonly clientEmail: string;
   /** Access tokens issued, with what they are good for. */
   readonly tokens = new Map<string, { scope: string; expiresAt: number }>();
   tokenRequests = 0;
-  private readonly server: https.Server;
   private readonly pageSize: number;
-  private readonly faults: ActiveFault[] = [];
   private readonly privateKeyPem: string;
   private readonly publicKey: KeyObject;
   private readonly privateKeyId = randomBytes(20).toString("hex");
 
-  private constructor(server: https.Server, url: string, caPem: string, model: FakeGceModel, pageSize: number) {
-    this.server = server;
-    this.url = url;
-    this.caPem = caPem;
-    this.model = model;
+  private constructor(endpoint: HttpsEndpoint, model: FakeGceModel, pageSize: number) {
+    super(endpoint, model);
     this.pageSize = pageSize;
     this.clientEmail = `peerpods@${model.project}.iam.gserviceaccount.com`;
     const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -129,18 +113,8 @@ export class FakeGce {
   }
 
   static async start(options: FakeGceOptions = {}): Promise<FakeGce> {
-    const ca = await TestCa.create("fake Google CA");
-    const tls = await ca.issueServer({
-      commonName: "compute.fake-google.test",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1"],
-    });
-    const server = https.createServer({ cert: tls.cert, key: tls.key });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const endpoint = await listenHttps("fake Google CA", "compute.fake-google.test");
+    const url = endpoint.url;
     const model = new FakeGceModel({
       project: options.project ?? "peerpods-test-1",
       zone: options.zone ?? "us-central1-a",
@@ -150,9 +124,7 @@ export class FakeGce {
       operationMs: options.operationMs ?? 30,
       waitMs: options.waitMs ?? 200,
     });
-    const fake = new FakeGce(server, url, ca.pem, model, options.pageSize ?? 2);
-    server.on("request", (req, res) => fake.onRequest(req, res));
-    return fake;
+    return new FakeGce(endpoint, model, options.pageSize ?? 2);
   }
 
   /** The service-account key file's text, its token_uri this endpoint's token path. */
@@ -187,55 +159,21 @@ export class FakeGce {
     };
   }
 
-  inject(rule: FaultRule): { readonly hits: number } {
-    const active: ActiveFault = { rule, left: rule.times ?? 1, hits: 0 };
-    this.faults.push(active);
-    return {
-      get hits() {
-        return active.hits;
-      },
-    };
-  }
-
-  clearFaults(): void {
-    this.faults.length = 0;
-  }
-
   /** Requests of one method and resource, e.g. count("POST", "instances"). */
   count(method: string, resource: string): number {
     return this.requests.filter((r) => r.method === method && r.resource === resource).length;
   }
 
-  idle(timeoutMs?: number): Promise<void> {
-    return this.model.idle(timeoutMs);
-  }
-
-  async close(): Promise<void> {
-    this.model.close();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
   // --- request handling ---------------------------------------------------------------------
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      this.handle(req, res, Buffer.concat(chunks).toString("utf8")).catch((err: unknown) => {
-        this.model.backgroundErrors.push(`handler: ${String(err)}`);
-        if (!res.headersSent) this.send(res, { status: 500, body: googleError(500, "backendError", String(err)) });
-      });
-    });
+  protected answerBroken(res: ServerResponse, err: unknown): void {
+    this.send(res, { status: 500, body: googleError(500, "backendError", String(err)) });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
     const url = new URL(req.url ?? "/", this.url);
     const method = req.method ?? "GET";
-    const segments = url.pathname
-      .split("/")
-      .filter((s) => s !== "")
-      .map((s) => decodeURIComponent(s));
+    const segments = pathSegments(url);
     const { resource, name } = routeOf(segments);
     let body: Json | undefined;
     if (text !== "" && resource !== "token") {
@@ -256,7 +194,7 @@ export class FakeGce {
             .at(-1) ?? "")
         : undefined;
     const fault = this.takeFault(method, resource, machineType);
-    if (fault?.kind === "drop") return this.drop(res, record);
+    if (fault?.kind === "drop") return dropConnection(res, record);
     if (fault?.kind === "throttle")
       return this.answer(res, record, {
         status: 429,
@@ -280,7 +218,7 @@ export class FakeGce {
       if (!(err instanceof GceHttpError)) throw err;
       reply = { status: err.status, body: googleError(err.status, err.reason, err.message, "global", err.details) };
     }
-    if (fault?.kind === "drop-after-accept") return this.drop(res, record);
+    if (fault?.kind === "drop-after-accept") return dropConnection(res, record);
     this.answer(res, record, reply);
   }
 
@@ -305,17 +243,12 @@ export class FakeGce {
   }
 
   private takeFault(method: string, resource: string, machineType: string | undefined): FaultAction | undefined {
-    for (const f of this.faults) {
-      const r = f.rule;
-      if (f.left <= 0) continue;
-      if (r.method !== undefined && r.method !== method) continue;
-      if (r.resource !== undefined && r.resource !== resource) continue;
-      if (r.machineType !== undefined && r.machineType !== machineType) continue;
-      f.left--;
-      f.hits++;
-      return r.action;
-    }
-    return undefined;
+    return this.faults.take(
+      (r) =>
+        (r.method === undefined || r.method === method) &&
+        (r.resource === undefined || r.resource === resource) &&
+        (r.machineType === undefined || r.machineType === machineType),
+    );
   }
 
   private async dispatch(
@@ -502,11 +435,6 @@ export class FakeGce {
         vary: "Origin, X-Origin, Referer",
       })
       .end(data);
-  }
-
-  private drop(res: ServerResponse, record: RecordedRequest): void {
-    record.status = "dropped";
-    res.socket?.destroy();
   }
 }
 

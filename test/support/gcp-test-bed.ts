@@ -3,10 +3,12 @@
 // trust (as NODE_EXTRA_CA_CERTS does for the daemon) for as long as the bed lives.
 import tls from "node:tls";
 import pino from "pino";
+import { afterAll, beforeAll } from "vitest";
 import { gcpProviderConfig } from "../../providers/gcp/config.ts";
 import { GcpProvider } from "../../providers/gcp/provider.ts";
-import type { CreateVmRequest, ResourceRequest } from "../../providers/provider.ts";
+import type { CreateVmRequest } from "../../providers/provider.ts";
 import { FakeGce, type FakeGceOptions } from "./fake-gce.ts";
+import { type VmRequestOptions, vmRequest } from "./vm-request.ts";
 
 export const TEST_OWNER = { node: "worker-a.example.internal", cluster: "Cluster-1" } as const;
 
@@ -17,7 +19,7 @@ export interface GcpTestBed {
   restarted(env?: Record<string, string | undefined>): GcpProvider;
   request(
     name: string,
-    options?: { sandboxId?: string; token?: string; resources?: Partial<ResourceRequest>; node?: string },
+    options?: Pick<VmRequestOptions, "sandboxId" | "token" | "resources" | "node">,
   ): CreateVmRequest;
   close(): Promise<void>;
 }
@@ -44,30 +46,44 @@ export async function gcpTestBed(
     fake,
     provider,
     restarted: (env) => make(env),
-    request(name, o = {}) {
-      return {
-        name,
-        token: o.token ?? `token-${name}`,
-        owner: {
-          sandboxId: o.sandboxId ?? `${name}-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab`,
-          node: o.node ?? TEST_OWNER.node,
-          cluster: TEST_OWNER.cluster,
-        },
-        resources: {
-          instanceType: undefined,
-          vcpus: undefined,
-          memoryMiB: undefined,
-          gpus: undefined,
-          image: undefined,
-          ...o.resources,
-        },
-        userData: `#cloud-config\nwrite_files:\n- path: /run/peerpod/daemon.json\n  content: '{"sandbox":"${name}"}'\n`,
-      };
-    },
+    request: (name, o = {}) =>
+      vmRequest(name, o, {
+        ...TEST_OWNER,
+        sandboxId: `${name}-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab`,
+      }),
     async close() {
       await Promise.all(made.map((p) => p.close()));
       await fake.close();
       tls.setDefaultCACertificates(before);
     },
+  };
+}
+
+/**
+ * One bed for all the tests of a file: made before the first, closed after the last. The object
+ * returned stands for it from the start (its members are read when a test runs).
+ */
+export function gcpTestBedPerFile(options: Parameters<typeof gcpTestBed>[0] = {}): GcpTestBed {
+  let made: GcpTestBed | undefined;
+  beforeAll(async () => {
+    made = await gcpTestBed(options);
+  }, 60_000);
+  afterAll(async () => {
+    await made?.close();
+  });
+  const bed = (): GcpTestBed => {
+    if (made === undefined) throw new Error("the gcp test bed is made before the file's first test");
+    return made;
+  };
+  return {
+    get fake() {
+      return bed().fake;
+    },
+    get provider() {
+      return bed().provider;
+    },
+    restarted: (env) => bed().restarted(env),
+    request: (name, o) => bed().request(name, o),
+    close: () => bed().close(),
   };
 }

@@ -147,6 +147,36 @@ export interface PeerVmHost {
   env(extra?: Record<string, string>): Record<string, string>;
 }
 
+/** The system daemons, a client of them and the prepared peer VM host: what a libvirt test file stands on. */
+export interface LibvirtTestHost {
+  readonly client: LibvirtClient;
+  readonly host: PeerVmHost;
+  /** Closes the client and releases the daemons. */
+  release(): Promise<void>;
+}
+
+export async function openLibvirtTestHost(): Promise<LibvirtTestHost> {
+  const daemons = await acquireLibvirtDaemons();
+  let client: LibvirtClient | undefined;
+  try {
+    client = await LibvirtClient.connect(SYSTEM_URI);
+    const opened = client;
+    const host = await preparePeerVmHost(opened);
+    return {
+      client: opened,
+      host,
+      async release() {
+        await opened.close();
+        await daemons.release();
+      },
+    };
+  } catch (err) {
+    await client?.close();
+    await daemons.release();
+    throw err;
+  }
+}
+
 /** Builds (or reuses) the test image and uploads it as the pool's base volume; one test
  * process at a time does so, the others then find both ready. */
 export async function preparePeerVmHost(client: LibvirtClient): Promise<PeerVmHost> {

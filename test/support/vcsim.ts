@@ -8,11 +8,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
-import { localProviderConfig } from "../../providers/local/config.ts";
-import { LocalProvider } from "../../providers/local/provider.ts";
-import { OWNERSHIP_KEYS, type Ownership } from "../../providers/provider.ts";
+import type { LocalProvider } from "../../providers/local/provider.ts";
+import { OWNERSHIP_KEYS } from "../../providers/provider.ts";
 import {
   isFault,
   type MoRef,
@@ -23,54 +21,18 @@ import {
   VimClient,
   waitForTask,
 } from "../../providers/vsphere/vim/index.ts";
+import { goBuild, goProgram, isBuilt, mtime } from "./gopath-build.ts";
+import { localVmBacking } from "./local-vm-backing.ts";
 
-const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const SOURCE_DIR = path.join(REPO_ROOT, "test", "vcsim");
-const CACHE_DIR = path.join(REPO_ROOT, ".cache");
-export const VCSIM_BINARY = path.join(CACHE_DIR, "vcsim", "vcsim");
+const VCSIM = goProgram(
+  "vcsim",
+  { file: "github.com/vmware/govmomi/simulator/model.go", what: "govmomi's simulator sources" },
+  "golang-github-vmware-govmomi-dev",
+);
+export const VCSIM_BINARY = VCSIM.binary;
 const BUILD_LOCK = `${VCSIM_BINARY}.lock`;
-const GOPATH = "/usr/share/gocode";
-const GOVMOMI_SOURCE = path.join(GOPATH, "src", "github.com", "vmware", "govmomi", "simulator", "model.go");
-const INSTALL_HINT = "install them with: apt-get install golang-go golang-github-vmware-govmomi-dev";
 /** A cold build compiles govmomi (half a minute on two cores); later ones hit the cache. */
 const STALE_LOCK_MS = 300_000;
-
-async function mtime(file: string): Promise<number | undefined> {
-  try {
-    return (await fs.stat(file)).mtimeMs;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-}
-
-async function isFresh(): Promise<boolean> {
-  const built = await mtime(VCSIM_BINARY);
-  if (built === undefined) return false;
-  const names = (await fs.readdir(SOURCE_DIR)).filter((n) => n.endsWith(".go"));
-  const stats = await Promise.all(names.map((n) => fs.stat(path.join(SOURCE_DIR, n))));
-  return stats.every((s) => s.mtimeMs <= built);
-}
-
-function goBuild(output: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("go", ["build", "-o", output, "."], {
-      cwd: SOURCE_DIR,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, GO111MODULE: "off", GOPATH, GOCACHE: path.join(CACHE_DIR, "go-build"), GOFLAGS: "" },
-    });
-    let log = "";
-    child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    child.on("error", (err: NodeJS.ErrnoException) => {
-      reject(err.code === "ENOENT" ? new Error(`the Go toolchain ('go') is not on PATH; ${INSTALL_HINT}`) : err);
-    });
-    child.on("close", (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`go build of ${SOURCE_DIR} failed (${signal ?? `exit ${code}`}):\n${log}`));
-    });
-  });
-}
 
 /**
  * Builds test/vcsim into .cache/vcsim/vcsim unless it is newer than its sources. Test files
@@ -80,7 +42,7 @@ function goBuild(output: string): Promise<void> {
 export async function buildVcsim(): Promise<string> {
   await fs.mkdir(path.dirname(VCSIM_BINARY), { recursive: true });
   for (;;) {
-    if (await isFresh()) return VCSIM_BINARY;
+    if (await isBuilt(VCSIM)) return VCSIM_BINARY;
     let lock: fs.FileHandle;
     try {
       lock = await fs.open(BUILD_LOCK, "wx");
@@ -93,13 +55,8 @@ export async function buildVcsim(): Promise<string> {
     }
     const temp = `${VCSIM_BINARY}.${process.pid}.${randomUUID()}.tmp`;
     try {
-      if (await isFresh()) return VCSIM_BINARY;
-      try {
-        await fs.access(GOVMOMI_SOURCE);
-      } catch {
-        throw new Error(`govmomi's simulator sources not found at ${GOVMOMI_SOURCE}; ${INSTALL_HINT}`);
-      }
-      await goBuild(temp);
+      if (await isBuilt(VCSIM)) return VCSIM_BINARY;
+      await goBuild(VCSIM, temp);
       await fs.rename(temp, VCSIM_BINARY);
       return VCSIM_BINARY;
     } finally {
@@ -209,6 +166,26 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<Vcsim> {
   return { url, thumbprint, username, password, pid: child.pid ?? 0, stop: () => stopChild(child, exited) };
 }
 
+/** The properties `paths` of every VM in every folder of every datacenter. */
+async function everyVm(client: VimClient, paths: string[], signal: AbortSignal) {
+  const sc = await client.serviceContent(signal);
+  return retrieveProperties(
+    client,
+    [{ type: "VirtualMachine", pathSet: paths }],
+    [
+      {
+        obj: sc.rootFolder,
+        skip: true,
+        selectSet: [
+          { name: "folders", type: "Folder", path: "childEntity", selectSet: ["folders", "datacenterVms"] },
+          { name: "datacenterVms", type: "Datacenter", path: "vmFolder", selectSet: ["folders"] },
+        ],
+      },
+    ],
+    signal,
+  );
+}
+
 /** Sets the address the simulator reports as the VM's guest.ipAddress. */
 export async function setGuestAddress(
   client: VimClient,
@@ -235,31 +212,12 @@ export interface LocalGuests {
  * guest.ipAddress; a local VM whose vSphere VM is gone or powered off is deleted again.
  */
 export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logger, pollMs = 100): LocalGuests {
-  const local = new LocalProvider(
-    localProviderConfig({ LOCAL_NETWORK: "loopback", LOCAL_VM_DIR: vmsDir }, vmsDir, false),
-    logger,
-  );
+  const backing = localVmBacking(vmsDir, vmsDir, logger);
   const booted = new Set<string>();
-  // Each guest is deleted with the marks it was made with.
-  const owners = new Map<string, Ownership>();
   const controller = new AbortController();
   const round = async (signal: AbortSignal): Promise<void> => {
-    const sc = await client.serviceContent(signal);
-    const vms = await retrieveProperties(
-      client,
-      [{ type: "VirtualMachine", pathSet: ["name", "runtime.powerState", "guest.ipAddress", "config.extraConfig"] }],
-      [
-        {
-          obj: sc.rootFolder,
-          skip: true,
-          selectSet: [
-            { name: "folders", type: "Folder", path: "childEntity", selectSet: ["folders", "datacenterVms"] },
-            { name: "datacenterVms", type: "Datacenter", path: "vmFolder", selectSet: ["folders"] },
-          ],
-        },
-      ],
-      signal,
-    );
+    const paths = ["name", "runtime.powerState", "guest.ipAddress", "config.extraConfig"];
+    const vms = await everyVm(client, paths, signal);
     const live = new Set<string>();
     for (const vm of vms) {
       const name = readString(vm.props.get("name")) ?? "";
@@ -277,30 +235,22 @@ export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logg
         node: extra.get(OWNERSHIP_KEYS.node) ?? "",
         cluster: extra.get(OWNERSHIP_KEYS.cluster) ?? "",
       };
-      const resources = {
-        instanceType: undefined,
-        vcpus: undefined,
-        memoryMiB: undefined,
-        gpus: undefined,
-        image: undefined,
-      };
-      owners.set(name, owner);
-      const guest = await local.createVm({ name, token: vm.obj.value, owner, resources, userData: decoded }, signal);
+      const address = await backing.boot({ name, token: vm.obj.value, owner, userData: decoded }, signal);
       booted.add(name);
       try {
-        await setGuestAddress(client, vm.obj, guest.address!, signal);
+        await setGuestAddress(client, vm.obj, address, signal);
       } catch (err) {
         if (!isFault(err, "ManagedObjectNotFound")) throw err; // destroyed meanwhile
       }
     }
     for (const name of booted) {
       if (live.has(name)) continue;
-      await local.deleteVm({ id: undefined, name, owner: owners.get(name)! });
+      await backing.remove(name);
       booted.delete(name);
     }
   };
   const loop = (async () => {
-    await local.check();
+    await backing.local.check();
     while (!controller.signal.aborted) {
       await round(controller.signal);
       await sleep(pollMs, undefined, { signal: controller.signal }).catch(() => undefined);
@@ -312,13 +262,13 @@ export function startLocalGuests(client: VimClient, vmsDir: string, logger: Logg
   let failure: unknown;
   loop.catch((err: unknown) => (failure = err));
   return {
-    local,
+    local: backing.local,
     booted,
     async stop() {
       controller.abort();
       await loop.catch(() => undefined);
       for (const name of [...booted]) {
-        await local.deleteVm({ id: undefined, name, owner: owners.get(name)! });
+        await backing.remove(name);
         booted.delete(name);
       }
       if (failure !== undefined) throw failure;
@@ -353,22 +303,7 @@ export function simClient(sim: Vcsim): VimClient {
 
 /** Every VM carrying our ownership mark, anywhere in the inventory: name → create token. */
 export async function peerVms(client: VimClient, signal: AbortSignal): Promise<Map<string, string | undefined>> {
-  const sc = await client.serviceContent(signal);
-  const found = await retrieveProperties(
-    client,
-    [{ type: "VirtualMachine", pathSet: ["name", "config.extraConfig"] }],
-    [
-      {
-        obj: sc.rootFolder,
-        skip: true,
-        selectSet: [
-          { name: "folders", type: "Folder", path: "childEntity", selectSet: ["folders", "datacenterVms"] },
-          { name: "datacenterVms", type: "Datacenter", path: "vmFolder", selectSet: ["folders"] },
-        ],
-      },
-    ],
-    signal,
-  );
+  const found = await everyVm(client, ["name", "config.extraConfig"], signal);
   const out = new Map<string, string | undefined>();
   for (const vm of found) {
     const extra = readOptionValues(vm.props.get("config.extraConfig"));
