@@ -7,6 +7,18 @@ import { FakeImds } from "../../test/support/fake-imds.ts";
 import { ProviderError } from "../provider.ts";
 import type { AwsProvider } from "./provider.ts";
 
+/** The worker's settings with region, subnet and security groups left to the metadata service at `endpoint`. */
+function metadataEnv(fake: FakeEc2, endpoint: string, set: Record<string, string> = {}) {
+  return awsEnv(fake, {
+    AWS_REGION: undefined,
+    AWS_SUBNET_ID: undefined,
+    AWS_SG_IDS: undefined,
+    AWS_EC2_METADATA_DISABLED: undefined,
+    AWS_EC2_METADATA_SERVICE_ENDPOINT: endpoint,
+    ...set,
+  });
+}
+
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -150,15 +162,7 @@ describe("AWS placement from the worker's instance metadata (IMDSv2)", () => {
       securityGroupIds: [otherGroup.id],
     });
     cleanups.push(() => imds.close());
-    const p = provider(
-      awsEnv(fake, {
-        AWS_REGION: undefined,
-        AWS_SUBNET_ID: undefined,
-        AWS_SG_IDS: undefined,
-        AWS_EC2_METADATA_DISABLED: undefined,
-        AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint,
-      }),
-    );
+    const p = provider(metadataEnv(fake, imds.endpoint));
     await p.check(deadline());
     const vm = await p.createVm(vmRequest(1), deadline());
     expect(fake.instance(vm.id)).toMatchObject({ subnetId: otherSubnet.id, securityGroupIds: [otherGroup.id] });
@@ -177,15 +181,7 @@ describe("AWS placement from the worker's instance metadata (IMDSv2)", () => {
       securityGroupIds: ["sg-0dddd00000000000d"],
     });
     cleanups.push(() => imds.close());
-    const p = provider(
-      awsEnv(fake, {
-        AWS_REGION: undefined,
-        AWS_SUBNET_ID: otherSubnet.id,
-        AWS_SG_IDS: undefined,
-        AWS_EC2_METADATA_DISABLED: undefined,
-        AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.endpoint,
-      }),
-    );
+    const p = provider(metadataEnv(fake, imds.endpoint, { AWS_SUBNET_ID: otherSubnet.id }));
     const err = await checkFailure(p);
     // The metadata's security group does not exist here: the message says where it came from.
     expect(err.message).toContain(
@@ -196,15 +192,7 @@ describe("AWS placement from the worker's instance metadata (IMDSv2)", () => {
 
   it("fails start-up naming every unset variable when the metadata service does not answer", async () => {
     const fake = await startFake();
-    const p = provider(
-      awsEnv(fake, {
-        AWS_REGION: undefined,
-        AWS_SUBNET_ID: undefined,
-        AWS_SG_IDS: undefined,
-        AWS_EC2_METADATA_DISABLED: undefined,
-        AWS_EC2_METADATA_SERVICE_ENDPOINT: "http://127.0.0.1:9",
-      }),
-    );
+    const p = provider(metadataEnv(fake, "http://127.0.0.1:9"));
     const err = await checkFailure(p);
     expect(err).toBeInstanceOf(InvalidConfigError);
     expect((err as InvalidConfigError).errors.map((e) => ("variable" in e ? e.variable : ""))).toEqual([

@@ -2,7 +2,8 @@
 // leaves nothing behind that no sandbox owns.
 import { afterEach, describe, expect, it } from "vitest";
 import { type AzureTestBed, azureTestBed } from "../../test/support/azure-test-bed.ts";
-import { ProviderError } from "../provider.ts";
+import type { FaultAction, FaultRule } from "../../test/support/fake-arm.ts";
+import { ProviderError, type ResourceRequest } from "../provider.ts";
 import { armFailure } from "./arm-error.ts";
 
 let bed: AzureTestBed | undefined;
@@ -31,155 +32,99 @@ async function failure(p: Promise<unknown>): Promise<ProviderError> {
   return err as ProviderError;
 }
 
-describe("Azure provider under failed creates", () => {
-  it("deletes the Failed VM and its NIC when the creation ends Failed, naming the code it parsed", async () => {
-    bed = await azureTestBed();
-    bed.fake.inject({
-      method: "PUT",
-      type: "virtualMachines",
-      action: {
-        kind: "fail-operation",
-        code: "OSProvisioningClientError",
-        message: "OS provisioning failed for VM 'podvm-f1' due to an error reported by the guest.",
-      },
-    });
-    const err = await failure(bed.provider.createVm(bed.request("podvm-f1"), deadline()));
-    expect(err.message).toContain(
-      "Azure refused to create VM podvm-f1 (size Standard_DC2as_v5): OSProvisioningClientError: OS provisioning failed",
-    );
-    expect(err.retryable).toBe(false);
-    // The SDK reported it as a plain error whose message alone carries the code.
-    const sdkError = err.cause as Error;
-    expect(sdkError.name).toBe("Error");
-    expect(sdkError.message).toMatch(/^The long-running operation has failed\. OSProvisioningClientError\. /);
-    expect(armFailure(sdkError).code).toBe("OSProvisioningClientError");
-    expect(bed.fake.count("DELETE", "virtualMachines")).toBe(1);
-    expect(counts(bed)).toEqual(NOTHING);
-  });
+/** A VM PUT meeting `action` (of the size `vmSize` only, when given). */
+function vmPut(action: FaultAction, vmSize?: string): FaultRule {
+  return { method: "PUT", type: "virtualMachines", ...(vmSize === undefined ? {} : { vmSize }), action };
+}
 
-  it("reports no capacity, retryable, for a size nobody chose by fit, and cleans up", async () => {
-    bed = await azureTestBed();
-    bed.fake.inject({
-      method: "PUT",
-      type: "virtualMachines",
-      action: {
-        kind: "fail-operation",
-        code: "AllocationFailed",
-        message: "Allocation failed. We do not have sufficient capacity for the requested VM size in this region.",
-      },
-    });
-    const err = await failure(bed.provider.createVm(bed.request("podvm-f2"), deadline()));
-    expect(err.message).toContain(
-      "Azure has no capacity for VM podvm-f2 in eastus: tried Standard_DC2as_v5 (AllocationFailed: Allocation failed.",
-    );
-    expect(err.retryable).toBe(true);
-    expect(bed.fake.count("PUT", "virtualMachines")).toBe(1);
-    expect(counts(bed)).toEqual(NOTHING);
-  });
+interface RefusedCreate {
+  readonly title: string;
+  readonly bed?: Parameters<typeof azureTestBed>[0];
+  /** The fault injected before the create; without one, the fake refuses on its own. */
+  readonly fault?: FaultRule;
+  readonly vm: string;
+  readonly resources?: Partial<ResourceRequest>;
+  /** What the error says: a string it contains, or a pattern it matches. */
+  readonly says: string | RegExp;
+  /** Whether the error says to retry, where the case asserts it. */
+  readonly retryable?: boolean;
+  /** What else the case asserts, before that nothing is left. */
+  readonly also: (bed: AzureTestBed, err: ProviderError) => void;
+}
 
-  it("falls back to the next fitting size on AllocationFailed, SkuNotAvailable and QuotaExceeded", async () => {
-    bed = await azureTestBed({ env: { AZURE_INSTANCE_SIZES: SIZES } });
-    bed.fake.inject({
-      method: "PUT",
-      type: "virtualMachines",
-      vmSize: "Standard_DC4as_v5",
-      action: { kind: "fail-operation", code: "AllocationFailed", message: "Allocation failed." },
-    });
-    bed.fake.inject({
-      method: "PUT",
-      type: "virtualMachines",
-      vmSize: "Standard_EC4as_v5",
-      action: {
-        kind: "error",
-        status: 409,
-        code: "SkuNotAvailable",
-        message:
-          "The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_EC4as_v5' is currently not available in location 'eastus'.",
-      },
-    });
-    const vm = await bed.provider.createVm(bed.request("podvm-f3", { resources: { vcpus: 3 } }), deadline());
-    expect(vm.details?.instanceType).toBe("Standard_DC8as_v5");
-    const sizes = bed.fake.requests.filter((r) => r.method === "PUT" && r.type === "virtualMachines").length;
-    expect(sizes).toBe(3);
-    expect(counts(bed)).toEqual(ONE_VM);
-    expect(bed.fake.model.vms.get("podvm-f3")!.size).toBe("Standard_DC8as_v5");
-
-    bed.fake.inject({
-      method: "PUT",
-      type: "virtualMachines",
-      vmSize: "Standard_DC2as_v5",
-      action: {
-        kind: "fail-operation",
-        code: "QuotaExceeded",
-        message:
-          "Operation could not be completed as it results in exceeding approved standardDCASv5Family Cores quota. Current Limit: 8, Current Usage: 8, Additional Required: 2.",
-      },
-    });
-    const next = await bed.provider.createVm(
-      bed.request("podvm-f4", { resources: { vcpus: 1, memoryMiB: 2048 } }),
-      deadline(),
-    );
-    expect(next.details?.instanceType).toBe("Standard_DC4as_v5");
-  });
-
-  it("does not swap a size the pod named; a quota error says what to raise", async () => {
-    bed = await azureTestBed({ env: { AZURE_INSTANCE_SIZES: SIZES } });
-    bed.fake.inject({
-      method: "PUT",
-      type: "virtualMachines",
-      action: {
-        kind: "error",
-        status: 409,
-        code: "OperationNotAllowed",
-        message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.",
-      },
-    });
-    const err = await failure(
-      bed.provider.createVm(bed.request("podvm-f5", { resources: { instanceType: "Standard_DC4as_v5" } }), deadline()),
-    );
-    expect(err.message).toMatch(
-      /Azure quota exhausted creating VM podvm-f5 \(size Standard_DC4as_v5\) in eastus: .* raise the quota or lower PEERPODS_LIMIT_PER_NODE/,
-    );
-    expect(err.retryable).toBe(true);
-    expect(bed.fake.count("PUT", "virtualMachines")).toBe(1);
-    expect(counts(bed)).toEqual(NOTHING);
-  });
-
-  it("deletes the NIC it made when the VM PUT is refused", async () => {
-    bed = await azureTestBed();
-    bed.fake.inject({
-      method: "PUT",
-      type: "virtualMachines",
-      action: {
-        kind: "error",
-        status: 400,
-        code: "InvalidParameter",
-        message: "The gallery image version is not replicated to region eastus.",
-      },
-    });
-    const err = await failure(bed.provider.createVm(bed.request("podvm-f6"), deadline()));
-    expect(err.message).toContain(
-      "InvalidParameter: The gallery image version is not replicated to region eastus. (check AZURE_IMAGE_ID)",
-    );
-    expect(err.retryable).toBe(false);
-    expect(bed.fake.count("PUT", "networkInterfaces")).toBe(1);
-    expect(bed.fake.count("DELETE", "networkInterfaces")).toBe(1);
-    expect(counts(bed)).toEqual(NOTHING);
-  });
-
-  it("surfaces Azure's own refusal of a confidential VM on a size without it", async () => {
-    bed = await azureTestBed({ env: { AZURE_INSTANCE_SIZE: "Standard_D2as_v5" } });
-    const err = await failure(bed.provider.createVm(bed.request("podvm-f7"), deadline()));
-    expect(err.message).toContain(
-      "BadRequest: The VM size 'Standard_D2as_v5' is not supported for creation of VMs with Security Type ConfidentialVM.",
-    );
-    expect(err.message).toContain("DISABLECVM=true creates ordinary VMs");
-    expect(counts(bed)).toEqual(NOTHING);
-  });
-
-  it("names a permission Azure refuses before anything is made", async () => {
-    bed = await azureTestBed();
-    bed.fake.inject({
+const REFUSED_CREATES: readonly RefusedCreate[] = [
+  {
+    title: "deletes the Failed VM and its NIC when the creation ends Failed, naming the code it parsed",
+    fault: vmPut({
+      kind: "fail-operation",
+      code: "OSProvisioningClientError",
+      message: "OS provisioning failed for VM 'podvm-f1' due to an error reported by the guest.",
+    }),
+    vm: "podvm-f1",
+    says: "Azure refused to create VM podvm-f1 (size Standard_DC2as_v5): OSProvisioningClientError: OS provisioning failed",
+    retryable: false,
+    also: (b, err) => {
+      // The SDK reported it as a plain error whose message alone carries the code.
+      const sdkError = err.cause as Error;
+      expect(sdkError.name).toBe("Error");
+      expect(sdkError.message).toMatch(/^The long-running operation has failed\. OSProvisioningClientError\. /);
+      expect(armFailure(sdkError).code).toBe("OSProvisioningClientError");
+      expect(b.fake.count("DELETE", "virtualMachines")).toBe(1);
+    },
+  },
+  {
+    title: "reports no capacity, retryable, for a size nobody chose by fit, and cleans up",
+    fault: vmPut({
+      kind: "fail-operation",
+      code: "AllocationFailed",
+      message: "Allocation failed. We do not have sufficient capacity for the requested VM size in this region.",
+    }),
+    vm: "podvm-f2",
+    says: "Azure has no capacity for VM podvm-f2 in eastus: tried Standard_DC2as_v5 (AllocationFailed: Allocation failed.",
+    retryable: true,
+    also: (b) => expect(b.fake.count("PUT", "virtualMachines")).toBe(1),
+  },
+  {
+    title: "does not swap a size the pod named; a quota error says what to raise",
+    bed: { env: { AZURE_INSTANCE_SIZES: SIZES } },
+    fault: vmPut({
+      kind: "error",
+      status: 409,
+      code: "OperationNotAllowed",
+      message: "Operation could not be completed as it results in exceeding approved Total Regional Cores quota.",
+    }),
+    vm: "podvm-f5",
+    resources: { instanceType: "Standard_DC4as_v5" },
+    says: /Azure quota exhausted creating VM podvm-f5 \(size Standard_DC4as_v5\) in eastus: .* raise the quota or lower PEERPODS_LIMIT_PER_NODE/,
+    retryable: true,
+    also: (b) => expect(b.fake.count("PUT", "virtualMachines")).toBe(1),
+  },
+  {
+    title: "deletes the NIC it made when the VM PUT is refused",
+    fault: vmPut({
+      kind: "error",
+      status: 400,
+      code: "InvalidParameter",
+      message: "The gallery image version is not replicated to region eastus.",
+    }),
+    vm: "podvm-f6",
+    says: "InvalidParameter: The gallery image version is not replicated to region eastus. (check AZURE_IMAGE_ID)",
+    retryable: false,
+    also: (b) => {
+      expect(b.fake.count("PUT", "networkInterfaces")).toBe(1);
+      expect(b.fake.count("DELETE", "networkInterfaces")).toBe(1);
+    },
+  },
+  {
+    title: "surfaces Azure's own refusal of a confidential VM on a size without it",
+    bed: { env: { AZURE_INSTANCE_SIZE: "Standard_D2as_v5" } },
+    vm: "podvm-f7",
+    says: "BadRequest: The VM size 'Standard_D2as_v5' is not supported for creation of VMs with Security Type ConfidentialVM.",
+    also: (_b, err) => expect(err.message).toContain("DISABLECVM=true creates ordinary VMs"),
+  },
+  {
+    title: "names a permission Azure refuses before anything is made",
+    fault: {
       method: "GET",
       type: "virtualMachines",
       action: {
@@ -189,13 +134,67 @@ describe("Azure provider under failed creates", () => {
         message:
           "The client 'peerpods' does not have authorization to perform action 'Microsoft.Compute/virtualMachines/read' over scope '/subscriptions/…/resourceGroups/rg-peerpods'.",
       },
-    });
-    const err = await failure(bed.provider.createVm(bed.request("podvm-f8"), deadline()));
-    expect(err.message).toMatch(
-      /^preparing Azure VM podvm-f8: AuthorizationFailed: The client 'peerpods' does not have authorization .*virtualMachines\/read/,
-    );
-    expect(err.retryable).toBe(false);
+    },
+    vm: "podvm-f8",
+    says: /^preparing Azure VM podvm-f8: AuthorizationFailed: The client 'peerpods' does not have authorization .*virtualMachines\/read/,
+    retryable: false,
+    also: () => {},
+  },
+];
+
+describe("Azure provider under failed creates", () => {
+  it.each(REFUSED_CREATES)("$title", async (c) => {
+    bed = await azureTestBed(c.bed);
+    if (c.fault !== undefined) bed.fake.inject(c.fault);
+    const request = bed.request(c.vm, c.resources === undefined ? {} : { resources: c.resources });
+    const err = await failure(bed.provider.createVm(request, deadline()));
+    if (typeof c.says === "string") expect(err.message).toContain(c.says);
+    else expect(err.message).toMatch(c.says);
+    if (c.retryable !== undefined) expect(err.retryable).toBe(c.retryable);
+    c.also(bed, err);
     expect(counts(bed)).toEqual(NOTHING);
+  });
+
+  it("falls back to the next fitting size on AllocationFailed, SkuNotAvailable and QuotaExceeded", async () => {
+    bed = await azureTestBed({ env: { AZURE_INSTANCE_SIZES: SIZES } });
+    bed.fake.inject(
+      vmPut({ kind: "fail-operation", code: "AllocationFailed", message: "Allocation failed." }, "Standard_DC4as_v5"),
+    );
+    bed.fake.inject(
+      vmPut(
+        {
+          kind: "error",
+          status: 409,
+          code: "SkuNotAvailable",
+          message:
+            "The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: Standard_EC4as_v5' is currently not available in location 'eastus'.",
+        },
+        "Standard_EC4as_v5",
+      ),
+    );
+    const vm = await bed.provider.createVm(bed.request("podvm-f3", { resources: { vcpus: 3 } }), deadline());
+    expect(vm.details?.instanceType).toBe("Standard_DC8as_v5");
+    const sizes = bed.fake.requests.filter((r) => r.method === "PUT" && r.type === "virtualMachines").length;
+    expect(sizes).toBe(3);
+    expect(counts(bed)).toEqual(ONE_VM);
+    expect(bed.fake.model.vms.get("podvm-f3")!.size).toBe("Standard_DC8as_v5");
+
+    bed.fake.inject(
+      vmPut(
+        {
+          kind: "fail-operation",
+          code: "QuotaExceeded",
+          message:
+            "Operation could not be completed as it results in exceeding approved standardDCASv5Family Cores quota. Current Limit: 8, Current Usage: 8, Additional Required: 2.",
+        },
+        "Standard_DC2as_v5",
+      ),
+    );
+    const next = await bed.provider.createVm(
+      bed.request("podvm-f4", { resources: { vcpus: 1, memoryMiB: 2048 } }),
+      deadline(),
+    );
+    expect(next.details?.instanceType).toBe("Standard_DC4as_v5");
   });
 });
 

@@ -1,16 +1,10 @@
 // The start-up check against the local Compute Engine endpoint: a good setup passes, and every
 // problem of a bad one is reported at once, naming its variable.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GcpTestBed, gcpTestBed } from "../../test/support/gcp-test-bed.ts";
+import { describe, expect, it } from "vitest";
+import { gcpTestBedPerFile } from "../../test/support/gcp-test-bed.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
 
-let bed: GcpTestBed;
-beforeAll(async () => {
-  bed = await gcpTestBed();
-}, 60_000);
-afterAll(async () => {
-  await bed?.close();
-});
+const bed = gcpTestBedPerFile();
 
 const signal = () => AbortSignal.timeout(30_000);
 

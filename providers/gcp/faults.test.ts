@@ -2,14 +2,14 @@
 // answers, operations that end in error, no capacity, quota, missing permissions, a refused
 // token. Each either rides it out within the deadline or fails naming what to fix, and never
 // leaves a second VM.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type GcpTestBed, gcpTestBed, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
+import { afterEach, describe, expect, it } from "vitest";
+import type { FaultRule } from "../../test/support/fake-gce.ts";
+import { gcpTestBedPerFile, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
 
-let bed: GcpTestBed;
-beforeAll(async () => {
-  bed = await gcpTestBed({ env: { GCP_INSTANCE_TYPES: "n2d-standard-2,n2d-standard-4,n2d-highmem-4,n2d-standard-8" } });
-}, 60_000);
+const bed = gcpTestBedPerFile({
+  env: { GCP_INSTANCE_TYPES: "n2d-standard-2,n2d-standard-4,n2d-highmem-4,n2d-standard-8" },
+});
 afterEach(async () => {
   bed.fake.clearFaults();
   bed.fake.model.denied.clear();
@@ -18,9 +18,16 @@ afterEach(async () => {
     await bed.provider.deleteVm(vm, AbortSignal.timeout(10_000));
   await bed.fake.idle();
 });
-afterAll(async () => {
-  await bed?.close();
-});
+
+/** An instance insert (of `machineType` only, when given) whose operation ends in this error. */
+function failedInsert(code: string, message: string, httpStatus: number, machineType?: string): FaultRule {
+  return {
+    method: "POST",
+    resource: "instances",
+    ...(machineType === undefined ? {} : { machineType }),
+    action: { kind: "fail-operation", failure: { code, message, httpStatus } },
+  };
+}
 
 const signal = (ms = 20_000) => AbortSignal.timeout(ms);
 const inserts = () => bed.fake.requests.filter((r) => r.method === "POST" && r.resource === "instances");
@@ -80,20 +87,14 @@ describe("gcp provider faults", () => {
   });
 
   it("falls back to the next fitting machine type when the zone has no capacity, naming what it tried", async () => {
-    bed.fake.inject({
-      method: "POST",
-      resource: "instances",
-      machineType: "n2d-standard-4",
-      action: {
-        kind: "fail-operation",
-        failure: {
-          code: "ZONE_RESOURCE_POOL_EXHAUSTED",
-          message:
-            "The zone 'projects/peerpods-test-1/zones/us-central1-a' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.",
-          httpStatus: 503,
-        },
-      },
-    });
+    bed.fake.inject(
+      failedInsert(
+        "ZONE_RESOURCE_POOL_EXHAUSTED",
+        "The zone 'projects/peerpods-test-1/zones/us-central1-a' does not have enough resources available to fulfill the request.  Try a different zone, or try again later.",
+        503,
+        "n2d-standard-4",
+      ),
+    );
     const vm = await bed.provider.createVm(bed.request("podvm-fallback", { resources: { vcpus: 4 } }), signal());
     expect(vm.details?.machineType).toBe("n2d-highmem-4");
     expect(
@@ -110,19 +111,9 @@ describe("gcp provider faults", () => {
     ).toBe(2);
 
     for (const t of ["n2d-standard-4", "n2d-highmem-4", "n2d-standard-8"]) {
-      bed.fake.inject({
-        method: "POST",
-        resource: "instances",
-        machineType: t,
-        action: {
-          kind: "fail-operation",
-          failure: {
-            code: "QUOTA_EXCEEDED",
-            message: "Quota 'N2D_CPUS' exceeded.  Limit: 24.0 in region us-central1.",
-            httpStatus: 403,
-          },
-        },
-      });
+      bed.fake.inject(
+        failedInsert("QUOTA_EXCEEDED", "Quota 'N2D_CPUS' exceeded.  Limit: 24.0 in region us-central1.", 403, t),
+      );
     }
     const err = await rejection(
       bed.provider.createVm(bed.request("podvm-noroom", { resources: { vcpus: 4 } }), signal()),
@@ -134,18 +125,13 @@ describe("gcp provider faults", () => {
   });
 
   it("does not swap a machine type the pod named when the zone has none", async () => {
-    bed.fake.inject({
-      method: "POST",
-      resource: "instances",
-      action: {
-        kind: "fail-operation",
-        failure: {
-          code: "ZONE_RESOURCE_POOL_EXHAUSTED",
-          message: "The zone does not have enough resources available to fulfill the request.",
-          httpStatus: 503,
-        },
-      },
-    });
+    bed.fake.inject(
+      failedInsert(
+        "ZONE_RESOURCE_POOL_EXHAUSTED",
+        "The zone does not have enough resources available to fulfill the request.",
+        503,
+      ),
+    );
     const err = await rejection(
       bed.provider.createVm(bed.request("podvm-named", { resources: { instanceType: "n2d-standard-4" } }), signal()),
     );
@@ -174,18 +160,9 @@ describe("gcp provider faults", () => {
   });
 
   it("reports an operation that ends in error in Google's words and leaves nothing", async () => {
-    bed.fake.inject({
-      method: "POST",
-      resource: "instances",
-      action: {
-        kind: "fail-operation",
-        failure: {
-          code: "UNSUPPORTED_OPERATION",
-          message: "Confidential VM is not supported for this machine type.",
-          httpStatus: 400,
-        },
-      },
-    });
+    bed.fake.inject(
+      failedInsert("UNSUPPORTED_OPERATION", "Confidential VM is not supported for this machine type.", 400),
+    );
     const err = await rejection(bed.provider.createVm(bed.request("podvm-opfail"), signal()));
     expect(err.message).toMatch(/UNSUPPORTED_OPERATION: Confidential VM is not supported/);
     expect(bed.fake.model.instances.size).toBe(0);

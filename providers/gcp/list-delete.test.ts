@@ -1,16 +1,10 @@
 // Listing by label filter (page by page), deleting only what is exactly ours, and orphaned boot
 // disks found and deleted.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GcpTestBed, gcpTestBed, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
+import { describe, expect, it } from "vitest";
+import { gcpTestBedPerFile, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
 import { labelValue, OWNER_KEYS, ownerDescription, ownerLabels } from "./ownership.ts";
 
-let bed: GcpTestBed;
-beforeAll(async () => {
-  bed = await gcpTestBed({ fake: { pageSize: 2 } });
-}, 60_000);
-afterAll(async () => {
-  await bed?.close();
-});
+const bed = gcpTestBedPerFile({ fake: { pageSize: 2 } });
 
 const signal = () => AbortSignal.timeout(20_000);
 

@@ -1,17 +1,11 @@
 // The gcp provider through Google's real @google-cloud/compute client (REST transport) against
 // the local Compute Engine endpoint: create, find, delete, list, with tokens from the key's
 // token_uri.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GcpTestBed, gcpTestBed, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
+import { describe, expect, it } from "vitest";
+import { gcpTestBedPerFile, TEST_OWNER } from "../../test/support/gcp-test-bed.ts";
 import { OWNER_KEYS } from "./ownership.ts";
 
-let bed: GcpTestBed;
-beforeAll(async () => {
-  bed = await gcpTestBed();
-}, 60_000);
-afterAll(async () => {
-  await bed?.close();
-});
+const bed = gcpTestBedPerFile();
 
 describe("gcp provider", () => {
   it("creates a confidential instance with user-data, labels, full owner and Shielded VM defaults", async () => {

@@ -5,6 +5,16 @@ import { InvalidConfigError, renderSpecMarkdown } from "../../src/config/index.t
 import { findProvider } from "../index.ts";
 import { libvirtConfigSpec, libvirtProviderConfig } from "./config.ts";
 
+/** What reading `env` throws (undefined when it reads fine). */
+function configError(env: Record<string, string>): unknown {
+  try {
+    libvirtProviderConfig(env);
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 describe("libvirt provider configuration", () => {
   it("defaults to upstream's values", () => {
     expect(libvirtProviderConfig({})).toEqual({
@@ -74,37 +84,19 @@ describe("libvirt provider configuration", () => {
   });
 
   it("names every bad variable at once", () => {
-    let err: unknown;
-    try {
-      libvirtProviderConfig({
-        LIBVIRT_URI: "qemu+tls://host/system",
-        LIBVIRT_POOL: "a/b",
-        LIBVIRT_CPU: "0",
-        LIBVIRT_MEMORY: "999999",
-        LIBVIRT_MAX_MEMORY: "4096",
-        LIBVIRT_INITRD: "/boot/initrd.img",
-        LIBVIRT_DOMAIN_TYPE: "xen",
-      });
-    } catch (e) {
-      err = e;
-    }
+    // Wrong in themselves (URI, pool) or together (memory, initrd).
+    const bad = {
+      LIBVIRT_URI: "qemu+tls://host/system",
+      LIBVIRT_POOL: "a/b",
+      LIBVIRT_MAX_MEMORY: "4096",
+      LIBVIRT_INITRD: "/boot/initrd.img",
+    };
+    const err = configError({ ...bad, LIBVIRT_CPU: "0", LIBVIRT_MEMORY: "999999", LIBVIRT_DOMAIN_TYPE: "xen" });
     expect(err).toBeInstanceOf(InvalidConfigError);
     const text = (err as Error).message;
     for (const v of ["LIBVIRT_CPU", "LIBVIRT_DOMAIN_TYPE"]) expect(text).toContain(v);
     // Field-level problems stop first; the cross-field ones are checked on valid fields.
-    let second: unknown;
-    try {
-      libvirtProviderConfig({
-        LIBVIRT_URI: "qemu+tls://host/system",
-        LIBVIRT_POOL: "a/b",
-        LIBVIRT_MEMORY: "8192",
-        LIBVIRT_MAX_MEMORY: "4096",
-        LIBVIRT_INITRD: "/boot/initrd.img",
-        LIBVIRT_EFI_FIRMWARE: "OVMF.fd",
-      });
-    } catch (e) {
-      second = e;
-    }
+    const second = configError({ ...bad, LIBVIRT_MEMORY: "8192", LIBVIRT_EFI_FIRMWARE: "OVMF.fd" });
     const more = (second as Error).message;
     expect(more).toMatch(/LIBVIRT_URI.*not supported/);
     expect(more).toContain("LIBVIRT_POOL");

@@ -6,18 +6,17 @@ import { randomBytes } from "node:crypto";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  acquireLibvirtDaemons,
+  type LibvirtTestHost,
   leftovers,
+  openLibvirtTestHost,
   type PeerVmHost,
-  preparePeerVmHost,
-  SYSTEM_URI,
 } from "../../test/support/libvirt-host.ts";
 import { rejection } from "../../test/support/provider-rejection.ts";
 import { NO_RESOURCES } from "../provider.ts";
 import { libvirtProviderConfig } from "./config.ts";
 import { confidentialRefusal, offeredLaunchSecurity } from "./launch-security.ts";
 import { LibvirtProvider } from "./provider.ts";
-import { LibvirtClient } from "./rpc/index.ts";
+import type { LibvirtClient } from "./rpc/index.ts";
 
 const NO_CVM_FEATURES = `<domainCapabilities><path>/usr/bin/qemu-system-x86_64</path><domain>kvm</domain>
 <features><gic supported='no'/><vmcoreinfo supported='yes'/><genid supported='yes'/><backingStoreInput supported='yes'/>
@@ -68,7 +67,7 @@ describe("what a libvirt host's domain capabilities offer", () => {
 describe("a confidential guest asked of the real libvirtd", () => {
   const logger = pino({ level: "silent" });
   const name = `podvm-cvm${randomBytes(2).toString("hex")}`;
-  let daemons: { release(): Promise<void> };
+  let lab: LibvirtTestHost | undefined;
   let client: LibvirtClient;
   let host: PeerVmHost;
   const providers: LibvirtProvider[] = [];
@@ -79,15 +78,13 @@ describe("a confidential guest asked of the real libvirtd", () => {
   };
 
   beforeAll(async () => {
-    daemons = await acquireLibvirtDaemons();
-    client = await LibvirtClient.connect(SYSTEM_URI);
-    host = await preparePeerVmHost(client);
+    lab = await openLibvirtTestHost();
+    ({ client, host } = lab);
   }, 600_000);
 
   afterAll(async () => {
     for (const p of providers) await p.close();
-    await client?.close();
-    await daemons?.release();
+    await lab?.release();
   });
 
   it("reads the host's domain capabilities through our client: this host offers no confidential guests", async () => {

@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildUserData } from "../../src/userdata/index.ts";
 import { actOnForeignVm, foreignOwners } from "../../test/support/foreign-vm-survival.ts";
 import {
-  acquireLibvirtDaemons,
+  type LibvirtTestHost,
   leftovers,
+  openLibvirtTestHost,
   type PeerVmHost,
-  preparePeerVmHost,
   removeAll,
   SYSTEM_SOCKET,
   SYSTEM_URI,
@@ -23,13 +23,13 @@ import { type CreateVmRequest, NO_RESOURCES, ProviderError, type ResourceRequest
 import { libvirtProviderConfig } from "./config.ts";
 import { ownershipMetadataXml } from "./ownership-metadata.ts";
 import { LibvirtProvider } from "./provider.ts";
-import { LibvirtClient, uuidString } from "./rpc/index.ts";
+import { type LibvirtClient, uuidString } from "./rpc/index.ts";
 import { rawVolumeXml, vmVolumeNames } from "./volume-xml.ts";
 
 const prefix = `podvm-t${randomBytes(2).toString("hex")}`;
 const owner = { node: "node-lv", cluster: "cluster-lv" };
 const logger = pino({ level: "silent" });
-let daemons: { release(): Promise<void> };
+let lab: LibvirtTestHost | undefined;
 let client: LibvirtClient;
 let host: PeerVmHost;
 const providers: LibvirtProvider[] = [];
@@ -61,17 +61,15 @@ async function nothingLeft(name: string, macs: string[] = []): Promise<void> {
 }
 
 beforeAll(async () => {
-  daemons = await acquireLibvirtDaemons();
-  client = await LibvirtClient.connect(SYSTEM_URI);
-  host = await preparePeerVmHost(client);
+  lab = await openLibvirtTestHost();
+  ({ client, host } = lab);
 }, 600_000);
 
 afterAll(async () => {
   for (const p of providers) await p.close();
   // What a failed test may have left running, before the daemons go.
-  if (client) await removeAll(client, prefix);
-  await client?.close();
-  await daemons?.release();
+  if (lab) await removeAll(lab.client, prefix);
+  await lab?.release();
 });
 
 describe("libvirt provider start-up check", () => {

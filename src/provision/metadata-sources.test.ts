@@ -1,26 +1,22 @@
 // The provisioner's AWS (IMDSv2) and Azure (IMDS userData) paths against local metadata
 // services in network namespaces this test makes (the link-local metadata address exists only
 // there): good, missing, slow and malformed answers, each with what the console says.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, type ChildProcessByStdio, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { testForwarderConfig } from "../../test/support/forwarder-config.ts";
 import { useTestScope } from "../../test/support/test-scope.ts";
-import { buildUserData, type ForwarderConfig } from "../userdata/index.ts";
+import { buildUserData } from "../userdata/index.ts";
 import { runCommand } from "../util/run-command.ts";
 
 const scope = useTestScope("provision");
 const REPO = path.resolve(import.meta.dirname, "../..");
 const TOKEN = `tok-${randomBytes(8).toString("hex")}`;
-const config: ForwarderConfig = {
-  version: 1,
-  sandboxId: "sb-1",
-  listenPort: 15150,
-  tls: { caCert: "CA PEM", cert: "CERT PEM", key: "KEY PEM" },
-  podNetwork: undefined,
-};
+const config = testForwarderConfig("sb-1");
 const initdata =
   'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n"aa.toml" = "[token_configs]\\n"\n"policy.rego" = "package agent_policy\\n"\n';
 const userData = buildUserData(config, initdata);
@@ -36,6 +32,13 @@ interface Route {
   header?: string;
 }
 
+/** Runs the repository's `script` with this Node inside namespace `ns`, its output piped. */
+function nodeIn(ns: string, script: string, args: string[]): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn("ip", ["netns", "exec", ns, process.execPath, path.join(REPO, script), ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
 /** A namespace with the metadata address on its loopback and, when given routes, a metadata
  * service answering them. */
 async function metadataNamespace(
@@ -48,18 +51,7 @@ async function metadataNamespace(
   await runCommand("ip", ["-n", ns, "addr", "add", "169.254.169.254/32", "dev", "lo"]);
   let log = "";
   if (routes !== undefined) {
-    const child = spawn(
-      "ip",
-      [
-        "netns",
-        "exec",
-        ns,
-        process.execPath,
-        path.join(REPO, "test/support/metadata-server-entry.ts"),
-        JSON.stringify(routes),
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = nodeIn(ns, "test/support/metadata-server-entry.ts", [JSON.stringify(routes)]);
     scope.defer(() => stopChild(child));
     child.stderr.on("data", (c: Buffer) => (log += c.toString()));
     await new Promise<void>((resolve, reject) => {
@@ -85,27 +77,16 @@ async function provisionIn(
   deadline = "3s",
   extra: readonly string[] = [],
 ): Promise<{ code: number | null; console: string }> {
-  const child = spawn(
-    "ip",
-    [
-      "netns",
-      "exec",
-      ns,
-      process.execPath,
-      path.join(REPO, "src/cli/podvm-provision.ts"),
-      "--source",
-      source,
-      "--root",
-      root,
-      "--deadline",
-      deadline,
-      "--no-pod-netns",
-      ...extra,
-    ],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = nodeIn(ns, "src/cli/podvm-provision.ts", [
+    "--source",
+    source,
+    "--root",
+    root,
+    "--deadline",
+    deadline,
+    "--no-pod-netns",
+    ...extra,
+  ]);
   let out = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (out += c.toString()));

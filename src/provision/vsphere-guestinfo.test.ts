@@ -7,20 +7,15 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { guestExtraConfig } from "../../providers/vsphere/guest-config.ts";
+import { testForwarderConfig } from "../../test/support/forwarder-config.ts";
 import { useTestScope } from "../../test/support/test-scope.ts";
-import { buildUserData, type ForwarderConfig } from "../userdata/index.ts";
+import { buildUserData } from "../userdata/index.ts";
 import { provision } from "./provision.ts";
 import { vsphereGuestinfoSource } from "./vsphere-guestinfo.ts";
 
 const scope = useTestScope("guestinfo");
 const STANDIN = path.resolve(import.meta.dirname, "../../test/support/vmware-rpctool-standin.ts");
-const config: ForwarderConfig = {
-  version: 1,
-  sandboxId: "sb-vs",
-  listenPort: 15150,
-  tls: { caCert: "CA PEM", cert: "CERT PEM", key: "KEY PEM" },
-  podNetwork: undefined,
-};
+const config = testForwarderConfig("sb-vs");
 const owner = { sandboxId: "sb-vs", node: "n1", cluster: "c1" };
 
 /** An rpctool executable answering from `guestinfo` (undefined: a machine that is no VMware guest). */

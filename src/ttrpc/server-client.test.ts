@@ -18,6 +18,9 @@ let server: Server;
 let started: number;
 
 const SVC = "test.Raw";
+/** A request frame to SVC as any client could write it, bypassing our client's checks. */
+const rawRequest = (streamId: number, method: string, payload: Uint8Array, timeoutNano = 0, flags = 0) =>
+  encodeRequestFrame(streamId, { service: SVC, method, payload, timeoutNano, metadata: [] }, flags);
 
 beforeEach(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), "ttrpc-"));
@@ -163,15 +166,7 @@ describe("server and client", () => {
       Buffer.from(await client.callRaw(SVC, "Sleep", Buffer.from("50"), { timeoutMs: thirtyDays })).toString(),
     ).toBe("slept 50");
     const peer = await rawPeer();
-    peer.socket.write(
-      encodeRequestFrame(1, {
-        service: SVC,
-        method: "Sleep",
-        payload: Buffer.from("50"),
-        timeoutNano: thirtyDays * 1e6,
-        metadata: [],
-      }),
-    );
+    peer.socket.write(rawRequest(1, "Sleep", Buffer.from("50"), thirtyDays * 1e6));
     await until(() => peer.frames.length === 1);
     expect(decodeResponse(peer.frames[0]!.data).status?.code ?? Code.OK).toBe(Code.OK);
     peer.socket.destroy();
@@ -185,15 +180,7 @@ describe("server and client", () => {
     });
     // The server's own answer: bypass the client's timer by asking raw.
     const peer = await rawPeer();
-    peer.socket.write(
-      encodeRequestFrame(1, {
-        service: SVC,
-        method: "Sleep",
-        payload: Buffer.from("5000"),
-        timeoutNano: 50e6,
-        metadata: [],
-      }),
-    );
+    peer.socket.write(rawRequest(1, "Sleep", Buffer.from("5000"), 50e6));
     await until(() => peer.frames.length === 1);
     expect(decodeResponse(peer.frames[0]!.data).status?.code).toBe(Code.DEADLINE_EXCEEDED);
     peer.socket.destroy();
@@ -223,15 +210,7 @@ describe("server and client", () => {
   it("accepts exactly 4 MiB of frame data and rejects one byte more, keeping the connection", async () => {
     const client = await Client.connect(sock, { checkSendSize: false });
     const overhead =
-      encodeRequestFrame(1, {
-        service: SVC,
-        method: "Echo",
-        payload: Buffer.alloc(MAX_DATA_LENGTH - 100),
-        timeoutNano: 0,
-        metadata: [],
-      }).length -
-      HEADER_LENGTH -
-      (MAX_DATA_LENGTH - 100);
+      rawRequest(1, "Echo", Buffer.alloc(MAX_DATA_LENGTH - 100)).length - HEADER_LENGTH - (MAX_DATA_LENGTH - 100);
     const fits = Buffer.alloc(MAX_DATA_LENGTH - overhead, 1);
     // Echo would answer with a reply just as large; a reply envelope is smaller than a request's.
     expect((await client.callRaw(SVC, "Echo", fits)).length).toBe(fits.length);
@@ -250,13 +229,7 @@ describe("server and client", () => {
 
   it("answers streaming requests UNIMPLEMENTED", async () => {
     const peer = await rawPeer();
-    peer.socket.write(
-      encodeRequestFrame(
-        1,
-        { service: SVC, method: "Echo", payload: new Uint8Array(), timeoutNano: 0, metadata: [] },
-        0x2,
-      ),
-    );
+    peer.socket.write(rawRequest(1, "Echo", new Uint8Array(), 0, 0x2));
     await until(() => peer.frames.length === 1);
     expect(decodeResponse(peer.frames[0]!.data).status).toMatchObject({
       code: Code.UNIMPLEMENTED,
@@ -266,36 +239,10 @@ describe("server and client", () => {
   });
 
   it.each([
-    [
-      "an even stream id",
-      () =>
-        encodeRequestFrame(2, {
-          service: SVC,
-          method: "Echo",
-          payload: new Uint8Array(),
-          timeoutNano: 0,
-          metadata: [],
-        }),
-    ],
+    ["an even stream id", () => rawRequest(2, "Echo", new Uint8Array())],
     [
       "a reused stream id",
-      () =>
-        Buffer.concat([
-          encodeRequestFrame(3, {
-            service: SVC,
-            method: "Echo",
-            payload: new Uint8Array(),
-            timeoutNano: 0,
-            metadata: [],
-          }),
-          encodeRequestFrame(3, {
-            service: SVC,
-            method: "Echo",
-            payload: new Uint8Array(),
-            timeoutNano: 0,
-            metadata: [],
-          }),
-        ]),
+      () => Buffer.concat([rawRequest(3, "Echo", new Uint8Array()), rawRequest(3, "Echo", new Uint8Array())]),
     ],
     ["an unknown message type", () => Buffer.from("00000000000000010900", "hex")],
     [

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { testForwarderConfig } from "../../test/support/forwarder-config.ts";
 import {
   bootConfigFromUserData,
   buildPoolUserData,
   buildUserData,
   FORWARDER_CONFIG_PATH,
-  type ForwarderConfig,
   forwarderConfigFromUserData,
   INITDATA_PATH,
   isPoolConfig,
@@ -12,13 +12,11 @@ import {
   parseCloudConfig,
 } from "./index.ts";
 
-const config: ForwarderConfig = {
-  version: 1,
-  sandboxId: "abc",
-  listenPort: 15150,
-  tls: { caCert: "-----BEGIN CERTIFICATE-----\nx: y\n'\"#\n-----END CERTIFICATE-----\n", cert: "c", key: "k" },
-  podNetwork: undefined,
-};
+const config = testForwarderConfig("abc", {
+  caCert: "-----BEGIN CERTIFICATE-----\nx: y\n'\"#\n-----END CERTIFICATE-----\n",
+  cert: "c",
+  key: "k",
+});
 
 describe("user-data", () => {
   it("is a cloud-config that writes the forwarder config 0600 and reads back identical", () => {
