@@ -25,6 +25,7 @@ import {
   type UpstreamSetting,
   upstreamSettingsFor,
 } from "../src/config/upstream/index.ts";
+import { AWS_DEFAULT_CONFIG } from "./support/aws-default-config.ts";
 import { cleanupDaemonDirs, type DaemonDirs, makeDaemonDirs, startDaemon } from "./support/daemon-process.ts";
 import { FAKE_AMI, FAKE_SG, FAKE_SUBNET, FakeEc2 } from "./support/fake-ec2.ts";
 import { localVmLauncher } from "./support/fake-ec2-local-launcher.ts";
@@ -75,23 +76,10 @@ describe("upstream Helm values rendered to peer-pods-cm", () => {
       initdata: undefined,
     });
     expect(awsProviderConfig(env)).toEqual({
+      ...AWS_DEFAULT_CONFIG,
       region: "us-east-1",
-      amiId: "ami-0123456789abcdef0",
-      launchTemplate: undefined,
-      supersededByTemplate: [],
-      unusedTemplateName: undefined,
-      instanceType: "m6a.large",
-      instanceTypes: [],
       subnetId: "subnet-0a1b2c3d4e5f60718",
       securityGroupIds: ["sg-0a1b2c3d4e5f60718"],
-      keyName: undefined,
-      usePublicIp: false,
-      rootVolumeSizeGiB: 30,
-      disableCvm: false,
-      tags: new Map(),
-      endpoint: undefined,
-      imdsEndpoint: "http://169.254.169.254",
-      maxAttempts: 5,
       credentials: {
         accessKeyId: "AKIDEXAMPLE",
         secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",

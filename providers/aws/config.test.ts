@@ -2,6 +2,7 @@ import fs from "node:fs";
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { InvalidConfigError, renderSpecMarkdown } from "../../src/config/index.ts";
+import { AWS_DEFAULT_CONFIG } from "../../test/support/aws-default-config.ts";
 import { findProvider } from "../index.ts";
 import { awsConfigSpec, awsProviderConfig } from "./config.ts";
 
@@ -21,26 +22,7 @@ const variables = (err: InvalidConfigError) => err.errors.map((e) => ("variable"
 
 describe("AWS provider configuration", () => {
   it("applies upstream's defaults", () => {
-    expect(awsProviderConfig(base)).toEqual({
-      region: undefined,
-      amiId: "ami-0123456789abcdef0",
-      launchTemplate: undefined,
-      supersededByTemplate: [],
-      unusedTemplateName: undefined,
-      instanceType: "m6a.large",
-      instanceTypes: [],
-      subnetId: undefined,
-      securityGroupIds: [],
-      keyName: undefined,
-      usePublicIp: false,
-      rootVolumeSizeGiB: 30,
-      disableCvm: false,
-      tags: new Map(),
-      endpoint: undefined,
-      imdsEndpoint: "http://169.254.169.254",
-      maxAttempts: 5,
-      credentials: undefined,
-    });
+    expect(awsProviderConfig(base)).toEqual(AWS_DEFAULT_CONFIG);
   });
 
   it("reads every setting under its upstream name", () => {

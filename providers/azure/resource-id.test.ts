@@ -42,24 +42,14 @@ describe("Azure resource ids", () => {
 
   it("tells the image forms apart", () => {
     const rg = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute`;
-    expect(parseImageId(`${rg}/images/podvm`)).toMatchObject({ kind: "managed-image", name: "podvm" });
-    expect(parseImageId(`${rg}/galleries/g/images/i`)).toMatchObject({
-      kind: "gallery-image",
-      gallery: "g",
-      image: "i",
-    });
-    expect(parseImageId(`${rg}/galleries/g/images/i/versions/1.2.3`)).toMatchObject({
-      kind: "gallery-image-version",
-      version: "1.2.3",
-    });
-    expect(parseImageId("/CommunityGalleries/cg-1/Images/i/Versions/2024.1.0")).toMatchObject({
-      kind: "community-gallery",
-      gallery: "cg-1",
-    });
-    expect(parseImageId("/sharedGalleries/sg-1/images/i/versions/1.0.0")).toMatchObject({
-      kind: "shared-gallery",
-      gallery: "sg-1",
-    });
+    const forms: [string, Record<string, string>][] = [
+      [`${rg}/images/podvm`, { kind: "managed-image", name: "podvm" }],
+      [`${rg}/galleries/g/images/i`, { kind: "gallery-image", gallery: "g", image: "i" }],
+      [`${rg}/galleries/g/images/i/versions/1.2.3`, { kind: "gallery-image-version", version: "1.2.3" }],
+      ["/CommunityGalleries/cg-1/Images/i/Versions/2024.1.0", { kind: "community-gallery", gallery: "cg-1" }],
+      ["/sharedGalleries/sg-1/images/i/versions/1.0.0", { kind: "shared-gallery", gallery: "sg-1" }],
+    ];
+    for (const [id, form] of forms) expect(parseImageId(id), id).toMatchObject(form);
     expect(parseImageId(`${rg}/disks/d1`)).toBeUndefined();
     expect(parseImageId("Canonical:0001-com-ubuntu:22_04:latest")).toBeUndefined();
   });
