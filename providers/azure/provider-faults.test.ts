@@ -228,7 +228,7 @@ describe("Azure provider under throttling and transient failures", () => {
       type: "virtualMachines",
       action: { kind: "throttle", retryAfterSeconds: 120 },
     });
-    const err = await failure(bed.provider.createVm(bed.request("podvm-t2"), AbortSignal.timeout(800)));
+    const err = await failure(bed.provider.createVm(bed.request("podvm-t2"), AbortSignal.timeout(5000)));
     // The one throttled PUT: it neither retried before Retry-After nor waited past the deadline
     // (120 s would outlast the test's timeout).
     expect(throttle.hits).toBe(1);
