@@ -5,56 +5,32 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { localProviderConfig } from "../providers/local/config.ts";
 import { LocalProvider } from "../providers/local/provider.ts";
 import { AgentService } from "../src/gen/agent_pb.js";
-import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client } from "../src/ttrpc/index.ts";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   clusterMark,
   type DaemonDirs,
   debugSandboxes,
+  liveLocalVms,
   makeDaemonDirs,
   type RunningDaemon,
   startDaemon,
 } from "./support/daemon-process.ts";
+import { hypervisorCalls } from "./support/hypervisor-calls.ts";
 
-const h = Hypervisor.method;
 let dirs: DaemonDirs | undefined;
 let daemon: RunningDaemon | undefined;
 
-afterEach(async () => {
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-  dirs = undefined;
-  daemon = undefined;
-});
+useDaemonHooks({ dirs: () => dirs, daemon: () => daemon });
 
-const create = (id: string) =>
-  onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
-const start = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
-const stop = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.stopVM, { id }));
+const { create, start, stop } = hypervisorCalls(() => dirs!.socketPath, { startMs: 60_000 });
 const caFingerprint = async () => fs.readFile(path.join(dirs!.stateDir, "ca", "ca.crt"), "utf8");
 
-async function vmProcessesAlive(): Promise<number> {
-  let alive = 0;
-  for (const name of await fs.readdir(dirs!.vmsDir).catch(() => [] as string[])) {
-    const rec = JSON.parse(await fs.readFile(path.join(dirs!.vmsDir, name, "vm.json"), "utf8").catch(() => "{}")) as {
-      pgid?: number;
-    };
-    if (rec.pgid === undefined) continue;
-    try {
-      process.kill(-rec.pgid, 0);
-      alive++;
-    } catch {
-      // gone
-    }
-  }
-  return alive;
-}
+const vmProcessesAlive = async () => (await liveLocalVms(dirs!)).length;
 
 /** A pod whose container outlives the daemon: proves the VM and its agent survived. */
 async function runsCommand(agentSocketPath: string, id: string): Promise<string> {

@@ -5,112 +5,76 @@
 // instance, no disk.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { labelValue } from "../providers/gcp/ownership.ts";
-import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Code } from "../src/ttrpc/index.ts";
-import { useCloudDaemonHooks } from "./support/daemon-hooks.ts";
-import {
-  clusterMark,
-  type DaemonDirs,
-  debugSandboxes,
-  makeDaemonDirs,
-  type RunningDaemon,
-  startDaemon,
-} from "./support/daemon-process.ts";
+import { useCloudDaemonBed } from "./support/cloud-daemon-bed.ts";
+import { clusterMark, debugSandboxes, startDaemon } from "./support/daemon-process.ts";
 import { FakeGce } from "./support/fake-gce.ts";
 import { localVmLauncher } from "./support/fake-gce-local-launcher.ts";
-import { metricValue, pollUntil, readyPoolVms } from "./support/warm-pool-probe.ts";
+import { echoPod, hypervisorCalls } from "./support/hypervisor-calls.ts";
+import { pollUntil } from "./support/warm-pool-probe.ts";
+import { runWarmPoolScenario } from "./support/warm-pool-scenario.ts";
 
-const h = Hypervisor.method;
-let dirs: DaemonDirs;
-let fake: FakeGce;
-let daemon: RunningDaemon | undefined;
-let caFile: string;
-
-beforeAll(async () => {
-  dirs = await makeDaemonDirs("caa-gcp-");
-  fake = await FakeGce.start({
-    launcher: localVmLauncher(path.join(dirs.root, "gce-vms"), path.join(dirs.root, "gce-state")),
-  });
-  caFile = path.join(dirs.root, "google-ca.pem");
-  await fs.writeFile(caFile, fake.caPem);
-});
-
-useCloudDaemonHooks({
-  dirs: () => dirs,
-  fake: () => fake,
-  daemon: () => daemon,
-  afterEachTest: () => fake?.model.denied.clear(),
+const bed = useCloudDaemonBed({
+  dirsPrefix: "caa-gcp-",
+  startFake: (root) =>
+    FakeGce.start({ launcher: localVmLauncher(path.join(root, "gce-vms"), path.join(root, "gce-state")) }),
+  caFileName: "google-ca.pem",
+  afterEachTest: (fake) => fake.model.denied.clear(),
 });
 
 const env = (extra: Record<string, string> = {}) => ({
-  ...fake.env(),
+  ...bed.fake.env(),
   CLOUD_PROVIDER: "gcp",
-  NODE_EXTRA_CA_CERTS: caFile,
+  NODE_EXTRA_CA_CERTS: bed.caFile,
   GCP_INSTANCE_TYPES: "n2d-standard-2,n2d-standard-4,n2d-standard-8",
   ...extra,
 });
-const create = (id: string, annotations: Record<string, string> = {}) =>
-  onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations, networkNamespacePath: "" }));
-const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 90_000 }));
-const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
-const leftovers = () => ({ instances: fake.model.instances.size, disks: fake.model.disks.size });
+const { create, start, stop } = hypervisorCalls(() => bed.dirs.socketPath, { startMs: 90_000 });
+const leftovers = () => ({ instances: bed.fake.model.instances.size, disks: bed.fake.model.disks.size });
 const none = { instances: 0, disks: 0 };
-const inserts = () => fake.requests.filter((r) => r.method === "POST" && r.resource === "instances");
+const inserts = () => bed.fake.requests.filter((r) => r.method === "POST" && r.resource === "instances");
 
-async function waitUntil(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Waits for a crash point, looking often: the test kills the daemon right there. */
+const waitUntil = (cond: () => boolean, what: string) => pollUntil(what, cond, (v) => v, bed.daemon, 30_000, 25);
 
 describe("cloud-api-adaptor on the gcp provider", () => {
   it("runs a pod's whole life on a Compute Engine instance and deletes instance and disk", async () => {
-    daemon = await startDaemon(dirs, env());
-    let out = "";
-    const status = await runPod({
-      socketPath: dirs.socketPath,
-      command: ["echo", "from gce"],
-      stdout: (c) => (out += Buffer.from(c).toString()),
-      stderr: () => {},
-    });
-    expect({ status, out }).toEqual({ status: 0, out: "from gce\n" });
-    await fake.idle();
+    bed.daemon = await startDaemon(bed.dirs, env());
+    expect(await echoPod(bed.dirs.socketPath, ["from gce"])).toEqual({ status: 0, out: "from gce\n" });
+    await bed.fake.idle();
     expect(leftovers()).toEqual(none);
-    expect(daemon.logs()).not.toMatch(/PRIVATE KEY/);
+    expect(bed.daemon.logs()).not.toMatch(/PRIVATE KEY/);
   }, 180_000);
 
   it("after a SIGKILL right after the insert, the restarted daemon finds the instance and deletes it: never two at once", async () => {
-    daemon = await startDaemon(dirs, env());
+    bed.daemon = await startDaemon(bed.dirs, env());
     const before = inserts().length;
     await create("crash");
     const starting = start("crash");
     await waitUntil(() => inserts().length > before && inserts().at(-1)!.status === 200, "the insert");
-    await daemon.kill();
+    await bed.daemon.kill();
     // peerpod-relay holds the shim's StartVM for the restarted daemon, which rolls the half start
     // back (deleting the instance it finds) and then starts the sandbox anew on one instance.
-    daemon = await startDaemon(dirs, env());
+    bed.daemon = await startDaemon(bed.dirs, env());
     await starting;
-    await fake.idle();
-    expect(daemon.logs()).toMatch(/"rolledBack":\["crash"\]/);
-    expect(await debugSandboxes(daemon.probePort)).toEqual([
+    await bed.fake.idle();
+    expect(bed.daemon.logs()).toMatch(/"rolledBack":\["crash"\]/);
+    expect(await debugSandboxes(bed.daemon.probePort)).toEqual([
       expect.objectContaining({ id: "crash", state: "running" }),
     ]);
     expect(leftovers().instances).toBe(1);
     expect(inserts().length).toBe(before + 2);
     await stop("crash");
-    await fake.idle();
+    await bed.fake.idle();
     expect(leftovers()).toEqual(none);
   }, 180_000);
 
   it("falls back to the next machine type when the zone has no capacity, and rides out throttling", async () => {
-    daemon = await startDaemon(dirs, env());
-    fake.inject({ method: "POST", resource: "instances", action: { kind: "throttle" }, times: 2 });
-    fake.inject({
+    bed.daemon = await startDaemon(bed.dirs, env());
+    bed.fake.inject({ method: "POST", resource: "instances", action: { kind: "throttle" }, times: 2 });
+    bed.fake.inject({
       method: "POST",
       resource: "instances",
       machineType: "n2d-standard-4",
@@ -124,7 +88,7 @@ describe("cloud-api-adaptor on the gcp provider", () => {
         },
       },
     });
-    fake.inject({
+    bed.fake.inject({
       method: "POST",
       resource: "operations",
       action: { kind: "error", status: 503, reason: "backendError", message: "Backend Error" },
@@ -136,15 +100,15 @@ describe("cloud-api-adaptor on the gcp provider", () => {
       .slice(-4)
       .map((r) => String(r.body!.machineType).split("/").at(-1));
     expect(types).toEqual(["n2d-standard-4", "n2d-standard-4", "n2d-standard-4", "n2d-standard-8"]);
-    expect((await debugSandboxes(daemon.probePort))[0]).toMatchObject({ id: "roomy", state: "running" });
+    expect((await debugSandboxes(bed.daemon.probePort))[0]).toMatchObject({ id: "roomy", state: "running" });
     await stop("roomy");
-    await fake.idle();
+    await bed.fake.idle();
     expect(leftovers()).toEqual(none);
   }, 180_000);
 
   it("turns a missing permission into a StartVM error naming it, and leaves nothing", async () => {
-    daemon = await startDaemon(dirs, env());
-    fake.model.denied.add("compute.instances.create");
+    bed.daemon = await startDaemon(bed.dirs, env());
+    bed.fake.model.denied.add("compute.instances.create");
     await create("denied");
     const err = await start("denied").catch((e: unknown) => e);
     expect(err).toMatchObject({
@@ -152,75 +116,41 @@ describe("cloud-api-adaptor on the gcp provider", () => {
       statusMessage: expect.stringMatching(/compute\.instances\.create/),
     });
     await stop("denied");
-    await fake.idle();
+    await bed.fake.idle();
     expect(leftovers()).toEqual(none);
   }, 180_000);
 
   it("refuses to start with a missing image, naming the variable", async () => {
-    await expect(startDaemon(dirs, env({ PODVM_IMAGE_NAME: "no-such-image" }))).rejects.toThrow(
+    await expect(startDaemon(bed.dirs, env({ PODVM_IMAGE_NAME: "no-such-image" }))).rejects.toThrow(
       /PODVM_IMAGE_NAME=projects\/peerpods-test-1\/global\/images\/no-such-image: image not found/,
     );
   }, 180_000);
 
   it("warm pool: pool instances carry this node's and cluster's labels and the pool's, a pod claims one, a SIGKILLed daemon's successor adopts the rest, WARM_POOL_SIZE=0 deletes them", async () => {
-    const poolEnv = env({ WARM_POOL_SIZE: "1" });
     const poolInstances = () =>
-      [...fake.model.instances.values()].filter(
+      [...bed.fake.model.instances.values()].filter(
         (i) => (i.labels as Record<string, string> | undefined)?.["peerpods-sandbox-id"] === labelValue("_warm-pool"),
       );
-    daemon = await startDaemon(dirs, poolEnv);
-    const d1 = daemon;
-    await pollUntil(
-      "a ready pool VM",
-      () => readyPoolVms(d1),
-      (r) => r.length === 1,
-      d1,
-    );
-    expect(poolInstances().map((i) => i.labels)).toEqual([
-      expect.objectContaining({
-        "peerpods-sandbox-id": labelValue("_warm-pool"),
-        "peerpods-node": labelValue("test-node"),
-        "peerpods-cluster": labelValue(await clusterMark(dirs)),
-      }),
-    ]);
-    let out = "";
-    const status = await runPod({
-      socketPath: dirs.socketPath,
-      command: ["echo", "warm"],
-      stdout: (c) => (out += Buffer.from(c).toString()),
-      stderr: () => {},
-    });
-    expect({ status, out }).toEqual({ status: 0, out: "warm\n" });
-    expect(await metricValue(d1, "caa_warm_pool_claims_total")).toBe(1);
-    await pollUntil(
-      "refilled",
-      () => readyPoolVms(d1),
-      (r) => r.length === 1,
-      d1,
-    );
-    const kept = poolInstances().map((i) => i.name);
-    const insertsBefore = inserts().length;
-    await daemon.kill(); // a crash: the pool instance keeps running
-    daemon = await startDaemon(dirs, poolEnv);
-    const d2 = daemon;
-    await pollUntil(
-      "adopted",
-      () => readyPoolVms(d2),
-      (r) => r.length === 1,
-      d2,
-    );
-    expect(poolInstances().map((i) => i.name)).toEqual(kept); // adopted, not made anew
-    expect(inserts().length).toBe(insertsBefore);
-    await daemon.stop();
-    daemon = await startDaemon(dirs, env({ WARM_POOL_SIZE: "0" }));
-    await pollUntil(
-      "deleted",
-      async () => {
-        await fake.idle();
+    await runWarmPoolScenario({
+      dirs: bed.dirs,
+      size: 1,
+      env: (size) => env({ WARM_POOL_SIZE: String(size) }),
+      started: (d) => (bed.daemon = d),
+      poolVms: () => poolInstances().map((i) => i.name),
+      checkPool: async () =>
+        expect(poolInstances().map((i) => i.labels)).toEqual([
+          expect.objectContaining({
+            "peerpods-sandbox-id": labelValue("_warm-pool"),
+            "peerpods-node": labelValue("test-node"),
+            "peerpods-cluster": labelValue(await clusterMark(bed.dirs)),
+          }),
+        ]),
+      launches: () => inserts().length,
+      leftovers: async () => {
+        await bed.fake.idle();
         return leftovers();
       },
-      (l) => l.instances + l.disks === 0,
-      daemon,
-    );
+      nothingLeft: (l) => l.instances + l.disks === 0,
+    });
   }, 300_000);
 });

@@ -5,13 +5,13 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   type DaemonDirs,
   debugSandboxes,
   freePort,
@@ -29,10 +29,7 @@ beforeAll(async () => {
   daemon = await startDaemon(dirs, { PEERPODS_LIMIT_PER_NODE: "60" });
 });
 
-afterAll(async () => {
-  await daemon?.stop();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-});
+useDaemonHooks({ dirs: () => dirs, daemon: () => daemon, daemonPer: "file", dirsPer: "file" });
 
 function runCli(
   args: string[],

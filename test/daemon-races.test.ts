@@ -3,19 +3,19 @@
 // socket still lingers, hundreds of idle connections to the probe port.
 import fs from "node:fs/promises";
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client, Code } from "../src/ttrpc/index.ts";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
   type RunningDaemon,
   startDaemon,
 } from "./support/daemon-process.ts";
+import { hypervisorCalls } from "./support/hypervisor-calls.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs;
@@ -27,15 +27,9 @@ beforeAll(async () => {
   daemon = await startDaemon(dirs, { PEERPODS_LIMIT_PER_NODE: "2", SOCKET_LINGER: "10m" });
 });
 
-afterAll(async () => {
-  await daemon?.stop();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-});
+useDaemonHooks({ dirs: () => dirs, daemon: () => daemon, daemonPer: "file", dirsPer: "file" });
 
-const create = (id: string) =>
-  onHypervisor(dirs.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
-const start = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 120_000 }));
-const stop = (id: string) => onHypervisor(dirs.socketPath, (c) => c.call(h.stopVM, { id }));
+const { create, start, stop } = hypervisorCalls(() => dirs.socketPath, { startMs: 120_000 });
 
 describe("racing calls", () => {
   it("holds PEERPODS_LIMIT_PER_NODE when 8 CreateVMs arrive at once", async () => {

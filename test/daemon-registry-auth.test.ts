@@ -3,17 +3,12 @@
 // /run/peerpod/auth.json, root-only. No secret byte ever reaches the daemon's log.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { ANNOTATIONS } from "../src/kata/annotations.ts";
-import {
-  cleanupDaemonDirs,
-  type DaemonDirs,
-  makeDaemonDirs,
-  type RunningDaemon,
-  startDaemon,
-} from "./support/daemon-process.ts";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
+import { type DaemonDirs, makeDaemonDirs, type RunningDaemon, startDaemon } from "./support/daemon-process.ts";
 import { FakeKubeApi } from "./support/fake-kube-api.ts";
 
 const h = Hypervisor.method;
@@ -49,15 +44,12 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  await api?.close();
-});
-
-afterEach(async () => {
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-  dirs = undefined;
-  daemon = undefined;
+useDaemonHooks({
+  dirs: () => dirs,
+  daemon: () => daemon,
+  afterFile: async () => {
+    await api?.close();
+  },
 });
 
 /** Runs CreateVM and StartVM for a pod of namespace shop, returns the auth file the VM got (or

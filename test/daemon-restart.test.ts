@@ -8,7 +8,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { create, type DescMessage, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   CloseStdinRequestSchema,
   CreateContainerRequestSchema,
@@ -29,8 +29,8 @@ import {
   StopVMRequestSchema,
   VersionRequestSchema,
 } from "../src/gen/hypervisor_pb.js";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
@@ -49,12 +49,12 @@ let dirs: DaemonDirs | undefined;
 let daemon: RunningDaemon | undefined;
 const clients: GoClient[] = [];
 
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.close().catch(() => {});
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-  dirs = undefined;
-  daemon = undefined;
+useDaemonHooks({
+  dirs: () => dirs,
+  daemon: () => daemon,
+  afterEachTest: async () => {
+    for (const c of clients.splice(0)) await c.close().catch(() => {});
+  },
 });
 
 const encode = <D extends DescMessage>(schema: D, init: MessageInitShape<D>) => toBinary(schema, create(schema, init));

@@ -3,11 +3,11 @@
 // agent call on ONE long-lived connection through proxy → mutual TLS → forwarder → agent.
 import fs from "node:fs/promises";
 import { fromBinary } from "@bufbuild/protobuf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ReadStreamResponseSchema, WaitProcessResponseSchema } from "../src/gen/agent_pb.js";
 import { CreateVMResponseSchema } from "../src/gen/hypervisor_pb.js";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   type DaemonDirs,
   debugSandboxes,
   makeDaemonDirs,
@@ -51,10 +51,7 @@ beforeAll(async () => {
   daemon = await startDaemon(dirs);
 });
 
-afterAll(async () => {
-  await daemon?.stop();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-});
+useDaemonHooks({ dirs: () => dirs, daemon: () => daemon, daemonPer: "file", dirsPer: "file" });
 
 describe("daemon driven like Kata shim 3.5.0", () => {
   it("runs CreateVM … StopVM with the captured payloads and leaves nothing behind", async () => {

@@ -4,56 +4,36 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Health } from "../src/gen/health_pb.js";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/shim-driver.ts";
 import { Client } from "../src/ttrpc/index.ts";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
 import {
   cleanupDaemonDirs,
   type DaemonDirs,
   debugSandboxes,
   freePort,
   killRelay,
+  liveLocalVms,
   makeDaemonDirs,
   type RunningDaemon,
   startDaemon,
 } from "./support/daemon-process.ts";
+import { hypervisorCalls } from "./support/hypervisor-calls.ts";
 
 const h = Hypervisor.method;
 let dirs: DaemonDirs | undefined;
 let daemon: RunningDaemon | undefined;
 
-afterEach(async () => {
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
-  dirs = undefined;
-  daemon = undefined;
-});
+useDaemonHooks({ dirs: () => dirs, daemon: () => daemon });
 
 const mode = async (p: string) => (await fs.stat(p)).mode & 0o777;
-const create = (id: string) =>
-  onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
-const start = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 60_000 }));
+const { create, start } = hypervisorCalls(() => dirs!.socketPath, { startMs: 60_000 });
 const recordFile = (id: string) => path.join(dirs!.stateDir, "sandboxes", `${id}.json`);
 
-/** Names of the local VMs whose process group still runs. */
-async function liveVms(): Promise<string[]> {
-  const live: string[] = [];
-  for (const name of await fs.readdir(dirs!.vmsDir).catch(() => [] as string[])) {
-    const rec = JSON.parse(await fs.readFile(path.join(dirs!.vmsDir, name, "vm.json"), "utf8").catch(() => "{}")) as {
-      pgid?: number;
-    };
-    if (rec.pgid === undefined) continue;
-    try {
-      process.kill(-rec.pgid, 0);
-      live.push(name);
-    } catch {
-      // gone
-    }
-  }
-  return live.sort();
-}
+const liveVms = () => liveLocalVms(dirs!);
 
 describe("daemon start-up", () => {
   it("makes its own folders 0700 but leaves the mode of a folder the operator chose, and never logs INITDATA", async () => {

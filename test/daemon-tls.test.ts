@@ -6,10 +6,10 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runPod } from "../src/hypervisor/shim-driver.ts";
 import { tlsProfile } from "../src/pki/index.ts";
 import { waitForForwarder } from "../src/proxy/index.ts";
 import { cleanupDaemonDirs, type DaemonDirs, makeDaemonDirs, startDaemon } from "./support/daemon-process.ts";
+import { echoPod } from "./support/hypervisor-calls.ts";
 import { TestCa } from "./support/test-certs.ts";
 
 let dirs: DaemonDirs;
@@ -21,16 +21,7 @@ afterAll(async () => {
   if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
 });
 
-async function echo(socketPath: string, word: string): Promise<{ status: number; out: string }> {
-  let out = "";
-  const status = await runPod({
-    socketPath,
-    command: ["echo", word],
-    stdout: (c) => (out += Buffer.from(c).toString()),
-    stderr: () => {},
-  });
-  return { status, out };
-}
+const echo = (socketPath: string, word: string) => echoPod(socketPath, [word]);
 
 describe("TLS on the proxy → forwarder link", () => {
   it("own CA with the cluster's TLS profile (TLS 1.3 minimum, a cipher list) relays a pod", async () => {

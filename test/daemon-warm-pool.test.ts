@@ -5,42 +5,32 @@
 // VMs older than WARM_POOL_MAX_AGE replaced.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { Hypervisor } from "../src/gen/hypervisor_pb.js";
-import { onHypervisor, runPod } from "../src/hypervisor/shim-driver.ts";
+import { describe, expect, it } from "vitest";
 import { ANNOTATIONS } from "../src/kata/annotations.ts";
+import { useDaemonHooks } from "./support/daemon-hooks.ts";
 import {
-  cleanupDaemonDirs,
   clusterMark,
   type DaemonDirs,
   makeDaemonDirs,
   type RunningDaemon,
   startDaemon,
 } from "./support/daemon-process.ts";
+import { echoPod, hypervisorCalls } from "./support/hypervisor-calls.ts";
 
-const h = Hypervisor.method;
 let dirs: DaemonDirs | undefined;
 let daemon: RunningDaemon | undefined;
 
 /** Pool VMs outlive the daemon on purpose (the next start adopts them); every VM still running
  * at the end must be one the pool's records name: anything else leaked. */
-async function recordedPoolVms(): Promise<string[]> {
-  const names = await fs.readdir(path.join(dirs!.stateDir, "pool")).catch(() => [] as string[]);
+async function recordedPoolVms(d: DaemonDirs): Promise<string[]> {
+  const names = await fs.readdir(path.join(d.stateDir, "pool")).catch(() => [] as string[]);
   return names
     .filter((n) => !n.startsWith(".") && n.endsWith(".json"))
     .map((n) => n.slice(0, -5))
     .sort();
 }
 
-afterEach(async () => {
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  if (dirs) {
-    const recorded = await recordedPoolVms();
-    expect((await cleanupDaemonDirs(dirs)).sort()).toEqual(recorded);
-  }
-  dirs = undefined;
-  daemon = undefined;
-});
+useDaemonHooks({ dirs: () => dirs, daemon: () => daemon, expectedLeft: recordedPoolVms });
 
 interface Entry {
   id: string;
@@ -89,26 +79,16 @@ async function vmFolders(): Promise<string[]> {
 }
 
 async function echo(annotations: Record<string, string> = {}, id?: string): Promise<string> {
-  let out = "";
-  const status = await runPod({
-    socketPath: dirs!.socketPath,
-    command: ["echo", "hello"],
+  const { status, out } = await echoPod(dirs!.socketPath, ["hello"], {
     annotations,
     sandboxId: id,
     startTimeoutMs: 120_000,
-    stdout: (c) => {
-      out += Buffer.from(c).toString();
-    },
-    stderr: () => {},
   });
   expect(status).toBe(0);
   return out;
 }
 
-const create = (id: string) =>
-  onHypervisor(dirs!.socketPath, (c) => c.call(h.createVM, { id, annotations: {}, networkNamespacePath: "" }));
-const start = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.startVM, { id }, { timeoutMs: 120_000 }));
-const stop = (id: string) => onHypervisor(dirs!.socketPath, (c) => c.call(h.stopVM, { id }));
+const { create, start, stop } = hypervisorCalls(() => dirs!.socketPath, { startMs: 120_000 });
 const died = () => new Promise((r) => (daemon!.child.exitCode === null ? daemon!.child.once("exit", r) : r(undefined)));
 
 // Each test starts daemons and VMs several times: generous on a loaded machine.
@@ -196,7 +176,7 @@ describe("warm pool on the local provider", { timeout: 300_000 }, () => {
       // The daemon may die before or after it reports ready: the failpoint fires in the background.
       daemon = await startDaemon(dirs, { ...POOL, CAA_TEST_FAILPOINT: failpoint }).catch(() => undefined);
       if (daemon !== undefined) await died();
-      const recorded = await recordedPoolVms();
+      const recorded = await recordedPoolVms(dirs);
       expect(recorded.length).toBeGreaterThanOrEqual(1);
       daemon = await startDaemon(dirs, POOL);
       const ready = await poolFull();

@@ -142,24 +142,48 @@ export async function startDaemon(
   };
 }
 
+/** The local VMs in the folder with their process group (undefined: none recorded). */
+async function localVmGroups(dirs: DaemonDirs): Promise<{ name: string; pgid: number | undefined }[]> {
+  const vms = [];
+  for (const name of await fs.readdir(dirs.vmsDir).catch(() => [] as string[])) {
+    let pgid: number | undefined;
+    try {
+      pgid = (JSON.parse(await fs.readFile(path.join(dirs.vmsDir, name, "vm.json"), "utf8")) as { pgid?: number }).pgid;
+    } catch {
+      // no record, or one cut short
+    }
+    vms.push({ name, pgid });
+  }
+  return vms;
+}
+
+/** Names of the local VMs whose process group still runs, sorted. */
+export async function liveLocalVms(dirs: DaemonDirs): Promise<string[]> {
+  const live: string[] = [];
+  for (const { name, pgid } of await localVmGroups(dirs)) {
+    if (pgid === undefined) continue;
+    try {
+      process.kill(-pgid, 0);
+      live.push(name);
+    } catch {
+      // gone
+    }
+  }
+  return live.sort();
+}
+
 /** Kills every local VM left in the folder and the relay, and removes the temp tree: tests call
  * it last. Returns the VMs that were left (the relay outlives the daemon by design). */
 export async function cleanupDaemonDirs(dirs: DaemonDirs): Promise<string[]> {
   await killRelay(dirs.relaySocket);
   const leftovers: string[] = [];
-  for (const name of await fs.readdir(dirs.vmsDir).catch(() => [] as string[])) {
+  for (const { name, pgid } of await localVmGroups(dirs)) {
+    if (pgid === undefined) continue; // no record
     try {
-      const rec = JSON.parse(await fs.readFile(path.join(dirs.vmsDir, name, "vm.json"), "utf8")) as { pgid?: number };
-      if (rec.pgid !== undefined) {
-        try {
-          process.kill(-rec.pgid, "SIGKILL");
-          leftovers.push(name);
-        } catch {
-          // already gone
-        }
-      }
+      process.kill(-pgid, "SIGKILL");
+      leftovers.push(name);
     } catch {
-      // no record
+      // already gone
     }
   }
   await fs.rm(dirs.root, { recursive: true, force: true });

@@ -28,13 +28,14 @@ export async function metricValue(daemon: RunningDaemon, name: string): Promise<
   return line === undefined ? 0 : Number(line.slice(name.length + 1));
 }
 
-/** Polls `get` until `ok`, or fails with the last value and the daemon's latest logs. */
+/** Polls `get` (every `intervalMs`) until `ok`, or fails with the last value and the daemon's latest logs. */
 export async function pollUntil<T>(
   what: string,
   get: () => Promise<T> | T,
   ok: (v: T) => boolean,
   daemon: RunningDaemon | undefined,
   ms = 120_000,
+  intervalMs = 100,
 ): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -42,6 +43,6 @@ export async function pollUntil<T>(
     if (ok(v)) return v;
     if (Date.now() > end)
       throw new Error(`${what}: still ${JSON.stringify(v)} after ${ms} ms\n${daemon?.logs().slice(-4000) ?? ""}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
