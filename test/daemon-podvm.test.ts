@@ -11,60 +11,30 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cachedPodvmImage, type PodvmImage } from "../podvm/cached-build.ts";
-import { LibvirtClient } from "../providers/libvirt/rpc/index.ts";
 import { Hypervisor } from "../src/gen/hypervisor_pb.js";
 import { onHypervisor } from "../src/hypervisor/index.ts";
 import { vmNameFor } from "../src/sandbox/vm-name.ts";
 import { Code } from "../src/ttrpc/index.ts";
-import {
-  cleanupDaemonDirs,
-  clusterMark,
-  type DaemonDirs,
-  makeDaemonDirs,
-  type RunningDaemon,
-  startDaemon,
-} from "./support/daemon-process.ts";
-import {
-  acquireLibvirtDaemons,
-  ensureTestPool,
-  leftovers,
-  removeAll,
-  SYSTEM_URI,
-  TEST_NETWORK,
-  TEST_POOL,
-} from "./support/libvirt-host.ts";
+import { clusterMark, startDaemon } from "./support/daemon-process.ts";
+import { useLibvirtDaemonBed } from "./support/libvirt-daemon-bed.ts";
+import { ensureTestPool, leftovers, removeAll, SYSTEM_URI, TEST_NETWORK, TEST_POOL } from "./support/libvirt-host.ts";
 
 const REPO = path.resolve(import.meta.dirname, "..");
 const run = randomBytes(3).toString("hex");
 const prefix = `podvm-pv${run}`;
 const baseVolume = `${prefix}-base.qcow2`;
-let dirs: DaemonDirs;
-let daemon: RunningDaemon | undefined;
-let daemons: { release(): Promise<void> };
-let client: LibvirtClient;
 let image: PodvmImage;
 const nothing = { domains: [], volumes: [], leases: [] };
-
-beforeAll(async () => {
-  image = await cachedPodvmImage({ log: (l) => process.stderr.write(`${l}\n`) });
-  daemons = await acquireLibvirtDaemons();
-  client = await LibvirtClient.connect(SYSTEM_URI);
-  await ensureTestPool(client);
-  dirs = await makeDaemonDirs("caa-podvm-");
-}, 3_600_000);
-
-afterEach(async () => {
-  if (daemon?.child.exitCode === null) await daemon.stop();
-  daemon = undefined;
-});
-
-afterAll(async () => {
-  if (client) await removeAll(client, prefix);
-  await client?.close();
-  await daemons?.release();
-  if (dirs) expect(await cleanupDaemonDirs(dirs)).toEqual([]);
+const bed = useLibvirtDaemonBed({
+  dirsPrefix: "caa-podvm-",
+  before: async () => {
+    image = await cachedPodvmImage({ log: (l) => process.stderr.write(`${l}\n`) });
+  },
+  prepare: ensureTestPool,
+  removeLeft: (client) => removeAll(client, prefix),
+  setUpMs: 3_600_000,
 });
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -105,66 +75,55 @@ function consoleOf(vmName: string): Promise<string> {
 async function expectNothingLeft(vmName: string): Promise<void> {
   // dnsmasq forgets a released lease a moment after the VM goes.
   for (let i = 0; i < 150; i++) {
-    if ((await leftovers(client, vmName)).leases.length === 0) break;
+    if ((await leftovers(bed.client, vmName)).leases.length === 0) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  expect(await leftovers(client, vmName)).toEqual(nothing);
+  expect(await leftovers(bed.client, vmName)).toEqual(nothing);
   await expect(fs.access(`/var/lib/libvirt/qemu/nvram/${vmName}_VARS.fd`)).rejects.toThrow();
+}
+
+const upload = () =>
+  cli(["image", "upload", "libvirt", "--uri", SYSTEM_URI, "--pool", TEST_POOL, "--name", baseVolume, image.qcow2]);
+const sha256 = async (file: string) =>
+  createHash("sha256")
+    .update(await fs.readFile(file))
+    .digest("hex");
+
+/** Runs a pod through `peerpod-ctl run` on the daemon's socket. */
+const runIn = (id: string, command: string[], flags: string[] = []) =>
+  cli(["run", "--socket", bed.dirs.socketPath, "--id", id, "--timeout", "900s", ...flags, "--", ...command]);
+
+/** Starts the daemon (with extra settings) for a pod of the test: its sandbox id and its VM's name. */
+async function podOf(tag: string, extra: Record<string, string> = {}): Promise<{ id: string; vmName: string }> {
+  bed.daemon = await startDaemon(bed.dirs, env(extra));
+  const id = `pv${run}${tag}${randomBytes(6).toString("hex")}`;
+  return {
+    id,
+    vmName: vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(bed.dirs) }, undefined),
+  };
 }
 
 describe("the peer-pod image on the libvirt provider", () => {
   it("uploads with peerpod-ctl image upload libvirt, and refuses a second upload of the same name", async () => {
-    const up = await cli([
-      "image",
-      "upload",
-      "libvirt",
-      "--uri",
-      SYSTEM_URI,
-      "--pool",
-      TEST_POOL,
-      "--name",
-      baseVolume,
-      image.qcow2,
-    ]);
+    const up = await upload();
     expect(up.stderr).toContain("uploaded 100%");
     expect(up).toMatchObject({ code: 0 });
     const size = (await fs.stat(image.qcow2)).size;
     expect(up.stdout).toMatch(
       new RegExp(`^${TEST_POOL}/${baseVolume}: qcow2, virtual size \\d+ bytes, ${size} bytes uploaded\\n$`),
     );
-    const pool = await client.lookupStoragePoolByName(TEST_POOL);
-    const vol = await client.lookupStorageVolByName(pool, baseVolume);
-    const volPath = await client.getStorageVolPath(vol);
-    expect(
-      createHash("sha256")
-        .update(await fs.readFile(volPath))
-        .digest("hex"),
-    ).toBe(
-      createHash("sha256")
-        .update(await fs.readFile(image.qcow2))
-        .digest("hex"),
-    );
-    const again = await cli([
-      "image",
-      "upload",
-      "libvirt",
-      "--uri",
-      SYSTEM_URI,
-      "--pool",
-      TEST_POOL,
-      "--name",
-      baseVolume,
-      image.qcow2,
-    ]);
+    const pool = await bed.client.lookupStoragePoolByName(TEST_POOL);
+    const vol = await bed.client.lookupStorageVolByName(pool, baseVolume);
+    const volPath = await bed.client.getStorageVolPath(vol);
+    expect(await sha256(volPath)).toBe(await sha256(image.qcow2));
+    const again = await upload();
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`--name ${baseVolume}: pool ${TEST_POOL} already has a volume of that name`);
   }, 600_000);
 
   it("boots the uploaded image by UEFI and runs `echo hello` through a pod; StopVM leaves nothing", async () => {
-    daemon = await startDaemon(dirs, env());
-    const id = `pv${run}h${randomBytes(6).toString("hex")}`;
-    const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
-    const r = await cli(["run", "--socket", dirs.socketPath, "--id", id, "--timeout", "900s", "--", "echo", "hello"]);
+    const { id, vmName } = await podOf("h");
+    const r = await runIn(id, ["echo", "hello"]);
     const console = await consoleOf(vmName);
     expect({ code: r.code, stdout: r.stdout }, `${r.stderr}\nconsole of ${vmName}:\n${console.slice(-6000)}`).toEqual({
       code: 0,
@@ -177,29 +136,13 @@ describe("the peer-pod image on the libvirt provider", () => {
   }, 1_200_000);
 
   it("boots the image by BIOS and unpacks the pod's initdata in the VM: aa.toml, cdh.toml, policy.rego and the digest", async () => {
-    daemon = await startDaemon(dirs, env({ LIBVIRT_EFI_FIRMWARE: "none" }));
-    const id = `pv${run}i${randomBytes(6).toString("hex")}`;
-    const vmName = vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined);
+    const { id, vmName } = await podOf("i", { LIBVIRT_EFI_FIRMWARE: "none" });
     const initdata = `version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = '''\n[token_configs.kbs]\nurl = "http://kbs.example:8080"\n'''\n"cdh.toml" = "socket = 'unix:///run/confidential-containers/cdh.sock'\\n"\n"policy.rego" = "package agent_policy\\ndefault CreateContainerRequest := true\\n"\n`;
     const { gzipSync } = await import("node:zlib");
     const annotation = `io.katacontainers.config.hypervisor.cc_init_data=${gzipSync(initdata).toString("base64")}`;
     const show =
       "cat /run/peerpod/aa.toml /run/peerpod/cdh.toml /run/peerpod/policy.rego; od -An -tx1 -v /run/peerpod/initdata.digest | tr -d ' \\n'; test -d /sys/firmware/efi && echo ' uefi' || echo ' bios'";
-    const r = await cli([
-      "run",
-      "--socket",
-      dirs.socketPath,
-      "--id",
-      id,
-      "--timeout",
-      "900s",
-      "--annotation",
-      annotation,
-      "--",
-      "sh",
-      "-c",
-      show,
-    ]);
+    const r = await runIn(id, ["sh", "-c", show], ["--annotation", annotation]);
     expect(r.code, `${r.stderr}\nconsole of ${vmName}:\n${(await consoleOf(vmName)).slice(-6000)}`).toBe(0);
     const digest = createHash("sha384").update(initdata).digest("hex");
     expect(r.stdout).toBe(
@@ -209,9 +152,8 @@ describe("the peer-pod image on the libvirt provider", () => {
   }, 1_200_000);
 
   it("fails CreateVM on invalid initdata before any VM exists", async () => {
-    daemon = await startDaemon(dirs, env());
-    const id = `pv${run}x${randomBytes(6).toString("hex")}`;
-    const err = await onHypervisor(dirs.socketPath, (c) =>
+    const { id, vmName } = await podOf("x");
+    const err = await onHypervisor(bed.dirs.socketPath, (c) =>
       c.call(Hypervisor.method.createVM, {
         id,
         annotations: {
@@ -224,11 +166,6 @@ describe("the peer-pod image on the libvirt provider", () => {
       code: Code.INVALID_ARGUMENT,
       message: expect.stringContaining('initdata: algorithm is "sha1"; expected one of sha256, sha384, sha512'),
     });
-    expect(
-      await leftovers(
-        client,
-        vmNameFor({ sandboxId: id, node: "test-node", cluster: await clusterMark(dirs) }, undefined),
-      ),
-    ).toEqual(nothing);
+    expect(await leftovers(bed.client, vmName)).toEqual(nothing);
   });
 });
