@@ -19,7 +19,7 @@ import {
 import { type LoadOptions, loadConfig } from "./load.ts";
 import { hypervisorSocketField, logLevelField, podsDirField } from "./shared-fields.ts";
 import type { ConfigOf } from "./spec.ts";
-import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "./tls-settings.ts";
+import { cipherSuitesError, TLS_VERSION_NAMES } from "./tls-settings.ts";
 
 export const daemonConfigSpec = Object.freeze({
   // Upstream takes the provider as the first argument or CLOUD_PROVIDER (entrypoint.sh).
@@ -282,17 +282,8 @@ export type DaemonConfig = ConfigOf<typeof daemonConfigSpec>;
 export function loadDaemonConfig(options: LoadOptions): DaemonConfig {
   const config = loadConfig(daemonConfigSpec, options);
   const problems: ConfigError[] = [];
-  const unknown = unknownCipherSuites(config.tlsCipherSuites ?? []);
-  if (unknown.length > 0) {
-    problems.push(
-      new ConfigError({
-        variable: "TLS_CIPHER_SUITES",
-        value: (config.tlsCipherSuites ?? []).join(","),
-        expected: `${CIPHER_SUITES_EXPECTED} (unknown: ${unknown.join(", ")})`,
-        source: "env",
-      }),
-    );
-  }
+  const suites = cipherSuitesError(config.tlsCipherSuites);
+  if (suites !== undefined) problems.push(suites);
   // Operator certificates come as a set: a CA to check the forwarders with, and our own pair.
   const certs = { CACERT_FILE: config.caCertFile, CERT_FILE: config.certFile, CERT_KEY: config.certKey };
   const given = Object.entries(certs).filter(([, v]) => v !== undefined);

@@ -2,6 +2,8 @@
 // VersionTLS12 / VersionTLS13, and IANA cipher suite names with OpenSSL's name for each, which
 // is what Node speaks (src/pki/tls-profile.ts builds the connection options from them).
 
+import { ConfigError } from "./errors.ts";
+
 export const TLS_VERSION_NAMES = ["VersionTLS12", "VersionTLS13"] as const;
 export type TlsVersionName = (typeof TLS_VERSION_NAMES)[number];
 
@@ -39,4 +41,17 @@ export const CIPHER_SUITES_EXPECTED =
 /** Names in `suites` that are not IANA suite names we know. */
 export function unknownCipherSuites(suites: readonly string[]): string[] {
   return suites.filter((s) => !TLS12_CIPHER_SUITES.has(s) && !TLS13_CIPHER_SUITES.has(s));
+}
+
+/** TLS_CIPHER_SUITES naming suites we do not know, as the error the binaries report; undefined
+ * when every name is known (or none is given). */
+export function cipherSuitesError(suites: readonly string[] | undefined): ConfigError | undefined {
+  const unknown = unknownCipherSuites(suites ?? []);
+  if (unknown.length === 0) return undefined;
+  return new ConfigError({
+    variable: "TLS_CIPHER_SUITES",
+    value: (suites ?? []).join(","),
+    expected: `${CIPHER_SUITES_EXPECTED} (unknown: ${unknown.join(", ")})`,
+    source: "env",
+  });
 }

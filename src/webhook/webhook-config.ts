@@ -6,7 +6,6 @@
 // the daemon, here for the HTTPS side the API server calls.
 
 import {
-  ConfigError,
   type ConfigOf,
   durationField,
   enumField,
@@ -18,7 +17,7 @@ import {
   portField,
   stringField,
 } from "../config/index.ts";
-import { CIPHER_SUITES_EXPECTED, TLS_VERSION_NAMES, unknownCipherSuites } from "../config/tls-settings.ts";
+import { cipherSuitesError, TLS_VERSION_NAMES } from "../config/tls-settings.ts";
 import type { AdmissionPolicy } from "./admission-policy.ts";
 import { withRuntimeClassName } from "./runtime-class-name.ts";
 
@@ -89,16 +88,8 @@ export type WebhookConfig = ConfigOf<typeof webhookConfigSpec>;
 /** Loads the webhook's settings; see loadConfig for errors. */
 export function loadWebhookConfig(options: LoadOptions): WebhookConfig {
   const config = loadConfig(webhookConfigSpec, { ...options, env: withRuntimeClassName(options.env) });
-  const unknown = unknownCipherSuites(config.tlsCipherSuites ?? []);
-  if (unknown.length > 0)
-    throw new InvalidConfigError([
-      new ConfigError({
-        variable: "TLS_CIPHER_SUITES",
-        value: (config.tlsCipherSuites ?? []).join(","),
-        expected: `${CIPHER_SUITES_EXPECTED} (unknown: ${unknown.join(", ")})`,
-        source: "env",
-      }),
-    ]);
+  const suites = cipherSuitesError(config.tlsCipherSuites);
+  if (suites !== undefined) throw new InvalidConfigError([suites]);
   return config;
 }
 
