@@ -6,13 +6,13 @@
 // Lines are written synchronously (stderr is a file or a pipe), so nothing waits in a buffer
 // when the process exits.
 import { hostname } from "node:os";
-import type { Log, LogFn } from "./log.ts";
+import { type Log, type LogFn, SECRET_FIELD_NAMES } from "./log.ts";
 
 const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
 type LevelName = keyof typeof LEVELS;
 
-/** Field names whose values may be secrets, at any depth (createLogger redacts the same). */
-const SECRET_FIELDS = new Set(["password", "secret", "key", "token", "userData", "clientSecret", "privateKey"]);
+/** Redacted at any depth. */
+const SECRET_FIELDS: ReadonlySet<string> = new Set(SECRET_FIELD_NAMES);
 const REDACTED = "<redacted>";
 
 export type LineWriter = (line: string) => void;

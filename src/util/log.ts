@@ -2,6 +2,18 @@
 // its own), and so does the relay's small JSON-lines logger (json-lines-logger.ts), which keeps
 // pino out of the relay's memory.
 
+/** Field names whose values may be secrets: both loggers redact them (pino one level down, and
+ * userData, key and password at the top level too; the JSON-lines logger at any depth). */
+export const SECRET_FIELD_NAMES = [
+  "password",
+  "secret",
+  "key",
+  "token",
+  "userData",
+  "clientSecret",
+  "privateKey",
+] as const;
+
 export interface LogFn {
   (fields: object, msg?: string): void;
   (msg: string): void;

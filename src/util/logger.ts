@@ -1,18 +1,8 @@
 import pino, { type Logger } from "pino";
+import { SECRET_FIELD_NAMES } from "./log.ts";
 
 /** Paths of log fields that may carry secrets; pino replaces their values. */
-const REDACT = [
-  "*.password",
-  "*.secret",
-  "*.key",
-  "*.token",
-  "*.userData",
-  "*.clientSecret",
-  "*.privateKey",
-  "userData",
-  "key",
-  "password",
-];
+const REDACT = [...SECRET_FIELD_NAMES.map((name) => `*.${name}`), "userData", "key", "password"];
 
 /** JSON logs on stderr (stdout stays free for tools), secrets redacted. */
 export function createLogger(level: string, name: string): Logger {
