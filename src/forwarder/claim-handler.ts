@@ -108,7 +108,7 @@ export class ClaimHandler {
   }
 
   /** True when the agent answered in time: the reply may vouch that agent connections work. */
-  private async agentReady(): Promise<true | false> {
+  private async agentReady(): Promise<boolean> {
     if (this.o.agentReady === undefined) return false;
     try {
       await this.o.agentReady(AbortSignal.timeout(this.o.agentReadyTimeoutMs ?? 5000));

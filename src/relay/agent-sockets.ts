@@ -46,6 +46,12 @@ export class AgentSockets {
     this.secureContext = undefined;
   }
 
+  /** The context every proxy of the current certificate shares, built at its first use. */
+  private sharedSecureContext(material: ProxyTls): tls.SecureContext {
+    this.secureContext ??= proxySecureContext(material);
+    return this.secureContext;
+  }
+
   /** Bytes relayed each way since the relay started. */
   get bytes(): RelayedBytes {
     return { ...this.relayed };
@@ -93,9 +99,9 @@ export class AgentSockets {
       if (tlsKnown !== null) {
         const { caPem: ca, certPem: cert, keyPem: key, profile } = tlsKnown;
         const material = { ca, cert, key, profile };
-        // One context for every proxy of the same control plane's certificate (each costs memory).
-        if (this.tls === tlsKnown) this.secureContext ??= proxySecureContext(material);
-        const secureContext = this.tls === tlsKnown ? this.secureContext : undefined;
+        // One context for every proxy of the same control plane's certificate (each costs memory);
+        // a certificate replaced while this Serve waited for its turn gets a context of its own.
+        const secureContext = this.tls === tlsKnown ? this.sharedSecureContext(material) : undefined;
         tls = {
           ...material,
           ...(secureContext === undefined ? {} : { secureContext }),

@@ -463,7 +463,7 @@ export class SandboxManager {
     this.failpoint("start-after-claim");
     this.o.onPoolOutcome?.("claimed");
     log.info({ vm: pooled.name, address: pooled.address, agentReady: reply.agentReady }, "pool VM claimed");
-    return { agentReady: reply.agentReady };
+    return reply;
   }
 
   /** True when a sandbox record (in any state) names this VM: it is not the pool's. */
